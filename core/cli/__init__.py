@@ -1,0 +1,62 @@
+"""The headless ``fracture-triage`` subcommands (scan, info, export, import-labels, train, evaluate).
+
+Each subcommand lives in its own module exposing ``register(subparsers)``, which adds a parser whose
+``func(args) -> int`` runs it. Heavy imports (onnxruntime, torch) happen inside ``func`` only.
+``desktop.launcher`` routes here when the first argument names a subcommand; otherwise it opens the GUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from core import APP_NAME, app_version
+
+# subcommand name -> module that registers it (order = order in --help)
+SUBCOMMAND_MODULES: dict[str, str] = {
+    "scan": "core.cli.scan_cmd",
+    "info": "core.cli.info_cmd",
+}
+
+
+class CliError(Exception):
+    """A condition that stops a command, reported as one clear line and exit status 2."""
+
+
+def build_parser(prog: str = "fracture-triage") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=f"{APP_NAME}: ranks X-rays by fracture probability for review. "
+        "Without a subcommand it opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {app_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    seen: set[str] = set()
+    for module in SUBCOMMAND_MODULES.values():
+        if module in seen:
+            continue
+        seen.add(module)
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def is_subcommand(argv: list[str]) -> bool:
+    return bool(argv) and argv[0] in SUBCOMMAND_MODULES
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"fracture-triage {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
