@@ -23,11 +23,10 @@ def build_onnx(size: int = 64, gain: float = 8.0, with_cam: bool = True) -> byte
     inits = [
         helper.make_tensor("gain", TensorProto.FLOAT, [], [gain]),
         helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]),
-        helper.make_tensor("axes_chw", TensorProto.INT64, [3], [1, 2, 3]),
         helper.make_tensor("axes_c", TensorProto.INT64, [1], [1]),
     ]
     nodes = [
-        helper.make_node("ReduceMean", ["image", "axes_chw"], ["mean"], keepdims=0),
+        helper.make_node("ReduceMean", ["image"], ["mean"], axes=[1, 2, 3], keepdims=0),  # opset 17: axes attribute
         helper.make_node("Sub", ["mean", "half"], ["centered"]),
         helper.make_node("Mul", ["centered", "gain"], ["logit"]),
         helper.make_node("Sigmoid", ["logit"], ["probability"]),

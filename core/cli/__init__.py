@@ -17,6 +17,10 @@ from core import APP_NAME, app_version
 SUBCOMMAND_MODULES: dict[str, str] = {
     "scan": "core.cli.scan_cmd",
     "info": "core.cli.info_cmd",
+    "export": "core.cli.export_cmd",
+    "import-labels": "core.cli.import_cmd",
+    "train": "core.cli.train_cmd",
+    "evaluate": "core.cli.train_cmd",
 }
 
 

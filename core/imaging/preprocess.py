@@ -12,9 +12,13 @@ Model input contract (also written in every model card under ``input``):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from core.imaging.decoded import DecodedImage
 
 PREPROCESSING_ID = "letterbox-grey-v1"  # the card's input.preprocessing must equal this
 PAD_VALUE = 0
@@ -62,3 +66,17 @@ def to_tensor(batch: np.ndarray) -> np.ndarray:
     if a.ndim == 2:
         a = a[None]
     return (a.astype(np.float32) * np.float32(1.0 / 255.0))[:, None, :, :]
+
+
+def prepare(data: bytes, size: int, *, name: str = "") -> tuple[np.ndarray, Letterbox, DecodedImage]:
+    """File bytes → (uint8 size×size letterboxed model input, its geometry, the DecodedImage).
+
+    The one path from a file to the model input, used by the scan AND by training: decodes with
+    ``read_image(data, name=name, reduce_to=size)`` (reduced-scale JPEG decoding when the image is
+    much larger than ``size``) then ``letterbox``. Raises only ``FileError``.
+    """
+    from core.imaging.reader import read_image
+
+    decoded = read_image(data, name=name, reduce_to=size)
+    canvas, geo = letterbox(decoded.grey, size)
+    return canvas, geo, decoded

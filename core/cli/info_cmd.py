@@ -1,0 +1,74 @@
+"""``fracture-triage info``: versions (app, Python, onnxruntime, pydicom, ...), the model card summary
+(or the clear reason there is no usable model), and where the database, settings, logs and resources
+live. Never creates anything; reading the card verifies the model's sha256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from core import APP_NAME, app_version
+
+_PACKAGES = ("onnxruntime", "pydicom", "numpy", "pillow", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg",
+             "SQLAlchemy", "alembic", "PySide6-Essentials")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "info",
+        help="show versions, the model card and where data and settings live",
+        description="Print the app and library versions, the installed model's card (checked against the "
+        "model file), and the locations of the database, settings, logs and bundled resources.",
+    )
+    p.add_argument("--model", metavar="PATH", type=Path, help="describe this model instead of the default one")
+    p.set_defaults(func=run)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _exists(path: Path) -> str:
+    return "" if path.exists() else "  (not created yet)"
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.cli.scan_cmd import _say, display
+    from core.model import ModelError, find_default_model, load_verified_card
+    from core.paths import app_dirs, default_db_url
+    from core.resources import models_dir, resources_dir
+    from core.settings import Settings
+
+    _say(f"{APP_NAME} {app_version()}")
+    _say(f"Python {platform.python_version()} ({sys.executable}) on {platform.platform()}")
+    for dist in _PACKAGES:
+        _say(f"  {dist} {_version(dist)}")
+
+    settings = Settings.load()
+    _say("")
+    try:
+        path = args.model or (Path(settings.model_path) if settings.model_path else find_default_model())
+        card = load_verified_card(path)
+    except ModelError as exc:
+        _say(f"Model: none usable: {exc}")
+    else:
+        _say(f"Model file: {display(path)} (matches its card)")
+        for line in card.summary_lines():
+            _say(f"  {line}")
+
+    dirs = app_dirs()
+    _say("")
+    db_url = settings.db_url or default_db_url()
+    _say(f"Database: {db_url}" + ("  (from settings)" if settings.db_url else _exists(dirs.database)))
+    _say(f"Backups:  {display(dirs.backups)}{_exists(dirs.backups)}")
+    _say(f"Settings: {display(dirs.settings_file)}{_exists(dirs.settings_file)}")
+    _say(f"Logs:     {display(dirs.logs)}{_exists(dirs.logs)}")
+    _say(f"Resources: {display(resources_dir())} (models in {display(models_dir())})")
+    return 0

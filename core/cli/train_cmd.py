@@ -1,0 +1,102 @@
+"""The ``train`` and ``evaluate`` subcommands (developer/clinic retraining; torch needed for ``train``).
+
+    fracture-triage train --data DIR [--data DIR2 ...] [--init MODEL.onnx|CHECKPOINT.pt] --out DIR
+                          [--epochs N] [--cv-folds K]
+    fracture-triage evaluate --model MODEL.onnx --data DIR [--out DIR]
+
+DIR is a FracAtlas folder (dataset.csv + images/) or an app export in ImageFolder layout
+(fracture/, no_fracture/; doubt/ ignored). All work happens in ``core.training.pipeline``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="cross-validate and train the fracture model, write ONNX + card",
+                       description="Cross-validate the training recipe on the labelled data (grouped, stratified), "
+                       "then train on all of it and write <name>-<version>.onnx, its card (.json), the torch "
+                       "checkpoint (.pt), MODEL_CARD.md and plots into --out. Needs PyTorch (extra 'train').")
+    p.add_argument("--data", type=Path, action="append", required=True, metavar="DIR",
+                   help="FracAtlas folder or export folder (fracture/, no_fracture/); repeat to mix")
+    p.add_argument("--init", type=Path, metavar="MODEL", help="fine-tune from a shipped .onnx (its .pt beside it) or a .pt")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the model files are written")
+    p.add_argument("--epochs", type=int, metavar="N", help="training epochs (default: the recipe's, 18)")
+    p.add_argument("--cv-folds", type=int, default=5, metavar="K", help="cross-validation folds (default 5, at least 2)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 3e-3; fine-tuning 6e-4)")
+    p.add_argument("--name", default="triagenet", help="model name (default triagenet)")
+    p.add_argument("--version", help="model version (default local-YYYYMMDD-HHMM)")
+    p.add_argument("--size", type=int, choices=range(64, 513, 32), metavar="PX",
+                   help="input size, a multiple of 32 (default 256)")
+    p.add_argument("--cache", type=Path, default=Path("training-cache"), metavar="DIR",
+                   help="decoded-image cache (default ./training-cache)")
+    p.add_argument("--workdir", type=Path, metavar="DIR", help="out-of-fold results, resumable (default OUT/runs)")
+    p.add_argument("--seed-baseline", action="store_true",
+                   help="also cross-validate the seed's published architecture as a baseline")
+    p.add_argument("--seed-baseline-epochs", type=int, default=10, metavar="N", help="its epochs (default 10)")
+    p.add_argument("--tta", choices=("auto", "on", "off"), default="auto",
+                   help="flip test-time augmentation: auto = only if it raises out-of-fold AUC")
+    p.add_argument("--note", action="append", default=[], metavar="TEXT", help="'what was tried' line for the card")
+    p.set_defaults(func=_train)
+
+    e = sub.add_parser("evaluate", help="metrics and plots of a model on a labelled folder",
+                       description="Score a labelled folder with a model (.onnx + card) and report ROC-AUC, AP, "
+                       "operating points at the card's thresholds, calibration and plots.")
+    e.add_argument("--model", type=Path, required=True, metavar="MODEL.onnx")
+    e.add_argument("--data", type=Path, action="append", required=True, metavar="DIR")
+    e.add_argument("--out", type=Path, default=Path("evaluation"), metavar="DIR",
+                   help="where evaluation.json, predictions.csv and plots go (default ./evaluation)")
+    e.add_argument("--cache", type=Path, metavar="DIR", help="decoded-image cache (default: none)")
+    e.set_defaults(func=_evaluate)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from core.cli import CliError
+    from core.training import TORCH_MISSING, torch_available
+
+    if not torch_available():
+        raise CliError(TORCH_MISSING)
+    from core.training.pipeline import TrainError, TrainOptions, train
+
+    opts = TrainOptions(data=args.data, out=args.out, init=args.init, epochs=args.epochs, cv_folds=args.cv_folds,
+                        seed=args.seed, lr=args.lr, name=args.name, version=args.version, size=args.size,
+                        cache=args.cache, workdir=args.workdir, seed_baseline=args.seed_baseline,
+                        seed_baseline_epochs=args.seed_baseline_epochs, tta=args.tta,
+                        notes=args.note, command=_command(args))
+    try:
+        path = train(opts)
+    except TrainError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"model: {path}")
+    return 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    import sys
+
+    return "fracture-triage " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if len(sys.argv) > 1 else "fracture-triage train"
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from core.cli import CliError
+    from core.training.pipeline import TrainError, evaluate
+
+    try:
+        res = evaluate(args.model, args.data, args.out, cache=args.cache)
+    except TrainError as exc:
+        raise CliError(str(exc)) from exc
+    auc, ap = res["roc_auc"], res["average_precision"]
+    print(f"{res['model']} on {res['images']} images ({res['fractured']} fractured, {res['excluded']} unreadable):")
+    print(f"  ROC-AUC {auc['value']} (95% CI {auc['ci95'][0]}–{auc['ci95'][1]}), AP {ap['value']}")
+    for name in ("suspicious", "definite"):
+        if name in res:
+            r = res[name]
+            print(f"  {name} (p ≥ {r['threshold']:.4f}): sensitivity {r['sensitivity']['value']}, "
+                  f"specificity {r['specificity']['value']}")
+    print(f"  Brier {res['calibration']['brier']}, ECE {res['calibration']['ece']}")
+    print(f"  written: {args.out / 'evaluation.json'}, predictions.csv, plots")
+    return 0

@@ -1,0 +1,284 @@
+"""Export of the current labels for retraining: ``labels.csv``, ``labels.json`` and, optionally, the
+images in an ImageFolder layout (``fracture/``, ``no_fracture/``, ``doubt/``) that
+``fracture-triage train --data`` reads directly.
+
+Privacy: nothing derived from patient data leaves. Rows are keyed by a pseudonymous image id
+(HMAC-SHA256 of the image's content hash with a random secret kept in the database, so ids are stable
+across exports of one database and cannot be linked back to a file without it); reviewers' notes are
+not exported (free text may name a patient); original paths and file names are not exported. Every
+image is decoded with ``core.imaging.reader.read_image`` and re-encoded as an **8-bit greyscale PNG**
+of the display image (DICOM: windowed with the file's VOI LUT/window, MONOCHROME1 inverted — the same
+pixels the model scores; JPEG/PNG/TIFF/BMP: EXIF orientation applied). No DICOM header, EXIF, ICC
+profile or PNG text chunk is written.
+
+Atomicity: everything is built in a hidden temporary sibling of the destination and renamed into
+place at the end; an interrupted or failed export leaves nothing at the destination. A destination
+that exists and is not empty is refused unless ``force`` (then it is replaced as a whole, after the
+new export is complete).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import os
+import secrets
+import shutil
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Optional
+
+from core.store.models import LABELS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.model.card import Thresholds
+    from core.store import Store
+
+COLUMNS = (
+    "image_id",
+    "file",
+    "label",
+    "reviewer",
+    "decided_at",
+    "model_version",
+    "probability",
+    "model_flag",
+    "agrees_with_model",
+    "body_part",
+    "view",
+)
+IMAGE_FORMAT = "8-bit greyscale PNG of the windowed display image (no metadata)"
+
+
+class ExportError(Exception):
+    """The export cannot be done; ``str()`` is the message to show."""
+
+
+class ExportCancelled(ExportError):
+    pass
+
+
+@dataclass
+class ExportSummary:
+    out: Path
+    rows: int
+    counts: dict[str, int]
+    images_written: int = 0
+    missing: list[str] = field(default_factory=list)  # pseudonymous ids whose file could not be exported, with why
+
+
+def pseudonym(secret: bytes, image_id: str) -> str:
+    return hmac.new(secret, image_id.encode("ascii"), hashlib.sha256).hexdigest()[:24]
+
+
+def _as_utc(since: date | datetime | None) -> Optional[datetime]:
+    if since is None:
+        return None
+    if not isinstance(since, datetime):
+        since = datetime.combine(since, time.min)
+    return since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since.astimezone(timezone.utc)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _agrees(label: str, flag: Optional[str], thresholds) -> str:  # noqa: ANN001
+    if thresholds is None or label not in ("fracture", "no_fracture"):
+        return ""
+    return "yes" if (label == "fracture") == (flag is not None) else "no"
+
+
+def _png_bytes(data: bytes, name: str) -> bytes:
+    from PIL import Image
+
+    from core.imaging.reader import read_image
+
+    decoded = read_image(data, name=name)
+    buf = io.BytesIO()
+    Image.fromarray(decoded.grey, mode="L").save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def _image_png(store: "Store", image_id: str) -> tuple[Optional[bytes], str]:
+    """PNG bytes of the image from a location whose bytes still hash to ``image_id``, or (None, why)."""
+    from core.imaging.errors import FileError
+
+    why = "no known location"
+    for path in store.paths_of(image_id):
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            why = "file no longer readable at its last known location"
+            continue
+        if hashlib.sha256(data).hexdigest() != image_id:
+            why = "file changed since it was scanned"
+            continue
+        try:
+            return _png_bytes(data, Path(path).name), ""
+        except FileError as exc:
+            return None, f"could not be decoded: {exc}"
+    return None, why
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _check_destination(out: Path, force: bool) -> None:
+    if out.exists():
+        if not out.is_dir():
+            raise ExportError(f"{out} exists and is not a folder; choose another destination")
+        if any(out.iterdir()) and not force:
+            raise ExportError(
+                f"{out} already exists and is not empty; choose a new folder (or use --force to replace it)"
+            )
+
+
+def export_labels(
+    store: "Store",
+    out: Path,
+    *,
+    images: bool = False,
+    reviewer: Optional[str] = None,
+    since: date | datetime | None = None,
+    labels: Optional[Iterable[str]] = None,
+    thresholds: Optional["Thresholds"] = None,
+    force: bool = False,
+    on_progress: Optional[Callable[[int, int], None]] = None,
+    cancel: Optional[threading.Event] = None,
+) -> ExportSummary:
+    """Export the current label of every decided image matching the filters into ``out`` (atomically).
+
+    ``reviewer``: only images whose current decision is by this reviewer; ``since``: decided at or
+    after (a date means its start, UTC); ``labels``: subset of fracture/no_fracture/doubt;
+    ``thresholds``: the model card's, to fill model_flag/agrees_with_model (empty without).
+    """
+    from core import APP_NAME, app_version
+
+    wanted = tuple(labels) if labels else LABELS
+    bad = [x for x in wanted if x not in LABELS]
+    if bad:
+        raise ExportError(f"unknown label(s) {', '.join(bad)}; use {', '.join(LABELS)}")
+    since_utc = _as_utc(since)
+    out = Path(out).absolute()
+    _check_destination(out, force)
+
+    current = store.current_labels()
+    chosen = [
+        d
+        for d in current.values()
+        if d.label in wanted
+        and (reviewer is None or d.reviewer == reviewer)
+        and (since_utc is None or d.decided_at >= since_utc)
+    ]
+    chosen.sort(key=lambda d: d.id)
+    info = {r.image_id: r for r in store.image_rows(image_ids=[d.image_id for d in chosen])}
+    secret = store.pseudonym_secret()
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create {out.parent}: {exc.strerror or exc}") from exc
+    tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
+    try:
+        tmp.mkdir()
+        rows, missing, written = [], [], 0
+        for n, d in enumerate(chosen):
+            if cancel is not None and cancel.is_set():
+                raise ExportCancelled("export cancelled; nothing was written")
+            pid = pseudonym(secret, d.image_id)
+            flag = thresholds.flag(d.probability) if thresholds is not None else None
+            row_info = info.get(d.image_id)
+            file_name = ""
+            if images:
+                png, why = _image_png(store, d.image_id)
+                if png is None:
+                    missing.append(f"{pid}: {why}")
+                else:
+                    (tmp / d.label).mkdir(exist_ok=True)
+                    file_name = f"{d.label}/{pid}.png"
+                    _write(tmp / file_name, png)
+                    written += 1
+            rows.append(
+                {
+                    "image_id": pid,
+                    "file": file_name,
+                    "label": d.label,
+                    "reviewer": d.reviewer,
+                    "decided_at": _iso(d.decided_at),
+                    "model_version": d.model_version or "",
+                    "probability": "" if d.probability is None else f"{d.probability:.6f}",
+                    "model_flag": (flag or "none") if thresholds is not None else "",
+                    "agrees_with_model": _agrees(d.label, flag, thresholds),
+                    "body_part": (row_info.body_part if row_info else None) or "",
+                    "view": (row_info.view if row_info else None) or "",
+                }
+            )
+            if on_progress is not None:
+                on_progress(n + 1, len(chosen))
+        counts = {label: 0 for label in wanted}
+        counts.update(Counter(r["label"] for r in rows))
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        _write(tmp / "labels.csv", buf.getvalue().encode("utf-8"))
+        header = {
+            "app": APP_NAME,
+            "app_version": app_version(),
+            "exported_at": _iso(datetime.now(timezone.utc)),
+            "filters": {
+                "reviewer": reviewer,
+                "since": _iso(since_utc) if since_utc else None,
+                "labels": list(wanted),
+                "images": images,
+            },
+            "counts": counts,
+            "model_versions": sorted({d.model_version for d in chosen if d.model_version}),
+            "thresholds": None
+            if thresholds is None
+            else {"suspicious": thresholds.suspicious, "definite": thresholds.definite},
+            "image_format": IMAGE_FORMAT if images else None,
+            "images_missing": len(missing),
+            "columns": list(COLUMNS),
+        }
+        doc = json.dumps({"header": header, "rows": rows}, indent=2, ensure_ascii=False)
+        _write(tmp / "labels.json", doc.encode("utf-8"))
+        _check_destination(out, force)
+        _finish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportSummary(out=out, rows=len(rows), counts=counts, images_written=written, missing=missing)
+
+
+def _finish(tmp: Path, out: Path) -> None:
+    """Rename the finished export into place (replacing an empty or, with force, an old folder)."""
+    old = None
+    if out.exists():
+        if not any(out.iterdir()):
+            out.rmdir()
+        else:
+            old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
+            os.rename(out, old)
+    os.rename(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    try:  # make the rename itself durable
+        fd = os.open(out.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass

@@ -1,0 +1,78 @@
+"""The decoded-image record every reader returns (``DecodedImage``) and the size limits every reader
+checks from the file's header before any pixel memory is allocated.
+
+Limits (kept generous for radiographs, strict for attacks):
+  * ``MAX_SIDE`` = 20,000 px per side. The largest clinical radiographs (full-leg/full-spine stitches,
+    mammography) stay well under 10,000 px.
+  * ``MAX_PIXELS`` = 150 MPixel per image (one frame). A 150 MPixel 16-bit image needs 300 MB for the
+    stored values plus 600 MB as float32 for the viewer; anything bigger on a clinic PC is a
+    decompression bomb or a broken header, not an X-ray.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from core.imaging.errors import FileError
+from core.results import DicomMeta, ImageMeta
+
+MAX_SIDE = 20_000
+MAX_PIXELS = 150_000_000
+
+FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "DICOM")
+
+
+def check_dimensions(width: int, height: int, *, what: str = "image", frames: int = 1) -> None:
+    """Refuse absurd or hostile sizes from the header alone (before any pixel buffer exists)."""
+    try:
+        width, height, frames = int(width), int(height), int(frames)
+    except (TypeError, ValueError):
+        raise FileError(f"{what} has no valid width/height in its header", FileError.CORRUPT) from None
+    if width <= 0 or height <= 0:
+        raise FileError(f"{what} has an empty size ({width}×{height}) in its header", FileError.CORRUPT)
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise FileError(
+            f"{what} {width}×{height} exceeds the size limit ({MAX_SIDE:,} px per side, "
+            f"{MAX_PIXELS // 1_000_000} MPixel)",
+            FileError.TOO_LARGE,
+        )
+
+
+@dataclass
+class DecodedImage:
+    """One file decoded for display and for the model.
+
+    ``grey`` is the uint8 display image (windowed, EXIF-oriented, bone bright); it is smaller than
+    ``width``×``height`` only when ``reduced`` (reduced-scale JPEG decoding for ``reduce_to``).
+    ``raw`` (only with ``keep_raw``) holds float32 values the viewer can re-window with
+    ``apply_window``: modality values (after Rescale Slope/Intercept) for DICOM, stored values for
+    other formats. ``window`` is the (center, width) that made ``grey`` from ``raw``, or None when
+    ``grey`` was not made by a linear window (8-bit images shown as stored, or a DICOM VOI LUT
+    sequence). ``screen_only`` holds patient identifiers for on-screen display only: never store,
+    log or export it (it is left out of repr). ``grey`` may be a read-only view of the decoder's
+    buffer (no needless copy): copy it before modifying it in place.
+    """
+
+    grey: np.ndarray = field(repr=False)
+    width: int
+    height: int
+    format: str
+    notes: tuple[str, ...] = ()
+    reduced: bool = False
+    meta: Optional[ImageMeta] = None
+    raw: Optional[np.ndarray] = field(default=None, repr=False)
+    window: Optional[tuple[float, float]] = None
+    inverted: bool = False
+    screen_only: dict[str, str] = field(default_factory=dict, repr=False)
+    window_function: str = "LINEAR"  # DICOM VOI LUT Function used with ``window``
+
+    def __post_init__(self) -> None:
+        if self.meta is None:
+            self.meta = ImageMeta(self.width, self.height, self.format, tuple(self.notes))
+
+
+def make_meta(width: int, height: int, fmt: str, notes: tuple[str, ...], dicom: DicomMeta | None = None) -> ImageMeta:
+    return ImageMeta(width=width, height=height, format=fmt, notes=tuple(notes), dicom=dicom)

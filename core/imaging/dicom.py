@@ -1,0 +1,327 @@
+"""DICOM reading with pydicom's own pixel tools: content sniffing (``is_dicom``), files with or
+without the file meta header, compressed transfer syntaxes through the installed pixel backends
+(pylibjpeg + libjpeg/openjpeg/rle plugins, Pillow; deflate is inflated by pydicom itself), first
+frame only of multi-frame images (decoded alone), modality LUT (Rescale Slope/Intercept or Modality
+LUT Sequence), VOI LUT sequence or Window Center/Width (first of several values; VOI LUT Function
+honoured; the data's own range when there is none), MONOCHROME1 and Presentation LUT Shape INVERSE
+shown inverted so bone is bright, colour converted to grey.
+
+Only non-identifying attributes go into ``DicomMeta``; patient name/ID/birth date and study date go
+into ``DecodedImage.screen_only`` for on-screen display only. Header sizes are checked before any
+pixel access (``core.imaging.decoded``); native pixel data shorter than one frame is refused.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+
+import numpy as np
+
+from core.imaging.decoded import DecodedImage, check_dimensions, make_meta
+from core.imaging.errors import FileError
+from core.imaging.window import apply_window, range_window
+from core.results import DicomMeta
+
+_VRS = frozenset(
+    b"AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV".split()
+)
+_PLUGIN_HINT = {
+    "JPEG-LS": "pylibjpeg-libjpeg",
+    "JPEG 2000": "pylibjpeg-openjpeg",
+    "JPEG": "pylibjpeg-libjpeg",
+    "RLE": "pylibjpeg-rle",
+}
+_SCREEN_ONLY = ("PatientName", "PatientID", "PatientBirthDate", "StudyDate")
+
+
+def is_dicom(head: bytes) -> bool:
+    """True for 'DICM' at offset 128 (Part 10 file) or a plausible headerless little-endian dataset
+    (first element in group 0x0002 or 0x0008 with an explicit VR, or implicit-VR elements whose tags
+    increase and whose lengths fit)."""
+    head = bytes(head[:1024])
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    if len(head) < 8:
+        return False
+    group, elem = struct.unpack_from("<HH", head, 0)
+    if group not in (0x0002, 0x0008):
+        return False
+    if head[4:6] in _VRS:
+        return True
+    # implicit VR little endian: walk a few elements
+    pos, last, seen = 0, -1, 0
+    while pos + 8 <= len(head) and seen < 4:
+        g, e, length = struct.unpack_from("<HHI", head, pos)
+        tag = (g << 16) | e
+        if tag <= last or length > 0x10000 or (seen == 0 and g not in (0x0002, 0x0008)):
+            return False
+        last, seen = tag, seen + 1
+        pos += 8 + length
+        if pos > len(head):
+            break
+    return seen >= 2 or (seen == 1 and pos >= len(head))
+
+
+def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True) -> DecodedImage:
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
+    notes: list[str] = []
+    try:
+        ds = dcmread(io.BytesIO(data))
+    except InvalidDicomError:
+        try:
+            ds = dcmread(io.BytesIO(data), force=True)
+            _ = ds.get("SOPClassUID"), ds.get("PixelData"), ds.get("Rows")  # parse now: garbage fails here
+        except Exception:  # noqa: BLE001
+            if not sniffed:
+                raise FileError("not an image file (named like DICOM but not a DICOM dataset)",
+                                FileError.NOT_AN_IMAGE) from None
+            raise
+        if "PixelData" not in ds and "SOPClassUID" not in ds:
+            raise FileError("not an image file (not a DICOM dataset)", FileError.NOT_AN_IMAGE)
+    _check_pixel_data_present(ds)
+    missing = [k for k in ("Rows", "Columns", "BitsAllocated") if k not in ds]
+    if missing:
+        raise FileError(f"damaged DICOM: {', '.join(missing)} missing from its header", FileError.CORRUPT)
+    ts, guessed = _transfer_syntax(ds)
+    if guessed:
+        notes.append(f"no DICOM file meta header (read as {ts.name})")
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    frames = _int(ds.get("NumberOfFrames"), 1) or 1
+    spp = _int(ds.get("SamplesPerPixel"), 1) or 1
+    bits = _int(ds.get("BitsAllocated"), 0)
+    check_dimensions(cols, rows, what="DICOM image")
+    if frames > 100_000 or spp not in (1, 3, 4) or bits not in (1, 8, 16, 32, 64):
+        raise FileError(f"DICOM header is inconsistent (frames {frames}, samples {spp}, bits {bits})", FileError.CORRUPT)
+    if not ts.is_encapsulated:
+        from pydicom.pixels.utils import get_expected_length
+
+        frame_bytes = math.ceil(get_expected_length(ds, unit="bytes") / frames)  # YBR_FULL_422 aware
+        have = len(ds.PixelData)
+        if have < frame_bytes:
+            raise FileError(
+                f"truncated DICOM: pixel data has {have:,} bytes, one {cols}×{rows} frame needs {frame_bytes:,}",
+                FileError.TRUNCATED,
+            )
+        if frames > 1 and have < frame_bytes * frames:
+            ds.NumberOfFrames = max(1, have // frame_bytes)
+            notes.append(f"pixel data holds only {ds.NumberOfFrames} of {frames} frames")
+    else:
+        _require_decoder(ts)
+    if frames > 1:
+        notes.append(f"first frame of {frames} (multi-frame DICOM)")
+
+    from pydicom.pixels import pixel_array
+
+    try:
+        arr = pixel_array(ds, index=0 if frames > 1 else None)
+    except (KeyboardInterrupt, SystemExit, MemoryError, FileError):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - decoders raise anything, Rust ones even PanicException
+        detail = " ".join(str(exc).split())
+        detail = detail.split("plugins:", 1)[-1].strip() or type(exc).__name__
+        raise FileError(f"damaged DICOM: its {ts.name} pixel data cannot be decoded ({detail[:160]})",
+                        FileError.CORRUPT) from None
+    if arr.ndim == 3 and arr.shape[0] == 1 and spp == 1:
+        arr = arr[0]
+    pi = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    inverted = pi == "MONOCHROME1" or str(ds.get("PresentationLUTShape", "")).strip().upper() == "INVERSE"
+    window = None
+    function = "LINEAR"
+    raw = None
+    if arr.ndim == 3 or pi in ("PALETTE COLOR",) or spp > 1:
+        grey, raw, window = _colour_to_grey(arr, ds, pi)
+        notes.append("colour image converted to grey")
+        inverted = False
+    else:
+        grey, raw, window, function, note = _monochrome(arr, ds, inverted, keep_raw)
+        if note:
+            notes.append(note)
+    grey = np.ascontiguousarray(grey, dtype=np.uint8)
+    h, w = grey.shape
+    dmeta = DicomMeta(
+        study_uid=_text(ds, "StudyInstanceUID"),
+        series_uid=_text(ds, "SeriesInstanceUID"),
+        sop_uid=_text(ds, "SOPInstanceUID"),
+        modality=_text(ds, "Modality"),
+        body_part=_text(ds, "BodyPartExamined"),
+        view_position=_text(ds, "ViewPosition"),
+    )
+    screen = {k: v for k in _SCREEN_ONLY if (v := _text(ds, k))}
+    return DecodedImage(
+        grey=grey,
+        width=w,
+        height=h,
+        format="DICOM",
+        notes=tuple(notes),
+        reduced=False,
+        meta=make_meta(w, h, "DICOM", tuple(notes), dmeta),
+        raw=np.asarray(raw, dtype=np.float32) if keep_raw and raw is not None else None,
+        window=window,
+        inverted=inverted,
+        screen_only=screen,
+        window_function=function,
+    )
+
+
+def _monochrome(arr: np.ndarray, ds, inverted: bool, keep_raw: bool):
+    """Stored values → (grey, modality values or None, window, VOI function, note).
+
+    8/16-bit integers (nearly every radiograph) go through a lookup table: pydicom's modality and
+    VOI transforms run once on every possible stored value and the image is rendered with one
+    indexing pass, instead of several float passes over millions of pixels."""
+    from pydicom.pixels import apply_modality_lut
+
+    if arr.dtype.kind in "ui" and arr.dtype.itemsize <= 2:
+        unsigned = np.dtype(f"u{arr.dtype.itemsize}")
+        values = np.arange(256 ** arr.dtype.itemsize, dtype=np.int64).astype(unsigned).view(arr.dtype)
+        mod_t = apply_modality_lut(values, ds)
+        lo, hi = arr.min(), arr.max()
+        present = mod_t[(values >= lo) & (values <= hi)]
+        grey_t, window, fn, note = _render(mod_t, ds, inverted, _finite_range(present))
+        index = arr.view(unsigned)
+        raw = np.asarray(mod_t, dtype=np.float32)[index] if keep_raw else None
+        return grey_t[index], raw, window, fn, note
+    mod = apply_modality_lut(arr, ds)
+    grey, window, fn, note = _render(mod, ds, inverted, _finite_range(mod))
+    return grey, mod if keep_raw else None, window, fn, note
+
+
+def _render(mod: np.ndarray, ds, inverted: bool, data_range: tuple[float, float]):
+    """Modality values → (uint8 grey, window, function, note): VOI LUT sequence, else the first
+    Window Center/Width (with its VOI LUT Function), else the data range."""
+    from pydicom.pixels import apply_voi_lut
+
+    seq = ds.get("VOILUTSequence")
+    if seq:
+        voi = apply_voi_lut(mod, ds, index=0, prefer_lut=True)
+        lo, hi = _lut_range(seq[0].LUTData, voi)
+        return apply_window(voi, *range_window(lo, hi), inverted), None, "LUT", "windowed with the file's VOI LUT"
+    center, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
+    if center is not None and width is not None and width > 0 and math.isfinite(center) and math.isfinite(width):
+        fn = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+        if fn not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
+            fn = "LINEAR"
+        return apply_window(mod, center, width, inverted, function=fn), (center, width), fn, None
+    win = range_window(*data_range)
+    return apply_window(mod, *win, inverted), win, "LINEAR", "no window in the file: shown over its data range"
+
+
+def _lut_range(data, voi: np.ndarray) -> tuple[float, float]:
+    """Output range of a VOI LUT (its entries are 16-bit words when stored as OW bytes)."""
+    if isinstance(data, (bytes, bytearray)):
+        lut = np.frombuffer(data[: len(data) // 2 * 2], dtype="<u2")
+    else:
+        lut = np.asarray([data] if isinstance(data, (int, float)) else list(data), dtype=np.float64)
+    if lut.size == 0:
+        return _finite_range(voi)
+    return float(lut.min()), float(lut.max())
+
+
+def _colour_to_grey(arr: np.ndarray, ds, pi: str):
+    if pi == "PALETTE COLOR":
+        from pydicom.pixels import apply_color_lut
+
+        arr = apply_color_lut(arr, ds)
+    rgb = arr[..., :3].astype(np.float32)
+    luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    if arr.dtype == np.uint8:
+        return np.rint(luma).astype(np.uint8), luma, None
+    lo, hi = _finite_range(luma)
+    win = range_window(lo, hi)
+    return apply_window(luma, *win), luma, win
+
+
+def _check_pixel_data_present(ds) -> None:
+    if "PixelData" in ds:
+        return
+    if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
+        raise FileError("DICOM float pixel data is not supported", FileError.UNSUPPORTED)
+    if len(ds) == 0:  # pydicom drops a data set whose last element runs past the end of the file
+        raise FileError("truncated DICOM: no complete data set in the file", FileError.TRUNCATED)
+    from pydicom.uid import UID
+
+    sop = ds.get("SOPClassUID")
+    name = UID(str(sop)).name if sop else ""
+    if "Rows" in ds or "Image Storage" in name:  # an image whose pixel data is cut off
+        raise FileError("truncated DICOM: the file ends before its pixel data", FileError.TRUNCATED)
+    modality = str(ds.get("Modality", "")).upper()
+    if modality == "SR" or " SR " in f" {name} " or "Structured Report" in name:
+        what = "structured report"
+    elif name and name != str(sop):
+        what = name
+    else:
+        what = "no image in this file"
+    raise FileError(f"DICOM has no pixel data ({what})", FileError.NO_PIXEL_DATA)
+
+
+def _transfer_syntax(ds):
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    guessed = not uid
+    if guessed:
+        implicit, little = getattr(ds, "original_encoding", (True, True))
+        uid = ImplicitVRLittleEndian if implicit else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+        if meta is None:
+            ds.file_meta = meta = FileMetaDataset()
+        meta.TransferSyntaxUID = uid
+    uid = UID(str(uid))
+    if not uid.is_transfer_syntax:
+        raise FileError(f"transfer syntax {uid} is unknown, no decoder for it is installed", FileError.MISSING_DECODER)
+    return uid, guessed
+
+
+def _require_decoder(uid) -> None:
+    from pydicom.pixels import get_decoder
+
+    try:
+        decoder = get_decoder(uid)
+    except NotImplementedError:
+        decoder = None
+    if decoder is None or not decoder.is_available:
+        hint = next((pkg for key, pkg in _PLUGIN_HINT.items() if key in uid.name), "")
+        raise FileError(
+            f"transfer syntax {uid} ({uid.name}) needs a decoder that is not installed"
+            + (f" (e.g. {hint})" if hint else ""),
+            FileError.MISSING_DECODER,
+        )
+
+
+def _first(value) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        if not isinstance(value, (str, bytes, int, float)):
+            value = list(value)[0]
+        return float(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _finite_range(a: np.ndarray) -> tuple[float, float]:
+    lo, hi = float(np.min(a)), float(np.max(a))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        finite = a[np.isfinite(a)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    return lo, hi
+
+
+def _text(ds, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None

@@ -1,0 +1,146 @@
+"""Pillow-based readers for JPEG (baseline, progressive, grey, RGB, CMYK), PNG (8/16-bit, palette,
+RGBA), TIFF (8/16-bit, first page) and BMP, producing a ``DecodedImage``.
+
+JPEGs are decoded straight to greyscale by libjpeg (``draft('L', ...)``) and, with ``reduce_to``, at
+the smallest DCT scale (1/2, 1/4, 1/8) that keeps the long side ≥ ``reduce_to``. EXIF orientation is
+applied. 16-bit and float images are windowed to 8 bits over their own min..max (radiographs exported
+as 16-bit PNG/TIFF use their full range; a percentile window would hide real dark/bright detail).
+Sizes are checked from the header before any pixel is decoded; Pillow's own decompression-bomb
+warning is silenced because our stricter limit (``core.imaging.decoded``) runs first.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from core.imaging.decoded import DecodedImage, check_dimensions, make_meta
+from core.imaging.errors import FileError
+from core.imaging.window import apply_window, range_window
+
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "TIFF": "TIFF", "BMP": "BMP", "DIB": "BMP"}
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_COLOUR = ("RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV", "P", "PA", "LA", "La", "1")
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """Width/height from the header via Pillow's plugin registry, bypassing Image.open's bomb check
+    (used only to word the error for files Pillow itself refuses as decompression bombs)."""
+    Image.init()
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        try:
+            if accept and not accept(data[:16]):
+                continue
+            im = factory(io.BytesIO(data), "")
+            return im.size
+        except Exception:  # noqa: BLE001 - any plugin may fail on any bytes; keep looking
+            continue
+    return None
+
+
+def decode_raster(data: bytes, *, reduce_to: int | None = None, keep_raw: bool = False) -> DecodedImage:
+    try:
+        img = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        size = header_size(data)
+        if size:
+            check_dimensions(*size)
+        raise FileError("image exceeds the size limit (decompression bomb)", FileError.TOO_LARGE) from None
+    fmt = _FORMATS.get(img.format or "")
+    if fmt is None:
+        raise FileError(f"{img.format or 'this'} images are not supported (JPEG, PNG, TIFF, BMP, DICOM are)",
+                        FileError.UNSUPPORTED)
+    full_w, full_h = img.size
+    check_dimensions(full_w, full_h)
+    notes: list[str] = []
+    n_frames = getattr(img, "n_frames", 1) if fmt == "TIFF" else 1
+    if n_frames > 1:
+        notes.append(f"first page of {n_frames} (multi-page TIFF)")
+
+    if fmt == "JPEG":
+        if img.mode in ("RGB", "L"):
+            size = None
+            if reduce_to and max(full_w, full_h) > reduce_to:
+                k = reduce_to / max(full_w, full_h)
+                size = (max(1, math.ceil(full_w * k)), max(1, math.ceil(full_h * k)))
+            img.draft("L", size)
+    img.load()  # before getexif(): PNG's getexif() loads, and would hide a decoding error
+    orientation = _orientation(img)
+    reduced = img.size != (full_w, full_h)
+
+    raw = None
+    window = None
+    mode = img.mode
+    if mode == "L":
+        pass
+    elif mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        arr = np.asarray(img)
+        if arr.dtype.kind == "f":
+            finite = np.isfinite(arr)
+            if not finite.all():
+                arr = np.where(finite, arr, 0).astype(np.float32)
+        lo, hi = float(arr.min()), float(arr.max())
+        window = range_window(lo, hi)
+        grey = apply_window(arr, *window)
+        if keep_raw:
+            raw = arr.astype(np.float32)
+        img = Image.fromarray(grey, "L")
+        notes.append(f"{_bits(mode)}-bit image windowed over its data range {lo:g}..{hi:g}")
+    elif mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        img = img.convert("RGBA").convert("RGB").convert("L") if mode.startswith("P") else img.convert("L")
+        notes.append("transparency ignored")
+    elif mode == "CMYK":
+        img = img.convert("RGB").convert("L")
+    elif mode in _COLOUR:
+        img = img.convert("L")
+    else:
+        raise FileError(f"{fmt} pixel format {mode} is not supported", FileError.UNSUPPORTED)
+
+    if orientation in _TRANSPOSE:
+        img = img.transpose(_TRANSPOSE[orientation])
+        if raw is not None:
+            raw = np.ascontiguousarray(np.asarray(Image.fromarray(raw, "F").transpose(_TRANSPOSE[orientation])))
+        notes.append("EXIF orientation applied")
+        if orientation >= 5:
+            full_w, full_h = full_h, full_w
+    grey = np.asarray(img, dtype=np.uint8)
+    if keep_raw and raw is None:
+        raw = grey.astype(np.float32)
+    return DecodedImage(
+        grey=grey,
+        width=full_w,
+        height=full_h,
+        format=fmt,
+        notes=tuple(notes),
+        reduced=reduced,
+        meta=make_meta(full_w, full_h, fmt, tuple(notes)),
+        raw=raw,
+        window=window,
+    )
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        value = img.getexif().get(0x0112, 1)
+        return int(value) if int(value) in _TRANSPOSE else 1
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the image
+        return 1
+
+
+def _bits(mode: str) -> int:
+    return 16 if mode.startswith("I;16") else 32

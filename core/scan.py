@@ -1,0 +1,376 @@
+"""The scan pipeline: discovery → read + SHA-256 → decode to model input → batched inference → results.
+
+Threads (all inside ``scan``; it returns when everything has stopped):
+  * the caller's thread walks the folder (``core.discovery``), asks ``known`` whether an unchanged file
+    was scored before (REUSED, no decoding) and feeds the read queue;
+  * ``workers`` decode threads read each file once (``read_found``), hash those bytes (image identity),
+    settle duplicates within this scan (first file with those bytes is decoded, later ones become
+    DUPLICATE of it), and decode with ``core.imaging.preprocess.prepare`` (reduced-size JPEG decoding)
+    into a uint8 model-input canvas; Pillow, pydicom's decoders and hashlib release the GIL, so they run
+    beside inference;
+  * one inference thread batches canvases (up to ``batch_size``; a partial batch is run as soon as the
+    decoded queue runs dry, so the first results arrive at once) and runs ``Model.predict``.
+Both queues are bounded, so memory stays flat however many files there are (``ScanSummary.max_in_flight``
+≤ ``in_flight_bound`` decoded images). ``cancel`` (threading.Event) stops everything promptly; items
+already handed out stay valid. ``on_item`` / ``on_progress`` are called one at a time (serialised), from
+whichever pipeline thread produced the result: GUI callers marshal to their own thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from core.discovery import DiscoveryStats, FoundFile, discover, read_found
+from core.imaging.errors import FileError
+from core.results import DUPLICATE, ERROR, REUSED, SCORED, ImageMeta, ScanItem
+
+KnownFn = Callable[[Path, int, int], Optional[tuple[str, Optional[float], Optional[ImageMeta]]]]
+
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    done: int  # files with a result (any status)
+    total: int  # files found so far (final once total_final)
+    current: Optional[Path]  # the file whose result just arrived
+    rate: float  # results per second since the scan started
+    total_final: bool = False  # discovery has finished
+
+
+@dataclass
+class ScanSummary:
+    root: Path
+    model_version: str
+    scored: int = 0
+    reused: int = 0
+    duplicates: int = 0
+    skipped: int = 0  # hidden + non-image + special + links (see discovery)
+    errors: list[ScanItem] = field(default_factory=list)
+    cancelled: bool = False
+    elapsed_s: float = 0.0
+    items: list[ScanItem] = field(default_factory=list)  # in discovery order
+    discovery: DiscoveryStats = field(default_factory=DiscoveryStats)
+    first_result_s: Optional[float] = None  # seconds from start to the first result
+    max_in_flight: int = 0  # most decoded canvases held at once
+    in_flight_bound: int = 0  # what the queue sizes allow (max_in_flight never exceeds it)
+    workers: int = 0
+    batch_size: int = 0
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors)
+
+
+@dataclass
+class _Origin:
+    path: Path
+    item: Optional[ScanItem] = None  # set once the first file with these bytes has its result
+    waiting: list[ScanItem] = field(default_factory=list)  # duplicates waiting for that result
+
+
+class _Either:
+    """is_set() of either event (the caller's cancel or the pipeline's own abort)."""
+
+    def __init__(self, *events: Optional[threading.Event]) -> None:
+        self._events = [e for e in events if e is not None]
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)
+
+
+class _Pipeline:
+    def __init__(self, root, model, known, on_item, on_progress, cancel, workers, batch_size, keep_cams):
+        self.root = Path(root)
+        self.model = model
+        self.known = known
+        self.on_item = on_item
+        self.on_progress = on_progress
+        self.cancel = cancel
+        self.abort = threading.Event()
+        self.stopped = _Either(cancel, self.abort)
+        self.workers = workers
+        self.batch_size = batch_size
+        self.keep_cams = keep_cams
+        self.size = model.input_size
+        self.read_q: queue.Queue = queue.Queue(maxsize=2 * workers)
+        self.dec_q: queue.Queue = queue.Queue(maxsize=2 * batch_size)
+        self.lock = threading.RLock()  # results, duplicates, callbacks
+        self.by_hash: dict[str, _Origin] = {}
+        self.results: list[tuple[int, ScanItem]] = []
+        self.order: dict[Path, int] = {}
+        self.failure: Optional[BaseException] = None
+        self.stats = DiscoveryStats()
+        self.summary = ScanSummary(root=self.root, model_version=model.version, discovery=self.stats,
+                                   workers=workers, batch_size=batch_size)
+        # decoded canvases alive: queue + the batch being built + one per worker waiting to put
+        self.summary.in_flight_bound = self.dec_q.maxsize + batch_size + workers
+        self.in_flight = 0
+        self.t0 = time.perf_counter()
+
+    # --- results -------------------------------------------------------------------------------
+    def _fail(self, exc: BaseException) -> None:
+        with self.lock:
+            if self.failure is None:
+                self.failure = exc
+        self.abort.set()
+
+    def emit(self, item: ScanItem, index: int) -> None:
+        with self.lock:
+            if self.abort.is_set():
+                return
+            s = self.summary
+            self.results.append((index, item))
+            if s.first_result_s is None:
+                s.first_result_s = time.perf_counter() - self.t0
+            if item.status == SCORED:
+                s.scored += 1
+            elif item.status == REUSED:
+                s.reused += 1
+            elif item.status == DUPLICATE:
+                s.duplicates += 1
+            if item.status == ERROR:
+                s.errors.append(item)
+            waiting: list[ScanItem] = []
+            if item.image_id is not None and item.status != DUPLICATE:
+                origin = self.by_hash.get(item.image_id)
+                if origin is not None and origin.path == item.path and origin.item is None:
+                    origin.item = item
+                    waiting, origin.waiting = origin.waiting, []
+            try:
+                if self.on_item is not None:
+                    self.on_item(item)
+                if self.on_progress is not None:
+                    done = len(self.results)
+                    elapsed = max(time.perf_counter() - self.t0, 1e-9)
+                    self.on_progress(ScanProgress(done, max(self.stats.found + len(self.stats.unreadable), done),
+                                                  item.path, done / elapsed, self.stats.done))
+            except BaseException as exc:  # a caller's callback failed: stop, re-raise from scan()
+                self._fail(exc)
+                return
+            for dup in waiting:
+                self._settle_duplicate(dup, item)
+
+    def _settle_duplicate(self, dup: ScanItem, origin: ScanItem) -> None:
+        if origin.status == ERROR:
+            dup.status, dup.error, dup.error_kind = ERROR, origin.error, origin.error_kind
+        else:
+            dup.probability, dup.model_version, dup.meta = origin.probability, origin.model_version, origin.meta
+        self.emit(dup, self.order.get(dup.path, -1))
+
+    def claim(self, image_id: str, path: Path) -> Optional[_Origin]:
+        """Register ``path`` as the first file with these bytes, or return the existing origin."""
+        with self.lock:
+            origin = self.by_hash.get(image_id)
+            if origin is None:
+                self.by_hash[image_id] = _Origin(path)
+            return origin
+
+    def duplicate(self, f: FoundFile, image_id: str, origin: _Origin, index: int) -> None:
+        dup = ScanItem(f.path, f.size, f.mtime_ns, DUPLICATE, image_id=image_id, duplicate_of=origin.path)
+        with self.lock:
+            if origin.item is None:
+                origin.waiting.append(dup)
+                return
+            self._settle_duplicate(dup, origin.item)
+
+    # --- stages ----------------------------------------------------------------------------------
+    def decode_worker(self) -> None:
+        try:
+            while True:
+                job = self.read_q.get()
+                if job is _STOP:
+                    return
+                if self.stopped.is_set():
+                    continue  # drain quickly
+                index, f = job
+                self._decode_one(f, index)
+        except BaseException as exc:  # never leave the inference thread waiting
+            self._fail(exc)
+        finally:
+            self.dec_q.put(_STOP)
+
+    def _decode_one(self, f: FoundFile, index: int) -> None:
+        image_id = None
+        try:
+            data = read_found(f.path)
+            image_id = hashlib.sha256(data).hexdigest()
+            origin = self.claim(image_id, f.path)
+            if origin is not None:
+                self.duplicate(f, image_id, origin, index)
+                return
+            canvas, _geo, decoded = _prepare(data, self.size, f.path.name)
+            meta = decoded.meta
+            del data, decoded
+        except FileError as exc:
+            self.emit(ScanItem(f.path, f.size, f.mtime_ns, ERROR, image_id=image_id, error=exc.reason,
+                               error_kind=exc.kind), index)
+            return
+        except MemoryError:
+            self.emit(ScanItem(f.path, f.size, f.mtime_ns, ERROR, image_id=image_id,
+                               error="not enough memory to decode this image", error_kind=FileError.TOO_LARGE), index)
+            return
+        except Exception as exc:  # a reader bug must not stop the scan: report it on this file
+            self.emit(ScanItem(f.path, f.size, f.mtime_ns, ERROR, image_id=image_id,
+                               error=f"internal error while decoding: {type(exc).__name__}: {exc}",
+                               error_kind=FileError.CORRUPT), index)
+            return
+        item = ScanItem(f.path, f.size, f.mtime_ns, SCORED, image_id=image_id, meta=meta)
+        with self.lock:
+            self.in_flight += 1
+            self.summary.max_in_flight = max(self.summary.max_in_flight, self.in_flight)
+        self.dec_q.put((index, item, canvas))
+
+    def inference_worker(self) -> None:
+        stops = 0
+        batch: list = []
+        try:
+            while stops < self.workers:
+                if batch:
+                    try:
+                        job = self.dec_q.get_nowait()
+                    except queue.Empty:  # decoders are behind: run what we have now
+                        self._run_batch(batch)
+                        batch = []
+                        continue
+                else:
+                    job = self.dec_q.get()
+                if job is _STOP:
+                    stops += 1
+                    continue
+                batch.append(job)
+                if len(batch) >= self.batch_size:
+                    self._run_batch(batch)
+                    batch = []
+            if batch:
+                self._run_batch(batch)
+        except BaseException as exc:
+            self._fail(exc)
+            while stops < self.workers:  # keep draining so decoders never block on a full queue
+                if self.dec_q.get() is _STOP:
+                    stops += 1
+
+    def _run_batch(self, batch: list) -> None:
+        n = len(batch)
+        try:
+            if self.stopped.is_set():
+                return
+            from core.imaging.preprocess import to_tensor
+
+            x = to_tensor(np.stack([c for _, _, c in batch]))
+            pred = self.model.predict(x, with_cam=self.keep_cams)
+            version = self.model.version
+            for k, (index, item, _c) in enumerate(batch):
+                item.probability = float(pred.probabilities[k])
+                item.model_version = version
+                if self.keep_cams and pred.cams is not None:
+                    item.cam = pred.cams[k].copy()
+                self.emit(item, index)
+        finally:
+            with self.lock:
+                self.in_flight -= n
+
+    def feed(self) -> None:
+        """Caller's thread: discovery, reuse of known files, feeding the decoders."""
+        reported_unreadable = 0
+        index = 0
+
+        def report_unreadable():
+            nonlocal reported_unreadable, index
+            while reported_unreadable < len(self.stats.unreadable):
+                path, reason = self.stats.unreadable[reported_unreadable]
+                reported_unreadable += 1
+                self.emit(ScanItem(path, 0, 0, ERROR, error=reason, error_kind=FileError.UNREADABLE), index)
+                index += 1
+
+        for f in discover(self.root, cancel=self.stopped, stats=self.stats):
+            report_unreadable()
+            if self.stopped.is_set():
+                break
+            self.order[f.path] = index
+            if self.known is not None:
+                hit = self.known(f.path, f.size, f.mtime_ns)
+                if hit is not None and hit[1] is not None:
+                    image_id, probability, meta = hit
+                    origin = self.claim(image_id, f.path)
+                    if origin is not None:
+                        self.duplicate(f, image_id, origin, index)
+                    else:
+                        self.emit(ScanItem(f.path, f.size, f.mtime_ns, REUSED, image_id=image_id,
+                                           probability=float(probability), model_version=self.model.version,
+                                           meta=meta), index)
+                    index += 1
+                    continue
+            self.read_q.put((index, f))
+            index += 1
+        report_unreadable()
+
+
+def _prepare(data: bytes, size: int, name: str):
+    from core.imaging.preprocess import prepare
+
+    return prepare(data, size, name=name)
+
+
+def scan(
+    root: Path,
+    model,
+    *,
+    known: Optional[KnownFn] = None,
+    on_item: Optional[Callable[[ScanItem], None]] = None,
+    on_progress: Optional[Callable[[ScanProgress], None]] = None,
+    cancel: Optional[threading.Event] = None,
+    workers: Optional[int] = None,
+    batch_size: int = 8,
+    keep_cams: bool = False,
+) -> ScanSummary:
+    """Scan ``root`` with ``model`` (a ``core.model.Model``); see the module docstring.
+
+    Raises ``NotADirectoryError``/``FileNotFoundError`` for a bad root, ``ModelError`` when the model
+    fails, or whatever ``known``/``on_item``/``on_progress`` raised; per-file problems never raise
+    (they are ERROR items). ``keep_cams`` keeps each image's class-activation map on its item (off by
+    default: the viewer computes the one it shows).
+    """
+    from core.model.runtime import thread_plan
+
+    root = Path(root)
+    if workers is None:
+        workers = thread_plan().decode_workers
+    workers = max(1, int(workers))
+    batch_size = max(1, int(batch_size))
+    p = _Pipeline(root, model, known, on_item, on_progress, cancel, workers, batch_size, keep_cams)
+    model.ensure_session()  # a bad model fails here, before any file is touched
+    threads = [threading.Thread(target=p.decode_worker, name=f"scan-decode-{i}", daemon=True) for i in range(workers)]
+    threads.append(threading.Thread(target=p.inference_worker, name="scan-infer", daemon=True))
+    for t in threads:
+        t.start()
+    interrupted: Optional[BaseException] = None
+    try:
+        p.feed()
+    except BaseException as exc:  # KeyboardInterrupt, a failing `known`, a vanished root...
+        interrupted = exc
+        p.abort.set()
+    finally:
+        for _ in range(workers):
+            p.read_q.put(_STOP)
+        for t in threads:
+            t.join()
+    s = p.summary
+    s.elapsed_s = time.perf_counter() - p.t0
+    s.cancelled = bool(cancel is not None and cancel.is_set()) or interrupted is not None
+    s.skipped = p.stats.skipped_total
+    s.items = [item for _, item in sorted(p.results, key=lambda r: r[0])]
+    s.errors = [i for i in s.items if i.status == ERROR]
+    if interrupted is not None:
+        raise interrupted
+    if p.failure is not None:
+        raise p.failure
+    return s

@@ -1,0 +1,136 @@
+"""Decision events: the ``Decision`` record handed to callers, and how the current label of an image
+is derived from its append-only events.
+
+Rules: a 'decide' event sets a label and ``replaces`` the decision that was current for the image; an
+'undo' event ``undoes`` one earlier 'decide' event (nothing is ever deleted or updated). The current
+label of an image is its latest 'decide' event that no 'undo' event points at — so undoing the latest
+decision brings back the one before it, and undoing the only one leaves the image undecided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Optional
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from core.store.models import KIND_DECIDE, KIND_UNDO, DecisionEvent, Reviewer
+
+_D = DecisionEvent.__table__
+_R = Reviewer.__table__
+_CHUNK = 500  # SQLite's bound-parameter limit is generous, but stay far below it
+
+
+def utc(dt: datetime) -> datetime:
+    """A naive-UTC database time as an aware UTC datetime."""
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One event of the audit trail (kind 'decide' or 'undo').
+
+    For an 'undo' event ``label`` is None, ``undoes`` is the id of the undone decision and ``restored``
+    is the decision that is current for the image after the undo (None: the image is undecided again).
+    """
+
+    id: int
+    image_id: str
+    reviewer: str
+    kind: str
+    label: Optional[str]
+    decided_at: datetime  # aware, UTC
+    note: Optional[str] = None
+    model_version: Optional[str] = None
+    probability: Optional[float] = None
+    replaces: Optional[int] = None
+    undoes: Optional[int] = None
+    restored: Optional["Decision"] = None
+
+    @property
+    def is_undo(self) -> bool:
+        return self.kind == KIND_UNDO
+
+
+def _decision(row) -> Decision:  # noqa: ANN001
+    return Decision(
+        id=row.id,
+        image_id=row.image_id,
+        reviewer=row.reviewer,
+        kind=row.kind,
+        label=row.label,
+        decided_at=utc(row.created_at),
+        note=row.note,
+        model_version=row.model_version,
+        probability=row.probability,
+        replaces=row.replaces_id,
+        undoes=row.undoes_id,
+    )
+
+
+def _events_query():
+    return select(
+        _D.c.id,
+        _D.c.image_id,
+        _R.c.name.label("reviewer"),
+        _D.c.kind,
+        _D.c.label,
+        _D.c.note,
+        _D.c.created_at,
+        _D.c.model_version,
+        _D.c.probability,
+        _D.c.replaces_id,
+        _D.c.undoes_id,
+    ).join(_R, _R.c.id == _D.c.reviewer_id)
+
+
+def events(conn: Connection, image_ids: Optional[Iterable[str]] = None) -> list[Decision]:
+    """All events (of these images, or of all), oldest first."""
+    q = _events_query().order_by(_D.c.id)
+    if image_ids is None:
+        return [_decision(r) for r in conn.execute(q)]
+    ids = list(dict.fromkeys(image_ids))
+    out: list[Decision] = []
+    for i in range(0, len(ids), _CHUNK):
+        out.extend(_decision(r) for r in conn.execute(q.where(_D.c.image_id.in_(ids[i : i + _CHUNK]))))
+    out.sort(key=lambda d: d.id)
+    return out
+
+
+def current_from_events(evts: Iterable[Decision]) -> dict[str, Decision]:
+    """image id → current 'decide' event, from events in id order."""
+    evts = list(evts)
+    undone = {e.undoes for e in evts if e.kind == KIND_UNDO and e.undoes is not None}
+    current: dict[str, Decision] = {}
+    for e in evts:
+        if e.kind == KIND_DECIDE and e.id not in undone:
+            current[e.image_id] = e
+    return current
+
+
+def current_labels(conn: Connection, image_ids: Optional[Iterable[str]] = None) -> dict[str, Decision]:
+    return current_from_events(events(conn, image_ids))
+
+
+def current_for(conn: Connection, image_id: str) -> Optional[Decision]:
+    return current_labels(conn, [image_id]).get(image_id)
+
+
+def last_undoable_id(conn: Connection, reviewer_id: int) -> Optional[int]:
+    """The reviewer's latest 'decide' event that has not been undone."""
+    undo = _D.alias("u")
+    q = (
+        select(_D.c.id)
+        .where(_D.c.reviewer_id == reviewer_id, _D.c.kind == KIND_DECIDE)
+        .where(~select(undo.c.id).where(undo.c.undoes_id == _D.c.id).exists())
+        .order_by(_D.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(q).scalar()
+
+
+def get(conn: Connection, decision_id: int) -> Decision:
+    row = conn.execute(_events_query().where(_D.c.id == decision_id)).one()
+    return _decision(row)

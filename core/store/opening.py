@@ -1,0 +1,138 @@
+"""``open_store``: from a URL to a ready ``Store`` — folder created, damaged file moved aside (never
+overwritten), read-only and full disks reported clearly, schema migrated to the newest revision, and
+the daily backup taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from core.paths import app_dirs, default_db_url
+from core.store import migrate
+from core.store.backup import daily_backup
+from core.store.engine import immediate_connection, make_engine, sqlite_path
+from core.store.errors import StoreError, classify, is_corrupt
+from core.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename a damaged database (and its -wal/-shm) to ``<name>.corrupt-<UTC time>``; never overwrites."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while any(Path(str(target) + s).exists() for s in ("", "-wal", "-shm")):
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    os.rename(path, target)
+    for suffix in ("-wal", "-shm"):
+        side = Path(str(path) + suffix)
+        if side.exists():
+            os.rename(side, Path(str(target) + suffix))
+    return target
+
+
+def _corrupt_error(path: Path, moved: Path) -> StoreError:
+    return StoreError(
+        f"The database {path} is damaged and cannot be read. It was moved aside to {moved} (nothing "
+        "was deleted). Open the app again to start a new, empty database there; your earlier decisions "
+        "may be recoverable from the automatic backups in "
+        f"{app_dirs().backups}.",
+        StoreError.CORRUPT,
+        moved_to=moved,
+    )
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot create the database folder {path.parent}: {exc.strerror or exc}. "
+            "Choose another database location.",
+            StoreError.READ_ONLY,
+        ) from exc
+    target = path if path.exists() else path.parent
+    if not os.access(target, os.W_OK):
+        raise StoreError(
+            f"The database {path} cannot be written: {'the file' if path.exists() else 'its folder'} is "
+            "read-only. Fix the permissions or choose another database location.",
+            StoreError.READ_ONLY,
+        )
+
+
+def open_store(
+    url: Optional[str] = None,
+    *,
+    backups_keep: Optional[int] = None,
+    backup_dir: Optional[Path] = None,
+    check: bool = True,
+) -> Store:
+    """Open (creating if needed) the label database at ``url`` (None: the default database in the user
+    data directory) and return a ready ``Store``. Raises ``StoreError`` with a clear message.
+
+    ``backups_keep``: daily backups kept (None: ``Settings.backups_keep``; 0: no backup).
+    ``check``: run SQLite's ``quick_check`` first (a damaged file is moved aside, see ``StoreError.moved_to``).
+    """
+    url = url or default_db_url()
+    path = sqlite_path(url)
+    if path is not None:
+        _check_writable(path)
+    try:
+        engine = make_engine(url)
+    except Exception as exc:  # a malformed URL or a missing driver
+        raise StoreError(f"Cannot use the database {url!r}: {exc}", StoreError.UNAVAILABLE) from exc
+    where = str(path) if path is not None else url
+    try:
+        with engine.connect() as conn:
+            if check and path is not None:
+                rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").fetchall()]
+                if rows != ["ok"]:
+                    raise _Corrupt("; ".join(str(r) for r in rows[:3]))
+        with immediate_connection(engine) as conn:
+            migrate.upgrade(conn)
+            conn.execute(text("SELECT 1"))
+    except (_Corrupt, DBAPIError) as exc:
+        engine.dispose()
+        if path is not None and path.exists() and (isinstance(exc, _Corrupt) or is_corrupt(exc)):
+            moved = _move_aside(path)
+            log.error("database %s damaged (%s); moved aside to %s", path, exc, moved)
+            raise _corrupt_error(path, moved) from exc
+        raise classify(exc, where) from exc
+    except StoreError:
+        engine.dispose()
+        raise
+    except Exception as exc:  # e.g. a migration that failed: SQLite rolled it back
+        engine.dispose()
+        raise StoreError(
+            f"The database {where} could not be prepared ({type(exc).__name__}: {exc}); it was left unchanged.",
+            StoreError.UNAVAILABLE,
+        ) from exc
+    if path is not None:
+        _backup(path, backups_keep, backup_dir)
+    return Store(engine)
+
+
+class _Corrupt(Exception):
+    pass
+
+
+def _backup(path: Path, keep: Optional[int], backup_dir: Optional[Path]) -> None:
+    if keep is None:
+        from core.settings import Settings
+
+        keep = Settings.load().backups_keep
+    try:
+        made = daily_backup(path, backup_dir or app_dirs().backups, keep)
+        if made is not None:
+            log.info("database backed up to %s", made)
+    except Exception as exc:  # a backup that fails must never stop the app
+        log.warning("database backup failed: %s", exc)

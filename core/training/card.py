@@ -1,0 +1,129 @@
+"""The model card: the JSON written beside every ``.onnx`` (read by ``core.model``) and MODEL_CARD.md
+rendered from it. The card is the single source of truth; the Markdown only presents it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+DATA_CREDIT = ("FracAtlas: Abedeen, I. et al. \"FracAtlas: A Dataset for Fracture Classification, Localization "
+               "and Segmentation of Musculoskeletal Radiographs\", Scientific Data 10, 521 (2023), "
+               "doi:10.1038/s41597-023-02432-4; data doi:10.6084/m9.figshare.22363012; licence CC BY 4.0.")
+INTENDED_USE = ("A triage aid that orders a worklist of radiographs so that the images most likely to show a "
+                "fracture are read first. It is not a diagnosis and does not replace reading every image. "
+                "Trained and evaluated only on adult-clinic radiographs of the hand, leg, hip and shoulder "
+                "(FracAtlas); not validated on children or on any other body part. Probabilities are "
+                "calibrated on the developer data and may be miscalibrated on other sites' images.")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def outputs_spec(size: int) -> list[dict]:
+    side = size // 32
+    return [
+        {"name": "probability", "shape": ["N"],
+         "meaning": "calibrated probability of a fracture (prior correction and temperature scaling inside the graph)"},
+        {"name": "cam", "shape": ["N", side, side],
+         "meaning": f"class-activation map over the letterboxed {size}x{size} input: sigmoid of the calibrated "
+                    f"logit of each {size // side}x{size // side}-pixel region, in [0, 1]; its logit mean is the "
+                    "image's logit"},
+    ]
+
+
+def write_json(path: Path, card: dict) -> None:
+    tmp = Path(path).with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _ci(d) -> str:
+    if not isinstance(d, dict) or d.get("value") is None:
+        return "n/a"
+    lo, hi = d.get("ci95") or [None, None]
+    if lo is None:
+        return f"{d['value']:.3f}"
+    return f"{d['value']:.3f} ({lo:.3f}–{hi:.3f})"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def render_markdown(card: dict, plots: dict[str, str] | None = None) -> str:
+    """MODEL_CARD.md text from a card dict; ``plots`` maps 'roc'/'pr'/'calibration' to PNG file names."""
+    m = card.get("metrics", {})
+    oof = m.get("out_of_fold", {})
+    base = m.get("baselines", {})
+    cal = m.get("calibration", {})
+    tr = card.get("training", {})
+    inf = card.get("inference", {})
+    lines = [f"# Model card: {card['name']} {card['version']}", "",
+             "_Rendered from `" + f"{card['name']}-{card['version']}.json" + "`; the JSON is authoritative._", "",
+             "## Intended use", "", card.get("intended_use", ""), "",
+             "## Model", "",
+             f"- Input `{card['input']['name']}`: float32 (N, 1, {card['input']['size']}, {card['input']['size']}) in [0, 1], "
+             f"preprocessing `{card['input']['preprocessing']}` (greyscale, letterboxed, black padding; "
+             "`core.imaging.preprocess.prepare`, shared with the app).",
+             *[f"- Output `{o['name']}` {o['shape']}: {o['meaning']}." for o in card.get("outputs", [])],
+             f"- Architecture: {json.dumps(card.get('architecture', {}))}.",
+             f"- Flip test-time augmentation inside the graph: {'yes' if cal.get('tta') else 'no'}; "
+             f"temperature {cal.get('temperature')}, prior shift {cal.get('prior_shift')}.",
+             f"- ONNX inference: {inf.get('ms_per_image')} ms/image (median; batch {inf.get('batch')}, "
+             f"{inf.get('threads')} threads, onnxruntime {inf.get('onnxruntime')}, {inf.get('machine', '')}).",
+             f"- sha256 of the .onnx: `{card.get('sha256')}`.", "",
+             "## Thresholds (from out-of-fold predictions)", "",
+             _table(["flag", "threshold", "sensitivity", "specificity", "PPV", "share flagged"], [
+                 [name, oof.get(name, {}).get("threshold"), _ci(oof.get(name, {}).get("sensitivity")),
+                  _ci(oof.get(name, {}).get("specificity")), oof.get(name, {}).get("ppv"),
+                  oof.get(name, {}).get("flagged_share")] for name in ("suspicious", "definite")]), "",
+             "'suspicious' is the highest threshold keeping sensitivity ≥ 0.95; 'definite' the lowest keeping "
+             "specificity ≥ 0.90.", "",
+             "## Out-of-fold results (95% intervals: bootstrap over id blocks)", "",
+             f"Protocol: {m.get('protocol', '')}", ""]
+    rows = []
+    cols = ("roc_auc", "average_precision", "specificity_at_95_sensitivity", "deferrable_share_at_95_sensitivity")
+    rows.append(["**this model**"] + [_ci(oof.get(c)) for c in cols])
+    for name, b in base.items():
+        rows.append([b.get("label", name)] + [_ci(b.get(c)) for c in cols])
+    lines += [_table(["model", "ROC-AUC", "average precision", "spec. at 95% sens.", "deferrable at 95% sens."], rows), ""]
+    acc = [f"{b.get('label', n)}: {b.get('accuracy_majority_rule', b.get('accuracy_at_0.5'))}" for n, b in base.items()
+           if b.get("accuracy_majority_rule") is not None or b.get("accuracy_at_0.5") is not None]
+    lines += [f"Accuracy at p ≥ 0.5 of this model: {oof.get('accuracy_at_0.5')}; "
+              f"predicting 'no fracture' for every image: {base.get('majority', {}).get('accuracy_majority_rule')}.", ""]
+    if acc:
+        lines += ["", ""][:0]
+    sub = oof.get("subgroups", {})
+    if sub:
+        lines += ["### Subgroups", "", _table(["subgroup", "images", "fractured", "ROC-AUC"],
+                                               [[k, v["n"], v["fractured"], _ci(v.get("roc_auc"))] for k, v in sub.items()]),
+                  "", "Orthopaedic hardware is almost always fractured in FracAtlas and is a shortcut; the "
+                  "'no_hardware' row is the fairer figure.", ""]
+    if cal:
+        lines += ["### Calibration", "", _table(["probabilities", "Brier", "ECE (10 bins)"], [
+            [k.replace("_", " "), cal[k]["brier"], cal[k]["ece"]] for k in
+            ("before", "after_prior_correction", "after_temperature_crossfitted", "after_temperature_in_sample") if k in cal]),
+            "", "'before' is the raw network output (trained with positives oversampled); 'crossfitted' "
+            "scales each fold with a temperature fitted on the other folds (honest); the shipped "
+            "temperature is fitted on all out-of-fold predictions.", ""]
+    for key, title in (("roc", "ROC"), ("pr", "Precision–recall"), ("calibration", "Calibration")):
+        if plots and plots.get(key):
+            lines += [f"![{title}]({plots[key]})", ""]
+    lines += ["## Training", "",
+              f"- Data: {json.dumps(tr.get('data', {}))}.",
+              f"- Excluded (unreadable by the app's reader, so never scored): {len(tr.get('excluded', []))} files.",
+              f"- Recipe: {json.dumps(tr.get('recipe', {}))}.",
+              f"- Command: `{tr.get('command', '')}`; seed {tr.get('seed')}; torch {tr.get('torch')}.",
+              f"- Time: cross-validation {tr.get('cv_seconds')} s, final training {tr.get('final_seconds')} s "
+              f"({tr.get('machine', '')}).", ""]
+    if tr.get("what_was_tried"):
+        lines += ["## What was tried", ""] + [f"- {t}" for t in tr["what_was_tried"]] + [""]
+    if card.get("limitations"):
+        lines += ["## Limitations", ""] + [f"- {t}" for t in card["limitations"]] + [""]
+    lines += ["## Data credit", "", card.get("data_credit", ""), ""]
+    return "\n".join(lines)

@@ -1,0 +1,127 @@
+"""Labelled image listings for training and evaluation, from either source the issue names:
+
+* a FracAtlas folder: ``dataset.csv`` (label column ``fractured``) + ``images/``; groups are blocks of
+  ten consecutive image ids (``id // 10``); body part / hardware / view columns kept as metadata;
+* an app export in ImageFolder layout (``fracture/``, ``no_fracture/``; ``doubt/`` and anything else
+  ignored), optionally with the export's ``labels.csv``; every image is its own group (the export holds
+  no patient information by design).
+
+Several folders can be combined (``combine``), e.g. a clinic's export mixed with FracAtlas.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.training.cv import fracatlas_groups
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom", ""}
+CLASS_DIRS = {"fracture": 1, "no_fracture": 0}
+META_COLUMNS = ("hand", "leg", "hip", "shoulder", "mixed", "hardware", "multiscan", "frontal", "lateral", "oblique")
+
+
+class DataError(Exception):
+    """The folder is not a usable labelled dataset (message says why)."""
+
+
+@dataclass
+class Listing:
+    """One labelled dataset: parallel arrays, one entry per image."""
+
+    paths: list[Path]
+    labels: np.ndarray  # int 0/1
+    groups: np.ndarray  # int64, samples sharing a group never straddle a split
+    ids: list[str]
+    source: list[str]
+    meta: dict[str, np.ndarray] = field(default_factory=dict)  # FracAtlas columns (NaN where unknown)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, mask) -> "Listing":
+        idx = np.flatnonzero(np.asarray(mask)) if np.asarray(mask).dtype == bool else np.asarray(mask)
+        return Listing([self.paths[i] for i in idx], self.labels[idx], self.groups[idx], [self.ids[i] for i in idx],
+                       [self.source[i] for i in idx], {k: v[idx] for k, v in self.meta.items()})
+
+    def describe(self) -> dict:
+        return {"images": len(self), "fractured": int(self.labels.sum()),
+                "not_fractured": int(len(self) - self.labels.sum()), "groups": int(len(np.unique(self.groups))),
+                "sources": sorted(set(self.source))}
+
+
+def is_fracatlas(folder: Path) -> bool:
+    return (folder / "dataset.csv").is_file() and (folder / "images").is_dir()
+
+
+def is_export(folder: Path) -> bool:
+    return any((folder / d).is_dir() for d in CLASS_DIRS)
+
+
+def load_fracatlas(folder: Path) -> Listing:
+    folder = Path(folder)
+    with open(folder / "dataset.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "fractured" not in rows[0] or "image_id" not in rows[0]:
+        raise DataError(f"{folder / 'dataset.csv'} has no image_id/fractured columns")
+    rows = [r for r in rows if (folder / "images" / r["image_id"]).is_file()]
+    if not rows:
+        raise DataError(f"no images of {folder / 'dataset.csv'} found under {folder / 'images'}")
+    ids = [r["image_id"] for r in rows]
+    meta = {c: np.asarray([float(r.get(c) or "nan") for r in rows]) for c in META_COLUMNS if c in rows[0]}
+    return Listing([folder / "images" / i for i in ids], np.asarray([int(r["fractured"]) for r in rows]),
+                   fracatlas_groups(ids), ids, ["fracatlas"] * len(ids), meta)
+
+
+def load_export(folder: Path) -> Listing:
+    folder = Path(folder)
+    paths, labels = [], []
+    for name, label in CLASS_DIRS.items():
+        d = folder / name
+        if not d.is_dir():
+            continue
+        for p in sorted(d.rglob("*")):
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES:
+                paths.append(p)
+                labels.append(label)
+    if not paths:
+        raise DataError(f"{folder} has no images under fracture/ or no_fracture/")
+    ids = [str(p.relative_to(folder)) for p in paths]
+    return Listing(paths, np.asarray(labels), np.arange(len(paths), dtype=np.int64), ids, ["export"] * len(paths))
+
+
+def load_folder(folder: Path) -> Listing:
+    """FracAtlas folder or export folder, recognised by content."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"no such folder: {folder}")
+    if is_fracatlas(folder):
+        return load_fracatlas(folder)
+    if is_export(folder):
+        return load_export(folder)
+    raise DataError(f"{folder} is neither a FracAtlas folder (dataset.csv + images/) nor an export "
+                    "(fracture/ and no_fracture/ subfolders)")
+
+
+def combine(listings: list[Listing]) -> Listing:
+    """Concatenate; group ids are offset so groups of different folders never coincide."""
+    if len(listings) == 1:
+        return listings[0]
+    paths, labels, groups, ids, source = [], [], [], [], []
+    offset = 0
+    keys = set().union(*(lst.meta for lst in listings))
+    meta: dict[str, list] = {k: [] for k in keys}
+    for lst in listings:
+        paths += lst.paths
+        labels.append(lst.labels)
+        groups.append(lst.groups - lst.groups.min() + offset)
+        offset = int(groups[-1].max()) + 1
+        ids += lst.ids
+        source += lst.source
+        for k in keys:
+            meta[k].append(lst.meta.get(k, np.full(len(lst), np.nan)))
+    return Listing(paths, np.concatenate(labels), np.concatenate(groups), ids, source,
+                   {k: np.concatenate(v) for k, v in meta.items()})

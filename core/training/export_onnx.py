@@ -1,0 +1,78 @@
+"""ONNX export of ``nets.ExportGraph`` (torch → ONNX, opset 17, dynamic batch), the torch/ONNX parity
+check, and the onnxruntime speed measurement recorded in the card.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+
+OPSET = 17
+
+
+def export_bytes(graph, size: int) -> bytes:
+    """Serialise ``graph`` (an ``ExportGraph`` in eval mode) to ONNX bytes with inputs/outputs named
+    as the app expects: ``image`` (N,1,S,S) → ``probability`` (N,), ``cam`` (N,h,w)."""
+    import onnx
+    import torch
+
+    graph = graph.eval()
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(graph, (torch.zeros(2, 1, size, size),), buf, input_names=["image"],
+                          output_names=["probability", "cam"],
+                          dynamic_axes={"image": {0: "N"}, "probability": {0: "N"}, "cam": {0: "N"}},
+                          opset_version=OPSET, do_constant_folding=True, dynamo=False)
+    model = onnx.load_from_string(buf.getvalue())
+    model.producer_name = "fracture-triage core.training"
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def session(onnx_bytes: bytes, threads: int = 2):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(onnx_bytes_or_session, batch: np.ndarray, chunk: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """(probability (N,), cam (N,h,w)) for a float32 batch (N,1,S,S), run in chunks."""
+    sess = onnx_bytes_or_session if hasattr(onnx_bytes_or_session, "run") else session(onnx_bytes_or_session)
+    probs, cams = [], []
+    for s in range(0, len(batch), chunk):
+        p, c = sess.run(["probability", "cam"], {"image": np.ascontiguousarray(batch[s:s + chunk], np.float32)})
+        probs.append(p)
+        cams.append(c)
+    return np.concatenate(probs), np.concatenate(cams)
+
+
+def parity(graph, onnx_bytes: bytes, batch: np.ndarray) -> float:
+    """Largest absolute difference between torch and ONNX outputs (probability and cam) on ``batch``."""
+    import torch
+
+    with torch.no_grad():
+        tp, tc = graph.eval()(torch.from_numpy(np.ascontiguousarray(batch, np.float32)))
+    op, oc = run_onnx(onnx_bytes, batch, chunk=len(batch))
+    return float(max(np.abs(tp.numpy() - op).max(), np.abs(tc.numpy() - oc).max()))
+
+
+def measure_ms_per_image(onnx_bytes: bytes, size: int, *, batch: int = 8, threads: int = 2, repeats: int = 20) -> dict:
+    """Median wall time per image of onnxruntime inference at ``batch`` on ``threads`` threads."""
+    sess = session(onnx_bytes, threads)
+    x = np.random.default_rng(0).random((batch, 1, size, size), dtype=np.float32)
+    for _ in range(3):
+        sess.run(None, {"image": x})
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sess.run(None, {"image": x})
+        times.append(time.perf_counter() - t0)
+    return {"ms_per_image": round(1000 * float(np.median(times)) / batch, 3),
+            "ms_per_image_best": round(1000 * float(np.min(times)) / batch, 3),
+            "batch": batch, "threads": threads, "repeats": repeats}

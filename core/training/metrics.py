@@ -1,0 +1,196 @@
+"""Evaluation metrics in numpy: ROC/PR curves and areas, operating points, calibration (Brier, ECE,
+temperature fitting), and cluster-bootstrap 95% intervals. No scikit-learn, no torch.
+
+Conventions: ``y`` is 0/1 (1 = fracture), ``p`` a score where higher means more likely fractured; an
+image is *flagged* at threshold ``t`` when ``p >= t``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def _yp(y, p) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y).astype(int).ravel()
+    p = np.asarray(p, dtype=np.float64).ravel()
+    if y.shape != p.shape:
+        raise ValueError("y and p differ in length")
+    return y, p
+
+
+def _rankdata(a: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based), ties get the mean rank."""
+    order = np.argsort(a, kind="mergesort")
+    s = a[order]
+    ranks = np.empty(len(a), dtype=np.float64)
+    boundaries = np.flatnonzero(np.diff(s)) + 1
+    starts = np.concatenate([[0], boundaries])
+    ends = np.concatenate([boundaries, [len(a)]])
+    avg = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(avg, ends - starts)
+    return ranks
+
+
+def roc_auc(y, p) -> float:
+    """Area under the ROC curve (Mann–Whitney, ties count one half); NaN when one class is absent."""
+    y, p = _yp(y, p)
+    npos, nneg = int(y.sum()), int(len(y) - y.sum())
+    if npos == 0 or nneg == 0:
+        return float("nan")
+    r = _rankdata(p)
+    return float((r[y == 1].sum() - npos * (npos + 1) / 2) / (npos * nneg))
+
+
+def roc_curve(y, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds), thresholds descending, starting at (0, 0) for +inf."""
+    y, p = _yp(y, p)
+    order = np.argsort(-p, kind="mergesort")
+    ps, ys = p[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(ps)), len(ps) - 1]
+    tp = np.cumsum(ys)[last]
+    fp = (last + 1) - tp
+    npos, nneg = max(int(y.sum()), 1), max(int(len(y) - y.sum()), 1)
+    return np.r_[0.0, fp / nneg], np.r_[0.0, tp / npos], np.r_[np.inf, ps[last]]
+
+
+def pr_curve(y, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(precision, recall, thresholds) at each distinct score, thresholds descending."""
+    y, p = _yp(y, p)
+    order = np.argsort(-p, kind="mergesort")
+    ps, ys = p[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(ps)), len(ps) - 1]
+    tp = np.cumsum(ys)[last]
+    precision = tp / (last + 1)
+    recall = tp / max(int(y.sum()), 1)
+    return precision, recall, ps[last]
+
+
+def average_precision(y, p) -> float:
+    """AP = Σ (R_n − R_{n−1}) P_n (step-wise, no interpolation); NaN without positives."""
+    y, _ = _yp(y, p)
+    if y.sum() == 0:
+        return float("nan")
+    precision, recall, _ = pr_curve(y, p)
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def threshold_for_sensitivity(y, p, target: float = 0.95) -> float:
+    """Highest threshold whose sensitivity is ≥ ``target`` (flag when p ≥ threshold)."""
+    y, p = _yp(y, p)
+    pos = np.sort(p[y == 1])[::-1]
+    if len(pos) == 0:
+        return float("nan")
+    need = int(np.ceil(target * len(pos) - 1e-9))
+    return float(pos[max(need, 1) - 1])
+
+
+def threshold_for_specificity(y, p, target: float = 0.90) -> float:
+    """Lowest threshold whose specificity is ≥ ``target`` (negatives strictly below it)."""
+    y, p = _yp(y, p)
+    neg = np.sort(p[y == 0])
+    if len(neg) == 0:
+        return float("nan")
+    need = int(np.ceil(target * len(neg) - 1e-9))
+    if need <= 0:
+        return float(neg[0])
+    t = neg[need - 1]
+    return float(np.nextafter(t, np.inf))
+
+
+def at_threshold(y, p, t: float) -> dict[str, float]:
+    """Sensitivity, specificity, PPV, NPV and the flagged share when flagging p ≥ t."""
+    y, p = _yp(y, p)
+    flag = p >= t
+    tp, fp = int((flag & (y == 1)).sum()), int((flag & (y == 0)).sum())
+    fn, tn = int((~flag & (y == 1)).sum()), int((~flag & (y == 0)).sum())
+    div = lambda a, b: float(a / b) if b else float("nan")  # noqa: E731
+    return {"threshold": float(t), "sensitivity": div(tp, tp + fn), "specificity": div(tn, tn + fp),
+            "ppv": div(tp, tp + fp), "npv": div(tn, tn + fn), "flagged_share": div(tp + fp, len(y))}
+
+
+def spec_at_sensitivity(y, p, target: float = 0.95) -> float:
+    return at_threshold(y, p, threshold_for_sensitivity(y, p, target))["specificity"]
+
+
+def deferrable_share(y, p, target: float = 0.95) -> float:
+    """Share of the whole worklist below the threshold that still catches ``target`` of the fractures:
+    what a reader could leave for later when reading in probability order."""
+    y, p = _yp(y, p)
+    return float(np.mean(p < threshold_for_sensitivity(y, p, target)))
+
+
+def brier(y, p) -> float:
+    y, p = _yp(y, p)
+    return float(np.mean((p - y) ** 2))
+
+
+def ece(y, p, bins: int = 10) -> float:
+    """Expected calibration error: equal-width probability bins, weighted |mean p − observed rate|."""
+    y, p = _yp(y, p)
+    idx = np.clip((p * bins).astype(int), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            total += m.mean() * abs(p[m].mean() - y[m].mean())
+    return float(total)
+
+
+def reliability(y, p, bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean predicted, observed rate, count) per non-empty equal-width bin (calibration plot)."""
+    y, p = _yp(y, p)
+    idx = np.clip((p * bins).astype(int), 0, bins - 1)
+    rows = [(p[idx == b].mean(), y[idx == b].mean(), int((idx == b).sum())) for b in range(bins) if (idx == b).any()]
+    a = np.asarray(rows, dtype=float).reshape(-1, 3)
+    return a[:, 0], a[:, 1], a[:, 2].astype(int)
+
+
+def sigmoid(z) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    return np.where(z >= 0, 1.0 / (1.0 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z))))
+
+
+def nll(y, logits) -> float:
+    y, z = _yp(y, logits)
+    return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+
+def fit_temperature(y, logits, lo: float = 0.05, hi: float = 20.0) -> float:
+    """Temperature T > 0 minimising the log-loss of sigmoid(logits / T) (golden-section on log T)."""
+    y, z = _yp(y, logits)
+    f = lambda lt: nll(y, z / np.exp(lt))  # noqa: E731
+    a, b = np.log(lo), np.log(hi)
+    gr = (np.sqrt(5) - 1) / 2
+    c, d = b - gr * (b - a), a + gr * (b - a)
+    for _ in range(80):
+        if f(c) < f(d):
+            b = d
+        else:
+            a = c
+        c, d = b - gr * (b - a), a + gr * (b - a)
+    return float(np.exp((a + b) / 2))
+
+
+def bootstrap_ci(stat: Callable[[np.ndarray, np.ndarray], float], y, p, groups=None, n: int = 1000,
+                 seed: int = 0, alpha: float = 0.05) -> tuple[float, float, float]:
+    """(point estimate, low, high): percentile interval from resampling whole groups (patients / id
+    blocks) with replacement, or single samples when ``groups`` is None."""
+    y, p = _yp(y, p)
+    point = float(stat(y, p))
+    g = np.arange(len(y)) if groups is None else np.asarray(groups)
+    uniq, inv = np.unique(g, return_inverse=True)
+    members = np.split(np.argsort(inv, kind="stable"), np.cumsum(np.bincount(inv))[:-1])
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(n):
+        pick = rng.integers(0, len(uniq), len(uniq))
+        idx = np.concatenate([members[i] for i in pick])
+        v = stat(y[idx], p[idx])
+        if np.isfinite(v):
+            vals.append(v)
+    if not vals:
+        return point, float("nan"), float("nan")
+    lo, hi = np.quantile(vals, [alpha / 2, 1 - alpha / 2])
+    return point, float(lo), float(hi)

@@ -1,0 +1,304 @@
+"""What ``fracture-triage train`` and ``evaluate`` do, end to end (torch needed for ``train`` only).
+
+train: list the data → decode once into the cache (``prepare``, as the app does) → grouped stratified
+k-fold CV of the recipe (resumable) → choose flip TTA on out-of-fold AUC → fit the temperature on the
+out-of-fold logits → thresholds and all metrics from the out-of-fold predictions, with baselines →
+train on all the data → export ONNX (parity-checked against torch) → card JSON, checkpoint,
+MODEL_CARD.md and plots into the output folder.
+
+evaluate: run a shipped ``.onnx`` (card and sha256 checked) on any labelled folder and report the
+same metrics at the card's thresholds, with plots.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.training import metrics as M
+from core.training import report
+from core.training.baselines import majority_scores, metadata_oof
+from core.training.cache import DEFAULT_CACHE, load_images
+from core.training.card import (DATA_CREDIT, INTENDED_USE, outputs_spec, render_markdown, sha256_bytes,
+                                write_json)
+from core.training.data import Listing, combine, load_folder
+
+PROTOCOL = ("grouped stratified {k}-fold cross-validation (groups: {groups}); augmentation and positive "
+            "oversampling inside training folds only; metrics from pooled out-of-fold predictions; 95% "
+            "intervals from 1000 bootstrap resamples of whole groups")
+LIMITATIONS = [
+    "Developer data is a single public dataset (FracAtlas, 4 body parts); performance elsewhere is unknown.",
+    "Not validated on children or on body parts other than hand, leg, hip and shoulder.",
+    "Orthopaedic hardware almost always co-occurs with fractures in FracAtlas and can act as a shortcut.",
+    "Thresholds and temperature come from out-of-fold predictions of the same data the metrics describe.",
+]
+
+
+class TrainError(Exception):
+    """A condition that stops training/evaluation (shown as one clear line)."""
+
+
+@dataclass
+class TrainOptions:
+    data: list[Path]
+    out: Path
+    init: Path | None = None
+    epochs: int | None = None
+    cv_folds: int = 5
+    split_seed: int = 0
+    seed: int = 0
+    lr: float | None = None
+    name: str = "triagenet"
+    version: str | None = None
+    size: int | None = None
+    cache: Path | None = DEFAULT_CACHE
+    workdir: Path | None = None
+    seed_baseline: bool = False
+    seed_baseline_epochs: int = 10
+    tta: str = "auto"  # auto | on | off
+    notes: list[str] = field(default_factory=list)
+    command: str = ""
+
+
+def _log(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+
+def load_listing(folders: list[Path]) -> Listing:
+    from core.training.data import DataError
+
+    try:
+        listing = combine([load_folder(Path(d)) for d in folders])
+    except DataError as exc:
+        raise TrainError(str(exc)) from exc
+    if listing.labels.sum() == 0 or listing.labels.sum() == len(listing):
+        raise TrainError("the data must contain both fractured and non-fractured images")
+    return listing
+
+
+def load_init(path: Path) -> dict:
+    """A checkpoint (.pt) or a shipped .onnx whose checkpoint sits beside it (same stem, .pt)."""
+    import torch
+
+    path = Path(path)
+    pt = path.with_suffix(".pt") if path.suffix.lower() == ".onnx" else path
+    if not pt.is_file():
+        raise TrainError(f"no torch checkpoint {pt} (fine-tuning needs the .pt shipped beside the .onnx)")
+    ckpt = torch.load(pt, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "recipe" not in ckpt:
+        raise TrainError(f"{pt} is not a fracture-triage checkpoint")
+    return ckpt
+
+
+def _images(listing: Listing, size: int, cache) -> tuple[Listing, np.ndarray, list]:
+    images, ok, errors = load_images(listing, size, cache, log=_log)
+    if errors:
+        _log(f"  {len(errors)} files refused by the reader (excluded, as a scan would fail them): "
+             + ", ".join(Path(p).name for p, _ in errors[:5]) + (" …" if len(errors) > 5 else ""))
+    return listing.subset(ok), images[ok], errors
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()}"
+
+
+def train(opts: TrainOptions) -> Path:
+    """Run the whole training; returns the path of the written .onnx."""
+    import torch
+
+    from core.imaging.preprocess import PREPROCESSING_ID
+    from core.training.export_onnx import export_bytes, measure_ms_per_image, parity
+    from core.training.loop import to_float
+    from core.training.nets import ExportGraph
+    from core.training.recipe import Recipe, data_key, run_cv, seed_recipe, train_final
+
+    if opts.cv_folds < 2:
+        raise TrainError("--cv-folds must be at least 2: thresholds and calibration come from out-of-fold predictions")
+    listing = load_listing(opts.data)
+    init_state, recipe = None, Recipe()
+    if opts.init:
+        ckpt = load_init(opts.init)
+        recipe = Recipe.from_dict(ckpt["recipe"])
+        init_state = ckpt["state_dict"]
+        recipe.fit.lr = recipe.fit.lr / 5  # fine-tuning: gentler by default
+    if opts.size and not opts.init:
+        recipe.size = opts.size
+    if opts.epochs:
+        recipe.fit.epochs = opts.epochs
+    if opts.lr:
+        recipe.fit.lr = opts.lr
+    recipe.fit.seed = opts.seed
+    recipe.name = opts.name
+    workdir = Path(opts.workdir or (opts.out / "runs"))
+    _log(f"data: {listing.describe()}")
+    listing, images, errors = _images(listing, recipe.size, opts.cache)
+    k = min(opts.cv_folds, len(np.unique(listing.groups)))
+    oof = run_cv(listing, images, recipe, folds=k, split_seed=opts.split_seed, workdir=workdir,
+                 init_state=init_state, log=_log)
+    y, groups = listing.labels, listing.groups
+    auc_plain, auc_tta = M.roc_auc(y, oof.scores(False)), M.roc_auc(y, oof.scores(True))
+    tta = {"on": True, "off": False}.get(opts.tta, bool(auc_tta > auc_plain))
+    _log(f"out-of-fold AUC: plain {auc_plain:.4f}, flip TTA {auc_tta:.4f} → TTA {'on' if tta else 'off'}")
+    shift = float(np.log(recipe.fit.pos_factor))
+    raw = oof.scores(tta)
+    cal = report.calibration(y, raw, shift, oof.fold)
+    p_cal = M.sigmoid((raw - shift) / cal["temperature"])
+    cal["tta"] = tta
+    meta = listing.meta or None
+    model_m = report.model_metrics(y, p_cal, groups, meta)
+    baselines = {"majority": {"label": "majority class (constant)",
+                              **report.baseline_metrics(y, majority_scores(y), groups)}}
+    meta_scores = metadata_oof(listing.meta, y, oof.fold) if listing.meta else None
+    if meta_scores is not None:
+        baselines["metadata"] = {"label": "metadata only (logistic: body part, hardware, view)",
+                                 **report.baseline_metrics(y, meta_scores, groups)}
+    seed_scores = None
+    if opts.seed_baseline:
+        sr = seed_recipe(opts.seed_baseline_epochs, opts.seed)
+        s_list, s_images, _ = _images(listing, sr.size, opts.cache)
+        if len(s_list) != len(listing):
+            raise TrainError("seed baseline saw a different set of readable images")
+        s_oof = run_cv(s_list, s_images, sr, folds=k, split_seed=opts.split_seed, workdir=workdir, log=_log)
+        seed_scores = s_oof.scores(False)
+        baselines["seed_cnn"] = {"label": f"seed CNN (3 conv blocks, Dense 256, 128x128 RGB; {sr.fit.epochs} epochs)",
+                                 **report.baseline_metrics(y, seed_scores, groups), "cv_seconds": round(s_oof.seconds)}
+    _log(f"model OOF: AUC {model_m['roc_auc']} spec@95sens {model_m['specificity_at_95_sensitivity']}")
+
+    _log(f"final training on all {len(listing)} images ({recipe.fit.epochs} epochs)")
+    net, final_seconds = train_final(listing, images, recipe, init_state=init_state, log=_log)
+    graph = ExportGraph(net, temperature=cal["temperature"], prior_shift=shift, tta=tta).eval()
+    onnx_bytes = export_bytes(graph, recipe.size)
+    sample = to_float(images, np.arange(min(8, len(images)))).numpy()
+    diff = parity(graph, onnx_bytes, sample)
+    if diff > 1e-4:
+        raise TrainError(f"ONNX and torch outputs differ by {diff:.2e} (> 1e-4); not shipping")
+    speed = measure_ms_per_image(onnx_bytes, recipe.size)
+    import onnxruntime
+
+    speed.update({"onnxruntime": onnxruntime.__version__, "machine": _machine()})
+    _log(f"ONNX parity {diff:.1e}; inference {speed['ms_per_image']} ms/image at batch 8")
+
+    version = opts.version or _dt.datetime.now(_dt.timezone.utc).strftime("local-%Y%m%d-%H%M")
+    stem = f"{opts.name}-{version}"
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = {"recipe": recipe.to_dict(), "state_dict": {k_: v.detach().clone() for k_, v in net.state_dict().items()},
+            "temperature": cal["temperature"], "prior_shift": shift, "tta": tta, "version": version}
+    torch.save(ckpt, out / f"{stem}.pt")
+    (out / f"{stem}.onnx").write_bytes(onnx_bytes)
+    n_params = sum(p.numel() for p in net.parameters())
+    plots = _write_plots(out, stem, y, p_cal, raw, {"metadata only": meta_scores, "seed CNN": seed_scores},
+                         model_m)
+    card = {
+        "name": opts.name, "version": version,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "input": {"name": "image", "size": recipe.size, "channels": 1, "dtype": "float32",
+                  "preprocessing": PREPROCESSING_ID, "range": [0.0, 1.0], "layout": "NCHW"},
+        "outputs": outputs_spec(recipe.size),
+        "thresholds": {"suspicious": model_m["suspicious"]["threshold"], "definite": model_m["definite"]["threshold"]},
+        "metrics": {"protocol": PROTOCOL.format(k=k, groups="blocks of ten consecutive image ids (id // 10)"
+                                                if "fracatlas" in listing.source else "one group per image"),
+                    "out_of_fold": model_m, "calibration": cal, "baselines": baselines,
+                    "tta_choice": {"auc_plain": round(auc_plain, 4), "auc_flip_tta": round(auc_tta, 4), "chosen": tta}},
+        "architecture": {**recipe.arch, "parameters": int(n_params), "head": "global average pooling + linear (CAM)"},
+        "inference": speed,
+        "training": {"data": {"folders": [str(d) for d in opts.data], **listing.describe(), "data_key": data_key(listing)},
+                     "excluded": [[Path(p).name, why] for p, why in errors],
+                     "recipe": recipe.to_dict(), "init": str(opts.init) if opts.init else None,
+                     "command": opts.command or " ".join(shlex.quote(a) for a in sys.argv),
+                     "seed": opts.seed, "split_seed": opts.split_seed, "torch": torch.__version__,
+                     "cv_seconds": round(oof.seconds), "final_seconds": round(final_seconds), "machine": _machine(),
+                     "onnx_torch_max_abs_diff": diff, "what_was_tried": list(opts.notes)},
+        "checkpoint": {"file": f"{stem}.pt", "sha256": sha256_bytes((out / f"{stem}.pt").read_bytes())},
+        "intended_use": INTENDED_USE, "limitations": LIMITATIONS, "data_credit": DATA_CREDIT,
+        "sha256": sha256_bytes(onnx_bytes),
+    }
+    write_json(out / f"{stem}.json", card)
+    (out / "MODEL_CARD.md").write_text(render_markdown(card, plots), encoding="utf-8")
+    _log(f"wrote {out / (stem + '.onnx')} (+ .json, .pt, MODEL_CARD.md, plots)")
+    return out / f"{stem}.onnx"
+
+
+def _write_plots(out: Path, stem: str, y, p_cal, raw, others: dict, model_m: dict, prefix: str = "",
+                 where: str = "out-of-fold") -> dict[str, str]:
+    from core.training import plots
+
+    curves = {"this model": p_cal, **{k: v for k, v in others.items() if v is not None}}
+    pts = {name: (model_m[name]["specificity"]["value"], model_m[name]["sensitivity"]["value"])
+           for name in ("suspicious", "definite") if name in model_m}
+    names = {"roc": f"{stem}{prefix}-roc.png", "pr": f"{stem}{prefix}-pr.png", "calibration": f"{stem}{prefix}-calibration.png"}
+    plots.roc_plot(out / names["roc"], y, curves, pts, where)
+    plots.pr_plot(out / names["pr"], y, curves, where)
+    probs = {"calibrated": p_cal} if raw is None else {"raw network output": M.sigmoid(raw), "calibrated": p_cal}
+    plots.calibration_plot(out / names["calibration"], y, probs, where=where)
+    return names
+
+
+def read_model(path: Path) -> tuple[bytes, dict]:
+    """The .onnx bytes and its card, refusing a missing card or a sha256 mismatch (as the app does)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainError(f"no such model file: {path}")
+    card_path = path.with_suffix(".json")
+    if not card_path.is_file():
+        raise TrainError(f"model card {card_path} is missing")
+    data = path.read_bytes()
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    if card.get("sha256") != sha256_bytes(data):
+        raise TrainError(f"{path.name}: sha256 does not match its card (file changed or wrong card)")
+    return data, card
+
+
+def evaluate(model: Path, data: list[Path], out: Path, cache=None) -> dict:
+    """Metrics and plots of a shipped model on a labelled folder (FracAtlas layout or an export)."""
+    from core.training.export_onnx import run_onnx, session
+
+    onnx_bytes, card = read_model(model)
+    size = int(card["input"]["size"])
+    listing = load_listing(data)
+    listing, images, errors = _images(listing, size, cache)
+    from core.imaging.preprocess import to_tensor
+
+    sess = session(onnx_bytes)
+    probs = np.concatenate([run_onnx(sess, to_tensor(images[s:s + 64]))[0] for s in range(0, len(images), 64)])
+    y, groups = listing.labels, listing.groups
+    th = card.get("thresholds", {})
+    res = {"model": f"{card.get('name')}-{card.get('version')}", "data": [str(d) for d in data],
+           **listing.describe(), "excluded": len(errors)}
+    res.update(report.ranking_metrics(y, probs, groups))
+    for name in ("suspicious", "definite"):
+        if name in th:
+            res[name] = report.operating_point(y, probs, float(th[name]), groups)
+    res["calibration"] = {"brier": round(M.brier(y, probs), 4), "ece": round(M.ece(y, probs), 4)}
+    if listing.meta:
+        res["subgroups"] = report.model_metrics(y, probs, groups, listing.meta).get("subgroups", {})
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{card.get('name')}-{card.get('version')}"
+    pts = {n: res[n] for n in ("suspicious", "definite") if n in res}
+    res["plots"] = _write_plots(out, stem, y, probs, None, {}, pts, prefix="-eval", where="evaluation")
+    (out / "evaluation.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    with open(out / "predictions.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image", "label", "probability"])
+        w.writerows([i, int(t), f"{p:.6f}"] for i, t, p in zip(listing.ids, y, probs))
+    return res

@@ -1,0 +1,119 @@
+"""Recipes and the cross-validation / final-training runners (torch).
+
+A ``Recipe`` is everything that defines how a model is trained (architecture, input size, fit
+settings); its hash names the folder where out-of-fold predictions are kept, fold by fold, so an
+interrupted cross-validation resumes where it stopped and a finished one is never recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.training.cv import stratified_group_kfold
+from core.training.data import Listing
+from core.training.loop import FitConfig
+
+# The shipped recipe (fixed before any out-of-fold result was seen; see MODEL_CARD.md "what was tried").
+DEFAULT_ARCH = {"arch": "TriageNet", "widths": [16, 24, 48, 96, 192], "blocks": [0, 1, 1, 1, 1]}
+SEED_ARCH = {"arch": "SeedNet", "size": 128}
+
+
+@dataclass
+class Recipe:
+    name: str = "triagenet"
+    arch: dict = field(default_factory=lambda: dict(DEFAULT_ARCH))
+    size: int = 256
+    fit: FitConfig = field(default_factory=FitConfig)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "arch": self.arch, "size": self.size, "fit": asdict(self.fit)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Recipe":
+        return cls(d["name"], dict(d["arch"]), int(d["size"]), FitConfig(**d["fit"]))
+
+    def tag(self, data_key: str, folds: int, split_seed: int) -> str:
+        blob = json.dumps([self.to_dict(), data_key, folds, split_seed], sort_keys=True).encode()
+        return f"{self.name}-{hashlib.sha256(blob).hexdigest()[:12]}"
+
+
+def seed_recipe(epochs: int = 10, seed: int = 0) -> Recipe:
+    return Recipe("seed-cnn", dict(SEED_ARCH), 128, FitConfig(epochs=epochs, lr=1e-3, weight_decay=0.0, seed=seed))
+
+
+def make_net(recipe: Recipe, init_state: dict | None = None):
+    from core.training.nets import build_net
+
+    net = build_net(recipe.arch)
+    if init_state is not None:
+        net.load_state_dict(init_state)
+    return net
+
+
+def data_key(listing: Listing) -> str:
+    h = hashlib.sha256()
+    for i, y in zip(listing.ids, listing.labels):
+        h.update(f"{i}:{int(y)}|".encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class OOF:
+    """Pooled out-of-fold predictions over the usable images of a listing."""
+
+    logits: np.ndarray  # plain
+    flipped: np.ndarray  # of the horizontally flipped image
+    fold: np.ndarray
+    seconds: float
+
+    def scores(self, tta: bool) -> np.ndarray:
+        return 0.5 * (self.logits + self.flipped) if tta else self.logits
+
+
+def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int = 5, split_seed: int = 0,
+           workdir: Path, init_state: dict | None = None, log=print) -> OOF:
+    """k-fold grouped stratified CV of ``recipe``; per-fold results saved under ``workdir/<tag>/``."""
+    from core.training.loop import fit, predict_logits
+
+    fold = stratified_group_kfold(listing.labels, listing.groups, folds, split_seed)
+    tag = recipe.tag(data_key(listing) + ("+init" if init_state is not None else ""), folds, split_seed)
+    out = Path(workdir) / tag
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2), encoding="utf-8")
+    logits = np.full(len(listing), np.nan, np.float32)
+    flipped = np.full(len(listing), np.nan, np.float32)
+    seconds = 0.0
+    for f in range(folds):
+        path = out / f"fold{f}.npz"
+        if path.is_file():
+            z = np.load(path)
+            log(f"  {recipe.name} fold {f + 1}/{folds}: reusing {path}")
+        else:
+            tr, va = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+            log(f"  {recipe.name} fold {f + 1}/{folds}: train {len(tr)} ({int(listing.labels[tr].sum())} fractured), "
+                f"validate {len(va)}")
+            t0 = time.time()
+            net = make_net(recipe, init_state)
+            fit(net, images[tr], listing.labels[tr], recipe.fit, log=log)
+            lo, fl = predict_logits(net, images[va])
+            np.savez(path, idx=va, logits=lo, flipped=fl, seconds=time.time() - t0)
+            z = np.load(path)
+        logits[z["idx"]], flipped[z["idx"]] = z["logits"], z["flipped"]
+        seconds += float(z["seconds"])
+    return OOF(logits, flipped, fold, seconds)
+
+
+def train_final(listing: Listing, images: np.ndarray, recipe: Recipe, *, init_state: dict | None = None, log=print):
+    """Train on all usable images with the recipe; returns (net in eval mode, seconds)."""
+    from core.training.loop import fit
+
+    t0 = time.time()
+    net = make_net(recipe, init_state)
+    fit(net, images, listing.labels, recipe.fit, log=log)
+    return net, time.time() - t0

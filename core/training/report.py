@@ -1,0 +1,97 @@
+"""Turns pooled out-of-fold scores into the card's metrics: calibration (prior correction + temperature),
+the two operating points, bootstrap 95% intervals (resampling whole groups), subgroup AUCs, and the
+same core figures for the baselines. numpy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.training import metrics as M
+
+SUBGROUPS = (("hand", "hand", 1), ("leg", "leg", 1), ("hip", "hip", 1), ("shoulder", "shoulder", 1),
+             ("hardware", "hardware", 1), ("no_hardware", "hardware", 0))
+N_BOOT = 1000
+
+
+def _ci(stat, y, p, groups, seed=0) -> dict:
+    v, lo, hi = M.bootstrap_ci(stat, y, p, groups, n=N_BOOT, seed=seed)
+    r = lambda a: None if not np.isfinite(a) else round(float(a), 4)  # noqa: E731
+    return {"value": r(v), "ci95": [r(lo), r(hi)]}
+
+
+def ranking_metrics(y, p, groups) -> dict:
+    """Threshold-free figures + those that pick their own threshold, with intervals."""
+    return {
+        "roc_auc": _ci(M.roc_auc, y, p, groups),
+        "average_precision": _ci(M.average_precision, y, p, groups),
+        "specificity_at_95_sensitivity": _ci(M.spec_at_sensitivity, y, p, groups),
+        "deferrable_share_at_95_sensitivity": _ci(M.deferrable_share, y, p, groups),
+    }
+
+
+def operating_point(y, p, t: float, groups) -> dict:
+    y = np.asarray(y)
+    point = M.at_threshold(y, p, t)
+    sens = lambda yy, pp: M.at_threshold(yy, pp, t)["sensitivity"]  # noqa: E731
+    spec = lambda yy, pp: M.at_threshold(yy, pp, t)["specificity"]  # noqa: E731
+    return {"threshold": round(float(t), 6), "sensitivity": _ci(sens, y, p, groups),
+            "specificity": _ci(spec, y, p, groups), "ppv": round(point["ppv"], 4),
+            "flagged_share": round(point["flagged_share"], 4)}
+
+
+def crossfit_temperature(y, z, fold) -> np.ndarray:
+    """Calibrated probabilities where each fold's temperature was fitted on the other folds only
+    (an honest estimate of calibration after scaling)."""
+    y, z, fold = np.asarray(y), np.asarray(z, float), np.asarray(fold)
+    out = np.zeros(len(y))
+    for f in np.unique(fold):
+        t = M.fit_temperature(y[fold != f], z[fold != f])
+        out[fold == f] = M.sigmoid(z[fold == f] / t)
+    return out
+
+
+def calibration(y, raw_logits, prior_shift: float, fold) -> dict:
+    """Fits the shipped temperature on all OOF logits (after the prior correction) and reports
+    Brier/ECE before (sigmoid of the raw logits), after the prior correction alone, and after
+    temperature scaling (cross-fitted, i.e. each fold scaled by a temperature from the others)."""
+    y = np.asarray(y)
+    z = np.asarray(raw_logits, float) - prior_shift
+    t = M.fit_temperature(y, z)
+    before = M.sigmoid(raw_logits)
+    shifted = M.sigmoid(z)
+    after = crossfit_temperature(y, z, fold)
+    fmt = lambda p: {"brier": round(M.brier(y, p), 4), "ece": round(M.ece(y, p), 4)}  # noqa: E731
+    return {"temperature": round(t, 5), "prior_shift": round(float(prior_shift), 5),
+            "before": fmt(before), "after_prior_correction": fmt(shifted),
+            "after_temperature_crossfitted": fmt(after), "after_temperature_in_sample": fmt(M.sigmoid(z / t))}
+
+
+def model_metrics(y, p_cal, groups, meta: dict | None = None) -> dict:
+    """Everything the card lists for the model, from calibrated OOF probabilities."""
+    y = np.asarray(y)
+    t_susp = M.threshold_for_sensitivity(y, p_cal, 0.95)
+    t_def = M.threshold_for_specificity(y, p_cal, 0.90)
+    out = ranking_metrics(y, p_cal, groups)
+    out["suspicious"] = operating_point(y, p_cal, t_susp, groups)
+    out["definite"] = operating_point(y, p_cal, t_def, groups)
+    out["accuracy_at_0.5"] = round(float(np.mean((p_cal >= 0.5) == (y == 1))), 4)
+    sub = {}
+    for name, col, val in SUBGROUPS:
+        if meta and col in meta:
+            m = np.asarray(meta[col]) == val
+            if m.sum() and 0 < y[m].sum() < m.sum():
+                sub[name] = {"n": int(m.sum()), "fractured": int(y[m].sum()),
+                             "roc_auc": _ci(M.roc_auc, y[m], p_cal[m], np.asarray(groups)[m])}
+            elif m.sum():
+                sub[name] = {"n": int(m.sum()), "fractured": int(y[m].sum()), "roc_auc": None}
+    if sub:
+        out["subgroups"] = sub
+    return out
+
+
+def baseline_metrics(y, p, groups) -> dict:
+    y = np.asarray(y)
+    out = ranking_metrics(y, p, groups)
+    out["accuracy_majority_rule"] = round(float(max(y.mean(), 1 - y.mean())), 4)
+    return out

@@ -1,0 +1,401 @@
+"""The triage worklist: a plain-Python, Qt-free list over the store of the images of one folder (or of
+the whole database), sorted by fracture probability (highest first; ties keep their arrival order),
+with filters, counts, navigation and change notifications a GUI table model can follow.
+
+Order: images with a probability (descending), then images without one, then files that could not be
+read (errors). The sort key of a row is ``(group, -probability, seq)`` with ``seq`` its arrival number,
+so new scan results are placed by ``bisect`` (O(log n) comparisons plus one list insert) — nothing is
+ever resorted except on ``reload``.
+
+Notifications are sent AFTER the change, to callbacks registered with ``subscribe``: ``Change(kind,
+first, last)`` where kind is 'reset' (re-read everything), 'inserted' (rows first..last are new, indices
+in the new list), 'removed' (rows first..last are gone, indices in the list before the removal) or
+'updated' (rows first..last changed in place). A Qt model keeps its own row count, and on each change
+calls begin…/end… back to back (beginInsertRows(first, last); count = len(worklist); endInsertRows()).
+
+``next_to_review(i)``: the first row at or after ``i`` that still needs review; when there is none
+below, it wraps and searches from the top (so nothing is left behind); None when nothing is left.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Optional
+
+from core.results import ERROR, ScanItem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.model.card import Thresholds
+    from core.store import Decision, Store
+
+FILTERS = ("to_review", "flagged", "all", "decided", "doubt", "disagreements", "errors")
+FILTER_TITLES = {
+    "to_review": "To review",
+    "flagged": "Flagged",
+    "all": "All",
+    "decided": "Decided",
+    "doubt": "Doubt",
+    "disagreements": "Disagreements",
+    "errors": "Errors",
+}
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    image_id: Optional[str]  # None for a file that could not even be hashed
+    path: Path
+    name: str
+    probability: Optional[float]
+    model_version: Optional[str]
+    flag: Optional[str]  # 'definite' | 'suspicious' | None (model card thresholds)
+    label: Optional[str]  # current decision: 'fracture' | 'no_fracture' | 'doubt' | None
+    reviewer: Optional[str]
+    decided_at: Optional[datetime]
+    body_part: Optional[str]
+    view: Optional[str]
+    error: Optional[str]  # why the file could not be read (errors only)
+    error_kind: Optional[str] = None
+
+    @property
+    def to_review(self) -> bool:
+        return self.error is None and self.label is None
+
+    @property
+    def disagrees(self) -> bool:
+        """The decision contradicts the model's flag (fracture without a flag, or no fracture with one)."""
+        if self.label == "fracture":
+            return self.flag is None
+        if self.label == "no_fracture":
+            return self.flag is not None
+        return False
+
+
+def matches(item: WorkItem, name: str) -> bool:
+    if name == "all":
+        return True
+    if name == "errors":
+        return item.error is not None
+    if item.error is not None:
+        return False
+    if name == "to_review":
+        return item.label is None
+    if name == "flagged":
+        return item.flag is not None
+    if name == "decided":
+        return item.label is not None
+    if name == "doubt":
+        return item.label == "doubt"
+    if name == "disagreements":
+        return item.disagrees
+    raise ValueError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # 'reset' | 'inserted' | 'removed' | 'updated'
+    first: int = 0
+    last: int = -1
+
+    @property
+    def rows(self) -> range:
+        return range(self.first, self.last + 1)
+
+
+def _error_key(path: Path | str) -> str:
+    return "error:" + str(path)
+
+
+class Worklist:
+    """See the module docstring. Not thread-safe: use it from one thread (the GUI thread)."""
+
+    def __init__(
+        self,
+        store: "Store",
+        thresholds: "Thresholds",
+        root: Optional[Path] = None,
+        model_version: Optional[str] = None,
+    ) -> None:
+        self.store = store
+        self.thresholds = thresholds
+        self.root = Path(root).absolute() if root is not None else None
+        self.model_version = model_version
+        self._filter = "to_review"
+        self._items: dict[str, WorkItem] = {}
+        self._sk: dict[str, tuple] = {}
+        self._key_of: dict[tuple, str] = {}
+        self._all: list[tuple] = []  # sort keys of every row, sorted
+        self._view: list[tuple] = []  # sort keys of the rows matching the filter, sorted
+        self._counts = dict.fromkeys(FILTERS, 0)
+        self._seq = 0
+        self._subscribers: list[Callable[[Change], None]] = []
+        self.stats = {"sorts": 0, "inserts": 0}
+
+    # ------------------------------------------------------------------ building
+    def _flag(self, p: Optional[float]) -> Optional[str]:
+        return None if p is None else self.thresholds.flag(p)
+
+    def _sort_key(self, item: WorkItem) -> tuple:
+        self._seq += 1
+        if item.error is not None:
+            return (2, 0.0, self._seq)
+        if item.probability is None or math.isnan(item.probability):
+            return (1, 0.0, self._seq)
+        return (0, -float(item.probability), self._seq)
+
+    def reload(self) -> None:
+        """Re-read the folder's images, decisions and errors from the store (one sort), then 'reset'."""
+        rows = self.store.image_rows(self.root, self.model_version)
+        labels = self.store.current_labels([r.image_id for r in rows])
+        self._items.clear()
+        self._sk.clear()
+        self._key_of.clear()
+        self._seq = 0
+        for r in rows:
+            d = labels.get(r.image_id)
+            self._items[r.image_id] = WorkItem(
+                image_id=r.image_id,
+                path=Path(r.path),
+                name=Path(r.path).name,
+                probability=r.probability,
+                model_version=r.model_version,
+                flag=self._flag(r.probability),
+                label=d.label if d else None,
+                reviewer=d.reviewer if d else None,
+                decided_at=d.decided_at if d else None,
+                body_part=r.body_part,
+                view=r.view,
+                error=None,
+            )
+        for e in self.store.error_rows(self.root):
+            self._items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
+        for key, item in self._items.items():
+            sk = self._sort_key(item)
+            self._sk[key] = sk
+            self._key_of[sk] = key
+        self._all = sorted(self._sk.values())
+        self.stats["sorts"] += 1
+        self._recount()
+        self._rebuild_view()
+
+    def _error_item(self, path: Path, error: Optional[str], kind: Optional[str], image_id: Optional[str]) -> WorkItem:
+        return WorkItem(
+            image_id=image_id,
+            path=path,
+            name=path.name,
+            probability=None,
+            model_version=None,
+            flag=None,
+            label=None,
+            reviewer=None,
+            decided_at=None,
+            body_part=None,
+            view=None,
+            error=error or "could not be read",
+            error_kind=kind,
+        )
+
+    def _recount(self) -> None:
+        self._counts = dict.fromkeys(FILTERS, 0)
+        for item in self._items.values():
+            self._count(item, +1)
+
+    def _count(self, item: WorkItem, delta: int) -> None:
+        for name in FILTERS:
+            if matches(item, name):
+                self._counts[name] += delta
+
+    def _rebuild_view(self) -> None:
+        name = self._filter
+        self._view = [sk for sk in self._all if matches(self._items[self._key_of[sk]], name)]
+        self._emit(Change("reset", 0, len(self._view) - 1))
+
+    # ------------------------------------------------------------------ incremental updates
+    def _in_root(self, path: Path) -> bool:
+        if self.root is None:
+            return True
+        try:
+            Path(path).absolute().relative_to(self.root)
+            return True
+        except ValueError:
+            return False
+
+    def add_scan_items(self, items: Iterable[ScanItem]) -> None:
+        """Merge scan results as they arrive (bisect insertion, per-row notifications)."""
+        items = [i for i in items if self._in_root(i.path)]
+        new_ids = [i.image_id for i in items if i.status != ERROR and i.image_id and i.image_id not in self._items]
+        labels = self.store.current_labels(new_ids) if new_ids else {}
+        for si in items:
+            path = Path(si.path).absolute()
+            if si.status == ERROR or not si.image_id:
+                key = _error_key(path)
+                item = self._error_item(path, si.error, si.error_kind, si.image_id)
+                self._put(key, item)
+                continue
+            if _error_key(path) in self._items:
+                self._remove(_error_key(path))
+            old = self._items.get(si.image_id)
+            mv = si.model_version or self.model_version
+            if old is not None:
+                if si.probability is not None and si.probability != old.probability:
+                    self._put(si.image_id, replace(old, probability=si.probability, model_version=mv, flag=self._flag(si.probability)))
+                continue
+            d = labels.get(si.image_id)
+            dicom = si.meta.dicom if si.meta is not None else None
+            self._put(
+                si.image_id,
+                WorkItem(
+                    image_id=si.image_id,
+                    path=path,
+                    name=path.name,
+                    probability=si.probability,
+                    model_version=mv,
+                    flag=self._flag(si.probability),
+                    label=d.label if d else None,
+                    reviewer=d.reviewer if d else None,
+                    decided_at=d.decided_at if d else None,
+                    body_part=dicom.body_part if dicom else None,
+                    view=dicom.view_position if dicom else None,
+                    error=None,
+                ),
+            )
+
+    def apply_decision(self, decision: "Decision") -> None:
+        """Show a recorded decision (or undo) on its row; rows leave/enter the current filter as needed."""
+        old = self._items.get(decision.image_id)
+        if old is None:
+            return
+        current = decision.restored if decision.is_undo else decision
+        self._put(
+            decision.image_id,
+            replace(
+                old,
+                label=current.label if current else None,
+                reviewer=current.reviewer if current else None,
+                decided_at=current.decided_at if current else None,
+            ),
+        )
+
+    def _put(self, key: str, item: WorkItem) -> None:
+        """Insert or replace one row, keeping both sorted lists and the counts, and notify."""
+        old = self._items.get(key)
+        if old is not None:
+            same_place = old.probability == item.probability and (old.error is None) == (item.error is None)
+            if not same_place:
+                self._remove(key)
+                old = None
+        if old is None:
+            sk = self._sort_key(item)
+            self._items[key] = item
+            self._sk[key] = sk
+            self._key_of[sk] = key
+            bisect.insort(self._all, sk)
+            self.stats["inserts"] += 1
+            self._count(item, +1)
+            if matches(item, self._filter):
+                i = bisect.bisect_left(self._view, sk)
+                self._view.insert(i, sk)
+                self._emit(Change("inserted", i, i))
+            return
+        sk = self._sk[key]
+        self._count(old, -1)
+        self._count(item, +1)
+        self._items[key] = item
+        was, now = matches(old, self._filter), matches(item, self._filter)
+        if was and now:
+            i = bisect.bisect_left(self._view, sk)
+            self._emit(Change("updated", i, i))
+        elif was:
+            i = bisect.bisect_left(self._view, sk)
+            del self._view[i]
+            self._emit(Change("removed", i, i))
+        elif now:
+            i = bisect.bisect_left(self._view, sk)
+            self._view.insert(i, sk)
+            self._emit(Change("inserted", i, i))
+
+    def _remove(self, key: str) -> None:
+        item = self._items.pop(key)
+        sk = self._sk.pop(key)
+        del self._key_of[sk]
+        del self._all[bisect.bisect_left(self._all, sk)]
+        self._count(item, -1)
+        if matches(item, self._filter):
+            i = bisect.bisect_left(self._view, sk)
+            del self._view[i]
+            self._emit(Change("removed", i, i))
+
+    # ------------------------------------------------------------------ the view
+    @property
+    def filter(self) -> str:
+        return self._filter
+
+    @filter.setter
+    def filter(self, name: str) -> None:
+        self.set_filter(name)
+
+    def set_filter(self, name: str) -> None:
+        if name not in FILTERS:
+            raise ValueError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
+        self._filter = name
+        self._rebuild_view()
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def __getitem__(self, index: int) -> WorkItem:
+        return self._items[self._key_of[self._view[index]]]
+
+    def __iter__(self):
+        return (self._items[self._key_of[sk]] for sk in self._view)
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._counts)
+
+    def item(self, image_id: str) -> Optional[WorkItem]:
+        """The row of an image whether or not it passes the current filter."""
+        return self._items.get(image_id)
+
+    def index_of(self, image_id: str) -> Optional[int]:
+        """Row index of an image (or of an error row, by its path) in the current view, or None."""
+        sk = self._sk.get(image_id) or self._sk.get(_error_key(image_id))
+        if sk is None:
+            return None
+        i = bisect.bisect_left(self._view, sk)
+        return i if i < len(self._view) and self._view[i] == sk else None
+
+    def next_to_review(self, from_index: int) -> Optional[int]:
+        """First row at or after ``from_index`` still to review, else the first from the top; None if none."""
+        n = len(self._view)
+        if n == 0:
+            return None
+        start = min(max(from_index, 0), n)
+        for i in list(range(start, n)) + list(range(0, start)):
+            if self[i].to_review:
+                return i
+        return None
+
+    def next(self, index: int) -> Optional[int]:
+        n = len(self._view)
+        return None if n == 0 else min(max(index + 1, 0), n - 1)
+
+    def previous(self, index: int) -> Optional[int]:
+        n = len(self._view)
+        return None if n == 0 else max(min(index - 1, n - 1), 0)
+
+    # ------------------------------------------------------------------ notifications
+    def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, change: Change) -> None:
+        for cb in list(self._subscribers):
+            cb(change)

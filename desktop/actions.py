@@ -1,0 +1,141 @@
+"""QActions for every named action of ``desktop.shortcuts`` (keys from the effective table), plus the
+menu bar and the toolbar built from them. Handlers are looked up by name on the main window."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QMenu, QSizePolicy, QSlider, QToolBar, QWidget
+
+from desktop import shortcuts, theme
+
+ICONS = {
+    "open_folder": "open-folder", "export": "export", "fit": "fit", "actual_size": "actual-size",
+    "zoom_in": "zoom-in", "zoom_out": "zoom-out", "rotate": "rotate", "invert": "invert", "heatmap": "heatmap",
+    "help": "keyboard", "settings": "settings", "about": "info", "fracture": "fracture",
+    "no_fracture": "no-fracture", "doubt": "doubt", "undo": "undo", "next": "next", "previous": "previous",
+    "reset_view": "fit", "demo": "demo",
+}
+CHECKABLE = ("heatmap", "invert")
+
+
+class Actions:
+    """All the window's actions by name; ``apply_keys`` re-binds them after a remap in Settings."""
+
+    def __init__(self, window: QMainWindow, handler: Callable[[str], None]) -> None:
+        self.window = window
+        self.by_name: dict[str, QAction] = {}
+        extra = (("about", "About Fracture Triage and the model"), ("demo", "Open the demo images"),
+                 ("quit", "Quit"), ("fit", "Fit to window"))
+        specs = [(s.name, s.label) for s in shortcuts.DEFAULT_ACTIONS] + list(extra)
+        for name, label in specs:
+            act = QAction(label, window)
+            act.setObjectName(f"action_{name}")
+            if name in ICONS:
+                act.setIcon(theme.icon(ICONS[name]))
+            act.setCheckable(name in CHECKABLE)
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            act.triggered.connect(lambda _checked=False, n=name: handler(n))
+            window.addAction(act)
+            self.by_name[name] = act
+        self.by_name["quit"].setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
+        self.by_name["fit"].setShortcut(QKeySequence("Ctrl+0"))
+
+    def __getitem__(self, name: str) -> QAction:
+        return self.by_name[name]
+
+    def apply_keys(self, mapping: dict[str, list[str]]) -> None:
+        for name, keys in mapping.items():
+            act = self.by_name.get(name)
+            if act is not None:
+                act.setShortcuts([QKeySequence(k) for k in keys])
+                first = shortcuts.display(keys[:1]) if keys else ""
+                base = act.text()
+                act.setToolTip(f"{base} ({first})" if first else base)
+
+    def build_menus(self, recent_menu: QMenu) -> None:
+        bar = self.window.menuBar()
+        f = bar.addMenu("&File")
+        for n in ("open_folder",):
+            f.addAction(self[n])
+        f.addMenu(recent_menu)
+        f.addAction(self["demo"])
+        f.addSeparator()
+        f.addAction(self["export"])
+        f.addAction(self["settings"])
+        f.addSeparator()
+        f.addAction(self["quit"])
+        r = bar.addMenu("&Review")
+        for n in ("fracture", "no_fracture", "doubt", "undo", None, "next", "previous"):
+            r.addSeparator() if n is None else r.addAction(self[n])
+        v = bar.addMenu("&View")
+        for n in ("heatmap", "invert", "rotate", None, "fit", "actual_size", "zoom_in", "zoom_out", "reset_view", None,
+                  "preset_1", "preset_2", "preset_3", "preset_4"):
+            v.addSeparator() if n is None else v.addAction(self[n])
+        h = bar.addMenu("&Help")
+        h.addAction(self["help"])
+        h.addAction(self["about"])
+
+    def build_toolbar(self, presets: QComboBox, opacity: QSlider) -> QToolBar:
+        tb = QToolBar("Tools", self.window)
+        tb.setObjectName("toolbar")
+        tb.setMovable(False)
+        tb.setFloatable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.setContextMenuPolicy(Qt.ContextMenuPolicy.PreventContextMenu)
+        for n in ("open_folder", "export"):
+            tb.addAction(self[n])
+        tb.addSeparator()
+        for n in ("fracture", "no_fracture", "doubt", "undo"):
+            tb.addAction(self[n])
+        tb.addSeparator()
+        for n in ("fit", "actual_size", "rotate", "invert"):
+            tb.addAction(self[n])
+        tb.addWidget(presets)
+        tb.addSeparator()
+        tb.addAction(self["heatmap"])
+        tb.addWidget(opacity)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        tb.addWidget(spacer)
+        tb.addAction(self["help"])
+        tb.addAction(self["settings"])
+        tb.addAction(self["about"])
+        short = {"open_folder": "Open", "export": "Export", "fracture": "Fracture", "no_fracture": "No fracture",
+                 "doubt": "Doubt", "undo": "Undo", "fit": "Fit", "actual_size": "1:1", "rotate": "Rotate",
+                 "invert": "Invert", "heatmap": "Heatmap", "help": "Keys", "settings": "", "about": ""}
+        for n, text in short.items():
+            self[n].setIconText(text or self[n].text())
+            btn = tb.widgetForAction(self[n])
+            if btn is not None:
+                btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+                if not text:
+                    btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        return tb
+
+
+def opacity_slider(value: float) -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(10, 90)
+    s.setValue(int(round(value * 100)))
+    s.setFixedWidth(90)
+    s.setToolTip("Heatmap opacity")
+    s.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    return s
+
+
+def preset_combo() -> QComboBox:
+    c = QComboBox()
+    c.setToolTip("Window presets (keys 1–4); right-drag on the image for window/level")
+    c.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    for i, name in enumerate(("As acquired", "Full range", "High contrast", "Bone detail"), start=1):
+        c.addItem(f"{i}  {name}")
+    return c
+
+
+def label(text: str) -> QLabel:
+    lab = QLabel(text)
+    lab.setObjectName("muted")
+    return lab

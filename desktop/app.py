@@ -1,0 +1,131 @@
+"""``run_app(argv)``: the desktop app's entry (called by ``desktop.launcher`` for the GUI path).
+
+``fracture-triage [FOLDER] [--db URL] [--reviewer NAME] [--demo] [--model PATH] [--quit-after-scan]``.
+Sets up logging and the exception hook, high-DPI, the theme, opens the store and the model (a missing
+model is not fatal: the window says so), asks the reviewer once, and shows the main window.
+``--quit-after-scan`` (packaging smoke test) scans FOLDER and exits: 0 when the scan completed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from core import APP_NAME, app_version
+
+log = logging.getLogger("fracture_triage.desktop.app")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fracture-triage", description=f"{APP_NAME}: open a folder of X-rays and triage "
+                                "them by fracture probability (desktop app). Subcommands: scan, info, export, …")
+    p.add_argument("folder", nargs="?", help="folder of X-rays to open (scanned in the background)")
+    p.add_argument("--db", metavar="URL", help="database URL (default: the one in the user data directory)")
+    p.add_argument("--reviewer", metavar="NAME", help="reviewer name or initials (otherwise asked once)")
+    p.add_argument("--demo", action="store_true", help="open the demo radiographs (needs the pydicom-data package)")
+    p.add_argument("--model", metavar="PATH", help="an .onnx model with its card (default: the installed model)")
+    p.add_argument("--quit-after-scan", action="store_true",
+                   help="scan FOLDER, print a summary and exit (0 when the scan completed): for smoke tests")
+    p.add_argument("--version", action="version", version=f"{APP_NAME} {app_version()}")
+    return p
+
+
+def load_model_or_reason(path: str | None):
+    """(model, '') or (None, a one-line reason shown in the window)."""
+    from core.model import ModelError, load_model
+
+    try:
+        return load_model(Path(path) if path else None), ""
+    except ModelError as exc:
+        return None, str(exc)
+    except OSError as exc:
+        return None, f"the model file cannot be read ({exc.strerror or exc})"
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv if argv is not None else sys.argv[1:])
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from core.settings import Settings
+    from core.store import StoreError, open_store
+    from desktop import theme
+    from desktop.errors import ErrorReporter, setup_logging
+
+    log_file = setup_logging()
+    log.info("starting %s %s", APP_NAME, app_version())
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "fracture-triage"])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(app_version())
+    app.setOrganizationName("fracture-triage")
+    app.setDesktopFileName("fracture-triage")
+    app.setWindowIcon(theme.app_icon())
+    theme.apply_theme(app)
+    reporter = ErrorReporter(log_file, app)
+    reporter.install()
+
+    settings = Settings.load()
+    if args.reviewer:
+        settings.reviewer = " ".join(args.reviewer.split())
+    headless = args.quit_after_scan
+    try:
+        store = open_store(args.db or settings.db_url or None, backups_keep=settings.backups_keep)
+    except StoreError as exc:
+        log.error("database unusable: %s", exc)
+        if headless:
+            print(f"{APP_NAME}: {exc}", file=sys.stderr)
+        else:
+            QMessageBox.critical(None, APP_NAME, f"The label database cannot be used.\n\n{exc}\n\n"
+                                 "Choose another location with --db, or in settings.json (db_url).")
+        reporter.uninstall()
+        return 2
+    model, problem = load_model_or_reason(args.model or settings.model_path or None)
+    if model is None:
+        log.warning("no model: %s", problem)
+    if headless and model is None:
+        print(f"{APP_NAME}: no usable model: {problem}", file=sys.stderr)
+
+    from desktop.main_window import MainWindow
+
+    window = MainWindow(store=store, model=model, settings=settings, reviewer=settings.reviewer, model_problem=problem)
+    window.quit_after_scan = headless
+    window.show()
+    if not headless and not settings.reviewer:
+        window.ask_reviewer()
+    if args.demo:
+        window.open_demo()
+    elif args.folder:
+        if not window.open_folder(args.folder) and headless:
+            window.exit_code = 2
+            window.close()
+            return _finish(app, window, store, reporter)
+        if headless and model is None:
+            window.exit_code = 3
+            window.close()
+            return _finish(app, window, store, reporter)
+    elif headless:
+        print(f"{APP_NAME}: --quit-after-scan needs a FOLDER", file=sys.stderr)
+        window.exit_code = 2
+        window.close()
+        return _finish(app, window, store, reporter)
+    app.exec()
+    return _finish(app, window, store, reporter)
+
+
+def _finish(app, window, store, reporter) -> int:
+    code = window.exit_code
+    try:
+        store.close()
+    except Exception:  # noqa: BLE001 - closing must not turn a clean exit into a crash
+        log.exception("closing the store")
+    reporter.uninstall()
+    if os.environ.get("FRACTURE_TRIAGE_DEBUG_ERRORS") and reporter.count:
+        code = code or 4
+    log.info("exit %s", code)
+    return code

@@ -1,0 +1,1 @@
+"""The app's dialogs: reviewer, export, settings, about (with the model card) and the shortcut help."""

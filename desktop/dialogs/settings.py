@@ -1,0 +1,156 @@
+"""Settings dialog: reviewer, keyboard shortcuts (remap; conflicts refused), thresholds display,
+database location and model file. Persisted through ``core.settings.Settings`` (never QSettings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QHeaderView, QKeySequenceEdit, QLabel, QLineEdit, QPushButton, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+
+from core.paths import app_dirs
+from core.settings import Settings
+from desktop import shortcuts
+
+KEY_COLUMNS = 3
+
+
+def db_url_from_text(text: str) -> str:
+    """A file path or an SQLAlchemy URL typed by the user → the URL stored in settings ('' = default)."""
+    text = text.strip()
+    if not text:
+        return ""
+    if "://" in text:
+        return text
+    return "sqlite:///" + str(Path(text).expanduser().absolute())
+
+
+def db_text_from_url(url: str) -> str:
+    return url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.resize(720, 600)
+        self.settings = settings
+        lay = QVBoxLayout(self)
+        tabs = QTabWidget()
+        lay.addWidget(tabs, 1)
+
+        general = QWidget()
+        form = QFormLayout(general)
+        self.reviewer = QLineEdit(settings.reviewer)
+        self.reviewer.setPlaceholderText("your name or initials")
+        form.addRow("Reviewer:", self.reviewer)
+        self.show_thresholds = QCheckBox("Show the model's flag thresholds in the status bar")
+        self.show_thresholds.setChecked(settings.show_thresholds)
+        form.addRow("", self.show_thresholds)
+        db_row = QHBoxLayout()
+        self.database = QLineEdit(db_text_from_url(settings.db_url))
+        self.database.setPlaceholderText(f"default: {app_dirs().database}")
+        browse_db = QPushButton("Choose…")
+        browse_db.clicked.connect(self._browse_db)
+        db_row.addWidget(self.database, 1)
+        db_row.addWidget(browse_db)
+        form.addRow("Database:", db_row)
+        model_row = QHBoxLayout()
+        self.model_path = QLineEdit(settings.model_path)
+        self.model_path.setPlaceholderText("default: the model installed with the app")
+        browse_model = QPushButton("Choose…")
+        browse_model.clicked.connect(self._browse_model)
+        model_row.addWidget(self.model_path, 1)
+        model_row.addWidget(browse_model)
+        form.addRow("Model file:", model_row)
+        note = QLabel("A new database or model location takes effect the next time the app starts.")
+        note.setObjectName("muted")
+        note.setWordWrap(True)
+        form.addRow("", note)
+        tabs.addTab(general, "General")
+
+        keys = QWidget()
+        kl = QVBoxLayout(keys)
+        kl.addWidget(QLabel("Click a cell and press the new key. Clear a cell with its ✕ button."))
+        self.table = QTableWidget(len(shortcuts.DEFAULT_ACTIONS), 1 + KEY_COLUMNS)
+        self.table.setHorizontalHeaderLabels(["Action", "Key", "Alternative", "Alternative"])
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self._editors: dict[str, list[QKeySequenceEdit]] = {}
+        mapping = shortcuts.effective_shortcuts(settings.shortcuts)
+        for row, spec in enumerate(shortcuts.DEFAULT_ACTIONS):
+            item = QTableWidgetItem(spec.label)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.table.setItem(row, 0, item)
+            eds = []
+            current = mapping.get(spec.name, [])
+            for col in range(KEY_COLUMNS):
+                ed = QKeySequenceEdit()
+                ed.setClearButtonEnabled(True)
+                ed.setMaximumSequenceLength(1)
+                if col < len(current):
+                    ed.setKeySequence(QKeySequence(current[col]))
+                self.table.setCellWidget(row, 1 + col, ed)
+                eds.append(ed)
+            self._editors[spec.name] = eds
+        self.table.resizeRowsToContents()
+        kl.addWidget(self.table, 1)
+        reset = QPushButton("Reset all to defaults")
+        reset.clicked.connect(self._reset_keys)
+        kl.addWidget(reset, 0, Qt.AlignmentFlag.AlignLeft)
+        tabs.addTab(keys, "Keyboard")
+
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #ff8a7a;")
+        self.error.setWordWrap(True)
+        lay.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+
+    def _browse_db(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Database file", str(app_dirs().database),
+                                              "SQLite database (*.sqlite3 *.db)",
+                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        if path:
+            self.database.setText(path)
+
+    def _browse_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Model file", "", "ONNX model (*.onnx)")
+        if path:
+            self.model_path.setText(path)
+
+    def _reset_keys(self) -> None:
+        defaults = shortcuts.effective_shortcuts()
+        for name, eds in self._editors.items():
+            for col, ed in enumerate(eds):
+                keys = defaults.get(name, [])
+                ed.setKeySequence(QKeySequence(keys[col]) if col < len(keys) else QKeySequence())
+
+    def key_mapping(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name, eds in self._editors.items():
+            keys = [shortcuts.normalize(ed.keySequence().toString(QKeySequence.SequenceFormat.PortableText)) for ed in eds]
+            out[name] = [k for k in keys if k]
+        return out
+
+    def accept(self) -> None:
+        mapping = self.key_mapping()
+        clashes = shortcuts.conflicts(mapping)
+        if clashes:
+            key, names = next(iter(clashes.items()))
+            labels = [shortcuts.ACTIONS_BY_NAME[n].label for n in names]
+            self.error.setText(f"The key {shortcuts.display([key])} is used for more than one action: "
+                               f"{' and '.join(labels)}. Give each key one action.")
+            return
+        s = self.settings
+        s.reviewer = " ".join(self.reviewer.text().split()) or s.reviewer
+        s.show_thresholds = self.show_thresholds.isChecked()
+        s.db_url = db_url_from_text(self.database.text())
+        s.model_path = self.model_path.text().strip()
+        s.shortcuts = shortcuts.overrides_from(mapping)
+        super().accept()

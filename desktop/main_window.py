@@ -1,0 +1,391 @@
+"""The main window: assembles the parts (worklist panel, review pane, toolbar and menus, status bar,
+empty state, shortcut help, dialogs) and routes named actions to them. Logic lives in the parts:
+``session`` (scan + triage over core objects), ``review_pane`` (viewer + prefetch), ``worklist_view``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+from core import APP_NAME
+from core.settings import Settings
+from desktop import shortcuts, theme
+from desktop.actions import Actions, opacity_slider, preset_combo
+from desktop.dialogs.about import AboutDialog
+from desktop.dialogs.export import ExportDialog
+from desktop.dialogs.reviewer import ReviewerDialog
+from desktop.dialogs.settings import SettingsDialog
+from desktop.dialogs.shortcut_help import ShortcutHelp
+from desktop.empty_state import EmptyState
+from desktop.review_pane import ReviewPane
+from desktop.session import TRIAGE_ACTIONS, ReviewSession
+from desktop.statusbar import StatusBar
+from desktop.tasks import TaskRunner
+from desktop.worklist_view import WorklistPanel
+
+log = logging.getLogger("fracture_triage.desktop.window")
+LABEL_ACCENT = {k: c.name() for k, c in theme.LABEL_COLOURS.items()}
+
+
+class MainWindow(QMainWindow):
+    scan_done = Signal(object)  # ScanSummary (tests and --quit-after-scan wait on it)
+    latency_measured = Signal(str, float)  # image_id, ms from the key to the image painted
+
+    def __init__(self, *, store, model, settings: Settings, reviewer: str = "", model_problem: str = "",
+                 settings_path: Optional[Path] = None, tasks: Optional[TaskRunner] = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.settings_path = settings_path
+        self.model_problem = model_problem
+        self.quit_after_scan = False
+        self.exit_code = 0
+        self.latencies: list[float] = []
+        self.tasks = tasks or TaskRunner(self)
+        self.session = ReviewSession(self.tasks, store, model, reviewer or settings.reviewer, self)
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(theme.app_icon())
+        self.setAcceptDrops(True)
+        self.setMinimumSize(1000, 600)
+
+        self.banner = QFrame()
+        self.banner.setObjectName("banner")
+        bl = QHBoxLayout(self.banner)
+        bl.setContentsMargins(12, 6, 12, 6)
+        self.banner_text = QLabel()
+        self.banner_text.setWordWrap(True)
+        bl.addWidget(self.banner_text, 1)
+        self.banner.setVisible(model is None)
+        if model is None:
+            self.banner_text.setText(
+                "<b>No fracture model is installed</b> — images can be listed but are not scored. "
+                + html.escape(model_problem or "") + " Install a model in resources/models, or choose one in "
+                "Settings › Model file.")
+        self.empty = EmptyState()
+        self.empty.set_recent(settings.recent_folders)
+        self.worklist = WorklistPanel()
+        self.review = ReviewPane(self.tasks, lambda: self.session.model)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.worklist)
+        self.splitter.addWidget(self.review)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.splitter)
+        central = QWidget()
+        cl = QVBoxLayout(central)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(0)
+        cl.addWidget(self.banner)
+        cl.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        self.help_overlay = ShortcutHelp(self)
+
+        self.actions = Actions(self, self.on_action)
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.actions.build_menus(self.recent_menu)
+        self.presets = preset_combo()
+        self.opacity = opacity_slider(settings.heatmap_opacity)
+        self.addToolBar(self.actions.build_toolbar(self.presets, self.opacity))
+        self.apply_shortcuts()
+        self._wire()
+        self._refresh_status_static()
+        self._restore_geometry()
+
+    # -- wiring ----------------------------------------------------------------------------------------
+    def _wire(self) -> None:
+        s, v = self.session, self.review.viewer
+        s.worklist_changed.connect(self._worklist_bound)
+        s.counts_changed.connect(self._counts)
+        s.current_changed.connect(self._current_changed)
+        s.decision_saved.connect(self._decision_saved)
+        s.decision_failed.connect(self._decision_failed)
+        s.notice.connect(lambda text: self.review.toast.show_message(html.escape(text), "#e8a33d"))
+        s.scan_started.connect(lambda _root: self.status.scan_started())
+        s.scan_progress.connect(lambda p: self.status.scan_progress(p.done, p.total, p.rate))
+        s.scan_finished.connect(self._scan_finished)
+        s.scan_failed.connect(self._scan_failed)
+        s.view_order = lambda: self.worklist.view_order() if self.worklist.is_sorted_by_user() else None
+        self.worklist.filter_selected.connect(s.set_filter)
+        self.worklist.image_activated.connect(s.select)
+        self.review.image_shown.connect(self._image_shown)
+        self.empty.open_requested.connect(lambda: self.on_action("open_folder"))
+        self.empty.demo_requested.connect(lambda: self.on_action("demo"))
+        self.empty.recent_requested.connect(self.open_folder)
+        self.status.cancel_requested.connect(s.cancel_scan)
+        self.status.reviewer_clicked.connect(self.ask_reviewer)
+        self.presets.activated.connect(lambda i: v.apply_preset(i))
+        self.opacity.valueChanged.connect(self._opacity_changed)
+        v.set_heatmap_opacity(self.settings.heatmap_opacity)
+        v.view_changed.connect(self._sync_view_actions)
+
+    def apply_shortcuts(self) -> None:
+        self.key_mapping = shortcuts.effective_shortcuts(self.settings.shortcuts)
+        self.actions.apply_keys(self.key_mapping)
+
+    # -- opening ---------------------------------------------------------------------------------------
+    def open_folder(self, folder: str | Path) -> bool:
+        folder = Path(folder).expanduser()
+        if not folder.is_dir():
+            QMessageBox.warning(self, APP_NAME, f"The folder {folder} does not exist or cannot be opened.")
+            return False
+        self.settings.add_recent_folder(str(folder.absolute()))
+        self.save_settings()
+        self.review.cache.clear()
+        self.setWindowTitle(f"{APP_NAME} — {folder.absolute().name or folder.absolute()}")
+        return self.session.open_folder(folder)
+
+    def _worklist_bound(self, wl) -> None:
+        self.worklist.model.set_worklist(wl)
+        self.worklist.show_filter(wl.filter)
+        self.stack.setCurrentWidget(self.splitter)
+        total = self.width()
+        self.splitter.setSizes([max(470, int(total * 0.41)), max(500, int(total * 0.59))])
+        self.worklist.refresh_columns()
+        self.review.viewer.setFocus()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for f in self.settings.recent_folders:
+            self.recent_menu.addAction(f, lambda folder=f: self.open_folder(folder))
+        if not self.settings.recent_folders:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def dragEnterEvent(self, event) -> None:
+        if any(u.isLocalFile() and Path(u.toLocalFile()).is_dir() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for u in event.mimeData().urls():
+            if u.isLocalFile() and Path(u.toLocalFile()).is_dir():
+                self.open_folder(u.toLocalFile())
+                event.acceptProposedAction()
+                return
+
+    # -- session events --------------------------------------------------------------------------------
+    def _counts(self, counts: dict) -> None:
+        self.worklist.set_counts(counts)
+        self.status.set_counts(counts)
+
+    def _neighbours(self) -> list:
+        s = self.session
+        wl, t = s.worklist, s.triage
+        if wl is None or t is None or t.current < 0:
+            return []
+        order = s.view_order() if s.view_order is not None else None
+        if order:
+            ids = [i.image_id for i in order]
+            cur = t.current_item
+            pos = ids.index(cur.image_id) if cur is not None and cur.image_id in ids else 0
+            nxt = next((order[i] for i in range(pos + 1, len(order)) if order[i].to_review), None)
+            return [nxt] + [order[i] for i in (pos + 1, pos - 1) if 0 <= i < len(order)]
+        i = t.current
+        idx = wl.next_to_review(i + 1)
+        out = [wl[idx]] if idx is not None else []
+        return out + [wl[j] for j in (i + 1, i - 1) if 0 <= j < len(wl)]
+
+    def _current_changed(self, item) -> None:
+        self.review.show_item(item, self._neighbours())
+        self.worklist.select_image(item.image_id if item is not None and item.error is None
+                                   else (str(item.path) if item is not None else None))
+
+    def _decision_saved(self, decision, item) -> None:
+        cur = self.session.current_item
+        if cur is not None and cur.image_id == decision.image_id:
+            self.review.refresh_item(cur)
+        name = item.name if item is not None else (self.session.worklist.item(decision.image_id).name
+                                                   if self.session.worklist and self.session.worklist.item(decision.image_id) else "")
+        if decision.is_undo:
+            restored = decision.restored.label if decision.restored is not None else None
+            state = theme.LABEL_TEXT.get(restored, "to review") if restored else "to review"
+            self.review.toast.show_message(f"Undone — {html.escape(name)} is back to <b>{state}</b>", "#97a1ab")
+        else:
+            self.review.toast.show_message(
+                f"<b>{theme.LABEL_TEXT[decision.label]}</b> recorded — {html.escape(name)}",
+                LABEL_ACCENT.get(decision.label, "#3d8fd1"))
+
+    def _decision_failed(self, message: str) -> None:
+        QMessageBox.critical(self, APP_NAME, message + "\n\nThe image stays in the list; try again.")
+
+    def _scan_finished(self, summary) -> None:
+        if summary.cancelled:
+            text = f"Scan cancelled after {len(summary.items):,} files (results so far are kept)."
+        else:
+            parts = [f"{summary.scored:,} scored"]
+            parts += [f"{n:,} {what}" for n, what in ((summary.reused, "known"), (summary.duplicates, "duplicates"),
+                                                     (summary.failed, "unreadable")) if n]
+            text = f"Scan complete: {', '.join(parts)} · {summary.elapsed_s:.1f} s"
+        self.status.scan_ended(text)
+        self.scan_done.emit(summary)
+        if self.quit_after_scan:
+            print(text, flush=True)
+            self.exit_code = 0 if not summary.cancelled else 1
+            QTimer.singleShot(0, self.close)
+
+    def _scan_failed(self, message: str) -> None:
+        self.status.scan_ended("Scan stopped.")
+        if self.quit_after_scan:
+            print(message, flush=True)
+            self.exit_code = 1
+            QTimer.singleShot(0, self.close)
+            return
+        QMessageBox.warning(self, APP_NAME, message)
+
+    def _image_shown(self, image_id: str, ms: float) -> None:
+        if ms >= 0:
+            self.latencies.append(ms)
+            self.latency_measured.emit(image_id, ms)
+            log.debug("key to image shown: %.1f ms", ms)
+
+    # -- actions ---------------------------------------------------------------------------------------
+    def on_action(self, name: str) -> None:
+        v = self.review.viewer
+        if self.help_overlay.isVisible():
+            self.help_overlay.hide()
+            if name == "help":
+                return
+        if name in TRIAGE_ACTIONS:
+            if name in ("fracture", "no_fracture", "doubt") and not self.session.reviewer and not self.ask_reviewer():
+                return
+            self.review.action_time = time.perf_counter()
+            self.session.perform(name)
+            return
+        simple = {"invert": v.toggle_invert, "rotate": v.rotate90, "reset_view": v.reset_view, "fit": v.fit,
+                  "zoom_in": v.zoom_in, "zoom_out": v.zoom_out, "actual_size": v.actual_size, "quit": self.close}
+        if name in simple:
+            simple[name]()
+        elif name.startswith("preset_"):
+            v.apply_preset(int(name[-1]) - 1)
+        elif name == "heatmap":
+            self._toggle_heatmap()
+        elif name == "open_folder":
+            start = self.settings.recent_folders[0] if self.settings.recent_folders else str(Path.home())
+            folder = QFileDialog.getExistingDirectory(self, "Open a folder of X-rays", start)
+            if folder:
+                self.open_folder(folder)
+        elif name == "export":
+            self.open_export()
+        elif name == "settings":
+            self.open_settings()
+        elif name == "help":
+            self.help_overlay.open_over(self.key_mapping)
+        elif name == "about":
+            AboutDialog(self.session.model, self.model_problem, self).open()
+        elif name == "demo":
+            self.open_demo()
+
+    def _toggle_heatmap(self) -> None:
+        v = self.review.viewer
+        on = not v.heatmap_visible
+        v.set_heatmap_visible(on)
+        if on and self.session.model is None:
+            self.review.toast.show_message("No model is installed, so there is no heatmap.", "#e8a33d")
+        elif on and not v.has_heatmap and v.image is not None:
+            self.review.toast.show_message("This model gives no heatmap for this image.", "#e8a33d")
+
+    def _opacity_changed(self, value: int) -> None:
+        self.settings.heatmap_opacity = value / 100.0
+        self.review.viewer.set_heatmap_opacity(value / 100.0)
+        if not self.review.viewer.heatmap_visible:
+            self.review.viewer.set_heatmap_visible(True)
+
+    def _sync_view_actions(self) -> None:
+        v = self.review.viewer
+        self.actions["heatmap"].setChecked(v.heatmap_visible)
+        self.actions["invert"].setChecked(v.inverted)
+        idx = v._preset
+        if 0 <= idx < self.presets.count():
+            self.presets.setCurrentIndex(idx)
+
+    def open_export(self) -> ExportDialog:
+        store = self.session.store
+        try:
+            reviewers = store.reviewers()
+        except Exception:  # noqa: BLE001 - the list is a convenience; the export reports real problems
+            reviewers = []
+        dlg = ExportDialog(self.tasks, store, self.session.thresholds if self.session.model else None, reviewers,
+                           parent=self)
+        self.export_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def open_settings(self) -> None:
+        dlg = SettingsDialog(self.settings, self)
+        self.settings_dialog = dlg
+        if dlg.exec():
+            self.apply_shortcuts()
+            self.session.set_reviewer(self.settings.reviewer)
+            self.save_settings()
+            self._refresh_status_static()
+
+    def ask_reviewer(self) -> bool:
+        dlg = ReviewerDialog(self.session.reviewer or self.settings.reviewer, self)
+        if dlg.exec() and dlg.name():
+            self.settings.reviewer = dlg.name()
+            self.session.set_reviewer(dlg.name())
+            self.save_settings()
+            self._refresh_status_static()
+            return True
+        return False
+
+    def open_demo(self) -> None:
+        from desktop.demo import DemoUnavailable, build_demo_folder
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, DemoUnavailable):
+                QMessageBox.information(self, APP_NAME, str(exc))
+            else:
+                raise exc
+
+        self.tasks.run_in_background(build_demo_folder, self.open_folder, failed)
+
+    # -- status, settings, geometry --------------------------------------------------------------------
+    def _refresh_status_static(self) -> None:
+        m = self.session.model
+        self.status.set_model(f"Model {m.name} {m.version}" if m else "No model installed", m is not None)
+        self.status.set_reviewer(self.session.reviewer)
+        if m is not None and self.settings.show_thresholds:
+            t = m.card.thresholds
+            self.status.set_thresholds(f"Flags ≥ {t.suspicious * 100:.0f}% / ≥ {t.definite * 100:.0f}%")
+            self.status.thresholds.setToolTip(f"Suspicious at ≥ {t.suspicious * 100:.0f}%, definite at ≥ "
+                                              f"{t.definite * 100:.0f}% fracture probability (model card)")
+        else:
+            self.status.set_thresholds("")
+
+    def save_settings(self) -> None:
+        try:
+            self.settings.save(self.settings_path)
+        except OSError as exc:
+            log.warning("settings not saved: %s", exc)
+
+    def _restore_geometry(self) -> None:
+        if self.settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromHex(self.settings.window_geometry.encode("ascii")))
+        else:
+            screen = self.screen().availableGeometry() if self.screen() else None
+            if screen is not None:
+                self.resize(min(1600, int(screen.width() * 0.92)), min(1000, int(screen.height() * 0.9)))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.help_overlay.isVisible():
+            self.help_overlay.setGeometry(self.rect())
+
+    def closeEvent(self, event) -> None:
+        self.settings.window_geometry = bytes(self.saveGeometry().toHex()).decode("ascii")
+        self.save_settings()
+        self.session.close()
+        self.tasks.shutdown()
+        super().closeEvent(event)

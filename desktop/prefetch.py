@@ -1,0 +1,211 @@
+"""Decoding images for the viewer ahead of time, off the GUI thread.
+
+``load_for_viewer`` (runs on a worker thread of the task runner) reads a file with the core reader
+(full resolution, keeping DICOM modality values for window/level), builds the Qt image and, when the
+model has a class-activation output, the heatmap overlay. ``ImageCache`` keeps the few most recent
+results and prefetches the next images, so moving to the next image shows it at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
+
+from core.imaging.preprocess import letterbox, letterbox_geometry, to_tensor
+from core.imaging.reader import is_dicom, read_image
+from core.imaging.window import range_window
+from core.imaging.errors import FileError
+
+HEATMAP_LONG_SIDE = 512
+
+
+@dataclass
+class LoadedImage:
+    """Everything the viewer needs to show one image (built on a worker thread)."""
+
+    image_id: str
+    path: Path
+    grey: Optional[np.ndarray] = field(default=None, repr=False)  # uint8 display image as read
+    raw: Optional[np.ndarray] = field(default=None, repr=False)  # float32 DICOM modality values
+    qimage: Optional[QImage] = field(default=None, repr=False)
+    width: int = 0
+    height: int = 0
+    format: str = ""
+    notes: tuple[str, ...] = ()
+    window: Optional[tuple[float, float]] = None  # window that made ``grey`` from ``raw``
+    window_function: str = "LINEAR"
+    inverted: bool = False  # the reader inverted raw → grey (MONOCHROME1)
+    presets: list[tuple[str, Optional[tuple[float, float]]]] = field(default_factory=list)
+    screen_only: dict[str, str] = field(default_factory=dict, repr=False)  # never logged/stored
+    body_part: str = ""
+    view: str = ""
+    heatmap: Optional[QImage] = field(default=None, repr=False)
+    error: str = ""
+
+    @property
+    def source(self) -> Optional[np.ndarray]:
+        """The values window/level works on: DICOM modality values, else the 8-bit image."""
+        return self.raw if self.raw is not None else self.grey
+
+
+def grey_qimage(grey: np.ndarray) -> QImage:
+    """uint8 (H, W) → an owned QImage (safe to hand across threads)."""
+    a = np.ascontiguousarray(grey, dtype=np.uint8)
+    h, w = a.shape
+    return QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+
+
+def compute_presets(src: np.ndarray, as_read: Optional[tuple[float, float]]) -> list[tuple[str, Optional[tuple[float, float]]]]:
+    """The four window presets: as acquired, full range, high contrast, bone detail."""
+    sample = src[:: max(1, src.shape[0] // 256), :: max(1, src.shape[1] // 256)].astype(np.float32, copy=False)
+    lo, p2, p45, p98, p997, hi = np.percentile(sample, [0, 2, 45, 98, 99.7, 100])
+    return [
+        ("As acquired", as_read),
+        ("Full range", range_window(lo, max(hi, lo + 1))),
+        ("High contrast", range_window(p2, max(p98, p2 + 1))),
+        ("Bone detail", range_window(p45, max(p997, p45 + 1))),
+    ]
+
+
+_STOPS = np.array([  # value, r, g, b, alpha (a blue→cyan→yellow→red ramp; low values transparent)
+    [0.00, 0, 0, 255, 0],
+    [0.25, 0, 160, 255, 40],
+    [0.50, 40, 230, 120, 110],
+    [0.75, 255, 220, 0, 170],
+    [1.00, 255, 40, 0, 215],
+], dtype=np.float32)
+
+
+def heatmap_image(cam: np.ndarray, src_w: int, src_h: int, size: int) -> Optional[QImage]:
+    """Class-activation map (model-input space, covering the letterboxed ``size``² canvas) → an RGBA
+    overlay with the image's aspect ratio (long side ``HEATMAP_LONG_SIDE``); None if it is flat."""
+    c = np.asarray(cam, dtype=np.float32)
+    if c.ndim != 2 or not np.isfinite(c).all():
+        return None
+    c = c - c.min()
+    top = float(c.max())
+    if top <= 1e-9:
+        return None
+    c /= top
+    canvas = np.asarray(Image.fromarray(c, "F").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
+    geo = letterbox_geometry(src_w, src_h, size)
+    region = canvas[geo.top: geo.top + geo.height, geo.left: geo.left + geo.width]
+    scale = HEATMAP_LONG_SIDE / max(src_w, src_h)
+    out_w, out_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
+    v = np.asarray(Image.fromarray(np.ascontiguousarray(region), "F").resize((out_w, out_h), Image.Resampling.BILINEAR),
+                   dtype=np.float32).clip(0, 1)
+    rgba = np.empty((out_h, out_w, 4), np.uint8)
+    for ch in range(4):
+        rgba[..., ch] = np.interp(v, _STOPS[:, 0], _STOPS[:, ch + 1]).astype(np.uint8)
+    return QImage(rgba.data, out_w, out_h, out_w * 4, QImage.Format.Format_RGBA8888).copy()
+
+
+def load_for_viewer(image_id: str, path: Path, *, model=None, cam: Optional[np.ndarray] = None) -> LoadedImage:
+    """Decode ``path`` at full resolution for display (worker thread). Never raises for a bad file:
+    the reason is in ``LoadedImage.error``."""
+    out = LoadedImage(image_id=image_id, path=Path(path))
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        out.error = f"The file can no longer be read ({exc.strerror or exc}). Was it moved or deleted?"
+        return out
+    try:
+        looks_dicom = data[128:132] == b"DICM" or Path(path).suffix.lower() == ".dcm" or is_dicom(data[:1024])
+        dec = read_image(data, name=Path(path).name, keep_raw=looks_dicom)
+    except FileError as exc:
+        out.error = str(exc)
+        return out
+    out.grey = np.ascontiguousarray(dec.grey)
+    out.raw = dec.raw if dec.format == "DICOM" and dec.raw is not None else None
+    out.width, out.height, out.format, out.notes = dec.width, dec.height, dec.format, tuple(dec.notes)
+    out.window, out.inverted = dec.window, bool(dec.inverted)
+    out.window_function = getattr(dec, "window_function", "LINEAR") or "LINEAR"
+    out.screen_only = dict(dec.screen_only or {})
+    dm = dec.meta.dicom if dec.meta is not None else None
+    if dm is not None:
+        out.body_part, out.view = dm.body_part or "", dm.view_position or ""
+    out.qimage = grey_qimage(out.grey)
+    out.presets = compute_presets(out.source, out.window if out.raw is not None else None)
+    if cam is None and model is not None and model_has_cam(model):
+        canvas, _ = letterbox(out.grey, model.input_size)
+        pred = model.predict(to_tensor(canvas), with_cam=True)
+        cam = pred.cams[0] if pred.cams is not None else None
+    if cam is not None and model is not None:
+        out.heatmap = heatmap_image(cam, out.grey.shape[1], out.grey.shape[0], model.input_size)
+    return out
+
+
+def model_has_cam(model) -> bool:
+    try:
+        return bool(model.card.has_cam)
+    except AttributeError:
+        return False
+
+
+class ImageCache(QObject):
+    """Least-recently-used cache of decoded images, filled by the task runner's worker pool."""
+
+    loaded = Signal(str)  # image_id, on the GUI thread, when a requested image is ready
+
+    def __init__(self, tasks, model_getter: Callable[[], object], capacity: int = 8, parent: QObject | None = None):
+        super().__init__(parent)
+        self._tasks = tasks
+        self._model_getter = model_getter
+        self._capacity = capacity
+        self._items: OrderedDict[str, LoadedImage] = OrderedDict()
+        self._in_flight: set[str] = set()
+        self._cams: dict[str, np.ndarray] = {}
+        self._cams_lock = threading.Lock()
+
+    def remember_cam(self, image_id: str, cam: Optional[np.ndarray]) -> None:
+        """Keep a scan's class-activation map so the viewer need not run the model again."""
+        if cam is None or not image_id:
+            return
+        with self._cams_lock:
+            if len(self._cams) > 20000:
+                self._cams.pop(next(iter(self._cams)))
+            self._cams[image_id] = np.asarray(cam, dtype=np.float32)
+
+    def get(self, image_id: str) -> Optional[LoadedImage]:
+        item = self._items.get(image_id)
+        if item is not None:
+            self._items.move_to_end(image_id)
+        return item
+
+    def is_loading(self, image_id: str) -> bool:
+        return image_id in self._in_flight
+
+    def request(self, image_id: str, path: Path) -> None:
+        """Decode ``image_id`` in the background unless cached or already on its way."""
+        if not image_id or image_id in self._items or image_id in self._in_flight:
+            return
+        self._in_flight.add(image_id)
+        model = self._model_getter()
+        with self._cams_lock:
+            cam = self._cams.get(image_id)
+
+        def done(result: LoadedImage) -> None:
+            self._in_flight.discard(image_id)
+            self._items[image_id] = result
+            self._items.move_to_end(image_id)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+            self.loaded.emit(image_id)
+
+        def failed(exc: BaseException) -> None:
+            self._in_flight.discard(image_id)
+            self._items[image_id] = LoadedImage(image_id, Path(path), error=f"This image could not be shown ({exc}).")
+            self.loaded.emit(image_id)
+
+        self._tasks.run_in_background(lambda: load_for_viewer(image_id, path, model=model, cam=cam), done, failed)
+
+    def clear(self) -> None:
+        self._items.clear()

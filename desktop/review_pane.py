@@ -1,0 +1,173 @@
+"""The right-hand side of the window: the viewer with its probability badge and toast, the compact
+info panel under it, and the prefetching that makes the next image appear at once.
+
+Patient identifiers (DICOM PatientName/ID/BirthDate, StudyDate) are shown here on screen only: they
+come from the decoded file each time and are never logged, stored or exported.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Callable, Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from desktop.prefetch import ImageCache, LoadedImage
+from desktop.toast import Toast
+from desktop.viewer import ImageViewer
+
+PATIENT_FIELDS = (("PatientName", "Patient"), ("PatientID", "ID"), ("PatientBirthDate", "Born"))
+
+
+def _dicom_date(value: str) -> str:
+    v = value.strip()
+    return f"{v[:4]}-{v[4:6]}-{v[6:8]}" if len(v) == 8 and v.isdigit() else v
+
+
+class InfoPanel(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("infoPanel")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(12, 6, 12, 6)
+        self.left = QLabel("")
+        self.left.setTextFormat(Qt.TextFormat.RichText)
+        self.left.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        self.right = QLabel("")
+        self.right.setTextFormat(Qt.TextFormat.RichText)
+        self.right.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        lay.addWidget(self.left, 1)
+        lay.addWidget(self.right, 0)
+
+    def show_item(self, item, loaded: Optional[LoadedImage], view_text: str = "") -> None:
+        if item is None:
+            self.left.setText("")
+            self.right.setText("")
+            return
+        m = "<span style='color:#97a1ab'>"
+        parts = [f"<b>{html.escape(item.name)}</b>"]
+        if loaded is not None and loaded.width:
+            parts.append(f"{loaded.width}×{loaded.height} {html.escape(loaded.format)}")
+        body = " / ".join(x for x in (item.body_part or (loaded.body_part if loaded else ""),
+                                      item.view or (loaded.view if loaded else "")) if x)
+        if body:
+            parts.append(html.escape(body))
+        if loaded is not None:
+            so = loaded.screen_only
+            if so.get("StudyDate"):
+                parts.append(f"{m}Study</span> {html.escape(_dicom_date(so['StudyDate']))}")
+            patient = [f"{m}{label}</span> {html.escape(_dicom_date(so[key]) if key.endswith('Date') else so[key])}"
+                       for key, label in PATIENT_FIELDS if so.get(key)]
+            if patient:
+                parts.append(" ".join(patient))
+            if loaded.notes:
+                parts.append(m + html.escape("; ".join(loaded.notes)) + "</span>")
+        if item.label and item.reviewer:
+            when = item.decided_at.strftime("%Y-%m-%d %H:%M") if item.decided_at else ""
+            parts.append(f"{m}decided by</span> {html.escape(item.reviewer)} {m}{when}</span>")
+        self.left.setText(" &nbsp;·&nbsp; ".join(parts))
+        self.left.setToolTip(str(item.path))
+        self.right.setText(f"{m}{html.escape(view_text)}</span>")
+
+
+class ReviewPane(QWidget):
+    image_shown = Signal(str, float)  # image_id, ms since the triggering action (-1 when unknown)
+
+    def __init__(self, tasks, model_getter: Callable[[], object], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cache = ImageCache(tasks, model_getter, capacity=6, parent=self)
+        self.viewer = ImageViewer(self)
+        self.info = InfoPanel(self)
+        self.toast = Toast(self.viewer)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.viewer, 1)
+        lay.addWidget(self.info)
+        self._item = None
+        self._shown_id: Optional[str] = None
+        self.action_time: Optional[float] = None  # perf_counter of the key that led to the next image
+        self.cache.loaded.connect(self._loaded)
+        self.viewer.shown.connect(self._painted)
+        self.viewer.view_changed.connect(self._update_view_text)
+
+    @property
+    def item(self):
+        return self._item
+
+    def show_item(self, item, neighbours: list) -> None:
+        """Show ``item`` (a WorkItem or None) and prefetch ``neighbours``."""
+        self._item = item
+        if item is None:
+            self._shown_id = None
+            self.viewer.badge.hide()
+            self.viewer.set_image(None, "Nothing in this list. Choose another filter above the table.")
+            self.info.show_item(None, None)
+        elif item.error is not None:
+            self._shown_id = None
+            self.viewer.badge.hide()
+            self.viewer.set_image(None, f"This file could not be read:\n\n{item.error}\n\n{item.path}")
+            self.info.show_item(item, None)
+        else:
+            self.viewer.badge.show_for(item.probability, item.flag, item.label)
+            loaded = self.cache.get(item.image_id)
+            if loaded is not None:
+                self._present(loaded)
+            else:
+                if self._shown_id != item.image_id:
+                    self.viewer.set_image(None, "Loading…")
+                self.cache.request(item.image_id, item.path)
+            self.info.show_item(item, loaded)
+        for n in neighbours:
+            if n is not None and n.error is None and n.image_id:
+                self.cache.request(n.image_id, n.path)
+
+    def refresh_item(self, item) -> None:
+        """The same image changed (a decision): update the badge and the info line, keep the view."""
+        self._item = item
+        if item is not None and item.error is None:
+            self.viewer.badge.show_for(item.probability, item.flag, item.label)
+            self.info.show_item(item, self.cache.get(item.image_id) if item.image_id else None,
+                                self._view_text())
+
+    def _present(self, loaded: LoadedImage) -> None:
+        if self._shown_id == loaded.image_id and self.viewer.image is loaded:
+            self.viewer.viewport().update()
+            if self.action_time is not None:
+                self._painted(loaded.image_id)
+            return
+        self._shown_id = loaded.image_id
+        self.viewer.set_image(loaded, loaded.error)
+
+    def _loaded(self, image_id: str) -> None:
+        it = self._item
+        if it is not None and it.error is None and it.image_id == image_id:
+            loaded = self.cache.get(image_id)
+            if loaded is not None:
+                self._present(loaded)
+                self.info.show_item(it, loaded, self._view_text())
+
+    def _painted(self, image_id: str) -> None:
+        t0, self.action_time = self.action_time, None
+        ms = (time.perf_counter() - t0) * 1000.0 if t0 is not None else -1.0
+        self.image_shown.emit(image_id, ms)
+
+    def _view_text(self) -> str:
+        v = self.viewer
+        if v.image is None or v.image.qimage is None:
+            return ""
+        bits = [f"zoom {v.zoom * 100:.0f}%", v.preset_name() or "window as acquired"]
+        if v.inverted:
+            bits.append("inverted")
+        if v.rotation:
+            bits.append(f"rotated {v.rotation}°")
+        if v.heatmap_visible:
+            bits.append("heatmap on" if v.has_heatmap else "no heatmap for this model")
+        return " · ".join(bits)
+
+    def _update_view_text(self) -> None:
+        it = self._item
+        if it is not None and it.error is None:
+            self.info.right.setText(f"<span style='color:#97a1ab'>{html.escape(self._view_text())}</span>")

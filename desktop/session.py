@@ -1,0 +1,359 @@
+"""One review session: the store, the model, the worklist of the open folder, the scan that fills it,
+and the keyboard triage over it — the desktop's controller over ``core`` objects (no widgets here).
+
+Threads: everything runs through the ``TaskRunner``. The scan runs as a long job; its results are
+written to the store in small batches on the writer thread and only then added to the worklist on the
+GUI thread (so what the table shows is what the database holds). A decision key is queued, its durable
+write runs on the writer thread, and the worklist is updated and advanced when the write returned.
+Keys pressed meanwhile wait in order, so each applies to the image shown after the previous one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Callable, Optional
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.model import Thresholds
+from core.scan import ScanProgress, scan
+from core.store import StoreError
+from core.triage import Triage
+from core.worklist import Worklist
+
+log = logging.getLogger("fracture_triage.desktop.session")
+
+DECISIONS = {"fracture": "fracture", "no_fracture": "no_fracture", "doubt": "doubt"}
+TRIAGE_ACTIONS = ("fracture", "no_fracture", "doubt", "undo", "next", "previous")
+NO_MODEL_THRESHOLDS = Thresholds(suspicious=2.0, definite=2.0)  # nothing is flagged without a model
+FLUSH_INTERVAL_S = 0.12
+
+
+class ReviewSession(QObject):
+    worklist_changed = Signal(object)  # the new Worklist (bound to the table)
+    counts_changed = Signal(dict)
+    current_changed = Signal(object)  # WorkItem | None
+    scan_started = Signal(str)
+    scan_progress = Signal(object)  # ScanProgress
+    scan_finished = Signal(object)  # ScanSummary (also when cancelled)
+    scan_failed = Signal(str)  # a message for the user
+    decision_saved = Signal(object, object)  # Decision, the WorkItem it was about (before the change)
+    decision_failed = Signal(str)
+    action_done = Signal(str)  # a triage action finished (queued keys: one per key)
+    notice = Signal(str)
+
+    def __init__(self, tasks, store, model, reviewer: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.tasks = tasks
+        self.store = store
+        self.model = model
+        self.reviewer = reviewer
+        self.root: Optional[Path] = None
+        self.worklist: Optional[Worklist] = None
+        self.triage: Optional[Triage] = None
+        self.scanning = False
+        self.last_summary = None
+        self.view_order: Optional[Callable[[], Optional[list]]] = None  # set by the window when user-sorted
+        self.action_started_at: Optional[float] = None
+        self._queue: deque[str] = deque()
+        self._busy = False
+        self._gen = 0
+        self._cancel: Optional[threading.Event] = None
+        self._unsubscribe = None
+        self._current_key: object = object()
+        self._user_moved = False  # until the user moves or decides, the top of the list is shown
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(80)
+        self._counts_timer.timeout.connect(self._emit_counts)
+
+    # -- model ---------------------------------------------------------------------------------------
+    @property
+    def thresholds(self) -> Thresholds:
+        return self.model.card.thresholds if self.model is not None else NO_MODEL_THRESHOLDS
+
+    @property
+    def model_version(self) -> Optional[str]:
+        return self.model.version if self.model is not None else None
+
+    # -- opening a folder ----------------------------------------------------------------------------
+    def open_folder(self, root: Path) -> bool:
+        """Show what the database knows about ``root`` at once, then (with a model) scan it."""
+        root = Path(root).expanduser().absolute()
+        if not root.is_dir():
+            self.notice.emit(f"The folder {root} does not exist or cannot be opened.")
+            return False
+        self.cancel_scan()
+        self._gen += 1
+        gen = self._gen
+        self.root = root
+        self._queue.clear()
+        self._user_moved = False
+        wl = Worklist(self.store, self.thresholds, root, self.model_version)
+
+        def loaded(_):
+            if gen != self._gen:
+                return
+            self._bind(wl)
+            if self.model is not None:
+                self._start_scan(root, gen)
+
+        def failed(exc: BaseException) -> None:
+            if gen == self._gen:
+                self.scan_failed.emit(_message(exc, "The database could not be read"))
+                self._bind(wl)
+
+        self.tasks.run_in_background(wl.reload, loaded, failed)
+        return True
+
+    def _bind(self, wl: Worklist) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.triage is not None:
+            self.triage.close()
+        self.worklist = wl
+        self.triage = Triage(self.store, wl, self.reviewer)
+        self.worklist_changed.emit(wl)
+        self._unsubscribe = wl.subscribe(self._on_worklist_change)
+        self._current_key = object()
+        self._emit_counts()
+        self._check_current()
+
+    def set_filter(self, name: str) -> None:
+        if self.worklist is not None and self.worklist.filter != name:
+            self.worklist.set_filter(name)
+            if self.triage is not None and self.triage.current_item is None and len(self.worklist):
+                self.triage.go_to(self.worklist.next_to_review(0) or 0)
+            self._check_current()
+
+    def _on_worklist_change(self, _change) -> None:
+        if not self._counts_timer.isActive():
+            self._counts_timer.start()
+        self._check_current()
+
+    def _emit_counts(self) -> None:
+        if self.worklist is not None:
+            self.counts_changed.emit(self.worklist.counts())
+
+    def _check_current(self) -> None:
+        item = self.triage.current_item if self.triage is not None else None
+        key = (item.image_id, str(item.path)) if item is not None else None
+        if key != self._current_key:
+            self._current_key = key
+            self.current_changed.emit(item)
+
+    @property
+    def current_item(self):
+        return self.triage.current_item if self.triage is not None else None
+
+    # -- scanning ------------------------------------------------------------------------------------
+    def _start_scan(self, root: Path, gen: int) -> None:
+        model, store = self.model, self.store
+        version = model.version
+        lock = threading.Lock()
+        buffer: list = []
+        last_flush = [0.0]
+        last_progress = [0.0]
+
+        def flush() -> None:
+            with lock:
+                batch = buffer[:]
+                buffer.clear()
+                last_flush[0] = time.monotonic()
+            if batch:
+                self.tasks.run_on_writer(lambda: store.record_scan_results(root, batch),
+                                         lambda _: self._add_results(batch, gen), self._scan_write_failed)
+
+        def on_item(item) -> None:
+            with lock:
+                buffer.append(item)
+                due = time.monotonic() - last_flush[0] >= FLUSH_INTERVAL_S
+            if due:
+                flush()
+
+        def on_progress(p: ScanProgress) -> None:
+            now = time.monotonic()
+            if now - last_progress[0] >= 0.1 or p.done >= p.total:
+                last_progress[0] = now
+                self.tasks.run_on_main(lambda: gen == self._gen and self.scan_progress.emit(p))
+
+        def job(cancel: threading.Event):
+            try:
+                return scan(root, model, known=lambda p, s, m: store.known_location(p, s, m, version),
+                            on_item=on_item, on_progress=on_progress, cancel=cancel)
+            finally:
+                flush()
+
+        def finished(summary) -> None:
+            # The writer runs in order: once this no-op is through, every batch above is in the worklist.
+            self.tasks.run_on_writer(lambda: None, lambda _: self._scan_done(summary, gen))
+
+        def failed(exc: BaseException) -> None:
+            if gen == self._gen:
+                self.scanning = False
+                self.scan_failed.emit(_message(exc, "The scan stopped"))
+
+        self.scanning = True
+        self.scan_started.emit(str(root))
+        self.tasks.run_on_writer(lambda: store.clear_scan_errors(root), None, self._scan_write_failed)
+        self._cancel = self.tasks.run_long(job, finished, failed)
+
+    def _add_results(self, batch: list, gen: int) -> None:
+        if gen == self._gen and self.worklist is not None:
+            self.worklist.add_scan_items(batch)
+            t = self.triage
+            if not self._user_moved and t is not None and not self.busy:
+                top = self.worklist.next_to_review(0)
+                if top is not None and top != t.current:
+                    t.go_to(top)
+                    self._check_current()
+
+    def _scan_write_failed(self, exc: BaseException) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+        self.scan_failed.emit(_message(exc, "Scan results could not be saved"))
+
+    def _scan_done(self, summary, gen: int) -> None:
+        if gen != self._gen:
+            return
+        self.scanning = False
+        self.last_summary = summary
+        self._emit_counts()
+        self.scan_finished.emit(summary)
+
+    def cancel_scan(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+
+    # -- triage --------------------------------------------------------------------------------------
+    def set_reviewer(self, name: str) -> None:
+        self.reviewer = name
+        if self.triage is not None:
+            self.triage.reviewer = name
+
+    def select(self, image_id: str) -> None:
+        """The user picked a row with the mouse."""
+        if self.worklist is None or self.triage is None:
+            return
+        idx = self.worklist.index_of(image_id)
+        if idx is not None:
+            self._user_moved = True
+            self.triage.go_to(idx)
+            self._check_current()
+
+    def perform(self, action: str) -> None:
+        """Queue a triage action (see ``core.triage.ACTIONS``); they run strictly in order."""
+        if action not in TRIAGE_ACTIONS:
+            raise ValueError(f"unknown triage action {action!r}")
+        self.action_started_at = time.perf_counter()
+        self._user_moved = True
+        self._queue.append(action)
+        self._drain()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy or bool(self._queue)
+
+    def _drain(self) -> None:
+        while self._queue and not self._busy:
+            action = self._queue.popleft()
+            t = self.triage
+            if t is None:
+                continue
+            if action in DECISIONS:
+                pending = t.prepare(DECISIONS[action])
+                if pending is None:
+                    self.notice.emit("Nothing to decide here: choose an image that could be read.")
+                    self.action_done.emit(action)
+                    continue
+                item = t.current_item
+                self._busy = True
+                self.tasks.run_on_writer(lambda p=pending: t.write(p),
+                                         lambda d, it=item, a=action: self._applied(a, d, it),
+                                         lambda exc, a=action: self._write_failed(a, exc))
+                return
+            if action == "undo":
+                self._busy = True
+                self.tasks.run_on_writer(t.write_undo, lambda d, a=action: self._applied(a, d, None),
+                                         lambda exc, a=action: self._write_failed(a, exc))
+                return
+            self._navigate(action)
+            self.action_done.emit(action)
+
+    def _navigate(self, action: str) -> None:
+        t = self.triage
+        order = self.view_order() if self.view_order is not None else None
+        if order:
+            cur = t.current_item
+            ids = [self._key(i) for i in order]
+            pos = ids.index(self._key(cur)) if cur is not None and self._key(cur) in ids else -1
+            pos = min(pos + 1, len(order) - 1) if action == "next" else max(pos - 1, 0)
+            t.go_to(self.worklist.index_of(ids[pos]))
+        elif action == "next":
+            t.next()
+        else:
+            t.previous()
+        self._check_current()
+
+    @staticmethod
+    def _key(item) -> str:
+        return item.image_id if item.error is None and item.image_id else str(item.path)
+
+    def _applied(self, action: str, decision, item) -> None:
+        self._busy = False
+        t = self.triage
+        if t is not None and decision is not None:
+            t.apply(decision)
+            order = self.view_order() if self.view_order is not None else None
+            if order and not decision.is_undo:
+                self._advance_in(order, decision.image_id)
+            self._check_current()
+            self.decision_saved.emit(decision, item)
+        elif decision is None and action == "undo":
+            self.notice.emit("Nothing to undo.")
+        self.action_done.emit(action)
+        self._drain()
+
+    def _advance_in(self, order: list, image_id: str) -> None:
+        """Auto-advance in the table's own order when the user sorted it by a column."""
+        ids = [self._key(i) for i in order]
+        start = ids.index(image_id) + 1 if image_id in ids else 0
+        for i in list(range(start, len(order))) + list(range(0, start)):
+            if order[i].to_review:
+                idx = self.worklist.index_of(ids[i])
+                if idx is not None:
+                    self.triage.go_to(idx)
+                return
+
+    def _write_failed(self, action: str, exc: BaseException) -> None:
+        self._busy = False
+        self._queue.clear()  # later keys were meant for the image after this one: drop them
+        self.decision_failed.emit(_message(exc, "The decision was NOT saved"))
+        self.action_done.emit(action)
+
+    # -- closing -------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._gen += 1
+        self.cancel_scan()
+        if self.triage is not None:
+            self.triage.close()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+def _message(exc: BaseException, what: str) -> str:
+    if isinstance(exc, StoreError):
+        return f"{what}: {exc}"
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError, PermissionError)):
+        return f"{what}: the folder cannot be read ({exc.strerror or exc})."
+    from core.model import ModelError
+
+    if isinstance(exc, ModelError):
+        return f"{what}: {exc}"
+    log.error("%s", what, exc_info=exc)
+    return f"{what} because of an unexpected problem (details are in the log file)."

@@ -1,0 +1,140 @@
+"""The one task runner: every thread the desktop app uses is owned here (like Anki's ``taskman``).
+
+* ``run_in_background`` — decoding, inference, thumbnails: a small pool of worker threads;
+* ``run_on_writer`` — every database write, in order, on ONE writer thread (so a decision is committed
+  before the next one starts, and the GUI thread never waits on the disk);
+* ``run_long`` — long jobs that drive their own callbacks (a folder scan, an export);
+* ``run_on_main`` — hand a callable back to the GUI thread from any thread.
+
+Results come back to the GUI thread through one queued signal; ``on_done(result)`` and
+``on_error(exc)`` always run there. Without ``on_error`` a failure is re-raised on the GUI thread, so
+it reaches the app's exception hook (logged and reported once) or, in tests, pytest-qt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+log = logging.getLogger("fracture_triage.desktop.tasks")
+
+OnDone = Callable[[Any], None] | None
+OnError = Callable[[BaseException], None] | None
+
+
+class TaskRunner(QObject):
+    """Owns the worker pool, the database writer thread and the long-job threads."""
+
+    _deliver = Signal(object)
+    idle = Signal()  # emitted on the GUI thread when no task of any kind is pending
+
+    def __init__(self, parent: QObject | None = None, workers: int | None = None) -> None:
+        super().__init__(parent)
+        n = workers or max(2, min(4, os.cpu_count() or 2))
+        self._pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ft-work")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ft-db-writer")
+        self._long = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ft-long")
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._closed = False
+        self._cancel_events: set[threading.Event] = set()
+        self._deliver.connect(self._on_deliver, Qt.ConnectionType.QueuedConnection)
+
+    # -- submitting ------------------------------------------------------------------------------------
+    def run_in_background(self, fn: Callable[[], Any], on_done: OnDone = None, on_error: OnError = None) -> Future:
+        return self._submit(self._pool, fn, on_done, on_error)
+
+    def run_on_writer(self, fn: Callable[[], Any], on_done: OnDone = None, on_error: OnError = None) -> Future:
+        return self._submit(self._writer, fn, on_done, on_error)
+
+    def run_long(self, fn: Callable[[threading.Event], Any], on_done: OnDone = None,
+                 on_error: OnError = None) -> threading.Event:
+        """Run ``fn(cancel_event)`` on a long-job thread; returns the event that cancels it."""
+        cancel = threading.Event()
+        with self._lock:
+            self._cancel_events.add(cancel)
+
+        def job():
+            try:
+                return fn(cancel)
+            finally:
+                with self._lock:
+                    self._cancel_events.discard(cancel)
+
+        self._submit(self._long, job, on_done, on_error)
+        return cancel
+
+    def run_on_main(self, fn: Callable[[], Any]) -> None:
+        """Call ``fn()`` on the GUI thread (safe from any thread)."""
+        if not self._closed:
+            self._deliver.emit(fn)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return self._pending
+
+    # -- internals -------------------------------------------------------------------------------------
+    def _submit(self, executor: ThreadPoolExecutor, fn, on_done: OnDone, on_error: OnError) -> Future:
+        if self._closed:
+            raise RuntimeError("the task runner is shut down")
+        with self._lock:
+            self._pending += 1
+        fut = executor.submit(fn)
+
+        def finished(f: Future) -> None:
+            exc = f.exception()
+            if exc is None:
+                result = f.result()
+
+                def deliver():
+                    if on_done is not None:
+                        on_done(result)
+            else:
+                if on_error is None:
+                    log.debug("task failed", exc_info=exc)
+
+                def deliver():
+                    if on_error is not None:
+                        on_error(exc)
+                    else:
+                        raise exc
+
+            self._deliver.emit(lambda: self._finish(deliver))
+
+        fut.add_done_callback(finished)
+        return fut
+
+    def _finish(self, deliver: Callable[[], None]) -> None:
+        with self._lock:
+            self._pending -= 1
+            now_idle = self._pending == 0
+        try:
+            deliver()
+        finally:
+            if now_idle:
+                self.idle.emit()
+
+    def _on_deliver(self, fn: Callable[[], None]) -> None:
+        if self._closed:
+            return
+        fn()
+
+    # -- closing ---------------------------------------------------------------------------------------
+    def shutdown(self, timeout_writes: bool = True) -> None:
+        """Cancel long jobs, finish every queued database write (decisions are never dropped), stop."""
+        if self._closed:
+            return
+        with self._lock:
+            events = list(self._cancel_events)
+        for ev in events:
+            ev.set()
+        self._long.shutdown(wait=True, cancel_futures=True)  # a cancelled scan may still queue writes
+        self._closed = True
+        self._writer.shutdown(wait=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)

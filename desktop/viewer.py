@@ -1,0 +1,376 @@
+"""The image viewer: a QGraphicsView on a dark neutral background.
+
+Fit to window, zoom about the cursor (wheel, + / −), pan by dragging, 1:1, window/level by right-drag
+with presets and reset, invert, rotate 90°, and the model's class-activation heatmap as an overlay
+with adjustable opacity. The probability and flag badge stays in the top-left corner whatever the
+zoom. ``shown`` is emitted after an image has actually been painted (the latency measurement ends there).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QTransform
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QLabel, QWidget
+
+from core.imaging.window import apply_window, range_window
+from desktop import theme
+from desktop.prefetch import LoadedImage
+
+ZOOM_STEP = 1.25
+MIN_ZOOM, MAX_ZOOM = 0.02, 40.0
+
+
+class ProbabilityBadge(QLabel):
+    """Top-left overlay: fracture probability, flag and current decision (always visible)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.move(12, 12)
+        self.hide()
+
+    def show_for(self, probability: Optional[float], flag: Optional[str], label: Optional[str],
+                 model_version: str = "") -> None:
+        colour = theme.flag_colour(flag, probability).name()
+        if probability is None:
+            head = "<span style='font-size:13pt; font-weight:600'>Not scored</span>"
+        else:
+            head = (f"<span style='font-size:17pt; font-weight:700'>{probability * 100:.0f}%</span>"
+                    f"&nbsp;<span style='color:#c9d1d9'>fracture probability</span>")
+        flag_html = (f"<br><span style='color:{colour}; font-weight:700'>■ {theme.FLAG_TEXT[flag].upper()}</span>"
+                     if flag in theme.FLAG_TEXT else
+                     ("<br><span style='color:#97a1ab'>not flagged</span>" if probability is not None else ""))
+        dec = ""
+        if label in theme.LABEL_TEXT:
+            dec = (f"<br>Decision: <span style='color:{theme.LABEL_COLOURS[label].name()}; font-weight:700'>"
+                   f"{theme.LABEL_TEXT[label]}</span>")
+        self.setText(head + flag_html + dec)
+        self.setStyleSheet(f"QLabel {{ background: rgba(16,18,20,205); color: #e6ebf0; border-left: 4px solid {colour};"
+                           " border-radius: 4px; padding: 6px 10px; }")
+        self.adjustSize()
+        self.show()
+        self.raise_()
+
+
+class ImageViewer(QGraphicsView):
+    shown = Signal(str)  # image_id, after the image was painted
+    view_changed = Signal()  # zoom / window / invert / rotation / heatmap changed (for the toolbar)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("viewer")
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self._pix = QGraphicsPixmapItem()
+        self._pix.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._heat = QGraphicsPixmapItem()
+        self._heat.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._heat.setZValue(1)
+        self._scene.addItem(self._pix)
+        self._scene.addItem(self._heat)
+        self.setBackgroundBrush(theme.VIEWER_BACKGROUND)
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        self.setRenderHints(QPainter.RenderHint.SmoothPixmapTransform | QPainter.RenderHint.Antialiasing)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.badge = ProbabilityBadge(self)
+        self._message = QLabel(self)
+        self._message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._message.setWordWrap(True)
+        self._message.setStyleSheet("color: #aab4be; font-size: 12pt;")
+        self._message.hide()
+        self._image: Optional[LoadedImage] = None
+        self._display_buf: Optional[np.ndarray] = None
+        self._zoom = 1.0
+        self._rotation = 0
+        self._fit_mode = True
+        self._invert = False
+        self._window: Optional[tuple[float, float]] = None  # None: the image as read
+        self._preset = 0
+        self._heat_visible = False
+        self._heat_opacity = 0.45
+        self._wl_drag: Optional[tuple[QPoint, tuple[float, float]]] = None
+        self._render_pending = False
+        self._pending_shown: Optional[str] = None
+        self.last_paint_time = 0.0
+
+    # -- content ---------------------------------------------------------------------------------------
+    @property
+    def image(self) -> Optional[LoadedImage]:
+        return self._image
+
+    def set_image(self, img: Optional[LoadedImage], message: str = "") -> None:
+        """Show ``img`` fitted, with the window as read (None: an empty view with ``message``)."""
+        self._image = img
+        self._window, self._preset, self._invert, self._rotation = None, 0, False, 0
+        self._fit_mode = True
+        if img is None or img.qimage is None:
+            self._pix.setPixmap(QPixmap())
+            self._heat.setPixmap(QPixmap())
+            self._display_buf = None
+            self._show_message(message or (img.error if img is not None else ""))
+            self._pending_shown = img.image_id if img is not None else None
+            self.viewport().update()
+            return
+        self._message.hide()
+        self._display_buf = None
+        self._pix.setPixmap(QPixmap.fromImage(img.qimage))
+        rect = QRectF(0, 0, img.qimage.width(), img.qimage.height())
+        margin = max(rect.width(), rect.height())
+        self._scene.setSceneRect(rect.adjusted(-margin, -margin, margin, margin))
+        if img.heatmap is not None:
+            self._heat.setPixmap(QPixmap.fromImage(img.heatmap))
+            s = rect.width() / img.heatmap.width()
+            self._heat.setTransform(QTransform.fromScale(s, rect.height() / img.heatmap.height() if s else 1))
+        else:
+            self._heat.setPixmap(QPixmap())
+        self._update_heat()
+        self.fit()
+        self._pending_shown = img.image_id
+        self.viewport().update()
+        self.view_changed.emit()
+
+    def _show_message(self, text: str) -> None:
+        self._message.setText(text)
+        self._message.setVisible(bool(text))
+        self._layout_overlays()
+
+    # -- geometry --------------------------------------------------------------------------------------
+    def _apply_transform(self) -> None:
+        self.setTransform(QTransform().rotate(self._rotation).scale(self._zoom, self._zoom))
+
+    def fit(self) -> None:
+        """Fit the whole image in the window (keeps rotation)."""
+        self._fit_mode = True
+        if self._image is None or self._pix.pixmap().isNull():
+            return
+        rect = self._pix.boundingRect()
+        rotated = QTransform().rotate(self._rotation).mapRect(rect)
+        vp = self.viewport().rect()
+        if rotated.width() <= 0 or rotated.height() <= 0 or vp.width() <= 0:
+            return
+        self._zoom = max(MIN_ZOOM, min((vp.width() - 16) / rotated.width(), (vp.height() - 16) / rotated.height()))
+        self._apply_transform()
+        self.centerOn(rect.center())
+        self.view_changed.emit()
+
+    def zoom_by(self, factor: float, anchor: Optional[QPoint] = None) -> None:
+        """Zoom by ``factor`` keeping the scene point under ``anchor`` (viewport coords) in place."""
+        if self._image is None:
+            return
+        anchor = anchor if anchor is not None else self.viewport().rect().center()
+        before = self.mapToScene(anchor)
+        new_zoom = min(MAX_ZOOM, max(MIN_ZOOM, self._zoom * factor))
+        if math.isclose(new_zoom, self._zoom):
+            return
+        self._zoom = new_zoom
+        self._fit_mode = False
+        self._apply_transform()
+        delta = self.mapFromScene(before) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + delta.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + delta.y())
+        self.view_changed.emit()
+
+    def zoom_in(self) -> None:
+        self.zoom_by(ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.zoom_by(1 / ZOOM_STEP)
+
+    def actual_size(self) -> None:
+        """One image pixel per physical screen pixel."""
+        if self._image is None:
+            return
+        self.zoom_by((1.0 / self.devicePixelRatioF()) / self._zoom)
+
+    def rotate90(self) -> None:
+        self._rotation = (self._rotation + 90) % 360
+        if self._fit_mode:
+            self.fit()
+        else:
+            centre = self.mapToScene(self.viewport().rect().center())
+            self._apply_transform()
+            self.centerOn(centre)
+        self.view_changed.emit()
+
+    def reset_view(self) -> None:
+        """Fit, no rotation, window as read, not inverted."""
+        self._rotation, self._invert, self._window, self._preset = 0, False, None, 0
+        self._render()
+        self.fit()
+
+    @property
+    def zoom(self) -> float:
+        return self._zoom
+
+    @property
+    def rotation(self) -> int:
+        return self._rotation
+
+    # -- window / level / invert -----------------------------------------------------------------------
+    @property
+    def inverted(self) -> bool:
+        return self._invert
+
+    @property
+    def window(self) -> Optional[tuple[float, float]]:
+        return self._window
+
+    def set_inverted(self, on: bool) -> None:
+        self._invert = bool(on)
+        self._schedule_render()
+        self.view_changed.emit()
+
+    def toggle_invert(self) -> None:
+        self.set_inverted(not self._invert)
+
+    def apply_preset(self, index: int) -> None:
+        """0-based preset from the image's list (0 = as acquired)."""
+        img = self._image
+        if img is None or not img.presets or not 0 <= index < len(img.presets):
+            return
+        self._preset = index
+        self._window = img.presets[index][1]
+        self._schedule_render()
+        self.view_changed.emit()
+
+    def preset_name(self) -> str:
+        img = self._image
+        if img is None or not img.presets:
+            return ""
+        if self._preset < 0:
+            return "Custom"
+        return img.presets[self._preset][0]
+
+    def set_window(self, center: float, width: float) -> None:
+        self._window = (float(center), max(1.0, float(width)))
+        self._preset = -1
+        self._schedule_render()
+        self.view_changed.emit()
+
+    def _current_window(self) -> tuple[float, float]:
+        if self._window is not None:
+            return self._window
+        img = self._image
+        if img is not None and img.raw is not None and img.window is not None:
+            return img.window
+        return range_window(0, 255)
+
+    def _schedule_render(self) -> None:
+        if not self._render_pending:
+            self._render_pending = True
+            QTimer.singleShot(0, self._render)
+
+    def _render(self) -> None:
+        self._render_pending = False
+        img = self._image
+        if img is None or img.grey is None:
+            return
+        if self._window is None and not self._invert:
+            self._display_buf = None
+            self._pix.setPixmap(QPixmap.fromImage(img.qimage))
+            return
+        if img.raw is not None:
+            if self._window is None:
+                out = img.grey if not self._invert else 255 - img.grey
+            else:
+                c, w = self._window
+                out = apply_window(img.raw, c, w, img.inverted != self._invert)
+        else:
+            c, w = self._window if self._window is not None else range_window(0, 255)
+            lut = apply_window(np.arange(256, dtype=np.float32), c, w, self._invert)
+            out = lut[img.grey]
+        self._display_buf = np.ascontiguousarray(out, dtype=np.uint8)
+        h, w_ = self._display_buf.shape
+        q = QImage(self._display_buf.data, w_, h, w_, QImage.Format.Format_Grayscale8)
+        self._pix.setPixmap(QPixmap.fromImage(q))
+
+    # -- heatmap ---------------------------------------------------------------------------------------
+    @property
+    def has_heatmap(self) -> bool:
+        return self._image is not None and self._image.heatmap is not None
+
+    @property
+    def heatmap_visible(self) -> bool:
+        return self._heat_visible
+
+    def set_heatmap_visible(self, on: bool) -> None:
+        self._heat_visible = bool(on)
+        self._update_heat()
+        self.view_changed.emit()
+
+    def set_heatmap_opacity(self, opacity: float) -> None:
+        self._heat_opacity = min(1.0, max(0.0, float(opacity)))
+        self._update_heat()
+
+    def _update_heat(self) -> None:
+        self._heat.setVisible(self._heat_visible and self.has_heatmap)
+        self._heat.setOpacity(self._heat_opacity)
+
+    # -- events ----------------------------------------------------------------------------------------
+    def wheelEvent(self, event) -> None:
+        dy = event.angleDelta().y()
+        if dy:
+            self.zoom_by(math.pow(1.0015, dy), event.position().toPoint())
+        event.accept()
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.RightButton and self._image is not None and self._image.grey is not None:
+            self._wl_drag = (event.position().toPoint(), self._current_window())
+            self.viewport().setCursor(Qt.CursorShape.SizeAllCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._wl_drag is not None:
+            start, (c0, w0) = self._wl_drag
+            d = event.position().toPoint() - start
+            src = self._image.source if self._image is not None else None
+            span = float(src.max() - src.min()) if src is not None and src.size else 255.0
+            step = max(span, 1.0) / 400.0
+            self.set_window(c0 - d.y() * step, max(1.0, w0 + d.x() * step))
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._wl_drag is not None and event.button() == Qt.MouseButton.RightButton:
+            self._wl_drag = None
+            self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.fit()
+
+    def contextMenuEvent(self, event) -> None:  # right button is window/level, not a menu
+        event.accept()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fit_mode:
+            self.fit()
+        self._layout_overlays()
+
+    def _layout_overlays(self) -> None:
+        r = self.viewport().rect()
+        self._message.setGeometry(r.adjusted(40, 40, -40, -40))
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        self.last_paint_time = time.perf_counter()
+        if self._pending_shown is not None:
+            image_id, self._pending_shown = self._pending_shown, None
+            self.shown.emit(image_id)

@@ -1,0 +1,338 @@
+"""Build-time facts and generated files for the PyInstaller bundle, shared by ``fracture_triage.spec``,
+``build.py`` and the packaging tests: the distribution's name and version (read from the installed
+package's metadata, checked against ``pyproject.toml``, never repeated in the spec), the
+``resources/VERSION`` file the frozen app reads, the Windows version resource, and the app icon
+(drawn with Pillow: PNG sizes for Linux, a multi-size ``.ico`` for Windows).
+
+Runs in the build environment only; the app never imports it. No ``__init__.py`` in ``packaging/`` on
+purpose: a package named ``packaging`` would shadow the PyPI ``packaging`` that PyInstaller uses.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = ROOT / "pyproject.toml"
+
+# What the bundle must never contain (module prefixes): training, tests and their tools, torch.
+EXCLUDED_MODULES = (
+    "torch", "torchvision", "torchaudio", "functorch", "triton", "sympy", "networkx",
+    "core.training", "core.cli.train_cmd", "tests", "pytest", "_pytest", "pytestqt", "hypothesis", "onnx",
+    "onnxruntime.quantization", "onnxruntime.transformers", "onnxruntime.tools",
+    "onnxruntime.backend", "onnxruntime.datasets",
+    "tkinter", "_tkinter", "matplotlib", "IPython", "jedi", "pandas", "scipy",
+    "setuptools", "pip", "wheel", "PyInstaller", "data_store",
+    "sqlalchemy.testing", "mako.testing", "numpy.tests", "PIL.AvifImagePlugin", "PIL._avif",
+    "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets",
+    "PySide6.QtQuickControls2", "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets",
+    "PySide6.QtWebEngineQuick", "PySide6.QtWebChannel", "PySide6.QtWebSockets", "PySide6.Qt3DCore",
+    "PySide6.Qt3DRender", "PySide6.QtMultimedia", "PySide6.QtMultimediaWidgets", "PySide6.QtPdf",
+    "PySide6.QtPdfWidgets", "PySide6.QtCharts", "PySide6.QtDataVisualization", "PySide6.QtGraphs",
+    "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtDesigner", "PySide6.QtUiTools", "PySide6.QtHelp",
+    "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtPrintSupport", "PySide6.QtXml",
+    "PySide6.QtConcurrent", "PySide6.QtDBus", "PySide6.QtBluetooth", "PySide6.QtPositioning",
+    "PySide6.QtSerialPort", "PySide6.QtSensors", "PySide6.QtSpatialAudio", "PySide6.QtTextToSpeech",
+    "PySide6.QtStateMachine", "PySide6.QtRemoteObjects", "PySide6.QtScxml", "PySide6.QtNfc",
+    "PySide6.QtHttpServer", "PySide6.QtLocation", "PySide6.QtQuick3D", "PySide6.QtAxContainer",
+)
+
+# Qt plugins kept, by plugin directory, as file names without "lib" and extension (Linux, Windows,
+# macOS names); every other plugin and plugin directory is dropped. PNG support is built into QtGui.
+QT_PLUGINS = {
+    "platforms": ("qoffscreen", "qminimal", "qxcb", "qwayland", "qwindows", "qcocoa"),
+    "imageformats": ("qsvg", "qjpeg", "qico", "qgif"),
+    "iconengines": ("qsvgicon",),
+    "platformthemes": ("qxdgdesktopportal",),
+    "platforminputcontexts": ("composeplatforminputcontextplugin", "ibusplatforminputcontextplugin"),
+    "xcbglintegrations": ("qxcb-glx-integration", "qxcb-egl-integration"),
+    "wayland-shell-integration": ("xdg-shell",),
+    "wayland-decoration-client": ("bradient",),
+    "wayland-graphics-integration-client": ("qt-plugin-wayland-egl",),
+    "styles": ("qmodernwindowsstyle", "qwindowsvistastyle", "qmacstyle"),
+}
+
+# Qt shared libraries no kept module or plugin needs (pulled in by dropped plugins or by nothing).
+QT_LIB_EXCLUDES = re.compile(
+    r"(Qt6?(Qml|Quick|Pdf|Network|Designer|Help|Test|UiTools|Sql|Labs|Lottie|VirtualKeyboard|Multimedia|"
+    r"WebEngine|WebChannel|WebSockets|3D|Charts|DataVis|Graphs|Bluetooth|Positioning|Sensors|SerialPort|"
+    r"ShaderTools|SpatialAudio|TextToSpeech|StateMachine|RemoteObjects|Scxml|Nfc|HttpServer|Location|"
+    r"WaylandCompositor|WlShellIntegration|EglF[sS]|Concurrent|PrintSupport|Xml|OpenGLWidgets))",
+)
+
+
+class BuildInfoError(Exception):
+    """The build environment is inconsistent (e.g. a stale editable install)."""
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    dist_name: str  # "fracture-triage": executable and folder name
+    app_name: str  # "Fracture Triage": what a user sees
+    version: str  # "0.1.0"
+    description: str
+    publisher: str = "Fracture Triage project"
+
+    @property
+    def version_tuple(self) -> tuple[int, int, int, int]:
+        """Four integers for a Windows version resource ("0.1.0rc1" -> (0, 1, 0, 0))."""
+        nums = [int(n) for n in re.findall(r"\d+", self.version.split("+")[0].split("rc")[0])[:4]]
+        return tuple((nums + [0, 0, 0, 0])[:4])  # type: ignore[return-value]
+
+
+def project_info(root: Path = ROOT) -> ProjectInfo:
+    """Name and version from the installed distribution's metadata, checked against pyproject.toml.
+
+    The metadata of an editable install goes stale when pyproject's version changes without a
+    reinstall; a bundle carrying the wrong version is worse than a failed build, so say so.
+    """
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    dist_name = pyproject["name"]
+    try:
+        meta = metadata.metadata(dist_name)
+    except metadata.PackageNotFoundError as exc:
+        raise BuildInfoError(
+            f"{dist_name} is not installed in this environment ({sys.executable}); "
+            f"run: {sys.executable} -m pip install -e '.[build]'"
+        ) from exc
+    version = meta["Version"]
+    if "version" in pyproject and pyproject["version"] != version:
+        raise BuildInfoError(
+            f"installed {dist_name} metadata says {version} but pyproject.toml says {pyproject['version']}: "
+            f"reinstall with {sys.executable} -m pip install -e '.[build]'"
+        )
+    app_name = _app_name(root) or meta["Name"]
+    return ProjectInfo(dist_name=meta["Name"], app_name=app_name, version=version,
+                       description=meta["Summary"] or app_name)
+
+
+def _app_name(root: Path) -> str | None:
+    """``core.APP_NAME`` read from the source (no import: the spec process stays clean)."""
+    m = re.search(r'^APP_NAME\s*=\s*"([^"]+)"', (root / "core" / "__init__.py").read_text(encoding="utf-8"), re.M)
+    return m.group(1) if m else None
+
+
+def write_version_file(path: Path, info: ProjectInfo) -> Path:
+    """``resources/VERSION`` for the bundle (``core.resources.bundled_version`` reads it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(info.version + "\n", encoding="utf-8")
+    return path
+
+
+def windows_version_info(info: ProjectInfo):
+    """The ``VSVersionInfo`` of the Windows executable (file/product version, names, description)."""
+    from PyInstaller.utils.win32 import versioninfo as vi
+
+    vt = info.version_tuple
+    strings = [
+        vi.StringStruct("CompanyName", info.publisher),
+        vi.StringStruct("FileDescription", info.app_name),
+        vi.StringStruct("FileVersion", info.version),
+        vi.StringStruct("InternalName", info.dist_name),
+        vi.StringStruct("LegalCopyright", f"(c) {info.publisher}"),
+        vi.StringStruct("OriginalFilename", f"{info.dist_name}.exe"),
+        vi.StringStruct("ProductName", info.app_name),
+        vi.StringStruct("ProductVersion", info.version),
+    ]
+    return vi.VSVersionInfo(
+        ffi=vi.FixedFileInfo(filevers=vt, prodvers=vt, mask=0x3F, flags=0x0, OS=0x40004, fileType=0x1,
+                             subtype=0x0, date=(0, 0)),
+        kids=[vi.StringFileInfo([vi.StringTable("040904B0", strings)]),
+              vi.VarFileInfo([vi.VarStruct("Translation", [0x0409, 1200])])],
+    )
+
+
+def write_windows_version_file(path: Path, info: ProjectInfo) -> Path:
+    """The version resource as PyInstaller's text format (readable, reloadable, diffable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# UTF-8\n# Generated by packaging/buildinfo.py; do not edit.\n"
+                    + str(windows_version_info(info)) + "\n", encoding="utf-8")
+    return path
+
+
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
+
+
+def draw_icon(size: int):
+    """A fallback app icon at ``size`` px: a white bone with a red fracture line on a dark blue rounded tile."""
+    from PIL import Image, ImageDraw
+
+    s = 4 * size  # draw large, downsample: smooth edges at every size
+    img = Image.new("RGBA", (s, s), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    d.rounded_rectangle((0, 0, s - 1, s - 1), radius=s // 5, fill=(22, 44, 74, 255))
+    bone = Image.new("L", (s, s), 0)
+    b = ImageDraw.Draw(bone)
+    r = s * 0.11
+    x0, x1, yc = s * 0.27, s * 0.73, s / 2
+    b.rectangle((x0, yc - r * 0.62, x1, yc + r * 0.62), fill=255)
+    for x in (x0, x1):
+        for dy in (-r * 0.85, r * 0.85):
+            b.ellipse((x - r, yc + dy - r, x + r, yc + dy + r), fill=255)
+    bone = bone.rotate(45, resample=Image.BICUBIC)
+    img.paste((236, 240, 245, 255), (0, 0), bone)
+    w = max(2, s // 28)
+    c = s / 2
+    crack = [(c - s * 0.16, c - s * 0.12), (c - s * 0.02, c - s * 0.04), (c - s * 0.06, c + s * 0.04),
+             (c + s * 0.14, c + s * 0.14)]
+    d.line(crack, fill=(226, 62, 54, 255), width=w, joint="curve")
+    return img.resize((size, size), Image.LANCZOS)
+
+
+def write_icons(out_dir: Path, icons_dir: Path = ROOT / "resources" / "icons") -> dict[str, Path]:
+    """``fracture-triage-<N>.png`` for each size, ``fracture-triage.png`` (256), ``fracture-triage.ico`` and,
+    when the app has one, ``fracture-triage.svg``.
+
+    The app's own icon (``resources/icons/app.png``/``app.ico``/``app.svg``, the window icon) is used when
+    present, so the menu, the taskbar and the window agree; otherwise one is drawn (``draw_icon``).
+    """
+    import shutil
+
+    from PIL import Image
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    app_png = icons_dir / "app.png"
+    if app_png.is_file():
+        base = Image.open(app_png).convert("RGBA")
+        images = {n: base.resize((n, n), Image.LANCZOS) if base.size != (n, n) else base for n in ICON_SIZES}
+    else:
+        images = {n: draw_icon(n) for n in ICON_SIZES}
+    paths: dict[str, Path] = {}
+    for n, im in images.items():
+        p = out_dir / f"fracture-triage-{n}.png"
+        im.save(p)
+        paths[f"png{n}"] = p
+    paths["png"] = out_dir / "fracture-triage.png"
+    images[256].save(paths["png"])
+    paths["ico"] = out_dir / "fracture-triage.ico"
+    if (icons_dir / "app.ico").is_file():
+        shutil.copyfile(icons_dir / "app.ico", paths["ico"])
+    else:
+        images[256].save(paths["ico"], format="ICO", sizes=[(n, n) for n in ICON_SIZES])
+    if (icons_dir / "app.svg").is_file():
+        paths["svg"] = out_dir / "fracture-triage.svg"
+        shutil.copyfile(icons_dir / "app.svg", paths["svg"])
+    return paths
+
+
+def keep_qt_file(dest: str) -> bool:
+    """Whether a collected file (its destination path inside the bundle) belongs in the bundle.
+
+    Qt plugins outside ``QT_PLUGINS``, Qt translations, QML, WebEngine resources and the Qt libraries
+    matched by ``QT_LIB_EXCLUDES`` are dropped; everything else is kept.
+    """
+    parts = Path(dest.replace("\\", "/")).parts
+    if "PySide6" not in parts:
+        return True
+    rest = parts[parts.index("PySide6") + 1:]
+    if rest[:1] == ("Qt",):
+        rest = rest[1:]
+    if rest[:1] in (("translations",), ("qml",), ("resources",), ("libexec",), ("metatypes",)):
+        return False
+    name = parts[-1]
+    if rest[:1] == ("plugins",):
+        if len(rest) < 3:
+            return False
+        stem = name.split(".")[0]
+        stem = stem[3:] if stem.startswith("lib") else stem
+        return stem in QT_PLUGINS.get(rest[1], ())
+    return not QT_LIB_EXCLUDES.search(name)
+
+
+def prune_bundle(binaries: list, datas: list, get_imports, keep=keep_qt_file) -> tuple[list, list, list[str]]:
+    """Drop the files ``keep`` rejects (unneeded Qt plugins, ...) and every library that only they needed.
+
+    PyInstaller analyses the dependencies of every plugin its Qt hooks collect before the spec can drop
+    any, so dropping a plugin (e.g. the GTK3 theme) leaves its libraries (cairo, pango, ...) behind. Here
+    a library goes when it is reachable from a dropped file and not from any kept one.
+    ``get_imports(src_path) -> iterable of (name, path)`` is PyInstaller's ``bindepend.get_imports``.
+    Returns the new binaries and datas TOC lists and the removed destination paths.
+    """
+    def norm(p: str) -> str:
+        return str(Path(p.replace("\\", "/")))
+
+    real = {norm(d): s for d, s, t in binaries if t != "SYMLINK"}
+    links = {norm(d): norm(s) for d, s, t in binaries if t == "SYMLINK"}
+    by_name: dict[str, str] = {}
+    for dest in real:
+        by_name.setdefault(Path(dest).name, dest)
+    for dest, target in links.items():
+        by_name.setdefault(Path(dest).name, target)
+    deps_cache: dict[str, set[str]] = {}
+
+    def deps(dest: str) -> set[str]:
+        if dest not in deps_cache:
+            found = set()
+            try:
+                for name, _path in get_imports(real[dest]):
+                    target = by_name.get(Path(str(name).replace("\\", "/")).name)
+                    if target and target != dest:
+                        found.add(target)
+            except Exception:  # noqa: BLE001 - an unreadable binary keeps what it would have needed
+                pass
+            deps_cache[dest] = found
+        return deps_cache[dest]
+
+    def closure(start: set[str]) -> set[str]:
+        seen, todo = set(start), list(start)
+        while todo:
+            for d in deps(todo.pop()):
+                if d in real and d not in seen:
+                    seen.add(d)
+                    todo.append(d)
+        return seen
+
+    dropped = {d for d in real if not keep(d)}
+    only_via_dropped = closure(dropped) - dropped
+    roots = set(real) - dropped - only_via_dropped
+    removed = dropped | (only_via_dropped - closure(roots))
+    new_binaries = [e for e in binaries
+                    if norm(e[0]) not in removed and not (e[2] == "SYMLINK" and norm(e[1]) in removed)]
+    new_datas = [e for e in datas if keep(e[0])
+                 and not (e[2] == "SYMLINK" and (norm(e[1]) in removed or not keep(e[1])))]
+    return new_binaries, new_datas, sorted(removed)
+
+
+def strip_binaries(binaries: list, out_dir: Path, min_saving: int = 64 * 1024) -> tuple[list, int]:
+    """Linux: replace binaries that carry symbol tables (libpython, the decoder and Cython extensions)
+    with stripped copies made in ``out_dir``. Returns the new TOC and the bytes saved.
+
+    Not PyInstaller's blanket ``strip=True``: the auditwheel-vendored libraries (``*.libs/``) were
+    rewritten by patchelf and ``strip`` can corrupt those, and Qt's libraries are left as shipped.
+    """
+    import shutil
+    import subprocess
+
+    strip = shutil.which("strip")
+    if not sys.platform.startswith("linux") or not strip:
+        return binaries, 0
+    out, saved = [], 0
+    for dest, src, typecode in binaries:
+        parts = Path(dest).parts
+        if (typecode not in ("BINARY", "EXTENSION") or any(p.endswith(".libs") for p in parts)
+                or parts[0] in ("PySide6", "shiboken6")):
+            out.append((dest, src, typecode))
+            continue
+        try:
+            with open(src, "rb") as fh:
+                if fh.read(4) != b"\x7fELF":
+                    raise OSError("not ELF")
+            target = out_dir / dest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+            subprocess.run([strip, "--strip-unneeded", str(target)], check=True, capture_output=True)
+            gain = Path(src).stat().st_size - target.stat().st_size
+        except (OSError, subprocess.CalledProcessError):
+            out.append((dest, src, typecode))
+            continue
+        if gain >= min_saving:
+            out.append((dest, str(target), typecode))
+            saved += gain
+        else:
+            out.append((dest, src, typecode))
+    return out, saved

@@ -1,0 +1,76 @@
+"""Test helpers for the store, worklist, triage, export and import tests: a fresh database per test
+and ScanItems made without the scan pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from core.results import DicomMeta, ImageMeta, ScanItem
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Same semantics as core.model.card.Thresholds (kept local so these tests need only the store)."""
+
+    suspicious: float = 0.3
+    definite: float = 0.7
+
+    def flag(self, p: Optional[float]) -> Optional[str]:
+        if p is None:
+            return None
+        if p >= self.definite:
+            return "definite"
+        if p >= self.suspicious:
+            return "suspicious"
+        return None
+
+
+def db_url(tmp_path: Path, name: str = "labels.db") -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+def open_test_store(tmp_path: Path, name: str = "labels.db"):
+    from core.store import open_store
+
+    return open_store(db_url(tmp_path, name), backups_keep=0)
+
+
+def fake_id(n: int | str) -> str:
+    return hashlib.sha256(str(n).encode()).hexdigest()
+
+
+def item(
+    path: Path,
+    n: int | str,
+    prob: Optional[float],
+    *,
+    status: str = "scored",
+    model: str = "m1",
+    image_id: Optional[str] = None,
+    body_part: Optional[str] = None,
+    fmt: str = "PNG",
+) -> ScanItem:
+    dicom = DicomMeta(modality="DX", body_part=body_part, view_position="AP") if body_part else None
+    return ScanItem(
+        path=Path(path),
+        size=100 + (hash(str(n)) % 50),
+        mtime_ns=1_700_000_000_000_000_000,
+        status=status,
+        image_id=image_id or fake_id(n),
+        probability=prob,
+        model_version=model if prob is not None else None,
+        meta=ImageMeta(width=64, height=48, format="DICOM" if body_part else fmt, dicom=dicom),
+    )
+
+
+def error_item(path: Path, why: str = "truncated JPEG") -> ScanItem:
+    return ScanItem(path=Path(path), size=5, mtime_ns=1, status="error", error=why, error_kind="truncated")
+
+
+def fill(store, root: Path, probs: list[Optional[float]], *, model: str = "m1") -> list[ScanItem]:
+    items = [item(root / f"img{i:04d}.png", i, p, model=model) for i, p in enumerate(probs)]
+    store.record_scan_results(root, items)
+    return items

@@ -1,0 +1,146 @@
+"""Store basics: scan results, incremental re-scan lookups, predictions per model version, decision
+events with replaces/undo links, connection settings, and no patient fields in the schema."""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+import pytest
+from sqlalchemy import inspect, text
+
+from core.results import DicomMeta, ImageMeta
+from core.store import LABELS, StoreError
+from tests.core.store.helpers import error_item, fake_id, fill, item, open_test_store
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_test_store(tmp_path)
+    yield s
+    s.close()
+
+
+def test_connection_settings(store):
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar().lower() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_schema_has_no_patient_fields(store):
+    insp = inspect(store.engine)
+    columns = {c["name"].lower() for t in insp.get_table_names() for c in insp.get_columns(t)}
+    for forbidden in ("patient", "birth", "patientname", "patientid", "patient_name", "patient_id"):
+        assert not any(forbidden in c for c in columns), columns
+
+
+def test_scan_results_and_known_location(store, tmp_path):
+    root = tmp_path / "xr"
+    meta = ImageMeta(10, 20, "DICOM", ("first frame of 3",), DicomMeta("1.2", "1.3", "1.4", "DX", "HAND", "PA"))
+    it = item(root / "a.dcm", 1, 0.8)
+    it.meta = meta
+    store.record_scan_results(root, [it, error_item(root / "bad.jpg")])
+    assert store.known_location(it.path, it.size, it.mtime_ns, "m1") == (it.image_id, 0.8, meta)
+    assert store.known_location(it.path, it.size, it.mtime_ns, "m2") == (it.image_id, None, meta)
+    assert store.known_location(it.path, it.size + 1, it.mtime_ns, "m1") is None  # changed file
+    assert [e.error for e in store.error_rows(root)] == ["truncated JPEG"]
+    store.clear_scan_errors(root)
+    assert store.error_rows(root) == []
+
+
+def test_duplicate_is_one_image_two_locations(store, tmp_path):
+    a = item(tmp_path / "a.png", 1, 0.5)
+    b = item(tmp_path / "sub" / "b.png", 1, None, status="duplicate")
+    store.record_scan_results(tmp_path, [a, b])
+    rows = store.image_rows(tmp_path)
+    assert len(rows) == 1 and rows[0].probability == 0.5
+    assert set(store.paths_of(a.image_id)) == {str(a.path), str(b.path)}
+    assert store.images_named("b.png") == {a.image_id}
+
+
+def test_new_model_version_adds_prediction(store, tmp_path):
+    store.record_scan_results(tmp_path, [item(tmp_path / "a.png", 1, 0.2, model="m1")])
+    store.record_scan_results(tmp_path, [item(tmp_path / "a.png", 1, 0.9, model="m2")])
+    assert store.image_rows(tmp_path, "m1")[0].probability == 0.2
+    assert store.image_rows(tmp_path, "m2")[0].probability == 0.9
+    assert store.image_rows(tmp_path)[0].probability == 0.9  # latest of any version
+
+
+def test_root_filter_is_a_path_prefix(store, tmp_path):
+    fill(store, tmp_path / "a", [0.1, 0.2])
+    fill(store, tmp_path / "ab", [0.3])  # same prefix, another folder
+    assert len(store.image_rows(tmp_path / "a")) == 2
+    assert len(store.image_rows(tmp_path)) == 2  # fill() reuses ids 0..n: 'ab' img0000 is image 0 again
+
+
+def test_error_then_fixed_file(store, tmp_path):
+    p = tmp_path / "x.png"
+    store.record_scan_results(tmp_path, [error_item(p)])
+    store.record_scan_results(tmp_path, [item(p, 7, 0.4)])
+    assert store.error_rows(tmp_path) == []
+    assert [r.path for r in store.image_rows(tmp_path)] == [str(p)]
+
+
+def test_decision_events_undo_and_history(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.1])
+    a, b = fake_id(0), fake_id(1)
+    d1 = store.record_decision(a, "dr a", "fracture", model_version="m1", probability=0.9)
+    assert d1.decided_at.tzinfo == timezone.utc and d1.replaces is None
+    d2 = store.record_decision(a, "dr b", "doubt", note="second look")
+    assert d2.replaces == d1.id
+    d3 = store.record_decision(b, "dr a", "no_fracture")
+    assert {k: v.label for k, v in store.current_labels().items()} == {a: "doubt", b: "no_fracture"}
+
+    u1 = store.undo_last("dr a")  # undoes d3 (dr a's latest)
+    assert u1.is_undo and u1.undoes == d3.id and u1.restored is None
+    u2 = store.undo_last("dr a")  # then d1; d2 by dr b stays current
+    assert u2.undoes == d1.id and u2.restored.id == d2.id
+    assert store.undo_last("dr a") is None
+    u3 = store.undo_last("dr b")
+    assert u3.restored is None  # d1 was undone already
+    assert store.current_labels() == {}
+    hist = store.decision_history(a)
+    assert [h.kind for h in hist] == ["decide", "decide", "undo", "undo"]  # nothing deleted
+    assert hist[0].probability == 0.9 and hist[0].model_version == "m1" and hist[0].reviewer == "dr a"
+    assert store.reviewers() == ["dr a", "dr b"]
+
+
+def test_undo_restores_previous_label(store, tmp_path):
+    fill(store, tmp_path, [0.5])
+    i = fake_id(0)
+    store.record_decision(i, "r", "fracture")
+    store.record_decision(i, "r", "no_fracture")
+    u = store.undo_last("r")
+    assert u.restored.label == "fracture"
+    assert store.current_labels([i])[i].label == "fracture"
+
+
+def test_decision_validation(store, tmp_path):
+    fill(store, tmp_path, [0.5])
+    with pytest.raises(ValueError):
+        store.record_decision(fake_id(0), "r", "maybe")
+    with pytest.raises(ValueError):
+        store.record_decision(fake_id(0), "  ", "fracture")
+    with pytest.raises(StoreError):
+        store.record_decision(fake_id(99), "r", "fracture")
+    assert set(LABELS) == {"fracture", "no_fracture", "doubt"}
+
+
+def test_foreign_keys_enforced(store):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        with store.engine.begin() as conn:
+            conn.execute(text("INSERT INTO location (path, name, image_id, size, mtime_ns, last_seen) "
+                              "VALUES ('/x', 'x', 'nope', 1, 1, '2024-01-01')"))
+
+
+def test_pseudonym_secret_is_stable_and_random(store, tmp_path):
+    s1 = store.pseudonym_secret()
+    assert s1 == store.pseudonym_secret() and len(s1) == 32
+    other = open_test_store(tmp_path, "other.db")
+    try:
+        assert other.pseudonym_secret() != s1
+    finally:
+        other.close()

@@ -1,0 +1,156 @@
+"""The worklist: order (probability desc, ties stable), filters and counts, navigation, change
+notifications, incremental insertion of scan results (10,000 items without resorting)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from core.worklist import FILTERS, Change, Worklist
+from tests.core.store.helpers import Thresholds, error_item, fake_id, fill, item, open_test_store
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_test_store(tmp_path)
+    yield s
+    s.close()
+
+
+def _wl(store, root, **kw):
+    wl = Worklist(store, Thresholds(0.3, 0.7), root, **kw)
+    wl.reload()
+    return wl
+
+
+def test_order_and_stable_ties(store, tmp_path):
+    fill(store, tmp_path, [0.2, 0.9, 0.5, 0.9, None, 0.5])
+    store.record_scan_results(tmp_path, [error_item(tmp_path / "bad.jpg")])
+    wl = _wl(store, tmp_path)
+    wl.set_filter("all")
+    names = [w.name for w in wl]
+    assert names == ["img0001.png", "img0003.png", "img0002.png", "img0005.png", "img0000.png", "img0004.png", "bad.jpg"]
+    assert wl[0].flag == "definite" and wl[2].flag == "suspicious" and wl[4].flag is None
+
+
+def test_filters_and_counts(store, tmp_path):
+    fill(store, tmp_path, [0.95, 0.8, 0.5, 0.2, 0.1, 0.05])
+    store.record_scan_results(tmp_path, [error_item(tmp_path / "bad.jpg", "DICOM has no pixel data")])
+    store.record_decision(fake_id(0), "r", "fracture")  # agrees (flagged)
+    store.record_decision(fake_id(1), "r", "no_fracture")  # disagrees (flagged, rejected)
+    store.record_decision(fake_id(3), "r", "fracture")  # disagrees (not flagged, confirmed)
+    store.record_decision(fake_id(4), "r", "doubt")
+    wl = _wl(store, tmp_path)
+    assert wl.counts() == {
+        "to_review": 2, "flagged": 3, "all": 7, "decided": 4, "doubt": 1, "disagreements": 2, "errors": 1,
+    }
+    expected = {
+        "to_review": ["img0002.png", "img0005.png"],
+        "flagged": ["img0000.png", "img0001.png", "img0002.png"],
+        "decided": ["img0000.png", "img0001.png", "img0003.png", "img0004.png"],
+        "doubt": ["img0004.png"],
+        "disagreements": ["img0001.png", "img0003.png"],
+        "errors": ["bad.jpg"],
+    }
+    for name, names in expected.items():
+        wl.set_filter(name)
+        assert [w.name for w in wl] == names, name
+        assert len(wl) == wl.counts()[name]
+    assert wl[0].error == "DICOM has no pixel data"
+    with pytest.raises(ValueError):
+        wl.set_filter("nope")
+    assert set(FILTERS) == set(wl.counts())
+
+
+def test_root_limits_the_worklist(store, tmp_path):
+    fill(store, tmp_path / "a", [0.5, 0.6])
+    store.record_scan_results(tmp_path / "b", [item(tmp_path / "b" / "x.png", "other", 0.9)])
+    assert len(_wl(store, tmp_path / "a")) == 2
+    assert len(_wl(store, None)) == 3
+
+
+def test_navigation_and_next_to_review_wraps(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.8, 0.7, 0.6])
+    store.record_decision(fake_id(0), "r", "fracture")
+    store.record_decision(fake_id(2), "r", "fracture")
+    wl = _wl(store, tmp_path)
+    wl.set_filter("all")
+    assert wl.next_to_review(0) == 1
+    assert wl.next_to_review(2) == 3
+    assert wl.next_to_review(4) == 1  # past the end: from the top
+    store.record_decision(fake_id(1), "r", "doubt")
+    store.record_decision(fake_id(3), "r", "doubt")
+    wl.reload()
+    assert wl.next_to_review(0) is None
+    assert wl.next(3) == 3 and wl.next(0) == 1 and wl.previous(0) == 0 and wl.previous(2) == 1
+    assert wl.index_of(fake_id(2)) == 2 and wl.index_of("nope") is None
+
+
+def test_decisions_move_rows_between_filters_with_notifications(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.8, 0.7])
+    wl = _wl(store, tmp_path)
+    changes: list[Change] = []
+    unsubscribe = wl.subscribe(changes.append)
+    d = store.record_decision(fake_id(1), "r", "fracture")
+    wl.apply_decision(d)
+    assert changes == [Change("removed", 1, 1)] and [w.name for w in wl] == ["img0000.png", "img0002.png"]
+    assert wl.counts()["decided"] == 1 and wl.item(fake_id(1)).label == "fracture"
+    u = store.undo_last("r")
+    wl.apply_decision(u)
+    assert changes[-1] == Change("inserted", 1, 1) and wl[1].label is None
+    wl.set_filter("all")
+    assert changes[-1].kind == "reset"
+    wl.apply_decision(store.record_decision(fake_id(2), "r", "doubt"))
+    assert changes[-1] == Change("updated", 2, 2) and wl[2].label == "doubt" and wl[2].reviewer == "r"
+    unsubscribe()
+    n = len(changes)
+    wl.apply_decision(store.record_decision(fake_id(0), "r", "doubt"))
+    assert len(changes) == n
+
+
+def test_scan_items_arrive_incrementally(store, tmp_path):
+    wl = _wl(store, tmp_path)
+    changes: list[Change] = []
+    wl.subscribe(changes.append)
+    batch = [item(tmp_path / "a.png", "a", 0.4), item(tmp_path / "b.png", "b", 0.9)]
+    store.record_scan_results(tmp_path, batch)
+    wl.add_scan_items(batch)
+    assert [w.name for w in wl] == ["b.png", "a.png"]
+    assert changes == [Change("inserted", 0, 0), Change("inserted", 0, 0)]
+    dup = item(tmp_path / "copy.png", "a", None, status="duplicate")
+    err = error_item(tmp_path / "bad.jpg")
+    outside = item(tmp_path.parent / "elsewhere.png", "z", 0.99)
+    wl.add_scan_items([dup, err, outside])
+    assert len(wl) == 2 and wl.counts()["errors"] == 1 and wl.counts()["all"] == 3
+    fixed = item(tmp_path / "bad.jpg", "fixed", 0.6)  # the broken file was replaced and re-scanned
+    wl.add_scan_items([fixed])
+    assert wl.counts()["errors"] == 0 and [w.name for w in wl] == ["b.png", "bad.jpg", "a.png"]
+
+
+def test_known_decision_shows_for_renamed_file(store, tmp_path):
+    fill(store, tmp_path, [0.5])
+    store.record_decision(fake_id(0), "r", "no_fracture")
+    wl = Worklist(store, Thresholds(), tmp_path / "new")
+    wl.reload()
+    wl.set_filter("all")
+    wl.add_scan_items([item(tmp_path / "new" / "renamed.png", 0, 0.5)])
+    assert wl[0].label == "no_fracture"
+
+
+def test_ten_thousand_items_in_batches_without_resorting(store, tmp_path):
+    wl = _wl(store, tmp_path)
+    changes: list[Change] = []
+    wl.subscribe(changes.append)
+    rnd = random.Random(7)
+    probs = [round(rnd.random(), 2) for _ in range(10_000)]  # many ties
+    items = [item(tmp_path / f"f{i:05d}.png", i, p) for i, p in enumerate(probs)]
+    for start in range(0, len(items), 250):
+        wl.add_scan_items(items[start : start + 250])
+    assert len(wl) == 10_000 and wl.stats["sorts"] == 1  # only the initial reload sorted
+    assert len(changes) == 10_000 and all(c.kind == "inserted" for c in changes)
+    # order: probability descending, ties in arrival order
+    expected = [f"f{i:05d}.png" for i in sorted(range(10_000), key=lambda i: (-probs[i], i))]
+    assert [w.name for w in wl] == expected
+    assert wl.counts()["to_review"] == 10_000
+    assert wl.counts()["flagged"] == sum(p >= 0.3 for p in probs)
