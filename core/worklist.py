@@ -20,6 +20,7 @@ below, it wraps and searches from the top (so nothing is left behind); None when
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -373,7 +374,7 @@ class Worklist:
         if n == 0:
             return None
         start = min(max(from_index, 0), n)
-        for i in list(range(start, n)) + list(range(0, start)):
+        for i in itertools.chain(range(start, n), range(0, start)):
             if self[i].to_review:
                 return i
         return None

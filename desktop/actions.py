@@ -104,8 +104,8 @@ class Actions:
         tb.addAction(self["settings"])
         tb.addAction(self["about"])
         short = {"open_folder": "Open", "export": "Export", "fracture": "Fracture", "no_fracture": "No fracture",
-                 "doubt": "Doubt", "undo": "Undo", "fit": "Fit", "actual_size": "1:1", "rotate": "Rotate",
-                 "invert": "Invert", "heatmap": "Heatmap", "help": "Keys", "settings": "", "about": ""}
+                 "doubt": "Doubt", "undo": "Undo", "fit": "", "actual_size": "", "rotate": "",
+                 "invert": "", "heatmap": "Heatmap", "help": "", "settings": "", "about": ""}
         for n, text in short.items():
             self[n].setIconText(text or self[n].text())
             btn = tb.widgetForAction(self[n])

@@ -33,7 +33,7 @@ class EmptyState(QWidget):
                       "puts the most likely fractures first. Press <b>?</b> at any time for the keys.")
         hint.setWordWrap(True)
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        hint.setMaximumWidth(640)
+        hint.setFixedWidth(600)
         hint.setObjectName("muted")
         row = QHBoxLayout()
         row.addStretch(1)

@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self.opacity = opacity_slider(settings.heatmap_opacity)
         self.addToolBar(self.actions.build_toolbar(self.presets, self.opacity))
         self.apply_shortcuts()
+        self._set_review_enabled(False)
         self._wire()
         self._refresh_status_static()
         self._restore_geometry()
@@ -147,7 +148,15 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{APP_NAME} — {folder.absolute().name or folder.absolute()}")
         return self.session.open_folder(folder)
 
+    def _set_review_enabled(self, on: bool) -> None:
+        for name in TRIAGE_ACTIONS + ("heatmap", "invert", "rotate", "reset_view", "fit", "zoom_in", "zoom_out",
+                                      "actual_size", "preset_1", "preset_2", "preset_3", "preset_4"):
+            self.actions[name].setEnabled(on)
+        self.presets.setEnabled(on)
+        self.opacity.setEnabled(on)
+
     def _worklist_bound(self, wl) -> None:
+        self._set_review_enabled(True)
         self.worklist.model.set_worklist(wl)
         self.worklist.show_filter(wl.filter)
         self.stack.setCurrentWidget(self.splitter)
@@ -224,8 +233,9 @@ class MainWindow(QMainWindow):
             text = f"Scan cancelled after {len(summary.items):,} files (results so far are kept)."
         else:
             parts = [f"{summary.scored:,} scored"]
-            parts += [f"{n:,} {what}" for n, what in ((summary.reused, "known"), (summary.duplicates, "duplicates"),
-                                                     (summary.failed, "unreadable")) if n]
+            parts += [f"{n:,} {what if n != 1 else one}" for n, what, one in (
+                (summary.reused, "known", "known"), (summary.duplicates, "duplicates", "duplicate"),
+                (summary.failed, "unreadable", "unreadable")) if n]
             text = f"Scan complete: {', '.join(parts)} · {summary.elapsed_s:.1f} s"
         self.status.scan_ended(text)
         self.scan_done.emit(summary)

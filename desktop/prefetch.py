@@ -8,7 +8,6 @@ results and prefetches the next images, so moving to the next image shows it at 
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,10 +76,10 @@ def compute_presets(src: np.ndarray, as_read: Optional[tuple[float, float]]) -> 
 
 _STOPS = np.array([  # value, r, g, b, alpha (a blue→cyan→yellow→red ramp; low values transparent)
     [0.00, 0, 0, 255, 0],
-    [0.25, 0, 160, 255, 40],
-    [0.50, 40, 230, 120, 110],
-    [0.75, 255, 220, 0, 170],
-    [1.00, 255, 40, 0, 215],
+    [0.30, 0, 160, 255, 0],
+    [0.50, 40, 230, 120, 80],
+    [0.75, 255, 220, 0, 160],
+    [1.00, 255, 40, 0, 210],
 ], dtype=np.float32)
 
 
@@ -162,17 +161,6 @@ class ImageCache(QObject):
         self._capacity = capacity
         self._items: OrderedDict[str, LoadedImage] = OrderedDict()
         self._in_flight: set[str] = set()
-        self._cams: dict[str, np.ndarray] = {}
-        self._cams_lock = threading.Lock()
-
-    def remember_cam(self, image_id: str, cam: Optional[np.ndarray]) -> None:
-        """Keep a scan's class-activation map so the viewer need not run the model again."""
-        if cam is None or not image_id:
-            return
-        with self._cams_lock:
-            if len(self._cams) > 20000:
-                self._cams.pop(next(iter(self._cams)))
-            self._cams[image_id] = np.asarray(cam, dtype=np.float32)
 
     def get(self, image_id: str) -> Optional[LoadedImage]:
         item = self._items.get(image_id)
@@ -189,8 +177,6 @@ class ImageCache(QObject):
             return
         self._in_flight.add(image_id)
         model = self._model_getter()
-        with self._cams_lock:
-            cam = self._cams.get(image_id)
 
         def done(result: LoadedImage) -> None:
             self._in_flight.discard(image_id)
@@ -205,7 +191,7 @@ class ImageCache(QObject):
             self._items[image_id] = LoadedImage(image_id, Path(path), error=f"This image could not be shown ({exc}).")
             self.loaded.emit(image_id)
 
-        self._tasks.run_in_background(lambda: load_for_viewer(image_id, path, model=model, cam=cam), done, failed)
+        self._tasks.run_in_background(lambda: load_for_viewer(image_id, path, model=model), done, failed)
 
     def clear(self) -> None:
         self._items.clear()

@@ -1,4 +1,4 @@
-"""The right-hand side of the window: the viewer with its probability badge and toast, the compact
+"""The right-hand side of the window: the probability header, the viewer with its toast, the compact
 info panel under it, and the prefetching that makes the next image appear at once.
 
 Patient identifiers (DICOM PatientName/ID/BirthDate, StudyDate) are shown here on screen only: they
@@ -14,6 +14,7 @@ from typing import Callable, Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from desktop import theme
 from desktop.prefetch import ImageCache, LoadedImage
 from desktop.toast import Toast
 from desktop.viewer import ImageViewer
@@ -72,6 +73,51 @@ class InfoPanel(QFrame):
         self.right.setText(f"{m}{html.escape(view_text)}</span>")
 
 
+class ProbabilityHeader(QFrame):
+    """Strip above the image: fracture probability, flag and current decision — always visible, never
+    drawn over the anatomy."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("probHeader")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(14, 6, 14, 6)
+        self.label = QLabel("")
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.decision = QLabel("")
+        self.decision.setTextFormat(Qt.TextFormat.RichText)
+        self.decision.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(self.decision, 0)
+        self.show_for(None, None, None, empty=True)
+
+    def show_for(self, probability: Optional[float], flag: Optional[str], label: Optional[str],
+                 empty: bool = False) -> None:
+        colour = theme.flag_colour(flag, probability).name()
+        if empty:
+            self.label.setText("")
+            self.decision.setText("")
+            colour = "#2f363e"
+        elif probability is None:
+            self.label.setText("<span style='font-size:14pt; font-weight:600'>Not scored</span>")
+        else:
+            flag_html = (f"<span style='color:{colour}; font-weight:700'>■ {theme.FLAG_TEXT[flag].upper()}</span>"
+                         if flag in theme.FLAG_TEXT else "<span style='color:#97a1ab'>not flagged</span>")
+            self.label.setText(f"<span style='font-size:17pt; font-weight:700'>{probability * 100:.0f}%</span>"
+                               f"&nbsp; <span style='color:#c9d1d9'>fracture probability</span>"
+                               f"&nbsp;&nbsp;&nbsp; {flag_html}")
+        if not empty:
+            if label in theme.LABEL_TEXT:
+                self.decision.setText(f"<span style='color:#97a1ab'>Decision</span>&nbsp; <span style='color:"
+                                      f"{theme.LABEL_COLOURS[label].name()}; font-size:13pt; font-weight:700'>"
+                                      f"{theme.LABEL_TEXT[label]}</span>")
+            else:
+                self.decision.setText("<span style='color:#97a1ab'>Not decided yet — F fracture · N no fracture · "
+                                      "D doubt</span>")
+        self.setStyleSheet(f"QFrame#probHeader {{ background: #1a1f24; border-bottom: 1px solid #2f363e;"
+                           f" border-left: 5px solid {colour}; }} QFrame#probHeader QLabel {{ color: #e6ebf0; }}")
+
+
 class ReviewPane(QWidget):
     image_shown = Signal(str, float)  # image_id, ms since the triggering action (-1 when unknown)
 
@@ -80,10 +126,12 @@ class ReviewPane(QWidget):
         self.cache = ImageCache(tasks, model_getter, capacity=6, parent=self)
         self.viewer = ImageViewer(self)
         self.info = InfoPanel(self)
+        self.header = ProbabilityHeader(self)
         self.toast = Toast(self.viewer)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
+        lay.addWidget(self.header)
         lay.addWidget(self.viewer, 1)
         lay.addWidget(self.info)
         self._item = None
@@ -102,16 +150,17 @@ class ReviewPane(QWidget):
         self._item = item
         if item is None:
             self._shown_id = None
-            self.viewer.badge.hide()
+            self.header.show_for(None, None, None, empty=True)
             self.viewer.set_image(None, "Nothing in this list. Choose another filter above the table.")
             self.info.show_item(None, None)
         elif item.error is not None:
             self._shown_id = None
-            self.viewer.badge.hide()
+            self.header.show_for(None, None, None, empty=True)
+            self.header.label.setText("<span style='color:#f0a58f; font-weight:600'>Unreadable file</span>")
             self.viewer.set_image(None, f"This file could not be read:\n\n{item.error}\n\n{item.path}")
             self.info.show_item(item, None)
         else:
-            self.viewer.badge.show_for(item.probability, item.flag, item.label)
+            self.header.show_for(item.probability, item.flag, item.label)
             loaded = self.cache.get(item.image_id)
             if loaded is not None:
                 self._present(loaded)
@@ -125,10 +174,10 @@ class ReviewPane(QWidget):
                 self.cache.request(n.image_id, n.path)
 
     def refresh_item(self, item) -> None:
-        """The same image changed (a decision): update the badge and the info line, keep the view."""
+        """The same image changed (a decision): update the header and the info line, keep the view."""
         self._item = item
         if item is not None and item.error is None:
-            self.viewer.badge.show_for(item.probability, item.flag, item.label)
+            self.header.show_for(item.probability, item.flag, item.label)
             self.info.show_item(item, self.cache.get(item.image_id) if item.image_id else None,
                                 self._view_text())
 

@@ -126,7 +126,7 @@ class TaskRunner(QObject):
         fn()
 
     # -- closing ---------------------------------------------------------------------------------------
-    def shutdown(self, timeout_writes: bool = True) -> None:
+    def shutdown(self) -> None:
         """Cancel long jobs, finish every queued database write (decisions are never dropped), stop."""
         if self._closed:
             return

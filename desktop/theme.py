@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.resources import icon_path
 
-# Flag colours: the same everywhere (table bar, viewer badge, toast).
+# Flag colours: the same everywhere (table bar, probability header, toast).
 DEFINITE = QColor("#e5534b")
 SUSPICIOUS = QColor("#e8a33d")
 LOW = QColor("#5b8db8")
@@ -41,7 +41,7 @@ QTableView {{ background: {_BASE}; alternate-background-color: {_ALT}; gridline-
              border: none; selection-background-color: #2d4a63; selection-color: {_TEXT}; }}
 QHeaderView::section {{ background: {_PANEL}; color: {_MUTED}; border: none; border-right: 1px solid #2f363e;
                         border-bottom: 1px solid #2f363e; padding: 4px 6px; font-weight: 600; }}
-QTabBar::tab {{ background: transparent; color: {_MUTED}; padding: 6px 6px; border: none;
+QTabBar::tab {{ background: transparent; color: {_MUTED}; padding: 6px 5px; border: none;
                border-bottom: 2px solid transparent; }}
 QTabBar::tab:selected {{ color: {_TEXT}; border-bottom: 2px solid {_ACCENT}; }}
 QTabBar::tab:hover {{ color: {_TEXT}; }}

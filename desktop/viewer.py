@@ -2,8 +2,8 @@
 
 Fit to window, zoom about the cursor (wheel, + / −), pan by dragging, 1:1, window/level by right-drag
 with presets and reset, invert, rotate 90°, and the model's class-activation heatmap as an overlay
-with adjustable opacity. The probability and flag badge stays in the top-left corner whatever the
-zoom. ``shown`` is emitted after an image has actually been painted (the latency measurement ends there).
+with adjustable opacity. Nothing is drawn over the image except the heatmap (the probability and flag
+are in the review pane's header strip). ``shown`` is emitted after an image has actually been painted (the latency measurement ends there).
 """
 
 from __future__ import annotations
@@ -23,39 +23,6 @@ from desktop.prefetch import LoadedImage
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 40.0
-
-
-class ProbabilityBadge(QLabel):
-    """Top-left overlay: fracture probability, flag and current decision (always visible)."""
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.setTextFormat(Qt.TextFormat.RichText)
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.move(12, 12)
-        self.hide()
-
-    def show_for(self, probability: Optional[float], flag: Optional[str], label: Optional[str],
-                 model_version: str = "") -> None:
-        colour = theme.flag_colour(flag, probability).name()
-        if probability is None:
-            head = "<span style='font-size:13pt; font-weight:600'>Not scored</span>"
-        else:
-            head = (f"<span style='font-size:17pt; font-weight:700'>{probability * 100:.0f}%</span>"
-                    f"&nbsp;<span style='color:#c9d1d9'>fracture probability</span>")
-        flag_html = (f"<br><span style='color:{colour}; font-weight:700'>■ {theme.FLAG_TEXT[flag].upper()}</span>"
-                     if flag in theme.FLAG_TEXT else
-                     ("<br><span style='color:#97a1ab'>not flagged</span>" if probability is not None else ""))
-        dec = ""
-        if label in theme.LABEL_TEXT:
-            dec = (f"<br>Decision: <span style='color:{theme.LABEL_COLOURS[label].name()}; font-weight:700'>"
-                   f"{theme.LABEL_TEXT[label]}</span>")
-        self.setText(head + flag_html + dec)
-        self.setStyleSheet(f"QLabel {{ background: rgba(16,18,20,205); color: #e6ebf0; border-left: 4px solid {colour};"
-                           " border-radius: 4px; padding: 6px 10px; }")
-        self.adjustSize()
-        self.show()
-        self.raise_()
 
 
 class ImageViewer(QGraphicsView):
@@ -83,7 +50,6 @@ class ImageViewer(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.badge = ProbabilityBadge(self)
         self._message = QLabel(self)
         self._message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._message.setWordWrap(True)

@@ -266,7 +266,7 @@ class WorklistPanel(QWidget):
         hh.setHighlightSections(False)
         hh.setStretchLastSection(False)
         hh.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
-        widths = {COL_PROB: 122, COL_FLAG: 80, COL_DECISION: 92, COL_REVIEWER: 74, COL_BODY: 110, COL_ERROR: 300}
+        widths = {COL_PROB: 122, COL_FLAG: 80, COL_DECISION: 92, COL_REVIEWER: 86, COL_BODY: 110, COL_ERROR: 300}
         for col, w in widths.items():
             hh.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(col, w)
@@ -295,7 +295,7 @@ class WorklistPanel(QWidget):
     def set_counts(self, counts: dict[str, int]) -> None:
         for i, name in enumerate(self._filters):
             n = counts.get(name)
-            self.tabs.setTabText(i, FILTER_TITLES[name] if n is None else f"{FILTER_TITLES[name]}  {n:,}")
+            self.tabs.setTabText(i, FILTER_TITLES[name] if n is None else f"{FILTER_TITLES[name]} {n:,}")
 
     def _tab_changed(self, index: int) -> None:
         name = self._filters[index]

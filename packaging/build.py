@@ -198,6 +198,7 @@ def run_inno_setup(info: buildinfo.ProjectInfo) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global DIST, WORK
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check-only", action="store_true", help="check and pack an existing dist/ build")
@@ -205,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-archive", action="store_true", help="skip the .tar.gz/.zip")
     ap.add_argument("--installer", action="store_true", help="Windows: build the Inno Setup installer")
     ap.add_argument("--nice", type=int, default=10, help="run PyInstaller under nice -n N on Unix (0: off)")
+    ap.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
+    ap.add_argument("--work", type=Path, default=ROOT / "build" / "pyinstaller", help="PyInstaller's work folder (default: build/pyinstaller/)")
     args = ap.parse_args(argv)
+    DIST, WORK = args.dist.resolve(), args.work.resolve()
     try:
         info = buildinfo.project_info(ROOT)
         print(f"{info.app_name} {info.version} ({info.dist_name}) for {platform_tag()}", flush=True)

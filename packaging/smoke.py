@@ -154,9 +154,9 @@ class Smoke:
             if p:
                 shutil.copy2(p, folder / name)
                 made.append((name, what))
-        first_dcm = next((n for n, _ in made if n.endswith(".dcm")), None)
-        if first_dcm:
-            shutil.copy2(folder / first_dcm, folder / "no_extension_dicom")
+        ct = get_testdata_file("CT_small.dcm", download=False)
+        if ct:  # a file of its own (a copy of another one would be a duplicate, never decoded)
+            shutil.copy2(ct, folder / "no_extension_dicom")
             made.append(("no_extension_dicom", "DICOM recognised by content"))
         (self.work / "empty").mkdir()
         return made

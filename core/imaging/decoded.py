@@ -49,9 +49,9 @@ class DecodedImage:
     ``width``×``height`` only when ``reduced`` (reduced-scale JPEG decoding for ``reduce_to``).
     ``raw`` (only with ``keep_raw``) holds float32 values the viewer can re-window with
     ``apply_window``: modality values (after Rescale Slope/Intercept) for DICOM, stored values for
-    other formats. ``window`` is the (center, width) that made ``grey`` from ``raw``, or None when
-    ``grey`` was not made by a linear window (8-bit images shown as stored, or a DICOM VOI LUT
-    sequence). ``screen_only`` holds patient identifiers for on-screen display only: never store,
+    other formats. ``window`` is the (center, width) with which ``apply_window(raw, *window,
+    inverted, function=window_function)`` reproduces ``grey`` — (128, 256), the identity, for 8-bit
+    images — or None when ``grey`` came from a DICOM VOI LUT sequence. ``screen_only`` holds patient identifiers for on-screen display only: never store,
     log or export it (it is left out of repr). ``grey`` may be a read-only view of the decoder's
     buffer (no needless copy): copy it before modifying it in place.
     """

@@ -21,7 +21,7 @@ import numpy as np
 
 from core.imaging.decoded import DecodedImage, check_dimensions, make_meta
 from core.imaging.errors import FileError
-from core.imaging.window import apply_window, range_window
+from core.imaging.window import IDENTITY_WINDOW, apply_window, range_window
 from core.results import DicomMeta
 
 _VRS = frozenset(
@@ -111,6 +111,7 @@ def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True) -
             notes.append(f"pixel data holds only {ds.NumberOfFrames} of {frames} frames")
     else:
         _require_decoder(ts)
+        _check_codestream_size(ds, ts, frames, cols, rows)
     if frames > 1:
         notes.append(f"first frame of {frames} (multi-frame DICOM)")
 
@@ -229,7 +230,7 @@ def _colour_to_grey(arr: np.ndarray, ds, pi: str):
     rgb = arr[..., :3].astype(np.float32)
     luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
     if arr.dtype == np.uint8:
-        return np.rint(luma).astype(np.uint8), luma, None
+        return np.rint(luma).astype(np.uint8), luma, IDENTITY_WINDOW
     lo, hi = _finite_range(luma)
     win = range_window(lo, hi)
     return apply_window(luma, *win), luma, win
@@ -290,6 +291,37 @@ def _require_decoder(uid) -> None:
             f"transfer syntax {uid} ({uid.name}) needs a decoder that is not installed"
             + (f" (e.g. {hint})" if hint else ""),
             FileError.MISSING_DECODER,
+        )
+
+
+def _check_codestream_size(ds, ts, frames: int, cols: int, rows: int) -> None:
+    """A compressed frame may claim a far bigger size than Rows/Columns (a decompression bomb for the
+    JPEG/JPEG 2000 decoders, which allocate what the codestream says): read its header first."""
+    size = None
+    try:
+        from pydicom.encaps import get_frame
+
+        frame = get_frame(ds.PixelData, 0, number_of_frames=frames)
+        if "2000" in ts.name:
+            at = frame.find(b"\xff\x4f\xff\x51", 0, 4096)  # SOC + SIZ marker
+            if at >= 0:
+                xsiz, ysiz, xo, yo = struct.unpack_from(">IIII", frame, at + 8)
+                size = (xsiz - xo, ysiz - yo)
+        elif "JPEG" in ts.name:
+            from pydicom.pixels.utils import _get_jpg_parameters
+
+            params = _get_jpg_parameters(frame)
+            if "width" in params and "height" in params:
+                size = (int(params["width"]), int(params["height"]))
+    except Exception:  # noqa: BLE001 - an unreadable codestream header is the decoder's to report
+        return
+    if size is None:
+        return
+    check_dimensions(*size, what="compressed DICOM frame")
+    if size[0] > cols or size[1] > rows:
+        raise FileError(
+            f"damaged DICOM: its compressed frame is {size[0]}×{size[1]} but the header says {cols}×{rows}",
+            FileError.CORRUPT,
         )
 
 

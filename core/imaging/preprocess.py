@@ -73,7 +73,9 @@ def prepare(data: bytes, size: int, *, name: str = "") -> tuple[np.ndarray, Lett
 
     The one path from a file to the model input, used by the scan AND by training: decodes with
     ``read_image(data, name=name, reduce_to=size)`` (reduced-scale JPEG decoding when the image is
-    much larger than ``size``) then ``letterbox``. Raises only ``FileError``.
+    much larger than ``size``) then ``letterbox``. Raises only ``FileError``. The geometry's
+    ``source_width``/``source_height`` are those of ``decoded.grey`` (possibly reduced); the file's
+    full size is ``decoded.width``/``decoded.height``.
     """
     from core.imaging.reader import read_image
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 from core.imaging.decoded import DecodedImage, check_dimensions, make_meta
 from core.imaging.errors import FileError
-from core.imaging.window import apply_window, range_window
+from core.imaging.window import IDENTITY_WINDOW, apply_window, range_window
 
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
@@ -84,7 +84,7 @@ def decode_raster(data: bytes, *, reduce_to: int | None = None, keep_raw: bool =
     reduced = img.size != (full_w, full_h)
 
     raw = None
-    window = None
+    window = IDENTITY_WINDOW  # 8-bit images are shown as stored
     mode = img.mode
     if mode == "L":
         pass

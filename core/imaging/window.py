@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 
+IDENTITY_WINDOW = (128.0, 256.0)  # LINEAR window that maps 0..255 onto itself exactly
+
+
 def range_window(lo: float, hi: float) -> tuple[float, float]:
     """(center, width) of the LINEAR window that maps ``lo`` → 0 and ``hi`` → 255 exactly."""
     lo, hi = float(lo), float(hi)

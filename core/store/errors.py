@@ -44,7 +44,7 @@ def is_disk_full(exc: BaseException) -> bool:
 
 def is_read_only(exc: BaseException) -> bool:
     text = _text(exc)
-    return "readonly database" in text or "read-only" in text or "unable to open database" in text
+    return "readonly database" in text or "read-only" in text
 
 
 def classify(exc: BaseException, where: str) -> StoreError:
@@ -60,6 +60,12 @@ def classify(exc: BaseException, where: str) -> StoreError:
             f"The database ({where}) cannot be written: the file or its folder is read-only "
             "(or on a read-only disk). Choose another database location in the settings or fix the permissions.",
             StoreError.READ_ONLY,
+        )
+    if "unable to open database" in _text(exc):
+        return StoreError(
+            f"The database file {where} cannot be opened: its folder is missing or not accessible. "
+            "Choose another database location in the settings.",
+            StoreError.UNAVAILABLE,
         )
     if is_locked(exc):
         return StoreError(

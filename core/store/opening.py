@@ -60,13 +60,14 @@ def _check_writable(path: Path) -> None:
             "Choose another database location.",
             StoreError.READ_ONLY,
         ) from exc
-    target = path if path.exists() else path.parent
-    if not os.access(target, os.W_OK):
-        raise StoreError(
-            f"The database {path} cannot be written: {'the file' if path.exists() else 'its folder'} is "
-            "read-only. Fix the permissions or choose another database location.",
-            StoreError.READ_ONLY,
-        )
+    # SQLite's WAL journal needs the folder writable too (it creates -wal/-shm files beside the file)
+    for target, what in ((path, "the file"), (path.parent, "its folder")):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise StoreError(
+                f"The database {path} cannot be written: {what} is read-only. "
+                "Fix the permissions or choose another database location.",
+                StoreError.READ_ONLY,
+            )
 
 
 def open_store(

@@ -134,9 +134,10 @@ def train(opts: TrainOptions) -> Path:
     if opts.cv_folds < 2:
         raise TrainError("--cv-folds must be at least 2: thresholds and calibration come from out-of-fold predictions")
     listing = load_listing(opts.data)
-    init_state, recipe = None, Recipe()
+    init_state, init_key, recipe = None, "", Recipe()
     if opts.init:
         ckpt = load_init(opts.init)
+        init_key = ckpt.get("version", "")
         recipe = Recipe.from_dict(ckpt["recipe"])
         init_state = ckpt["state_dict"]
         recipe.fit.lr = recipe.fit.lr / 5  # fine-tuning: gentler by default
@@ -153,7 +154,7 @@ def train(opts: TrainOptions) -> Path:
     listing, images, errors = _images(listing, recipe.size, opts.cache)
     k = min(opts.cv_folds, len(np.unique(listing.groups)))
     oof = run_cv(listing, images, recipe, folds=k, split_seed=opts.split_seed, workdir=workdir,
-                 init_state=init_state, log=_log)
+                 init_state=init_state, init_key=init_key, log=_log)
     y, groups = listing.labels, listing.groups
     auc_plain, auc_tta = M.roc_auc(y, oof.scores(False)), M.roc_auc(y, oof.scores(True))
     tta = {"on": True, "off": False}.get(opts.tta, bool(auc_tta > auc_plain))

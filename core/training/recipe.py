@@ -77,12 +77,15 @@ class OOF:
 
 
 def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int = 5, split_seed: int = 0,
-           workdir: Path, init_state: dict | None = None, log=print) -> OOF:
-    """k-fold grouped stratified CV of ``recipe``; per-fold results saved under ``workdir/<tag>/``."""
+           workdir: Path, init_state: dict | None = None, init_key: str = "", log=print) -> OOF:
+    """k-fold grouped stratified CV of ``recipe``; per-fold results saved under ``workdir/<tag>/``.
+
+    With ``init_state`` every fold fine-tunes from those weights (keeping their input normalisation);
+    ``init_key`` (e.g. the checkpoint's sha256) keeps results of different starting points apart."""
     from core.training.loop import fit, predict_logits
 
     fold = stratified_group_kfold(listing.labels, listing.groups, folds, split_seed)
-    tag = recipe.tag(data_key(listing) + ("+init" if init_state is not None else ""), folds, split_seed)
+    tag = recipe.tag(data_key(listing) + (f"+init{init_key}" if init_state is not None else ""), folds, split_seed)
     out = Path(workdir) / tag
     out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2), encoding="utf-8")
@@ -100,7 +103,7 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
                 f"validate {len(va)}")
             t0 = time.time()
             net = make_net(recipe, init_state)
-            fit(net, images[tr], listing.labels[tr], recipe.fit, log=log)
+            fit(net, images[tr], listing.labels[tr], recipe.fit, log=log, set_stats=init_state is None)
             lo, fl = predict_logits(net, images[va])
             np.savez(path, idx=va, logits=lo, flipped=fl, seconds=time.time() - t0)
             z = np.load(path)
@@ -115,5 +118,5 @@ def train_final(listing: Listing, images: np.ndarray, recipe: Recipe, *, init_st
 
     t0 = time.time()
     net = make_net(recipe, init_state)
-    fit(net, images, listing.labels, recipe.fit, log=log)
+    fit(net, images, listing.labels, recipe.fit, log=log, set_stats=init_state is None)
     return net, time.time() - t0

@@ -54,7 +54,7 @@ class ShortcutHelp(QWidget):
                 keys = mapping.get(spec.name, [])
                 key_html = " ".join(
                     f"<span style='background:#1a1f24; border:1px solid #4a5560; border-radius:3px;"
-                    f" padding:1px 6px; font-family:monospace'>&nbsp;{html.escape(shortcuts.display([k]))}&nbsp;</span>"
+                    f" padding:1px 6px; font-weight:600'>&nbsp;{html.escape(shortcuts.display([k]))}&nbsp;</span>"
                     for k in keys) or "<span style='color:#66707a'>—</span>"
                 k = QLabel(key_html)
                 k.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

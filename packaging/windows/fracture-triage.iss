@@ -1,7 +1,7 @@
 ; Inno Setup script for the Windows installer of Fracture Triage (per-user by default, no admin needed).
 ; Built by `python packaging\build.py --installer` after the PyInstaller build, which passes the name,
 ; version, icon and folders from the package metadata as /D defines; nothing here repeats them.
-; By hand: iscc /DAppVersion=0.1.0 /DSourceDir=dist\fracture-triage /DIconFile=... packaging\windows\fracture-triage.iss
+; By hand: iscc /DAppVersion=X.Y.Z /DSourceDir=dist\fracture-triage /DIconFile=... packaging\windows\fracture-triage.iss
 ; The app keeps its database and settings in %LOCALAPPDATA%\fracture-triage (platformdirs); the
 ; uninstaller leaves them there on purpose.
 

@@ -154,3 +154,84 @@ def test_ten_thousand_items_in_batches_without_resorting(store, tmp_path):
     assert [w.name for w in wl] == expected
     assert wl.counts()["to_review"] == 10_000
     assert wl.counts()["flagged"] == sum(p >= 0.3 for p in probs)
+
+
+class _NoStore:
+    """The worklist's store calls, answering from nothing (for the model-based test)."""
+
+    def image_rows(self, root=None, model_version=None):
+        return []
+
+    def error_rows(self, root=None):
+        return []
+
+    def current_labels(self, image_ids=None):
+        return {}
+
+
+def test_incremental_updates_match_a_full_recomputation():
+    """Random scan results, decisions, undos and filter switches: the view always equals a sort from
+    scratch, counts equal a recount, and replaying the notifications on a mirror list (as a Qt model
+    does) reproduces the view."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from core.results import ScanItem
+    from core.store import Decision
+    from core.worklist import matches
+
+    op = st.one_of(
+        st.tuples(st.just("scan"), st.integers(0, 30), st.one_of(st.none(), st.sampled_from([0.1, 0.3, 0.5, 0.5, 0.9]))),
+        st.tuples(st.just("error"), st.integers(0, 30), st.none()),
+        st.tuples(st.just("decide"), st.integers(0, 30), st.sampled_from(["fracture", "no_fracture", "doubt"])),
+        st.tuples(st.just("undo"), st.integers(0, 30), st.none()),
+        st.tuples(st.just("filter"), st.integers(0, len(FILTERS) - 1), st.none()),
+    )
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(op, max_size=60))
+    def run(ops):
+        from datetime import datetime, timezone
+        from pathlib import Path
+
+        wl = Worklist(_NoStore(), Thresholds(0.3, 0.7), Path("/r"))
+        wl.reload()
+        mirror: list = []
+
+        def on_change(c: Change) -> None:
+            if c.kind == "reset":
+                mirror[:] = list(wl)
+            elif c.kind == "inserted":
+                mirror[c.first : c.first] = [wl[i] for i in c.rows]
+            elif c.kind == "removed":
+                del mirror[c.first : c.last + 1]
+            else:
+                for i in c.rows:
+                    mirror[i] = wl[i]
+
+        wl.subscribe(on_change)
+        now = datetime.now(timezone.utc)
+        for n, (kind, k, arg) in enumerate(ops):
+            path = Path(f"/r/f{k}.png")
+            if kind == "scan":
+                wl.add_scan_items([ScanItem(path, 1, 1, "scored", image_id=f"id{k}", probability=arg, model_version="m")])
+            elif kind == "error":
+                wl.add_scan_items([ScanItem(path, 1, 1, "error", error="bad")])
+            elif kind in ("decide", "undo") and wl.item(f"id{k}") is not None:
+                label = arg if kind == "decide" else None
+                d = Decision(n, f"id{k}", "r", "decide", label or "doubt", now)
+                if kind == "undo":
+                    d = Decision(n, f"id{k}", "r", "undo", None, now, undoes=1, restored=None)
+                wl.apply_decision(d)
+            elif kind == "filter":
+                wl.set_filter(FILTERS[k])
+            assert mirror == list(wl)
+        rows = list(wl)
+        every = [wl._items[key] for key in wl._items]
+        assert len(rows) == sum(matches(i, wl.filter) for i in every)
+        group = lambda i: 2 if i.error else (1 if i.probability is None else 0)  # noqa: E731
+        keys = [(group(i), -(i.probability or 0)) for i in rows]
+        assert keys == sorted(keys)
+        assert wl.counts() == {f: sum(matches(i, f) for i in every) for f in FILTERS}
+
+    run()

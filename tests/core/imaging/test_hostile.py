@@ -208,3 +208,24 @@ def test_read_image_accepts_bytearray_and_memoryview():
 def test_pillow_open_is_header_only_for_limits():
     # a header within limits but no pixel data at all: still fails cleanly (truncated), not a crash
     fails(factory.png_bomb_header(4000, 4000), FileError.TRUNCATED, "truncated PNG")
+
+
+@pytest.mark.parametrize("claim,kind,text", [
+    ((30000, 30000), FileError.TOO_LARGE, "compressed DICOM frame 30000×30000 exceeds the size limit"),
+    ((800, 960), FileError.CORRUPT, "compressed frame is 800×960 but the header says 80×96"),
+])
+def test_dicom_jpeg2000_codestream_bigger_than_header(claim, kind, text):
+    import struct
+
+    data = bytearray(factory.dicom(factory.phantom(dtype=np.uint16, hi=4000), compress=JPEG2000Lossless))
+    at = data.index(b"\xff\x4f\xff\x51")
+    struct.pack_into(">II", data, at + 8, *claim)
+    fails(bytes(data), kind, text)
+
+
+def test_dicom_jpeg_baseline_codestream_bigger_than_header():
+    from pydicom.uid import JPEGBaseline8Bit
+
+    big = factory.jpeg(np.zeros((960, 800), np.uint8))
+    data = factory.dicom(factory.phantom(), syntax=JPEGBaseline8Bit, encapsulated_frames=[big])
+    fails(data, FileError.CORRUPT, "compressed frame is 800×960 but the header says 80×96")

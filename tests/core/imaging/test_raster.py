@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from core.imaging.preprocess import PAD_VALUE, prepare
-from core.imaging.reader import DecodedImage, read_image
+from core.imaging.reader import DecodedImage, apply_window, read_image
 from tests.core.imaging import factory
 
 PH = factory.phantom()  # 96×80 uint8
@@ -29,8 +29,9 @@ def close(a: np.ndarray, b: np.ndarray, tol: float = 4.0) -> bool:
         {"mode": "L", "progressive": True},
         {"mode": "RGB", "progressive": True, "subsampling": 2},
         {"mode": "CMYK"},
+        {"mode": "RGB", "keep_rgb": True},
     ],
-    ids=["grey", "rgb", "progressive-grey", "progressive-rgb", "cmyk"],
+    ids=["grey", "rgb", "progressive-grey", "progressive-rgb", "cmyk", "adobe-rgb-not-ycbcr"],
 )
 def test_jpeg_variants_decode_to_grey(kw):
     img = read_image(factory.jpeg(PH, **kw), name="x.jpg")
@@ -38,7 +39,7 @@ def test_jpeg_variants_decode_to_grey(kw):
     assert img.format == "JPEG" and (img.width, img.height) == (80, 96)
     assert img.grey.dtype == np.uint8 and img.grey.shape == (96, 80)
     assert close(img.grey, PH, tol=5.0)
-    assert not img.reduced and img.window is None and not img.inverted
+    assert not img.reduced and img.window == (128.0, 256.0) and not img.inverted
     assert img.meta.width == 80 and img.meta.format == "JPEG" and img.meta.dicom is None
 
 
@@ -72,12 +73,13 @@ def test_jpeg_reduced_decoding_keeps_long_side_at_least_reduce_to():
 def test_jpeg_8bit_keep_raw_is_float_copy():
     img = read_image(factory.jpeg(PH), keep_raw=True)
     assert img.raw.dtype == np.float32 and np.array_equal(img.raw, img.grey.astype(np.float32))
+    assert np.array_equal(apply_window(img.raw, *img.window, img.inverted), img.grey)
     assert read_image(factory.jpeg(PH)).raw is None
 
 
 def test_png_8bit_is_exact():
     img = read_image(factory.pil_bytes(Image.fromarray(PH), "PNG"), name="a.png")
-    assert img.format == "PNG" and np.array_equal(img.grey, PH) and img.window is None
+    assert img.format == "PNG" and np.array_equal(img.grey, PH)
 
 
 def test_png_16bit_windowed_over_data_range_and_raw_kept():
@@ -88,6 +90,7 @@ def test_png_16bit_windowed_over_data_range_and_raw_kept():
     expected = np.rint((arr16.astype(float) - arr16.min()) / (arr16.max() - arr16.min()) * 255)
     assert np.abs(img.grey.astype(float) - expected).max() <= 1
     assert np.array_equal(img.raw, arr16.astype(np.float32))
+    assert np.array_equal(apply_window(img.raw, *img.window), img.grey)
     lo, hi = arr16.min(), arr16.max()
     assert img.window == ((lo + hi) / 2 + 0.5, hi - lo + 1.0)
     assert any("16-bit" in n for n in img.notes)
@@ -147,3 +150,19 @@ def test_prepare_letterboxes_decoded_grey():
 def test_grey_is_contiguous_uint8_without_needless_copies():
     img = read_image(factory.jpeg(PH))
     assert img.grey.flags.c_contiguous and img.grey.dtype == np.uint8
+
+
+def test_real_fracatlas_jpegs_full_and_reduced(shared_data):
+    paths = sorted((shared_data / "fracatlas" / "fullres").glob("*.jpg"))[:3]
+    paths += sorted((shared_data / "fracatlas" / "images").glob("*.jpg"))[:3]
+    if not paths:
+        pytest.skip("no FracAtlas JPEGs in the shared data")
+    for path in paths:
+        data = path.read_bytes()
+        full = read_image(data, name=path.name)
+        assert full.format == "JPEG" and full.grey.shape == (full.height, full.width)
+        small = read_image(data, name=path.name, reduce_to=384)
+        assert max(small.grey.shape) >= min(384, max(full.grey.shape))
+        assert (small.width, small.height) == (full.width, full.height)
+        ref = np.asarray(Image.fromarray(full.grey).resize(small.grey.shape[::-1], Image.Resampling.BOX))
+        assert np.corrcoef(ref.ravel().astype(float), small.grey.ravel().astype(float))[0, 1] > 0.99

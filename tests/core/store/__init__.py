@@ -1,0 +1,1 @@
+"""Tests of core.store (the label database) and shared helpers for the worklist/triage/export/import tests."""

@@ -56,7 +56,7 @@ def item(
     dicom = DicomMeta(modality="DX", body_part=body_part, view_position="AP") if body_part else None
     return ScanItem(
         path=Path(path),
-        size=100 + (hash(str(n)) % 50),
+        size=100 + len(str(n)),
         mtime_ns=1_700_000_000_000_000_000,
         status=status,
         image_id=image_id or fake_id(n),

@@ -71,7 +71,6 @@ def test_decisions_survive_sigkill(tmp_path):
     image_ids = [fake_id(i) for i in range(40)]
     reported: set[int] = set()
     rnd = random.Random(1234)
-    started = time.monotonic()
     for trial in range(TRIALS):
         rfd, wfd = os.pipe()
         sys.stdout.flush()
@@ -108,7 +107,6 @@ def test_decisions_survive_sigkill(tmp_path):
         missing = reported - present
         assert not missing, f"trial {trial}: decisions reported as saved but lost: {sorted(missing)[:10]}"
     assert len(reported) > TRIALS  # the children really were writing when killed
-    assert time.monotonic() - started < 90
     s = open_test_store(tmp_path)  # and the app opens it normally afterwards
     assert len(s.all_decisions()) >= len(reported)
     s.close()

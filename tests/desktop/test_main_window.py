@@ -1,0 +1,268 @@
+"""The main window end to end (offscreen): scan a folder by signal, triage by key presses only,
+check the store and the auto-advance order, filters and counts, errors, export from the dialog."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from tests.desktop.conftest import N_IMAGES, expected_order
+
+
+def press(qtbot, w, key, modifier=Qt.KeyboardModifier.NoModifier):
+    """A key press to the focused widget (shortcuts are window-wide), then wait for the queued action."""
+    target = QApplication.focusWidget() or w.review.viewer
+    qtbot.keyClick(target, key, modifier)
+    qtbot.waitUntil(lambda: not w.session.busy, timeout=5000)
+
+
+def current_name(w) -> str:
+    item = w.session.current_item
+    return item.name if item is not None else ""
+
+
+def labels_by_name(w) -> dict[str, str]:
+    store = w.session.store
+    names = {it.image_id: it.name for it in w.session.worklist._items.values() if it.image_id}
+    return {names[k]: d.label for k, d in store.current_labels().items() if k in names}
+
+
+def test_scan_fills_the_worklist_sorted_by_probability(scanned):
+    w = scanned
+    model = w.worklist.model
+    names = [model.item(r).name for r in range(model.rowCount())]
+    assert names == expected_order()
+    probs = [model.item(r).probability for r in range(model.rowCount())]
+    assert probs == sorted(probs, reverse=True)
+    assert w.session.worklist.counts()["to_review"] == N_IMAGES
+    assert current_name(w) == expected_order()[0]  # the top of the list is shown
+    assert "fracture probability" in w.review.header.label.text()
+    assert "Errors 1" in w.worklist.tabs.tabText(6)
+    assert w.windowTitle().startswith("Fracture Triage")
+
+
+def test_triage_by_keys_only(scanned, qtbot):
+    w = scanned
+    order = expected_order()
+    assert current_name(w) == order[0]
+    press(qtbot, w, Qt.Key.Key_F)  # fracture, then advance
+    assert current_name(w) == order[1]
+    press(qtbot, w, Qt.Key.Key_N)
+    assert current_name(w) == order[2]
+    press(qtbot, w, Qt.Key.Key_D)
+    assert current_name(w) == order[3]
+    assert labels_by_name(w) == {order[0]: "fracture", order[1]: "no_fracture", order[2]: "doubt"}
+    assert w.review.toast.isVisible() and "Doubt" in w.review.toast.text()
+
+    press(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the doubt: back to that image
+    assert current_name(w) == order[2]
+    assert order[2] not in labels_by_name(w)
+    press(qtbot, w, Qt.Key.Key_Backspace)  # undo again: the no_fracture
+    assert order[1] not in labels_by_name(w)
+    history = w.session.store.decision_history(w.session.current_item.image_id)
+    assert [d.kind for d in history][-1] == "undo"  # undo is an event, not a delete
+
+    # navigation: to-review list is now order[1:], current order[1]
+    press(qtbot, w, Qt.Key.Key_J)
+    assert current_name(w) == order[2]
+    press(qtbot, w, Qt.Key.Key_Space)
+    assert current_name(w) == order[3]
+    press(qtbot, w, Qt.Key.Key_Down)
+    assert current_name(w) == order[4]
+    press(qtbot, w, Qt.Key.Key_K)
+    assert current_name(w) == order[3]
+    press(qtbot, w, Qt.Key.Key_Up)
+    assert current_name(w) == order[2]
+
+    # keys pressed faster than the writes run strictly in order
+    target = QApplication.focusWidget() or w.review.viewer
+    for key in (Qt.Key.Key_N, Qt.Key.Key_N, Qt.Key.Key_F):
+        qtbot.keyClick(target, key)
+    qtbot.waitUntil(lambda: not w.session.busy, timeout=5000)
+    got = labels_by_name(w)
+    assert got[order[2]] == "no_fracture" and got[order[3]] == "no_fracture" and got[order[4]] == "fracture"
+    assert got[order[0]] == "fracture"
+    reviewers = {d.reviewer for d in w.session.store.current_labels().values()}
+    assert reviewers == {"QA"}
+
+
+def test_decision_when_table_has_focus(scanned, qtbot):
+    w = scanned
+    w.worklist.table.setFocus()
+    qtbot.waitUntil(lambda: w.worklist.table.hasFocus())
+    first = current_name(w)
+    press(qtbot, w, Qt.Key.Key_Down)  # our shortcut, not the table's own key handling
+    assert current_name(w) != first
+    press(qtbot, w, Qt.Key.Key_F)
+    assert "fracture" in labels_by_name(w).values()
+
+
+def test_filters_and_counts(scanned, qtbot):
+    w = scanned
+    order = expected_order()
+    press(qtbot, w, Qt.Key.Key_F)  # top image (definite flag) → agrees
+    press(qtbot, w, Qt.Key.Key_N)  # 2nd (flagged) → disagrees
+    press(qtbot, w, Qt.Key.Key_D)
+    qtbot.waitUntil(lambda: w.session.worklist.counts()["decided"] == 3)
+    counts = w.session.worklist.counts()
+    assert counts["to_review"] == N_IMAGES - 3 and counts["doubt"] == 1 and counts["errors"] == 1
+    assert counts["disagreements"] == 1
+    qtbot.waitUntil(lambda: "Decided 3" in w.worklist.tabs.tabText(3))
+    assert "To review 5" in w.worklist.tabs.tabText(0)
+
+    w.worklist.tabs.setCurrentIndex(3)  # Decided
+    assert w.session.worklist.filter == "decided"
+    assert w.worklist.model.rowCount() == 3
+    w.worklist.tabs.setCurrentIndex(5)  # Disagreements
+    assert [w.worklist.model.item(r).name for r in range(w.worklist.model.rowCount())] == [order[1]]
+    w.worklist.tabs.setCurrentIndex(2)  # All
+    assert w.worklist.model.rowCount() == N_IMAGES + 1
+
+
+def test_corrupt_file_appears_under_errors(scanned, qtbot):
+    w = scanned
+    w.worklist.tabs.setCurrentIndex(6)
+    model = w.worklist.model
+    assert model.rowCount() == 1
+    item = model.item(0)
+    assert item.name == "broken.jpg" and item.error
+    assert not w.worklist.table.isColumnHidden(6)  # the Problem column shows the reason
+    assert w.session.current_item.name == "broken.jpg"
+    assert "could not be read" in w.review.viewer._message.text()
+    press(qtbot, w, Qt.Key.Key_F)  # nothing to decide on an unreadable file: no crash, no decision
+    assert w.session.store.current_labels() == {}
+
+
+def test_export_from_the_dialog(scanned, qtbot, tmp_path):
+    w = scanned
+    press(qtbot, w, Qt.Key.Key_F)
+    press(qtbot, w, Qt.Key.Key_N)
+    qtbot.keyClick(w.review.viewer, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: getattr(w, "export_dialog", None) is not None and w.export_dialog.isVisible())
+    dlg = w.export_dialog
+    out = tmp_path / "export-out"
+    dlg.destination.setText(str(out))
+    dlg.with_images.setChecked(True)
+    with qtbot.waitSignal(dlg.finished_export, timeout=20000) as blocker:
+        qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0] is not None, dlg.result.text()
+    rows = list(csv.DictReader((out / "labels.csv").open(encoding="utf-8")))
+    assert sorted(r["label"] for r in rows) == ["fracture", "no_fracture"]
+    assert (out / "fracture").is_dir() and "Exported 2" in dlg.result.text()
+    dlg.close_button.click()
+
+
+def test_table_model_passes_the_model_tester(make_window, image_folder, qtbot, qtmodeltester):
+    w = make_window()
+    qtmodeltester.check(w.worklist.model)  # empty
+    with qtbot.waitSignal(w.scan_done, timeout=20000):
+        w.open_folder(image_folder)
+    qtmodeltester.check(w.worklist.model)
+    press(qtbot, w, Qt.Key.Key_F)
+    w.worklist.tabs.setCurrentIndex(2)
+    qtmodeltester.check(w.worklist.model)
+    qtmodeltester.check(w.worklist.proxy)
+
+
+def test_key_to_image_latency_with_prefetch(scanned, qtbot):
+    """Moving to the next image shows the prefetched image at once; decisions include the durable write."""
+    w = scanned
+    nav, dec = [], []
+    for key, bucket in ((Qt.Key.Key_J, nav), (Qt.Key.Key_J, nav), (Qt.Key.Key_K, nav),
+                        (Qt.Key.Key_F, dec), (Qt.Key.Key_N, dec), (Qt.Key.Key_D, dec)):
+        # wait until the neighbours are decoded (prefetch), as when a reviewer looks at an image
+        qtbot.waitUntil(lambda: w.tasks.pending == 0, timeout=5000)
+        with qtbot.waitSignal(w.latency_measured, timeout=5000) as blocker:
+            qtbot.keyClick(w.review.viewer, key)
+        bucket.append(blocker.args[1])
+    print(f"\nkey→image shown: navigation median {statistics.median(nav):.1f} ms {['%.1f' % x for x in nav]}, "
+          f"decision (durable write + advance) median {statistics.median(dec):.1f} ms {['%.1f' % x for x in dec]}")
+    assert statistics.median(nav) < 250
+    assert statistics.median(dec) < 500
+
+
+def test_previously_scanned_folder_opens_from_the_database(make_window, image_folder, qtbot):
+    w = make_window()
+    with qtbot.waitSignal(w.scan_done, timeout=20000):
+        w.open_folder(image_folder)
+    w.close()
+    w2 = make_window()
+    with qtbot.waitSignal(w2.session.worklist_changed, timeout=5000):
+        w2.open_folder(image_folder)
+    assert w2.worklist.model.rowCount() == N_IMAGES  # straight from the database, before any rescan result
+    with qtbot.waitSignal(w2.scan_done, timeout=20000) as blocker:
+        pass
+    assert blocker.args[0].reused == N_IMAGES
+
+
+def test_no_model_installed(make_window, image_folder, qtbot):
+    w = make_window(model=None)
+    assert w.banner.isVisible() and "No fracture model is installed" in w.banner_text.text()
+    assert "No model" in w.status.model.text()
+    with qtbot.waitSignal(w.session.worklist_changed, timeout=5000):
+        w.open_folder(image_folder)
+    assert not w.session.scanning
+    w.on_action("heatmap")
+    assert "no heatmap" in w.review.toast.text().lower()
+
+
+def test_shortcut_help_and_remap(scanned, qtbot):
+    w = scanned
+    qtbot.keyClick(w.review.viewer, Qt.Key.Key_Question)
+    qtbot.waitUntil(w.help_overlay.isVisible)
+    assert "Keyboard shortcuts" in w.help_overlay.card.findChildren(type(w.status.counts))[0].text()
+    qtbot.keyClick(w.help_overlay, Qt.Key.Key_Escape)
+    assert not w.help_overlay.isVisible()
+    w.settings.shortcuts = {"fracture": ["X"]}
+    w.apply_shortcuts()
+    first = current_name(w)
+    press(qtbot, w, Qt.Key.Key_F)  # F no longer decides
+    assert labels_by_name(w) == {}
+    press(qtbot, w, Qt.Key.Key_X)
+    assert labels_by_name(w) == {first: "fracture"}
+
+
+def test_viewer_tools_by_key(scanned, qtbot):
+    w = scanned
+    v = w.review.viewer
+    fit_zoom = v.zoom
+    qtbot.keyClick(v, Qt.Key.Key_Plus)
+    assert v.zoom > fit_zoom
+    qtbot.keyClick(v, Qt.Key.Key_I)
+    assert v.inverted
+    qtbot.keyClick(v, Qt.Key.Key_T)
+    assert v.rotation == 90
+    qtbot.keyClick(v, Qt.Key.Key_3)
+    assert v.preset_name() == "High contrast"
+    qtbot.keyClick(v, Qt.Key.Key_H)
+    assert v.heatmap_visible and v.has_heatmap
+    qtbot.keyClick(v, Qt.Key.Key_R)
+    assert not v.inverted and v.rotation == 0 and v.window is None
+    assert v.zoom == pytest.approx(fit_zoom)
+
+
+def test_model_stays_consistent_while_a_scan_adds_rows(make_window, tmp_path, qtbot, qtlog):
+    """A Qt model tester attached during the whole scan (incremental inserts) reports nothing."""
+    from PySide6.QtTest import QAbstractItemModelTester
+
+    from tests.desktop.conftest import make_image_folder
+
+    folder = make_image_folder(tmp_path / "many", n=N_IMAGES)
+    for i in range(3):  # a second level of the folder, more rows arriving in several batches
+        make_image_folder(folder / f"sub{i}", n=N_IMAGES, corrupt=False)
+        for p in (folder / f"sub{i}").iterdir():  # make the copies distinct images (distinct bytes)
+            p.write_bytes(p.read_bytes() + bytes([i]))
+    w = make_window()
+    tester = QAbstractItemModelTester(w.worklist.model, QAbstractItemModelTester.FailureReportingMode.Warning)
+    proxy_tester = QAbstractItemModelTester(w.worklist.proxy, QAbstractItemModelTester.FailureReportingMode.Warning)
+    with qtbot.waitSignal(w.scan_done, timeout=30000):
+        w.open_folder(folder)
+    w.worklist.tabs.setCurrentIndex(2)
+    assert w.worklist.model.rowCount() == 4 * N_IMAGES + 1
+    problems = [r.message for r in qtlog.records if "FAIL" in r.message or "ModelTester" in r.message]
+    assert problems == []
+    del tester, proxy_tester
