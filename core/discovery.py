@@ -158,7 +158,7 @@ def discover(
                             continue
                         st = os.stat(path)
                 except OSError as exc:
-                    stats.unreadable.append((path, _os_reason(exc)))
+                    stats.unreadable.append((path, f"cannot be read: {_os_reason(exc)}"))
                     continue
                 mode = st.st_mode
                 if stat.S_ISDIR(mode):

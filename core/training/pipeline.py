@@ -172,6 +172,11 @@ def train(opts: TrainOptions) -> Path:
     if meta_scores is not None:
         baselines["metadata"] = {"label": "metadata only (logistic: body part, hardware, view)",
                                  **report.baseline_metrics(y, meta_scores, groups)}
+    _log(f"model OOF: AUC {model_m['roc_auc']} spec@95sens {model_m['specificity_at_95_sensitivity']}")
+
+    _log(f"final training on all {len(listing)} images ({recipe.fit.epochs} epochs)")
+    net, final_seconds = train_final(listing, images, recipe, init_state=init_state, init_key=init_key,
+                                     workdir=workdir, log=_log)
     seed_scores = None
     if opts.seed_baseline:
         sr = seed_recipe(opts.seed_baseline_epochs, opts.seed)
@@ -182,10 +187,6 @@ def train(opts: TrainOptions) -> Path:
         seed_scores = s_oof.scores(False)
         baselines["seed_cnn"] = {"label": f"seed CNN (3 conv blocks, Dense 256, 128x128 RGB; {sr.fit.epochs} epochs)",
                                  **report.baseline_metrics(y, seed_scores, groups), "cv_seconds": round(s_oof.seconds)}
-    _log(f"model OOF: AUC {model_m['roc_auc']} spec@95sens {model_m['specificity_at_95_sensitivity']}")
-
-    _log(f"final training on all {len(listing)} images ({recipe.fit.epochs} epochs)")
-    net, final_seconds = train_final(listing, images, recipe, init_state=init_state, log=_log)
     graph = ExportGraph(net, temperature=cal["temperature"], prior_shift=shift, tta=tta).eval()
     onnx_bytes = export_bytes(graph, recipe.size)
     sample = to_float(images, np.arange(min(8, len(images)))).numpy()

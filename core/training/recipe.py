@@ -112,11 +112,27 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
     return OOF(logits, flipped, fold, seconds)
 
 
-def train_final(listing: Listing, images: np.ndarray, recipe: Recipe, *, init_state: dict | None = None, log=print):
-    """Train on all usable images with the recipe; returns (net in eval mode, seconds)."""
+def train_final(listing: Listing, images: np.ndarray, recipe: Recipe, *, init_state: dict | None = None,
+                init_key: str = "", workdir: Path | None = None, log=print):
+    """Train on all usable images with the recipe; returns (net in eval mode, seconds). With
+    ``workdir`` the trained weights are kept there and reused by a rerun with the same data and recipe."""
+    import torch
+
     from core.training.loop import fit
 
+    saved = None
+    if workdir is not None:
+        tag = recipe.tag(data_key(listing) + (f"+init{init_key}" if init_state is not None else ""), 0, 0)
+        saved = Path(workdir) / f"{tag}-final.pt"
+        if saved.is_file():
+            blob = torch.load(saved, map_location="cpu", weights_only=True)
+            log(f"  reusing the final model trained earlier: {saved}")
+            return make_net(recipe, blob["state_dict"]).eval(), float(blob["seconds"])
     t0 = time.time()
     net = make_net(recipe, init_state)
     fit(net, images, listing.labels, recipe.fit, log=log, set_stats=init_state is None)
-    return net, time.time() - t0
+    seconds = time.time() - t0
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state_dict": net.state_dict(), "seconds": seconds}, saved)
+    return net, seconds

@@ -283,3 +283,23 @@ def test_cancel_stops_discovery(tmp_path):
         if len(seen) == 5:
             cancel.set()
     assert len(seen) == 5
+
+
+def test_path_longer_than_path_max_is_reported_not_fatal(tmp_path):
+    (tmp_path / "ok.jpg").write_bytes(jpeg_bytes())
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:  # build the tree relative to open folders: the full path is too long for path-based calls
+        for _ in range(25):
+            os.mkdir("d" * 200, dir_fd=fd)
+            nxt = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        img = os.open("deep.jpg", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(img, jpeg_bytes())
+        os.close(img)
+    finally:
+        os.close(fd)
+    found, stats = run_discover(tmp_path)
+    assert "ok.jpg" in names(found)
+    assert names(found) == ["ok.jpg"]  # the walk goes on; the unreachable folder is reported, not a crash
+    assert len(stats.unreadable) == 1 and "path too long for the operating system" in stats.unreadable[0][1]

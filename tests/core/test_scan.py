@@ -286,3 +286,18 @@ def test_failing_callback_propagates(tmp_path, model):
     with pytest.raises(RuntimeError, match="callback broke"):
         scan(tmp_path, model, on_item=on_item)
     assert no_scan_threads()
+
+
+def test_keyboard_interrupt_in_the_callers_thread_cleans_up(tmp_path, model):
+    make_images(tmp_path, list(range(0, 250, 10)))
+    calls = []
+
+    def known(path, size, mtime_ns):
+        calls.append(path)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return None
+
+    with pytest.raises(KeyboardInterrupt):
+        scan(tmp_path, model, known=known)
+    assert no_scan_threads()
