@@ -19,6 +19,7 @@ whichever pipeline thread produced the result: GUI callers marshal to their own 
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import threading
 import time
@@ -341,7 +342,7 @@ def scan(
     """
     from core.model.runtime import thread_plan
 
-    root = Path(root)
+    root = Path(os.path.abspath(root))  # absolute item paths: what the store keys on and users can reopen
     if workers is None:
         workers = thread_plan().decode_workers
     workers = max(1, int(workers))

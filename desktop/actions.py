@@ -7,7 +7,7 @@ from typing import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QMenu, QSizePolicy, QSlider, QToolBar, QWidget
+from PySide6.QtWidgets import QComboBox, QMainWindow, QMenu, QSizePolicy, QSlider, QToolBar, QWidget
 
 from desktop import shortcuts, theme
 
@@ -134,8 +134,3 @@ def preset_combo() -> QComboBox:
         c.addItem(f"{i}  {name}")
     return c
 
-
-def label(text: str) -> QLabel:
-    lab = QLabel(text)
-    lab.setObjectName("muted")
-    return lab

@@ -64,10 +64,10 @@ class MainWindow(QMainWindow):
         bl.addWidget(self.banner_text, 1)
         self.banner.setVisible(model is None)
         if model is None:
+            reason = f" ({html.escape(model_problem.rstrip('.'))})" if model_problem else ""
             self.banner_text.setText(
-                "<b>No fracture model is installed</b> — images can be listed but are not scored. "
-                + html.escape(model_problem or "") + " Install a model in resources/models, or choose one in "
-                "Settings › Model file.")
+                f"<b>No fracture model is installed</b> — new images are listed but not scored{reason}. "
+                "Install a model in resources/models, or choose one in Settings › Model file.")
         self.empty = EmptyState()
         self.empty.set_recent(settings.recent_folders)
         self.worklist = WorklistPanel()
@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
         self._wire()
         self._refresh_status_static()
         self._restore_geometry()
+        if model is not None:  # create the inference session while the user picks a folder
+            self.tasks.run_in_background(model.ensure_session, None, lambda exc: None)
 
     # -- wiring ----------------------------------------------------------------------------------------
     def _wire(self) -> None:
@@ -159,11 +161,17 @@ class MainWindow(QMainWindow):
         self._set_review_enabled(True)
         self.worklist.model.set_worklist(wl)
         self.worklist.show_filter(wl.filter)
+        first = self.stack.currentWidget() is not self.splitter
         self.stack.setCurrentWidget(self.splitter)
-        total = self.width()
-        self.splitter.setSizes([max(470, int(total * 0.41)), max(500, int(total * 0.59))])
+        if first:
+            QTimer.singleShot(0, self._size_panels)
         self.worklist.refresh_columns()
         self.review.viewer.setFocus()
+
+    def _size_panels(self) -> None:
+        total = max(self.splitter.width(), self.width())
+        left = min(max(480, int(total * 0.42)), 760)
+        self.splitter.setSizes([left, max(400, total - left)])
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -238,6 +246,7 @@ class MainWindow(QMainWindow):
                 (summary.failed, "unreadable", "unreadable")) if n]
             text = f"Scan complete: {', '.join(parts)} · {summary.elapsed_s:.1f} s"
         self.status.scan_ended(text)
+        self.worklist.refresh_columns()
         self.scan_done.emit(summary)
         if self.quit_after_scan:
             print(text, flush=True)
@@ -262,10 +271,9 @@ class MainWindow(QMainWindow):
     # -- actions ---------------------------------------------------------------------------------------
     def on_action(self, name: str) -> None:
         v = self.review.viewer
-        if self.help_overlay.isVisible():
+        if self.help_overlay.isVisible():  # any key first closes the help (nothing is decided unseen)
             self.help_overlay.hide()
-            if name == "help":
-                return
+            return
         if name in TRIAGE_ACTIONS:
             if name in ("fracture", "no_fracture", "doubt") and not self.session.reviewer and not self.ask_reviewer():
                 return
@@ -380,13 +388,14 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             log.warning("settings not saved: %s", exc)
 
-    def _restore_geometry(self) -> None:
+    def _restore_geometry(self) -> bool:
         if self.settings.window_geometry:
-            self.restoreGeometry(QByteArray.fromHex(self.settings.window_geometry.encode("ascii")))
+            return self.restoreGeometry(QByteArray.fromHex(self.settings.window_geometry.encode("ascii")))
         else:
             screen = self.screen().availableGeometry() if self.screen() else None
             if screen is not None:
                 self.resize(min(1600, int(screen.width() * 0.92)), min(1000, int(screen.height() * 0.9)))
+            return False
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

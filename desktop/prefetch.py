@@ -8,6 +8,7 @@ results and prefetches the next images, so moving to the next image shows it at 
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from core.imaging.window import range_window
 from core.imaging.errors import FileError
 
 HEATMAP_LONG_SIDE = 512
+log = logging.getLogger("fracture_triage.desktop.prefetch")
 
 
 @dataclass
@@ -62,15 +64,18 @@ def grey_qimage(grey: np.ndarray) -> QImage:
     return QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
 
 
-def compute_presets(src: np.ndarray, as_read: Optional[tuple[float, float]]) -> list[tuple[str, Optional[tuple[float, float]]]]:
-    """The four window presets: as acquired, full range, high contrast, bone detail."""
+def compute_presets(src: np.ndarray, as_read: Optional[tuple[float, float]],
+                    inverted: bool = False) -> list[tuple[str, Optional[tuple[float, float]]]]:
+    """The four window presets: as acquired, full range, high contrast, bone detail. ``inverted``: the
+    values are shown inverted (MONOCHROME1), so bone is at the LOW end of ``src``."""
     sample = src[:: max(1, src.shape[0] // 256), :: max(1, src.shape[1] // 256)].astype(np.float32, copy=False)
-    lo, p2, p45, p98, p997, hi = np.percentile(sample, [0, 2, 45, 98, 99.7, 100])
+    lo, p03, p2, p45, p55, p98, p997, hi = np.percentile(sample, [0, 0.3, 2, 45, 55, 98, 99.7, 100])
+    bone = range_window(p03, max(p55, p03 + 1)) if inverted else range_window(p45, max(p997, p45 + 1))
     return [
         ("As acquired", as_read),
         ("Full range", range_window(lo, max(hi, lo + 1))),
         ("High contrast", range_window(p2, max(p98, p2 + 1))),
-        ("Bone detail", range_window(p45, max(p997, p45 + 1))),
+        ("Bone detail", bone),
     ]
 
 
@@ -132,13 +137,18 @@ def load_for_viewer(image_id: str, path: Path, *, model=None, cam: Optional[np.n
     if dm is not None:
         out.body_part, out.view = dm.body_part or "", dm.view_position or ""
     out.qimage = grey_qimage(out.grey)
-    out.presets = compute_presets(out.source, out.window if out.raw is not None else None)
-    if cam is None and model is not None and model_has_cam(model):
-        canvas, _ = letterbox(out.grey, model.input_size)
-        pred = model.predict(to_tensor(canvas), with_cam=True)
-        cam = pred.cams[0] if pred.cams is not None else None
-    if cam is not None and model is not None:
-        out.heatmap = heatmap_image(cam, out.grey.shape[1], out.grey.shape[0], model.input_size)
+    out.presets = compute_presets(out.source, out.window if out.raw is not None else None,
+                                  inverted=out.raw is not None and out.inverted)
+    if model is not None and (cam is not None or model_has_cam(model)):
+        try:
+            if cam is None:
+                canvas, _ = letterbox(out.grey, model.input_size)
+                pred = model.predict(to_tensor(canvas), with_cam=True)
+                cam = pred.cams[0] if pred.cams is not None else None
+            if cam is not None:
+                out.heatmap = heatmap_image(cam, out.grey.shape[1], out.grey.shape[0], model.input_size)
+        except Exception:  # noqa: BLE001 - no heatmap is better than no image; the reason goes to the log
+            log.warning("no heatmap for %s", image_id[:12], exc_info=True)
     return out
 
 

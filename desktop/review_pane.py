@@ -22,6 +22,13 @@ from desktop.viewer import ImageViewer
 PATIENT_FIELDS = (("PatientName", "Patient"), ("PatientID", "ID"), ("PatientBirthDate", "Born"))
 
 
+def _person_name(value: str) -> str:
+    """DICOM PN 'Family^Given^Middle' → 'Family, Given Middle'."""
+    parts = [p.strip() for p in value.split("=")[0].split("^")]
+    family, rest = parts[0], " ".join(p for p in parts[1:] if p)
+    return f"{family}, {rest}" if family and rest else (family or rest)
+
+
 def _dicom_date(value: str) -> str:
     v = value.strip()
     return f"{v[:4]}-{v[4:6]}-{v[6:8]}" if len(v) == 8 and v.isdigit() else v
@@ -36,6 +43,7 @@ class InfoPanel(QFrame):
         self.left = QLabel("")
         self.left.setTextFormat(Qt.TextFormat.RichText)
         self.left.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        self.left.setWordWrap(True)
         self.right = QLabel("")
         self.right.setTextFormat(Qt.TextFormat.RichText)
         self.right.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -59,7 +67,8 @@ class InfoPanel(QFrame):
             so = loaded.screen_only
             if so.get("StudyDate"):
                 parts.append(f"{m}Study</span> {html.escape(_dicom_date(so['StudyDate']))}")
-            patient = [f"{m}{label}</span> {html.escape(_dicom_date(so[key]) if key.endswith('Date') else so[key])}"
+            shown = {"PatientName": _person_name, "PatientBirthDate": _dicom_date}
+            patient = [f"{m}{label}</span> {html.escape(shown.get(key, str)(so[key]))}"
                        for key, label in PATIENT_FIELDS if so.get(key)]
             if patient:
                 parts.append(" ".join(patient))
@@ -92,7 +101,7 @@ class ProbabilityHeader(QFrame):
         self.show_for(None, None, None, empty=True)
 
     def show_for(self, probability: Optional[float], flag: Optional[str], label: Optional[str],
-                 empty: bool = False) -> None:
+                 empty: bool = False, other_model: str = "") -> None:
         colour = theme.flag_colour(flag, probability).name()
         if empty:
             self.label.setText("")
@@ -103,6 +112,9 @@ class ProbabilityHeader(QFrame):
         else:
             flag_html = (f"<span style='color:{colour}; font-weight:700'>■ {theme.FLAG_TEXT[flag].upper()}</span>"
                          if flag in theme.FLAG_TEXT else "<span style='color:#97a1ab'>not flagged</span>")
+            if other_model:  # a score stored by another model than the one loaded now: say so
+                flag_html = (f"<span style='color:#e8a33d'>from model {html.escape(other_model)} "
+                             "(an earlier scan)</span>")
             self.label.setText(f"<span style='font-size:17pt; font-weight:700'>{probability * 100:.0f}%</span>"
                                f"&nbsp; <span style='color:#c9d1d9'>fracture probability</span>"
                                f"&nbsp;&nbsp;&nbsp; {flag_html}")
@@ -112,7 +124,7 @@ class ProbabilityHeader(QFrame):
                                       f"{theme.LABEL_COLOURS[label].name()}; font-size:13pt; font-weight:700'>"
                                       f"{theme.LABEL_TEXT[label]}</span>")
             else:
-                self.decision.setText("<span style='color:#97a1ab'>Not decided yet — F fracture · N no fracture · "
+                self.decision.setText("<span style='color:#97a1ab'>Undecided — F fracture · N no fracture · "
                                       "D doubt</span>")
         self.setStyleSheet(f"QFrame#probHeader {{ background: #1a1f24; border-bottom: 1px solid #2f363e;"
                            f" border-left: 5px solid {colour}; }} QFrame#probHeader QLabel {{ color: #e6ebf0; }}")
@@ -124,6 +136,7 @@ class ReviewPane(QWidget):
     def __init__(self, tasks, model_getter: Callable[[], object], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cache = ImageCache(tasks, model_getter, capacity=6, parent=self)
+        self._model_getter = model_getter
         self.viewer = ImageViewer(self)
         self.info = InfoPanel(self)
         self.header = ProbabilityHeader(self)
@@ -160,7 +173,7 @@ class ReviewPane(QWidget):
             self.viewer.set_image(None, f"This file could not be read:\n\n{item.error}\n\n{item.path}")
             self.info.show_item(item, None)
         else:
-            self.header.show_for(item.probability, item.flag, item.label)
+            self._show_header(item)
             loaded = self.cache.get(item.image_id)
             if loaded is not None:
                 self._present(loaded)
@@ -177,9 +190,15 @@ class ReviewPane(QWidget):
         """The same image changed (a decision): update the header and the info line, keep the view."""
         self._item = item
         if item is not None and item.error is None:
-            self.header.show_for(item.probability, item.flag, item.label)
+            self._show_header(item)
             self.info.show_item(item, self.cache.get(item.image_id) if item.image_id else None,
                                 self._view_text())
+
+    def _show_header(self, item) -> None:
+        model = self._model_getter()
+        current = model.version if model is not None else None
+        other = item.model_version if item.probability is not None and item.model_version != current else ""
+        self.header.show_for(item.probability, item.flag, item.label, other_model=other or "")
 
     def _present(self, loaded: LoadedImage) -> None:
         if self._shown_id == loaded.image_id and self.viewer.image is loaded:

@@ -59,6 +59,8 @@ class ReviewSession(QObject):
         self.last_summary = None
         self.view_order: Optional[Callable[[], Optional[list]]] = None  # set by the window when user-sorted
         self.action_started_at: Optional[float] = None
+        self.last_write_ms = 0.0  # duration of the last durable decision write (writer thread)
+        self._order_before: Optional[list] = None  # the table's order when a decision key was pressed
         self._queue: deque[str] = deque()
         self._busy = False
         self._gen = 0
@@ -272,17 +274,26 @@ class ReviewSession(QObject):
                     continue
                 item = t.current_item
                 self._busy = True
-                self.tasks.run_on_writer(lambda p=pending: t.write(p),
+                self._order_before = self.view_order() if self.view_order is not None else None
+                self.tasks.run_on_writer(lambda p=pending: self._timed(t.write, p),
                                          lambda d, it=item, a=action: self._applied(a, d, it),
                                          lambda exc, a=action: self._write_failed(a, exc))
                 return
             if action == "undo":
                 self._busy = True
-                self.tasks.run_on_writer(t.write_undo, lambda d, a=action: self._applied(a, d, None),
+                self.tasks.run_on_writer(lambda: self._timed(t.write_undo), lambda d, a=action: self._applied(a, d, None),
                                          lambda exc, a=action: self._write_failed(a, exc))
                 return
             self._navigate(action)
             self.action_done.emit(action)
+
+    def _timed(self, fn, *args):
+        """Run a durable write (writer thread) and remember how long the database took."""
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.last_write_ms = (time.perf_counter() - t0) * 1000.0
 
     def _navigate(self, action: str) -> None:
         t = self.triage
@@ -308,7 +319,7 @@ class ReviewSession(QObject):
         t = self.triage
         if t is not None and decision is not None:
             t.apply(decision)
-            order = self.view_order() if self.view_order is not None else None
+            order, self._order_before = self._order_before, None
             if order and not decision.is_undo:
                 self._advance_in(order, decision.image_id)
             self._check_current()
@@ -319,11 +330,13 @@ class ReviewSession(QObject):
         self._drain()
 
     def _advance_in(self, order: list, image_id: str) -> None:
-        """Auto-advance in the table's own order when the user sorted it by a column."""
+        """Auto-advance in the table's own order (as it was when the key was pressed) when the user
+        sorted it by a column: the next row after the decided one that is still to review."""
         ids = [self._key(i) for i in order]
         start = ids.index(image_id) + 1 if image_id in ids else 0
         for i in list(range(start, len(order))) + list(range(0, start)):
-            if order[i].to_review:
+            now = self.worklist.item(ids[i])
+            if now is not None and now.to_review:
                 idx = self.worklist.index_of(ids[i])
                 if idx is not None:
                     self.triage.go_to(idx)

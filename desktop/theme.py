@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from PySide6.QtGui import QColor, QFont, QIcon, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 from core.resources import icon_path
@@ -41,6 +41,7 @@ QTableView {{ background: {_BASE}; alternate-background-color: {_ALT}; gridline-
              border: none; selection-background-color: #2d4a63; selection-color: {_TEXT}; }}
 QHeaderView::section {{ background: {_PANEL}; color: {_MUTED}; border: none; border-right: 1px solid #2f363e;
                         border-bottom: 1px solid #2f363e; padding: 4px 6px; font-weight: 600; }}
+QTabBar {{ font-size: 9pt; }}
 QTabBar::tab {{ background: transparent; color: {_MUTED}; padding: 6px 5px; border: none;
                border-bottom: 2px solid transparent; }}
 QTabBar::tab:selected {{ color: {_TEXT}; border-bottom: 2px solid {_ACCENT}; }}
@@ -54,6 +55,7 @@ QPushButton:default {{ border-color: {_ACCENT}; }}
 QPushButton#primary {{ background: {_ACCENT}; border-color: {_ACCENT}; color: white; font-weight: 600; }}
 QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox, QDateEdit, QKeySequenceEdit {{ background: {_BASE};
     border: 1px solid #3b454f; border-radius: 3px; padding: 3px 5px; color: {_TEXT}; }}
+QTabWidget::pane {{ border: 1px solid #2f363e; background: {_BG}; }}
 QSplitter::handle {{ background: #2a3138; }}
 QLabel#muted {{ color: {_MUTED}; }}
 QFrame#banner {{ background: #4a3a1a; border-bottom: 1px solid #6b5526; }}
@@ -114,10 +116,3 @@ def app_icon() -> QIcon:
             ic.addFile(str(p))
     return ic
 
-
-def bold(font: QFont, size_delta: float = 0.0) -> QFont:
-    f = QFont(font)
-    f.setBold(True)
-    if size_delta:
-        f.setPointSizeF(max(6.0, f.pointSizeF() + size_delta))
-    return f

@@ -107,9 +107,10 @@ class WorklistModel(QAbstractTableModel):
     def item(self, row: int):
         return self._items[row] if 0 <= row < len(self._items) else None
 
-    def row_of(self, image_id: str) -> int:
+    def row_of(self, key: str) -> int:
+        """Row of an image (by image id) or of an unreadable file (by its path)."""
         for i, it in enumerate(self._items):
-            if it.image_id == image_id:
+            if (it.error is None and it.image_id == key) or (it.error is not None and str(it.path) == key):
                 return i
         return -1
 
@@ -139,8 +140,8 @@ class WorklistModel(QAbstractTableModel):
             return self._display(it, col)
         if role == ITEM_ROLE:
             return it
-        if role == IMAGE_ID_ROLE:
-            return it.image_id
+        if role == IMAGE_ID_ROLE:  # the worklist's key: image id, or the path of an unreadable file
+            return it.image_id if it.error is None and it.image_id else str(it.path)
         if role == SORT_ROLE:
             return self._sort_key(it, col)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -225,7 +226,7 @@ class WorklistPanel(QWidget):
     """Filter tabs with counts over the sortable worklist table."""
 
     filter_selected = Signal(str)  # filter name, when the user picks a tab
-    image_activated = Signal(str)  # image_id, when the user selects a row with the mouse
+    image_activated = Signal(str)  # worklist key (image id, or path of an unreadable file), on a mouse pick
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -256,6 +257,7 @@ class WorklistPanel(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicatorShown(False)
+        self.table.horizontalHeader().setSortIndicatorClearable(True)  # third click: back to probability order
         self.table.horizontalHeader().sortIndicatorChanged.connect(
             lambda *_: self.table.horizontalHeader().setSortIndicatorShown(True))
         self.proxy.sort(-1)

@@ -112,7 +112,8 @@ def check_contents(internal: Path) -> None:
         if (internal / rel).exists():
             bad.append(rel)
     for p in internal.rglob("*"):
-        if p.is_file() and re.match(r"(lib)?(torch|c10|Qt6?(WebEngine|Quick|Qml|3D|Pdf))", p.name):
+        if p.is_file() and (re.match(r"(lib)?(torch|c10|Qt6?(WebEngine|Quick|Qml|3D|Pdf))", p.name)
+                            or p.suffix in (".pt", ".pth", ".ckpt")):
             bad.append(str(p.relative_to(internal)))
     if bad:
         raise BuildError("unwanted files in the bundle: " + ", ".join(sorted(bad)[:20]))
@@ -128,14 +129,18 @@ def check_contents(internal: Path) -> None:
             raise BuildError(f"Qt plugin folder {needed}/ is missing from the bundle")
 
 
+def _is_elf(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == b"\x7fELF"
+
+
 def check_linux_libraries(bundle: Path) -> list[str]:
     """``ldd`` every bundled ELF file with the bundle's own folders on the search path; what does not
     resolve must be a system library. Returns the system libraries the bundle relies on."""
     if not sys.platform.startswith("linux") or not shutil.which("ldd"):
         return []
     internal = internal_dir(bundle)
-    elf = [p for p in internal.rglob("*") if p.is_file() and not p.is_symlink()
-           and (".so" in p.name) and p.open("rb").read(4) == b"\x7fELF"]
+    elf = [p for p in internal.rglob("*") if p.is_file() and not p.is_symlink() and ".so" in p.name and _is_elf(p)]
     dirs = sorted({str(p.parent) for p in elf})
     env = dict(os.environ, LD_LIBRARY_PATH=os.pathsep.join([str(internal)] + dirs))
     missing: dict[str, set[str]] = {}

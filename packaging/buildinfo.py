@@ -1,8 +1,9 @@
-"""Build-time facts and generated files for the PyInstaller bundle, shared by ``fracture_triage.spec``,
-``build.py`` and the packaging tests: the distribution's name and version (read from the installed
-package's metadata, checked against ``pyproject.toml``, never repeated in the spec), the
-``resources/VERSION`` file the frozen app reads, the Windows version resource, and the app icon
-(drawn with Pillow: PNG sizes for Linux, a multi-size ``.ico`` for Windows).
+"""Build-time facts, generated files and bundle-trimming rules for the PyInstaller bundle, shared by
+``fracture_triage.spec``, ``build.py`` and the packaging tests: the distribution's name and version (read
+from the installed package's metadata, checked against ``pyproject.toml``, never repeated in the spec),
+the ``resources/VERSION`` file the frozen app reads, the Windows version resource, the icons (the app's
+own ``resources/icons/app.*`` in the sizes Linux menus want; a drawn fallback), and what stays out:
+excluded modules, the Qt plugins kept, pruning of libraries only dropped plugins needed, stripping.
 
 Runs in the build environment only; the app never imports it. No ``__init__.py`` in ``packaging/`` on
 purpose: a package named ``packaging`` would shadow the PyPI ``packaging`` that PyInstaller uses.
@@ -18,7 +19,6 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PYPROJECT = ROOT / "pyproject.toml"
 
 # What the bundle must never contain (module prefixes): training, tests and their tools, torch.
 EXCLUDED_MODULES = (
@@ -41,6 +41,10 @@ EXCLUDED_MODULES = (
     "PySide6.QtStateMachine", "PySide6.QtRemoteObjects", "PySide6.QtScxml", "PySide6.QtNfc",
     "PySide6.QtHttpServer", "PySide6.QtLocation", "PySide6.QtQuick3D", "PySide6.QtAxContainer",
 )
+
+# What of resources/models/ the app needs: the ONNX model, its JSON card, the human-readable card.
+# Never a torch checkpoint (.pt) or training plots.
+MODEL_FILE_SUFFIXES = (".onnx", ".json", ".md")
 
 # The demo radiographs (``--demo``) bundled from the pydicom-data package: the JPEG 2000 CR chest and
 # tibia, 1.7 MB in all (the package is 56 MB; desktop/demo.py takes whichever of its files exist).

@@ -9,7 +9,9 @@ Steps, each reported PASS/FAIL, any FAIL makes the exit status 1:
   3. The GUI starts offscreen on the folder with ``--quit-after-scan`` and exits cleanly (status 0, no
      traceback); the time to a visible window is measured (the app's ``FRACTURE_TRIAGE_STARTUP_TIMING``
      line when it prints one, otherwise start-to-exit on an empty folder, an upper bound).
-  4. With ``--bench N``: a scan of N FracAtlas images by both, best of two each, and the ratio.
+  4. The same on an X11 display (``xvfb-run``, when installed): the bundled xcb plugin and libraries work.
+  5. Offline: under ``strace``, neither the scan nor the GUI opens an Internet socket.
+  6. With ``--bench N``: a scan of N FracAtlas images by both, best of two each, and the ratio.
 
 Data: ``../shared/data`` when present (FracAtlas JPEGs, the real CR/DX DICOMs), else generated images;
 pydicom's own test files (installed with pydicom) always. The model: ``--model``, else the bundle's own
@@ -175,6 +177,10 @@ class Smoke:
         self.check(info, "info")
         if not info.stdout.strip():
             raise SmokeFailure("info printed nothing")
+        unknown = [n for n in ("onnxruntime", "pydicom", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pillow")
+                   if re.search(rf"^\s*{re.escape(n)} not installed", info.stdout, re.M | re.I)]
+        if unknown:
+            raise SmokeFailure(f"info reports {', '.join(unknown)} as not installed (metadata not bundled)")
         return f"{proc.stdout.strip()} ({proc.elapsed:.2f} s); info ok"
 
     def scan_and_compare(self) -> str:
@@ -237,6 +243,8 @@ class Smoke:
         start-to-exit with --quit-after-scan on an empty folder as an upper bound."""
         times, marks = [], []
         empty = [c if c != folder else self.work / "empty" for c in cmd]
+        cold = self.args.drop_caches and self._drop_caches()
+        self.results["first_start_cold"] = bool(cold)
         for i in range(3):
             env = dict(self.env, **{TIMING_ENV: "1"})
             env["FRACTURE_TRIAGE_HOME"] = str(self.work / f"home-start{i}")
@@ -251,10 +259,63 @@ class Smoke:
         if marks:
             self.results["window_shown_s"] = marks
             text = "window shown after " + ", ".join(f"{t:.2f}" for t in marks) + " s; " + text
+        text += " (first run with the page cache dropped)" if cold else ""
         target = marks[0] if marks else times[0]
         if target > self.args.start_limit:
             raise SmokeFailure(f"{text}: over the {self.args.start_limit} s limit")
         return text
+
+    @staticmethod
+    def _drop_caches() -> bool:
+        """Empty the kernel's page cache (root only) so the first start reads everything from disk."""
+        try:
+            os.sync()
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
+            return True
+        except OSError:
+            print("      (could not drop the page cache: not root; the first start is not cold)", flush=True)
+            return False
+
+    def gui_x11(self) -> str:
+        """The GUI on a real X11 display (Xvfb), through the bundled xcb platform plugin and libraries."""
+        xvfb = shutil.which("xvfb-run")
+        if not xvfb:
+            return "skipped (no xvfb-run; apt-get install xvfb)"
+        cmd = [xvfb, "-a", "-s", "-screen 0 1920x1080x24", self.exe, self.work / "images", "--quit-after-scan",
+               "--reviewer", "smoke", "--db", f"sqlite:///{self.work / 'x11.sqlite3'}"] + self.bundle_model
+        env = dict(self.env, QT_QPA_PLATFORM="xcb", **{TIMING_ENV: "1"})
+        env["FRACTURE_TRIAGE_HOME"] = str(self.work / "home-x11")
+        proc = self.run(cmd, timeout=180, env=env)
+        self.check(proc, "GUI on X11")
+        m = TIMING_LINE.search(proc.stderr + proc.stdout)
+        if m:
+            self.results["x11_window_shown_s"] = float(m.group(1))
+        return "clean exit" + (f"; window shown after {m.group(1)} s" if m else "")
+
+    def offline(self) -> str:
+        """The bundle's scan and GUI under strace: no Internet socket is ever opened (local Unix sockets,
+        e.g. X11 or D-Bus, are fine)."""
+        strace = shutil.which("strace")
+        if not strace:
+            return "skipped (no strace on this machine)"
+        inet = re.compile(r"socket\(AF_INET6?\b|sa_family=AF_INET6?\b")
+        runs = {
+            "scan": [self.exe, "scan", self.work / "images", "--db", f"sqlite:///{self.work / 'offline.sqlite3'}"]
+            + self.bundle_model,
+            "GUI": [self.exe, self.work / "images", "--quit-after-scan", "--reviewer", "smoke",
+                    "--db", f"sqlite:///{self.work / 'offline-gui.sqlite3'}"] + self.bundle_model,
+        }
+        for label, cmd in runs.items():
+            log = self.work / f"strace-{label}.txt"
+            proc = self.run([strace, "-f", "-qq", "-e", "trace=socket,connect,sendto,sendmsg", "-o", log] + cmd,
+                            timeout=300)
+            if proc.returncode != 0 and not log.exists():
+                return f"skipped (strace cannot trace here: {proc.stderr.strip()[:120]})"
+            self.check(proc, f"{label} under strace")
+            hits = [line for line in log.read_text(errors="replace").splitlines() if inet.search(line)]
+            if hits:
+                raise SmokeFailure(f"the {label} opened network sockets:\n    " + "\n    ".join(hits[:5]))
+        return "scan and GUI opened no Internet socket (strace)"
 
     def bench(self) -> str:
         n = self.args.bench
@@ -292,6 +353,8 @@ class Smoke:
         self.step("version and info", self.version_and_info)
         self.step("scan matches the source install", self.scan_and_compare)
         self.step("GUI offscreen, --quit-after-scan", self.gui)
+        self.step("GUI on X11 (xcb, Xvfb)", self.gui_x11)
+        self.step("offline", self.offline)
         if self.args.bench:
             self.step("frozen vs source scan speed", self.bench)
         if self.args.json:
@@ -315,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tolerance", type=float, default=1e-5, help="max |probability difference| (default 1e-5)")
     ap.add_argument("--start-limit", type=float, default=10.0, metavar="S",
                     help="fail when the first start takes longer (default 10 s; the target is 3 s)")
+    ap.add_argument("--drop-caches", action="store_true",
+                    help="root only: drop the page cache before the first start, for a cold-start figure")
     ap.add_argument("--json", help="write the measured figures here")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     return Smoke(ap.parse_args(argv)).main()

@@ -4,7 +4,8 @@
 # (within 1e-5; a file the bundle cannot decode = a missing plugin = FAIL), the GUI started offscreen
 # with --quit-after-scan, and the start-up time. Exit status 0 only when every step passes.
 #   python packaging/build.py && sh packaging/smoke_test.sh
-#   sh packaging/smoke_test.sh --bench 300     # also frozen vs source scan speed on 300 FracAtlas images
+#   sh packaging/smoke_test.sh --bench 1000    # also frozen vs source scan speed on 1000 FracAtlas images
+#   sh packaging/smoke_test.sh --drop-caches   # root: a truly cold first start
 #   sh packaging/smoke_test.sh --help          # other options (--bundle, --model, --json, --keep)
 set -eu
 cd "$(dirname "$0")/.."

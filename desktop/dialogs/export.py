@@ -56,6 +56,7 @@ class ExportDialog(QDialog):
         self.use_since = QCheckBox("Only decided since")
         self.since = QDateEdit(QDate.currentDate().addMonths(-1))
         self.since.setCalendarPopup(True)
+        self.since.setDisplayFormat("yyyy-MM-dd")
         self.since.setEnabled(False)
         self.use_since.toggled.connect(self.since.setEnabled)
         since_row.addWidget(self.use_since)

@@ -10,8 +10,8 @@
 # ~/.local/share/fracture-triage (database, backups), ~/.config/fracture-triage and
 # ~/.local/state/fracture-triage/log: this script never touches those.
 #
-# The bundle carries Qt's xcb helper libraries (libxcb-cursor0 & co.); a desktop must still provide
-# libxcb, libX11, the GL/EGL stack and fontconfig. What is missing is listed with the exact apt-get command.
+# The bundle carries Qt's xcb helper libraries (libxcb-cursor0 & co.); the system must still provide
+# libxcb, the GL/EGL stack and fonts. What is missing is listed with the exact apt-get command.
 set -eu
 
 NAME=fracture-triage

@@ -52,3 +52,14 @@ def test_every_core_module_imports_without_pyside6():
     out = subprocess.run([sys.executable, "-c", BLOCKER], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("ok")
+
+
+def test_core_test_suite_passes_without_pyside6():
+    """Run the whole core test suite in a fresh interpreter where PySide6 cannot be imported."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:pytestqt", "-p", "tests.block_qt",
+           "-p", "no:cacheprovider", "tests/core", "--deselect",
+           "tests/core/test_layering.py::test_core_test_suite_passes_without_pyside6"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    tail = "\n".join(out.stdout.splitlines()[-15:])
+    assert out.returncode == 0, f"core tests failed without PySide6:\n{tail}\n{out.stderr[-2000:]}"
+    assert " passed" in tail

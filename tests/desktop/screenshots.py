@@ -5,7 +5,7 @@
 
 Opens the folder (copying the first N images to a temporary folder when --limit is given), waits for
 the scan, and saves, at 1366×768 and 1920×1080: the main window on the top image, the same with the
-heatmap on, the shortcut help, the Errors-free "All" list, and the empty state. It also measures the
+heatmap on, the shortcut help and the empty state (and the Errors list at 1920×1080). It also measures the
 time from a key press to the next image painted (navigation with prefetch, and decisions including
 the durable database write) and the longest GUI-thread stall during the scan, and prints them. Everything runs offscreen in a throwaway app home.
 """
@@ -47,7 +47,7 @@ def settle(app, ms: int = 300) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fracatlas" / "images"))
-    ap.add_argument("--out", default=str(ROOT / "screenshots"))
+    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "fracture-triage-screenshots"))
     ap.add_argument("--limit", type=int, default=0, help="only the first N images (copied to a temp folder)")
     ap.add_argument("--model", default="", help="model .onnx (default: the installed one, else the test model)")
     args = ap.parse_args(argv)
@@ -77,6 +77,9 @@ def main(argv=None) -> int:
     from desktop import theme
     from desktop.main_window import MainWindow
 
+    from desktop.qt_compat import protect
+
+    protect()
     app = QApplication.instance() or QApplication(["screenshots"])
     theme.apply_theme(app)
     try:
@@ -110,11 +113,12 @@ def main(argv=None) -> int:
     from PySide6.QtCore import QTimer
 
     beats = [time.perf_counter()]
-    gaps = [0.0]
+    gaps = [0.0, 0.0]  # longest gap, when it ended (s after opening)
 
     def beat():
         now = time.perf_counter()
-        gaps[0] = max(gaps[0], now - beats[0])
+        if now - beats[0] > gaps[0]:
+            gaps[0], gaps[1] = now - beats[0], now - t0
         beats[0] = now
 
     heartbeat = QTimer()
@@ -131,11 +135,11 @@ def main(argv=None) -> int:
     heartbeat.stop()
     s = done[0]
     print(f"scan: {s.scored} scored, {s.reused} reused, {s.failed} errors in {s.elapsed_s:.1f} s; "
-          f"longest GUI-thread stall during the scan: {gaps[0] * 1000:.0f} ms")
+          f"longest GUI-thread stall during the scan: {gaps[0] * 1000:.0f} ms (ending {gaps[1]:.2f} s after opening)")
     wait(app, lambda: w.review.viewer.image is not None and w.review.viewer.image.qimage is not None, 30)
 
     # key → image latency (prefetched navigation, then decisions incl. the durable write)
-    nav, dec = [], []
+    nav, dec, writes = [], [], []
     v = w.review.viewer
     for key, bucket in [(Qt.Key.Key_J, nav)] * 6 + [(Qt.Key.Key_K, nav)] * 2 + [(Qt.Key.Key_N, dec)] * 3 + \
                        [(Qt.Key.Key_Backspace, dec)] * 3:
@@ -145,8 +149,11 @@ def main(argv=None) -> int:
         wait(app, lambda: len(w.latencies) > n, 10)
         if len(w.latencies) > n:
             bucket.append(w.latencies[-1])
+            if bucket is dec:
+                writes.append(w.session.last_write_ms)
     print(f"key → image shown (ms): navigation median {statistics.median(nav):.1f} (max {max(nav):.1f}, n={len(nav)}); "
-          f"decision/undo incl. durable write median {statistics.median(dec):.1f} (max {max(dec):.1f}, n={len(dec)})")
+          f"decision/undo incl. durable write median {statistics.median(dec):.1f} (max {max(dec):.1f}, n={len(dec)}), "
+          f"of which the database write (fsync) median {statistics.median(writes):.1f}")
     QTest.keyClick(v, Qt.Key.Key_Home)
     w.session.triage.go_to(0)
     w.session._check_current()
@@ -167,6 +174,9 @@ def main(argv=None) -> int:
         w.grab().save(str(out / f"help_{w_}x{h_}.png"))
         w.on_action("help")
         settle(app, 100)
+    w.worklist.tabs.setCurrentIndex(6)  # Errors: unreadable files and why
+    settle(app, 300)
+    w.grab().save(str(out / f"errors_{w.width()}x{w.height()}.png"))
     print(f"screenshots in {out}")
     w.close()
     w.deleteLater()

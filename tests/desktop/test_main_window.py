@@ -266,3 +266,69 @@ def test_model_stays_consistent_while_a_scan_adds_rows(make_window, tmp_path, qt
     problems = [r.message for r in qtlog.records if "FAIL" in r.message or "ModelTester" in r.message]
     assert problems == []
     del tester, proxy_tester
+
+
+def test_recent_folders_drop_and_geometry_persist(make_window, image_folder, qtbot, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from core.settings import Settings
+
+    w = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(image_folder))])
+    drop = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(w.scan_done, timeout=20000):
+        w.dropEvent(drop)
+    assert w.settings.recent_folders[0] == str(image_folder.absolute())
+    w.resize(1200, 700)
+    qtbot.waitUntil(lambda: (w.width(), w.height()) == (1200, 700))
+    w.close()
+    saved = Settings.load(w.settings_path)
+    assert saved.window_geometry and saved.recent_folders == [str(image_folder.absolute())]
+    w2 = make_window(settings=saved)
+    assert w2._restore_geometry()  # (the offscreen test screen is 800×600, so the size itself is clamped)
+    w2._fill_recent()
+    assert [a.text() for a in w2.recent_menu.actions()] == [str(image_folder.absolute())]
+
+
+def test_first_results_fast_and_scan_cancel(make_window, tmp_path, qtbot):
+    import time
+
+    from tests.desktop.conftest import make_image_folder
+
+    folder = tmp_path / "many"
+    for i in range(25):
+        make_image_folder(folder / f"d{i:02d}", corrupt=False)
+        for p in (folder / f"d{i:02d}").iterdir():
+            p.write_bytes(p.read_bytes() + i.to_bytes(2, "little"))
+    w = make_window()
+    t0 = time.perf_counter()
+    w.open_folder(folder)
+    qtbot.waitUntil(lambda: w.worklist.model.rowCount() > 0, timeout=5000)
+    first = time.perf_counter() - t0
+    print(f"\nfirst result in the table {first * 1000:.0f} ms after opening")
+    assert first < 1.5
+    assert w.status.cancel.isVisible()
+    with qtbot.waitSignal(w.scan_done, timeout=20000) as blocker:
+        qtbot.mouseClick(w.status.cancel, Qt.MouseButton.LeftButton)
+    summary = blocker.args[0]
+    assert summary.cancelled and len(summary.items) < 25 * N_IMAGES
+    assert "cancelled" in w.status.progress_label.text()
+    assert w.worklist.model.rowCount() == len([i for i in summary.items if i.status != "duplicate"])
+
+
+def test_navigation_and_advance_follow_a_user_sort(scanned, qtbot):
+    w = scanned
+    w.worklist.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by file name
+    names = sorted(expected_order())
+    assert [i.name for i in w.worklist.view_order()] == names
+    w.session.select(w.worklist.view_order()[0].image_id)  # as a mouse click on the first row
+    assert current_name(w) == names[0]
+    press(qtbot, w, Qt.Key.Key_J)
+    assert current_name(w) == names[1]
+    press(qtbot, w, Qt.Key.Key_F)  # decided: advance to the next to review in the table's order
+    assert current_name(w) == names[2]
+    press(qtbot, w, Qt.Key.Key_K)
+    assert current_name(w) == names[0]

@@ -64,12 +64,14 @@ def test_store_migrations_are_shipped_as_files():
         assert (migrations / "env.py").is_file()
 
 
-def test_frozen_entry_refuses_training_commands_clearly(launch, capsys):
-    assert launch.frozen_main(["train", "--data", "x"]) == 2
-    assert "not part of the installed app" in capsys.readouterr().err
+def test_frozen_entry_refuses_training_commands_clearly(launch, capsys, monkeypatch):
     from core import cli
 
+    monkeypatch.setattr(cli, "SUBCOMMAND_MODULES", dict(cli.SUBCOMMAND_MODULES))  # restored after the test
+    assert launch.frozen_main(["train", "--data", "x"]) == 2
+    assert "not part of the installed app" in capsys.readouterr().err
     assert "train" not in cli.SUBCOMMAND_MODULES and "evaluate" not in cli.SUBCOMMAND_MODULES
+    assert "scan" in cli.SUBCOMMAND_MODULES
 
 
 def test_frozen_entry_times_from_process_start(launch):
@@ -177,3 +179,26 @@ def test_install_script_maps_missing_libraries_to_apt_packages(tmp_path):
     out = subprocess.run(["sh", str(script), "libxcb-shape.so.0", "libxcb-randr.so.0", "libfoo.so.1"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["libxcb-shape0", "libxcb-randr0", "?libfoo.so.1"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell script")
+def test_install_check_prints_the_exact_apt_get_command(tmp_path):
+    bundle = _fake_bundle(tmp_path)
+    qt = bundle / "_internal" / "PySide6" / "Qt"
+    (qt / "plugins" / "platforms").mkdir(parents=True)
+    (qt / "lib").mkdir(parents=True)
+    (qt / "plugins" / "platforms" / "libqxcb.so").write_bytes(b"\x7fELF")
+    (qt / "lib" / "libQt6Gui.so.6").write_bytes(b"\x7fELF")
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    ldd = fake_bin / "ldd"  # stands in for a machine without the xcb libraries
+    ldd.write_text("#!/bin/sh\necho '\tlibxcb-cursor.so.0 => not found'\necho '\tlibEGL.so.1 => not found'\n"
+                   "echo '\tlibc.so.6 => /lib/libc.so.6 (0x1)'\n")
+    ldd.chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake_bin}:/usr/bin:/bin", HOME=str(tmp_path / "home"))
+    env.pop("WAYLAND_DISPLAY", None)
+    out = subprocess.run(["sh", str(bundle / "install.sh"), "--check"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 1
+    assert "sudo apt-get install -y libegl1 libxcb-cursor0" in out.stderr
+    assert "MISSING system libraries" in out.stderr
