@@ -58,9 +58,6 @@ def run_app(argv: list[str] | None = None) -> int:
 
     log_file = setup_logging()
     log.info("starting %s %s", APP_NAME, app_version())
-    from desktop.qt_compat import protect
-
-    protect()  # PySide6 6.12.0 on Python 3.11 drops references to None: see desktop/qt_compat.py
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "fracture-triage"])
     app.setApplicationName(APP_NAME)

@@ -362,10 +362,15 @@ class MainWindow(QMainWindow):
         from desktop.demo import DemoUnavailable, build_demo_folder
 
         def failed(exc: BaseException) -> None:
-            if isinstance(exc, DemoUnavailable):
-                QMessageBox.information(self, APP_NAME, str(exc))
-            else:
+            if not isinstance(exc, (DemoUnavailable, OSError)):
                 raise exc
+            text = str(exc) if isinstance(exc, DemoUnavailable) else f"The demo folder could not be made: {exc}"
+            if self.quit_after_scan:
+                print(text, flush=True)
+                self.exit_code = 2
+                QTimer.singleShot(0, self.close)
+            else:
+                QMessageBox.information(self, APP_NAME, text)
 
         self.tasks.run_in_background(build_demo_folder, self.open_folder, failed)
 

@@ -40,6 +40,14 @@ def write_json(path: Path, card: dict) -> None:
     tmp.replace(path)
 
 
+def fmt_ci(d) -> str:
+    """{'value': v, 'ci95': [lo, hi]} → 'v (95% CI lo–hi)'."""
+    if not isinstance(d, dict) or d.get("value") is None:
+        return "n/a"
+    lo, hi = d.get("ci95") or [None, None]
+    return f"{d['value']:.3f}" if lo is None else f"{d['value']:.3f} (95% CI {lo:.3f}–{hi:.3f})"
+
+
 def _ci(d) -> str:
     if not isinstance(d, dict) or d.get("value") is None:
         return "n/a"
@@ -57,7 +65,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def render_markdown(card: dict, plots: dict[str, str] | None = None) -> str:
     """MODEL_CARD.md text from a card dict; ``plots`` maps 'roc'/'pr'/'calibration' to PNG file names."""
-    m = card.get("metrics", {})
+    m = card.get("evaluation", {})
     oof = m.get("out_of_fold", {})
     base = m.get("baselines", {})
     cal = m.get("calibration", {})

@@ -217,7 +217,8 @@ def train(opts: TrainOptions) -> Path:
                   "preprocessing": PREPROCESSING_ID, "range": [0.0, 1.0], "layout": "NCHW"},
         "outputs": outputs_spec(recipe.size),
         "thresholds": {"suspicious": model_m["suspicious"]["threshold"], "definite": model_m["definite"]["threshold"]},
-        "metrics": {"protocol": PROTOCOL.format(k=k, groups="blocks of ten consecutive image ids (id // 10)"
+        "metrics": {},  # headline figures, filled below from "evaluation"
+        "evaluation": {"protocol": PROTOCOL.format(k=k, groups="blocks of ten consecutive image ids (id // 10)"
                                                 if "fracatlas" in listing.source else "one group per image"),
                     "out_of_fold": model_m, "calibration": cal, "baselines": baselines,
                     "tta_choice": {"auc_plain": round(auc_plain, 4), "auc_flip_tta": round(auc_tta, 4), "chosen": tta}},
@@ -234,10 +235,31 @@ def train(opts: TrainOptions) -> Path:
         "intended_use": INTENDED_USE, "limitations": LIMITATIONS, "data_credit": DATA_CREDIT,
         "sha256": sha256_bytes(onnx_bytes),
     }
+    card["metrics"] = headline(card["evaluation"])
     write_json(out / f"{stem}.json", card)
     (out / "MODEL_CARD.md").write_text(render_markdown(card, plots), encoding="utf-8")
     _log(f"wrote {out / (stem + '.onnx')} (+ .json, .pt, MODEL_CARD.md, plots)")
     return out / f"{stem}.onnx"
+
+
+def headline(ev: dict) -> dict:
+    """A few flat, readable figures for ``card['metrics']`` (shown by ``fracture-triage info``); the full
+    detail stays in ``card['evaluation']``."""
+    from core.training.card import fmt_ci
+
+    oof, cal, base = ev["out_of_fold"], ev["calibration"], ev["baselines"]
+    out = {"evaluated_by": "pooled out-of-fold predictions, " + ev["protocol"].split(";")[0]}
+    for key in ("roc_auc", "average_precision", "specificity_at_95_sensitivity", "deferrable_share_at_95_sensitivity"):
+        out[key] = fmt_ci(oof[key])
+    for name in ("suspicious", "definite"):
+        out[f"{name}_sensitivity"] = fmt_ci(oof[name]["sensitivity"])
+        out[f"{name}_specificity"] = fmt_ci(oof[name]["specificity"])
+    out["calibration_after"] = "Brier {brier}, ECE {ece}".format(**cal["after_temperature_crossfitted"])
+    for name, b in base.items():
+        out[f"baseline_{name}_roc_auc"] = fmt_ci(b["roc_auc"])
+    if "no_hardware" in oof.get("subgroups", {}):
+        out["roc_auc_without_hardware"] = fmt_ci(oof["subgroups"]["no_hardware"]["roc_auc"])
+    return out
 
 
 def _write_plots(out: Path, stem: str, y, p_cal, raw, others: dict, model_m: dict, prefix: str = "",

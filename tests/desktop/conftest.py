@@ -32,14 +32,6 @@ def expected_order(n: int = N_IMAGES) -> list[str]:
     return sorted(probs, key=lambda k: -probs[k])
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _pyside_refcount_guard():
-    """The app applies this guard in run_app; widgets made directly by tests need it too."""
-    from desktop.qt_compat import protect
-
-    protect()
-
-
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     return make_image_folder(tmp_path / "xrays")

@@ -77,9 +77,6 @@ def main(argv=None) -> int:
     from desktop import theme
     from desktop.main_window import MainWindow
 
-    from desktop.qt_compat import protect
-
-    protect()
     app = QApplication.instance() or QApplication(["screenshots"])
     theme.apply_theme(app)
     try:

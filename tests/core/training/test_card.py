@@ -6,7 +6,7 @@ from core.training.card import DATA_CREDIT, INTENDED_USE, outputs_spec, render_m
 def test_render_contains_essentials():
     card = {"name": "n", "version": "1", "sha256": "ab" * 32, "intended_use": INTENDED_USE, "data_credit": DATA_CREDIT,
             "input": {"name": "image", "size": 256, "preprocessing": "letterbox-grey-v1"}, "outputs": outputs_spec(256),
-            "metrics": {"out_of_fold": {"roc_auc": {"value": 0.8, "ci95": [0.7, 0.9]},
+            "evaluation": {"out_of_fold": {"roc_auc": {"value": 0.8, "ci95": [0.7, 0.9]},
                                         "suspicious": {"threshold": 0.1, "sensitivity": {"value": 0.95, "ci95": [0.9, 0.99]},
                                                        "specificity": {"value": 0.3, "ci95": [0.2, 0.4]}}},
                         "baselines": {"majority": {"label": "majority", "roc_auc": {"value": 0.5, "ci95": [0.5, 0.5]},

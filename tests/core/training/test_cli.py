@@ -39,7 +39,9 @@ def test_train_evaluate_finetune(export_dir, tmp_path, torch_mod, capsys):
 
 def test_train_fracatlas_layout_with_baselines(fracatlas_dir, tmp_path, torch_mod):
     model = _train(fracatlas_dir, tmp_path / "m", tmp_path, "--seed-baseline", "--seed-baseline-epochs", "1")
-    m = json.loads(model.with_suffix(".json").read_text())["metrics"]
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert "roc_auc" in card["metrics"] and "baseline_seed_cnn_roc_auc" in card["metrics"]
+    m = card["evaluation"]
     assert set(m["baselines"]) == {"majority", "metadata", "seed_cnn"}
     assert m["baselines"]["majority"]["roc_auc"]["value"] == 0.5
     assert {"hand", "leg", "hip", "shoulder"} <= set(m["out_of_fold"]["subgroups"])
