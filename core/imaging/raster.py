@@ -7,6 +7,13 @@ applied. 16-bit and float images are windowed to 8 bits over their own min..max 
 as 16-bit PNG/TIFF use their full range; a percentile window would hide real dark/bright detail).
 Sizes are checked from the header before any pixel is decoded; Pillow's own decompression-bomb
 warning is silenced because our stricter limit (``core.imaging.decoded``) runs first.
+
+Truncated JPEGs (the file ends inside the compressed scan data, as in 43 files of the published
+FracAtlas release) are decoded as far as the data goes when at least ``MIN_PRESENT`` of the rows are
+there: the missing rows come out mid-grey, and a note says how much is missing, so the image is still
+triaged rather than hidden under Errors. Less than that is a "truncated JPEG" file error. (Pillow's
+process-wide ``LOAD_TRUNCATED_IMAGES`` is never set: it would also accept damaged PNGs, and it is
+not thread-safe; instead the missing end-of-image marker is supplied for this one decode.)
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+MIN_PRESENT = 0.25  # a truncated JPEG with less than this share of its rows is refused
+_EOI = b"\xff\xd9"
 _COLOUR = ("RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV", "P", "PA", "LA", "La", "1")
 
 
@@ -79,7 +88,13 @@ def decode_raster(data: bytes, *, reduce_to: int | None = None, keep_raw: bool =
                 k = reduce_to / max(full_w, full_h)
                 size = (max(1, math.ceil(full_w * k)), max(1, math.ceil(full_h * k)))
             img.draft("L", size)
-    img.load()  # before getexif(): PNG's getexif() loads, and would hide a decoding error
+    try:
+        img.load()  # before getexif(): PNG's getexif() loads, and would hide a decoding error
+    except OSError as exc:
+        if fmt != "JPEG" or "truncated" not in str(exc):
+            raise
+        img, note = _load_truncated_jpeg(data, img.mode, img.size)
+        notes.append(note)
     orientation = _orientation(img)
     reduced = img.size != (full_w, full_h)
 
@@ -132,6 +147,26 @@ def decode_raster(data: bytes, *, reduce_to: int | None = None, keep_raw: bool =
         raw=raw,
         window=window,
     )
+
+
+def _load_truncated_jpeg(data: bytes, mode: str, size: tuple[int, int]) -> tuple[Image.Image, str]:
+    """Decode a JPEG whose file ends inside the scan data, by supplying the end-of-image marker."""
+    img = Image.open(io.BytesIO(data + _EOI))
+    if img.mode in ("RGB", "L"):
+        img.draft("L", size)
+    img.load()
+    grey = np.asarray(img.convert("L") if img.mode != "L" else img)
+    rows = grey.shape[0]
+    missing = 0
+    filled = (grey == 128).all(axis=1)
+    while missing < rows and filled[rows - 1 - missing]:
+        missing += 1
+    present = 1.0 - missing / rows
+    if present < MIN_PRESENT:
+        raise FileError(f"truncated JPEG (only {present:.0%} of the image is in the file)", FileError.TRUNCATED)
+    if missing:
+        return img, f"truncated file: the bottom {missing / rows:.0%} of the image is missing (shown grey)"
+    return img, "truncated file: the end of the image data is missing; parts may be blurred or grey"
 
 
 def _orientation(img: Image.Image) -> int:

@@ -45,8 +45,20 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Linux file names may hold bytes that are not UTF-8 (Python keeps them as lone surrogates
+# U+DC80..U+DCFF, PEP 383), which SQLite text cannot store. They are stored as the private-use
+# characters U+F780..U+F7FF instead — reversible, and prefix matching on folders still works.
+_SURROGATE_TO_PUA = {0xDC80 + b: 0xF780 + b for b in range(128)}
+_PUA_TO_SURROGATE = {v: k for k, v in _SURROGATE_TO_PUA.items()}
+
+
 def _path_key(path: Path | str) -> str:
-    return str(Path(path).absolute())
+    return str(Path(path).absolute()).translate(_SURROGATE_TO_PUA)
+
+
+def path_from_key(key: str) -> str:
+    """The file system path for a stored path (undoes ``_path_key``'s escaping of non-UTF-8 bytes)."""
+    return key.translate(_PUA_TO_SURROGATE)
 
 
 def _under(column, root: Optional[Path | str]):  # noqa: ANN001
@@ -312,7 +324,7 @@ class Store:
             paths: dict[str, str] = {}
             for r in conn.execute(q):
                 if wanted is None or r.image_id in wanted:
-                    paths[r.image_id] = r.path  # later rows (more recently seen) win
+                    paths[r.image_id] = path_from_key(r.path)  # later rows (more recently seen) win
             preds: dict[str, tuple[float, str]] = {}
             pq = select(_P.c.image_id, _P.c.probability, _P.c.model_version).order_by(_P.c.created_at, _P.c.id)
             if model_version:
@@ -344,7 +356,7 @@ class Store:
         if cond is not None:
             q = q.where(cond)
         with read_connection(self.engine) as conn:
-            return [ErrorRow(r.path, r.error, r.error_kind, r.image_id) for r in conn.execute(q)]
+            return [ErrorRow(path_from_key(r.path), r.error, r.error_kind, r.image_id) for r in conn.execute(q)]
 
     def images_at(self, path: Path) -> set[str]:
         """Image ids stored for exactly this path."""
@@ -354,13 +366,13 @@ class Store:
     def images_named(self, name: str) -> set[str]:
         """Image ids of every stored location with this file name (any folder)."""
         with read_connection(self.engine) as conn:
-            return {r for (r,) in conn.execute(select(_L.c.image_id).where(_L.c.name == name))}
+            return {r for (r,) in conn.execute(select(_L.c.image_id).where(_L.c.name == name.translate(_SURROGATE_TO_PUA)))}
 
     def paths_of(self, image_id: str) -> list[str]:
         """The image's known locations, most recently seen first."""
         q = select(_L.c.path).where(_L.c.image_id == image_id).order_by(_L.c.last_seen.desc(), _L.c.id.desc())
         with read_connection(self.engine) as conn:
-            return [p for (p,) in conn.execute(q)]
+            return [path_from_key(p) for (p,) in conn.execute(q)]
 
     def pseudonym_secret(self) -> bytes:
         """A random per-database secret for export pseudonyms (created on first use, never exported)."""

@@ -56,7 +56,7 @@ def test_every_core_module_imports_without_pyside6():
 
 def test_core_test_suite_passes_without_pyside6():
     """Run the whole core test suite in a fresh interpreter where PySide6 cannot be imported."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:pytestqt", "-p", "tests.block_qt",
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:pytest-qt", "-p", "tests.block_qt",
            "-p", "no:cacheprovider", "tests/core", "--deselect",
            "tests/core/test_layering.py::test_core_test_suite_passes_without_pyside6"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)

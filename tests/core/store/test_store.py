@@ -144,3 +144,18 @@ def test_pseudonym_secret_is_stable_and_random(store, tmp_path):
         assert other.pseudonym_secret() != s1
     finally:
         other.close()
+
+
+def test_non_utf8_file_names_round_trip(store, tmp_path):
+    """Linux names with bytes that are not UTF-8 are stored, found again and given back exactly."""
+    import os
+
+    root = tmp_path / "xr"
+    odd = root / os.fsdecode(b"caf\xe9-\xff.png")  # Latin-1 bytes: lone surrogates in Python
+    it = item(odd, 7, 0.6)
+    store.record_scan_results(root, [it, error_item(root / os.fsdecode(b"bad\xfe.jpg"))])
+    assert store.known_location(odd, it.size, it.mtime_ns, "m1")[0] == it.image_id
+    assert store.paths_of(it.image_id) == [str(odd)]
+    assert [r.path for r in store.image_rows(root)] == [str(odd)]
+    assert os.fsencode(store.error_rows(root)[0].path).endswith(b"bad\xfe.jpg")
+    assert store.images_named(odd.name) == {it.image_id}
