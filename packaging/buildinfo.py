@@ -28,7 +28,12 @@ EXCLUDED_MODULES = (
     "onnxruntime.backend", "onnxruntime.datasets",
     "tkinter", "_tkinter", "matplotlib", "IPython", "jedi", "pandas", "scipy",
     "setuptools", "pip", "wheel", "PyInstaller", "data_store.tests",
-    "sqlalchemy.testing", "mako.testing", "numpy.tests", "PIL.AvifImagePlugin", "PIL._avif",
+    "sqlalchemy.testing", "mako.testing", "numpy.tests", "readline",
+    # no TLS: the app never talks to a network (urllib/asyncio/http.client cope without ssl)
+    "ssl", "_ssl",
+    # Pillow parts the app does not use: fonts (freetype, harfbuzz), Tk, WebP and AVIF images
+    "PIL.ImageFont", "PIL._imagingft", "PIL.ImageTk", "PIL._imagingtk", "PIL.WebPImagePlugin", "PIL._webp",
+    "PIL.AvifImagePlugin", "PIL._avif",
     "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets",
     "PySide6.QtQuickControls2", "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets",
     "PySide6.QtWebEngineQuick", "PySide6.QtWebChannel", "PySide6.QtWebSockets", "PySide6.Qt3DCore",

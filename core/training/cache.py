@@ -2,8 +2,8 @@
 exactly what a scan feeds the model), and keep the letterboxed uint8 canvases in one ``.npy`` per
 (dataset, size) under a cache folder. Epochs then never touch a JPEG.
 
-The cache key covers the preprocessing id, the size and every file's path, size and mtime, so a
-changed file or a new preprocessing version makes a new cache.
+The cache key covers the preprocessing id, the size, the imaging code (``reader_fingerprint``) and
+every file's path, size and mtime, so a changed file, reader or preprocessing makes a new cache.
 """
 
 from __future__ import annotations
@@ -21,10 +21,21 @@ from core.training.data import Listing
 DEFAULT_CACHE = Path("training-cache")
 
 
+def reader_fingerprint() -> str:
+    """Hash of the imaging package's source: a changed reader (e.g. one that now decodes truncated
+    JPEGs it used to refuse) must never be served from a cache built with the old one."""
+    import core.imaging
+
+    h = hashlib.sha256()
+    for f in sorted(Path(core.imaging.__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _key(listing: Listing, size: int) -> str:
     from core.imaging.preprocess import PREPROCESSING_ID
 
-    h = hashlib.sha256(f"{PREPROCESSING_ID}|{size}".encode())
+    h = hashlib.sha256(f"{PREPROCESSING_ID}|{size}|{reader_fingerprint()}".encode())
     for p in listing.paths:
         st = p.stat()
         h.update(f"|{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())

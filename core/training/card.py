@@ -13,8 +13,8 @@ DATA_CREDIT = ("FracAtlas: Abedeen, I. et al. \"FracAtlas: A Dataset for Fractur
                "doi:10.1038/s41597-023-02432-4; data doi:10.6084/m9.figshare.22363012; licence CC BY 4.0.")
 INTENDED_USE = ("A triage aid that orders a worklist of radiographs so that the images most likely to show a "
                 "fracture are read first. It is not a diagnosis and does not replace reading every image. "
-                "Trained and evaluated only on adult-clinic radiographs of the hand, leg, hip and shoulder "
-                "(FracAtlas); not validated on children or on any other body part. Probabilities are "
+                "Trained and evaluated only on FracAtlas radiographs of the hand, leg, hip and shoulder; "
+                "not validated on children or on any other body part. Probabilities are "
                 "calibrated on the developer data and may be miscalibrated on other sites' images.")
 
 
@@ -57,6 +57,12 @@ def _ci(d) -> str:
     return f"{d['value']:.3f} ({lo:.3f}–{hi:.3f})"
 
 
+def _short_command(cmd: str) -> str:
+    import re
+
+    return re.sub(r"--note ('[^']*'|\"[^\"]*\"|\S+)", "--note …", cmd)
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -91,21 +97,21 @@ def render_markdown(card: dict, plots: dict[str, str] | None = None) -> str:
                   _ci(oof.get(name, {}).get("specificity")), oof.get(name, {}).get("ppv"),
                   oof.get(name, {}).get("flagged_share")] for name in ("suspicious", "definite")]), "",
              "'suspicious' is the highest threshold keeping sensitivity ≥ 0.95; 'definite' the lowest keeping "
-             "specificity ≥ 0.90.", "",
+             "specificity ≥ 0.90. Intervals here hold the threshold fixed; 'spec. at 95% sens.' below re-chooses "
+             "the threshold in every bootstrap sample, hence its wider interval.", "",
              "## Out-of-fold results (95% intervals: bootstrap over id blocks)", "",
              f"Protocol: {m.get('protocol', '')}", ""]
     rows = []
     cols = ("roc_auc", "average_precision", "specificity_at_95_sensitivity", "deferrable_share_at_95_sensitivity")
-    rows.append(["**this model**"] + [_ci(oof.get(c)) for c in cols])
+    rows.append(["**this model**"] + [_ci(oof.get(c)) for c in cols] + [oof.get("accuracy_at_0.5", "")])
     for name, b in base.items():
-        rows.append([b.get("label", name)] + [_ci(b.get(c)) for c in cols])
-    lines += [_table(["model", "ROC-AUC", "average precision", "spec. at 95% sens.", "deferrable at 95% sens."], rows), ""]
-    acc = [f"{b.get('label', n)}: {b.get('accuracy_majority_rule', b.get('accuracy_at_0.5'))}" for n, b in base.items()
-           if b.get("accuracy_majority_rule") is not None or b.get("accuracy_at_0.5") is not None]
-    lines += [f"Accuracy at p ≥ 0.5 of this model: {oof.get('accuracy_at_0.5')}; "
-              f"predicting 'no fracture' for every image: {base.get('majority', {}).get('accuracy_majority_rule')}.", ""]
-    if acc:
-        lines += ["", ""][:0]
+        rows.append([b.get("label", name)] + [_ci(b.get(c)) for c in cols] + [b.get("accuracy", "")])
+    lines += [_table(["model", "ROC-AUC", "average precision", "spec. at 95% sens.", "deferrable at 95% sens.",
+                      "accuracy"], rows), "",
+              "Accuracy: this model at calibrated p ≥ 0.5; the majority baseline calls every image 'not "
+              "fractured'; the other baselines flag at probability 0.5 (after undoing their class balancing). "
+              "Accuracy mostly reflects the 83% of images without a fracture; ROC-AUC and the operating "
+              "points are the figures that matter for triage.", ""]
     sub = oof.get("subgroups", {})
     if sub:
         lines += ["### Subgroups", "", _table(["subgroup", "images", "fractured", "ROC-AUC"],
@@ -126,7 +132,8 @@ def render_markdown(card: dict, plots: dict[str, str] | None = None) -> str:
               f"- Data: {json.dumps(tr.get('data', {}))}.",
               f"- Excluded (unreadable by the app's reader, so never scored): {len(tr.get('excluded', []))} files.",
               f"- Recipe: {json.dumps(tr.get('recipe', {}))}.",
-              f"- Command: `{tr.get('command', '')}`; seed {tr.get('seed')}; torch {tr.get('torch')}.",
+              f"- Command: `{_short_command(tr.get('command', ''))}` (the '--note' texts are the list under "
+              f"'What was tried'); seed {tr.get('seed')}; torch {tr.get('torch')}.",
               f"- Time: cross-validation {tr.get('cv_seconds')} s, final training {tr.get('final_seconds')} s "
               f"({tr.get('machine', '')}).", ""]
     if tr.get("what_was_tried"):

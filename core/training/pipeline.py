@@ -171,7 +171,7 @@ def train(opts: TrainOptions) -> Path:
     meta_scores = metadata_oof(listing.meta, y, oof.fold) if listing.meta else None
     if meta_scores is not None:
         baselines["metadata"] = {"label": "metadata only (logistic: body part, hardware, view)",
-                                 **report.baseline_metrics(y, meta_scores, groups)}
+                                 **report.baseline_metrics(y, meta_scores, groups, decision_logit=0.0)}
     _log(f"model OOF: AUC {model_m['roc_auc']} spec@95sens {model_m['specificity_at_95_sensitivity']}")
 
     _log(f"final training on all {len(listing)} images ({recipe.fit.epochs} epochs)")
@@ -186,7 +186,9 @@ def train(opts: TrainOptions) -> Path:
         s_oof = run_cv(s_list, s_images, sr, folds=k, split_seed=opts.split_seed, workdir=workdir, log=_log)
         seed_scores = s_oof.scores(False)
         baselines["seed_cnn"] = {"label": f"seed CNN (3 conv blocks, Dense 256, 128x128 RGB; {sr.fit.epochs} epochs)",
-                                 **report.baseline_metrics(y, seed_scores, groups), "cv_seconds": round(s_oof.seconds)}
+                                 **report.baseline_metrics(y, seed_scores, groups,
+                                                           decision_logit=float(np.log(sr.fit.pos_factor))),
+                                 "cv_seconds": round(s_oof.seconds)}
     graph = ExportGraph(net, temperature=cal["temperature"], prior_shift=shift, tta=tta).eval()
     onnx_bytes = export_bytes(graph, recipe.size)
     sample = to_float(images, np.arange(min(8, len(images)))).numpy()
@@ -264,15 +266,21 @@ def headline(ev: dict) -> dict:
 
 def _write_plots(out: Path, stem: str, y, p_cal, raw, others: dict, model_m: dict, prefix: str = "",
                  where: str = "out-of-fold") -> dict[str, str]:
+    import importlib.util
+
     from core.training import plots
 
+    if importlib.util.find_spec("matplotlib") is None:
+        _log("  matplotlib is not installed (extra 'train'): no plots written")
+        return {}
     curves = {"this model": p_cal, **{k: v for k, v in others.items() if v is not None}}
     pts = {name: (model_m[name]["specificity"]["value"], model_m[name]["sensitivity"]["value"])
            for name in ("suspicious", "definite") if name in model_m}
     names = {"roc": f"{stem}{prefix}-roc.png", "pr": f"{stem}{prefix}-pr.png", "calibration": f"{stem}{prefix}-calibration.png"}
     plots.roc_plot(out / names["roc"], y, curves, pts, where)
     plots.pr_plot(out / names["pr"], y, curves, where)
-    probs = {"calibrated": p_cal} if raw is None else {"raw network output": M.sigmoid(raw), "calibrated": p_cal}
+    probs = ({"model output": p_cal} if raw is None else
+             {"raw network output": M.sigmoid(raw), "calibrated (shipped temperature)": p_cal})
     plots.calibration_plot(out / names["calibration"], y, probs, where=where)
     return names
 

@@ -90,8 +90,16 @@ def model_metrics(y, p_cal, groups, meta: dict | None = None) -> dict:
     return out
 
 
-def baseline_metrics(y, p, groups) -> dict:
+def baseline_metrics(y, p, groups, *, decision_logit: float | None = None) -> dict:
+    """Ranking metrics plus an accuracy: with ``decision_logit`` the accuracy of flagging
+    ``p >= decision_logit`` (p being logits); without it that of the majority rule (every image
+    'not fractured')."""
     y = np.asarray(y)
     out = ranking_metrics(y, p, groups)
-    out["accuracy_majority_rule"] = round(float(max(y.mean(), 1 - y.mean())), 4)
+    if decision_logit is None:
+        out["accuracy"] = round(float(max(y.mean(), 1 - y.mean())), 4)
+        out["accuracy_rule"] = "every image called the majority class"
+    else:
+        out["accuracy"] = round(float(np.mean((np.asarray(p) >= decision_logit) == (y == 1))), 4)
+        out["accuracy_rule"] = f"fracture when logit >= {decision_logit:.4g} (probability 0.5 after prior correction)"
     return out

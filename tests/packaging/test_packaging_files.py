@@ -40,7 +40,7 @@ def test_spec_excludes_training_and_uses_one_folder_mode():
 
 def test_spec_collects_pydicom_and_the_pylibjpeg_entry_points():
     text = SPEC.read_text(encoding="utf-8")
-    assert 'collect_submodules("pydicom"' in text and 'collect_data_files("pydicom")' in text
+    assert 'collect_submodules("pydicom"' in text and 'collect_data_files("pydicom"' in text
     assert "pylibjpeg.pixel_data_decoders" in text and "collect_entry_point(group)" in text
     for dist in ("pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle"):
         assert f'"{dist}"' in text

@@ -10,7 +10,7 @@ def test_render_contains_essentials():
                                         "suspicious": {"threshold": 0.1, "sensitivity": {"value": 0.95, "ci95": [0.9, 0.99]},
                                                        "specificity": {"value": 0.3, "ci95": [0.2, 0.4]}}},
                         "baselines": {"majority": {"label": "majority", "roc_auc": {"value": 0.5, "ci95": [0.5, 0.5]},
-                                                   "accuracy_majority_rule": 0.83}}},
+                                                   "accuracy": 0.83}}},
             "training": {"what_was_tried": ["one thing"]}, "limitations": ["x"]}
     md = render_markdown(card, {"roc": "r.png"})
     for text in ("0.800 (0.700–0.900)", "Abedeen", "CC BY 4.0", "not a diagnosis", "children", "![ROC](r.png)",
