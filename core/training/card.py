@@ -58,9 +58,22 @@ def _ci(d) -> str:
 
 
 def _short_command(cmd: str) -> str:
-    import re
+    """The training command with each ``--note TEXT`` shortened to ``--note …``."""
+    import shlex
 
-    return re.sub(r"--note ('[^']*'|\"[^\"]*\"|\S+)", "--note …", cmd)
+    try:
+        args = shlex.split(cmd)
+    except ValueError:
+        return cmd
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+            out.append("…")
+            continue
+        out.append(a)
+        skip = a == "--note"
+    return shlex.join(out).replace("'…'", "…")
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

@@ -39,7 +39,8 @@ LIMITATIONS = [
     "Developer data is a single public dataset (FracAtlas, 4 body parts); performance elsewhere is unknown.",
     "Not validated on children or on body parts other than hand, leg, hip and shoulder.",
     "Orthopaedic hardware almost always co-occurs with fractures in FracAtlas and can act as a shortcut.",
-    "Thresholds and temperature come from out-of-fold predictions of the same data the metrics describe.",
+    "Thresholds and temperature come from out-of-fold predictions of the same data the metrics describe, "
+    "made by the cross-validation models; the shipped model, trained on all of it, may score slightly differently.",
 ]
 
 

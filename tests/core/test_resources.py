@@ -71,8 +71,8 @@ def test_bundled_version_fallback(clean_env, tmp_path):
 def test_installed_layout(tmp_path):
     """``resources`` imported from a site-packages-like folder (not the checkout) is found there."""
     site = tmp_path / "site-packages"
-    shutil.copytree(ROOT / "resources", site / "resources", ignore=shutil.ignore_patterns("__pycache__"))
-    write_model(site / "resources" / "models")
+    shutil.copytree(ROOT / "resources", site / "resources", ignore=shutil.ignore_patterns("__pycache__", "models"))
+    write_model(site / "resources" / "models")  # only the test model: the shipped one must not be picked up
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); "
         "from core.resources import resources_dir; from core.model import find_default_model; "

@@ -1,0 +1,51 @@
+"""The shipped model in resources/models: card complete and matching, and its torch checkpoint (what
+`train --init` fine-tunes from) computes exactly what the shipped ONNX computes."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.imaging.preprocess import PREPROCESSING_ID
+from core.training.card import sha256_bytes
+
+MODELS = Path(__file__).resolve().parents[3] / "resources" / "models"
+
+
+def _shipped() -> Path:
+    found = sorted(p for p in MODELS.glob("*.onnx") if p.with_suffix(".pt").is_file())
+    if not found:
+        pytest.skip(f"no trained model with checkpoint in {MODELS}")
+    return found[-1]
+
+
+def test_card_is_complete_and_matches():
+    onnx_path = _shipped()
+    card = json.loads(onnx_path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert card["sha256"] == sha256_bytes(onnx_path.read_bytes())
+    assert card["input"]["preprocessing"] == PREPROCESSING_ID and card["input"]["channels"] == 1
+    assert 0 < card["thresholds"]["suspicious"] <= card["thresholds"]["definite"] < 1
+    assert card["inference"]["ms_per_image"] <= 10
+    ev = card["evaluation"]
+    assert {"majority", "metadata", "seed_cnn"} <= set(ev["baselines"])
+    assert {"hand", "leg", "hip", "shoulder", "hardware", "no_hardware"} <= set(ev["out_of_fold"]["subgroups"])
+    assert "Abedeen" in card["data_credit"] and "CC BY 4.0" in card["data_credit"]
+    assert "not a diagnosis" in card["intended_use"] and "children" in card["intended_use"]
+    assert card["checkpoint"]["sha256"] == sha256_bytes(onnx_path.with_suffix(".pt").read_bytes())
+    assert (MODELS / "MODEL_CARD.md").is_file()
+    assert onnx_path.stat().st_size < 8_000_000
+
+
+def test_checkpoint_reproduces_onnx(torch_mod):
+    from core.training.export_onnx import parity
+    from core.training.nets import ExportGraph
+    from core.training.recipe import Recipe, make_net
+
+    onnx_path = _shipped()
+    ck = torch_mod.load(onnx_path.with_suffix(".pt"), map_location="cpu", weights_only=True)
+    net = make_net(Recipe.from_dict(ck["recipe"]), ck["state_dict"]).eval()
+    graph = ExportGraph(net, temperature=ck["temperature"], prior_shift=ck["prior_shift"], tta=ck["tta"]).eval()
+    size = ck["recipe"]["size"]
+    batch = np.random.default_rng(0).random((4, 1, size, size), dtype=np.float32)
+    assert parity(graph, onnx_path.read_bytes(), batch) <= 1e-4
