@@ -26,7 +26,9 @@ def test_train_evaluate_finetune(export_dir, tmp_path, torch_mod, capsys):
     assert 0 < card["thresholds"]["suspicious"] <= card["thresholds"]["definite"] < 1
     assert card["inference"]["ms_per_image"] > 0 and card["training"]["onnx_torch_max_abs_diff"] <= 1e-4
     assert "Abedeen" in card["data_credit"] and "not a diagnosis" in card["intended_use"]
-    assert (tmp_path / "m" / "MODEL_CARD.md").is_file() and (tmp_path / "m" / "triagenet-t1-roc.png").is_file()
+    assert (tmp_path / "m" / "MODEL_CARD.md").is_file()
+    if importlib.util.find_spec("matplotlib") is not None:  # plots need the train extra's matplotlib
+        assert (tmp_path / "m" / "triagenet-t1-roc.png").is_file()
 
     assert main(["evaluate", "--model", str(model), "--data", str(export_dir), "--out", str(tmp_path / "ev")]) == 0
     res = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
@@ -50,9 +52,7 @@ def test_train_fracatlas_layout_with_baselines(fracatlas_dir, tmp_path, torch_mo
 
 
 def test_app_loader_accepts_trained_model(export_dir, tmp_path, torch_mod):
-    model_mod = pytest.importorskip("core.model", reason="core.model not available")
-    if not hasattr(model_mod, "load_model"):
-        pytest.skip("core.model.load_model not written yet")
+    import core.model as model_mod
     import numpy as np
 
     model = _train(export_dir, tmp_path / "m", tmp_path)
