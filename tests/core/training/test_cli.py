@@ -1,6 +1,7 @@
 """`fracture-triage train` / `evaluate` end to end on tiny generated data (seconds): files, card,
 sha256, thresholds, fine-tuning from the shipped files, and the app's model loader accepting it."""
 
+import importlib.util
 import json
 
 import pytest
