@@ -16,6 +16,9 @@ DUPLICATE = "duplicate"  # same bytes as another file in this scan: one image, t
 ERROR = "error"  # could not be read: see error / error_kind
 STATUSES = (SCORED, REUSED, DUPLICATE, ERROR)
 
+# A reviewer's decision labels (stored, exported, and the ImageFolder class names of an export)
+LABELS = ("fracture", "no_fracture", "doubt")
+
 
 @dataclass(frozen=True)
 class DicomMeta:

@@ -19,7 +19,7 @@ def _since(value: str):  # noqa: ANN202
 
 
 def register(sub) -> None:  # noqa: ANN001
-    from core.store.models import LABELS
+    from core.results import LABELS  # light: building the CLI parser must not import sqlmodel
 
     p = sub.add_parser(
         "export",

@@ -14,7 +14,7 @@ from pathlib import Path
 from core import APP_NAME, app_version
 
 _PACKAGES = ("onnxruntime", "pydicom", "numpy", "pillow", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg",
-             "SQLAlchemy", "alembic", "PySide6-Essentials")
+             "pylibjpeg-rle", "SQLAlchemy", "alembic", "PySide6-Essentials")
 
 
 def register(sub) -> None:

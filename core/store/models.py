@@ -13,7 +13,8 @@ from typing import Optional
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-LABELS = ("fracture", "no_fracture", "doubt")
+from core.results import LABELS  # re-exported: the store validates labels against it
+
 KIND_DECIDE = "decide"
 KIND_UNDO = "undo"
 
