@@ -7,11 +7,10 @@ never stops the app), and writes are atomic (temp file + rename).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from core.fileio import atomic_write
 from core.paths import app_dirs
 
 
@@ -58,18 +57,5 @@ class Settings:
         return s
 
     def save(self, path: Path | None = None) -> None:
-        path = Path(path or app_dirs().settings_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(asdict(self), fh, indent=2, ensure_ascii=False)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        with atomic_write(path or app_dirs().settings_file) as fh:
+            json.dump(asdict(self), fh, indent=2, ensure_ascii=False)

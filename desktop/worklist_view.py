@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QTabBar, QTableView, QVBoxLayout, QWidget)
 
+from core.worklist import FILTER_TITLES, FILTERS
 from desktop import theme
 
 COLUMNS = ("File", "Probability", "Flag", "Decision", "Reviewer", "Body part / view", "Problem")
@@ -24,15 +25,6 @@ ITEM_ROLE = Qt.ItemDataRole.UserRole + 1  # the WorkItem
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a sortable key per column
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 3
 
-FILTER_TITLES = {
-    "to_review": "To review",
-    "flagged": "Flagged",
-    "all": "All",
-    "decided": "Decided",
-    "doubt": "Doubt",
-    "disagreements": "Disagreements",
-    "errors": "Errors",
-}
 
 
 def _change_parts(change: Any) -> tuple[str, list[int]]:
@@ -240,7 +232,7 @@ class WorklistPanel(QWidget):
         self.tabs.setExpanding(False)
         self.tabs.setUsesScrollButtons(True)
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self._filters = list(FILTER_TITLES)
+        self._filters = list(FILTERS)
         for name in self._filters:
             self.tabs.addTab(FILTER_TITLES[name])
         self.tabs.currentChanged.connect(self._tab_changed)

@@ -18,13 +18,13 @@ import csv
 import os
 import queue
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Optional
 
 from core.cli import CliError
+from core.fileio import atomic_write
 
 STORE_BATCH = 256
 CSV_COLUMNS = ("path", "status", "probability", "model_version", "error")
@@ -178,20 +178,10 @@ def _csv_rows(summary):
 def write_csv(path: Path, summary) -> int:
     """Write the CSV atomically (temp file + rename); returns the number of rows."""
     rows = _csv_rows(summary)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".scan-", suffix=".csv", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(CSV_COLUMNS)
-            w.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path, newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(CSV_COLUMNS)
+        w.writerows(rows)
     return len(rows)
 
 
