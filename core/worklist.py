@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional
 
 from core.results import ERROR, ScanItem
 
@@ -224,11 +224,14 @@ class Worklist:
         except ValueError:
             return False
 
-    def add_scan_items(self, items: Iterable[ScanItem]) -> None:
-        """Merge scan results as they arrive (bisect insertion, per-row notifications)."""
+    def add_scan_items(self, items: Iterable[ScanItem], labels: Optional[Mapping[str, "Decision"]] = None) -> None:
+        """Merge scan results as they arrive (bisect insertion, per-row notifications). ``labels``: the
+        current decisions of these images, when the caller already read them off the GUI thread
+        (else they are read from the store here)."""
         items = [i for i in items if self._in_root(i.path)]
-        new_ids = [i.image_id for i in items if i.status != ERROR and i.image_id and i.image_id not in self._items]
-        labels = self.store.current_labels(new_ids) if new_ids else {}
+        if labels is None:
+            new_ids = [i.image_id for i in items if i.status != ERROR and i.image_id and i.image_id not in self._items]
+            labels = self.store.current_labels(new_ids) if new_ids else {}
         for si in items:
             path = Path(si.path).absolute()
             if si.status == ERROR or not si.image_id:

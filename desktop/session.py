@@ -167,8 +167,12 @@ class ReviewSession(QObject):
                 buffer.clear()
                 last_flush[0] = time.monotonic()
             if batch:
-                self.tasks.run_on_writer(lambda: store.record_scan_results(root, batch),
-                                         lambda _: self._add_results(batch, gen), self._scan_write_failed)
+                def write():  # on the writer thread: store the batch, read its images' current labels
+                    store.record_scan_results(root, batch)
+                    return store.current_labels([i.image_id for i in batch if i.image_id])
+
+                self.tasks.run_on_writer(write, lambda labels: self._add_results(batch, gen, labels),
+                                         self._scan_write_failed)
 
         def on_item(item) -> None:
             with lock:
@@ -204,9 +208,9 @@ class ReviewSession(QObject):
         self.tasks.run_on_writer(lambda: store.clear_scan_errors(root), None, self._scan_write_failed)
         self._cancel = self.tasks.run_long(job, finished, failed)
 
-    def _add_results(self, batch: list, gen: int) -> None:
+    def _add_results(self, batch: list, gen: int, labels: dict) -> None:
         if gen == self._gen and self.worklist is not None:
-            self.worklist.add_scan_items(batch)
+            self.worklist.add_scan_items(batch, labels)
             t = self.triage
             if not self._user_moved and t is not None and not self.busy:
                 top = self.worklist.next_to_review(0)
