@@ -329,13 +329,11 @@ class MainWindow(QMainWindow):
 
     def open_export(self) -> ExportDialog:
         store = self.session.store
-        try:
-            reviewers = store.reviewers()
-        except Exception:  # noqa: BLE001 - the list is a convenience; the export reports real problems
-            reviewers = []
-        dlg = ExportDialog(self.tasks, store, self.session.thresholds if self.session.model else None, reviewers,
+        dlg = ExportDialog(self.tasks, store, self.session.thresholds if self.session.model else None, [],
                            parent=self)
         self.export_dialog = dlg
+        # the reviewer list is a convenience: read it in the background; a failure leaves "All reviewers"
+        self.tasks.run_in_background(store.reviewers, dlg.set_reviewers, lambda exc: None)
         dlg.open()
         return dlg
 

@@ -49,8 +49,7 @@ class ExportDialog(QDialog):
         form.addRow("", self.with_images)
         self.reviewer = QComboBox()
         self.reviewer.addItem(ALL_REVIEWERS)
-        for r in reviewers or []:
-            self.reviewer.addItem(r)
+        self.set_reviewers(reviewers or [])
         form.addRow("Decided by:", self.reviewer)
         since_row = QHBoxLayout()
         self.use_since = QCheckBox("Only decided since")
@@ -90,6 +89,14 @@ class ExportDialog(QDialog):
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.close_button)
         lay.addLayout(buttons)
+
+    def set_reviewers(self, reviewers: list[str]) -> None:
+        """Offer these reviewers (read off the GUI thread by the caller), keeping the current choice."""
+        current = self.reviewer.currentText()
+        for r in reviewers:
+            if self.reviewer.findText(r) < 0:
+                self.reviewer.addItem(r)
+        self.reviewer.setCurrentIndex(max(0, self.reviewer.findText(current)))
 
     def _browse(self) -> None:
         parent = QFileDialog.getExistingDirectory(self, "Where to create the export folder", str(Path.home()))

@@ -144,6 +144,8 @@ def test_export_from_the_dialog(scanned, qtbot, tmp_path):
     qtbot.keyClick(w.review.viewer, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: getattr(w, "export_dialog", None) is not None and w.export_dialog.isVisible())
     dlg = w.export_dialog
+    # the reviewer list arrives from a background read, not the GUI thread
+    qtbot.waitUntil(lambda: dlg.reviewer.findText(w.session.reviewer) >= 0)
     out = tmp_path / "export-out"
     dlg.destination.setText(str(out))
     dlg.with_images.setChecked(True)
