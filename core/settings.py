@@ -1,61 +1,95 @@
-"""Typed user settings in one place, persisted as JSON in the platform's config directory.
+"""Typed user settings in one place, validated by a pydantic model and persisted as JSON in the
+platform's config directory (``settings.json``).
 
-Unknown keys in the file are ignored, wrong types fall back to the default (a damaged settings file
-never stops the app), and writes are atomic (temp file + rename).
+Loading never stops the app: a missing or unreadable file gives the defaults, unknown keys are
+ignored, and a value that fails validation (wrong type, out of range — e.g. ``heatmap_opacity: 1e9``,
+``backups_keep: -3``) falls back to that field's default with a warning in the log; non-text entries
+in ``recent_folders`` are dropped. Assignments are validated too, and writes are atomic (temp file +
+rename). Which database and model a run uses is decided by ``core.config``, not here.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+import logging
 from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.fileio import atomic_write
 from core.paths import app_dirs
 
+log = logging.getLogger(__name__)
 
-@dataclass
-class Settings:
+MAX_RECENT = 10
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, validate_assignment=True, allow_inf_nan=False)
+
     reviewer: str = ""
     db_url: str = ""  # empty: the default database in the user data directory
     model_path: str = ""  # empty: the model shipped in resources/models
-    recent_folders: list[str] = field(default_factory=list)
-    shortcuts: dict[str, list[str]] = field(default_factory=dict)  # action name -> key sequences (overrides)
+    recent_folders: list[str] = Field(default_factory=list)
+    shortcuts: dict[str, list[str]] = Field(default_factory=dict)  # action name -> key sequences (overrides)
     show_thresholds: bool = True
-    heatmap_opacity: float = 0.45
+    heatmap_opacity: float = Field(default=0.45, ge=0.0, le=1.0)
     window_geometry: str = ""  # Qt saveGeometry() as hex
     window_state: str = ""
-    backups_keep: int = 7
+    backups_keep: int = Field(default=7, ge=0, le=3650)  # daily database backups kept; 0: none
 
-    MAX_RECENT = 10
+    MAX_RECENT: ClassVar[int] = MAX_RECENT
+
+    @field_validator("recent_folders", mode="before")
+    @classmethod
+    def _only_folder_names(cls, value: Any) -> Any:
+        """Keep the usable entries of a list (non-empty text, first occurrence, at most MAX_RECENT)."""
+        if not isinstance(value, list):
+            return value
+        out: list[str] = []
+        for v in value:
+            if isinstance(v, str) and v.strip() and v not in out:
+                out.append(v)
+        return out[:MAX_RECENT]
 
     def add_recent_folder(self, folder: str) -> None:
         folder = str(folder)
         self.recent_folders = [folder] + [f for f in self.recent_folders if f != folder]
-        del self.recent_folders[self.MAX_RECENT :]
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> "Settings":
+        """Settings from decoded JSON: every valid field kept, every invalid one back to its default."""
+        if not isinstance(raw, dict):
+            if raw is not None:
+                log.warning("settings file is not a JSON object; using the defaults")
+            return cls()
+        values = {k: v for k, v in raw.items() if k in cls.model_fields}
+        for _ in range(len(cls.model_fields) + 1):
+            try:
+                return cls.model_validate(values)
+            except ValidationError as exc:
+                bad = {err["loc"][0] for err in exc.errors() if err.get("loc")}
+                if not bad & values.keys():  # pragma: no cover - every error names a field
+                    break
+                for name in sorted(bad & values.keys()):
+                    log.warning("settings: %s is not valid (%s); using the default", name,
+                                next(e["msg"] for e in exc.errors() if e.get("loc") and e["loc"][0] == name))
+                    del values[name]
+        return cls()
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
         path = path or app_dirs().settings_file
         try:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except FileNotFoundError:
             return cls()
-        if not isinstance(raw, dict):
+        except (OSError, ValueError) as exc:
+            log.warning("settings file %s cannot be read (%s); using the defaults", path, type(exc).__name__)
             return cls()
-        s = cls()
-        for f in fields(cls):
-            if f.name in raw:
-                value = raw[f.name]
-                default = getattr(s, f.name)
-                if isinstance(default, bool) != isinstance(value, bool):
-                    continue
-                if isinstance(default, float) and isinstance(value, int):
-                    value = float(value)
-                if type(value) is type(default):
-                    setattr(s, f.name, value)
-        return s
+        return cls.from_dict(raw)
 
     def save(self, path: Path | None = None) -> None:
         with atomic_write(path or app_dirs().settings_file) as fh:
-            json.dump(asdict(self), fh, indent=2, ensure_ascii=False)
+            json.dump(self.model_dump(mode="json"), fh, indent=2, ensure_ascii=False)

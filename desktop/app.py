@@ -23,18 +23,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fracture-triage", description=f"{APP_NAME}: open a folder of X-rays and triage "
                                 "them by fracture probability (desktop app). Subcommands: scan, info, export, …")
     p.add_argument("folder", nargs="?", help="folder of X-rays to open (scanned in the background)")
-    p.add_argument("--db", metavar="URL", help="database URL (default: the one in the user data directory)")
+    p.add_argument("--db", metavar="URL", help="database URL (default: $FRACTURE_TRIAGE_DB, else the settings' "
+                   "database, else the one in the user data directory)")
     p.add_argument("--reviewer", metavar="NAME", help="reviewer name or initials (otherwise asked once)")
     p.add_argument("--demo", action="store_true", help="open the demo radiographs (needs the pydicom-data package)")
-    p.add_argument("--model", metavar="PATH", help="an .onnx model with its card (default: the installed model)")
+    p.add_argument("--model", metavar="PATH", help="an .onnx model with its card (default: $FRACTURE_TRIAGE_MODEL, "
+                   "else the settings' model, else the installed one)")
     p.add_argument("--quit-after-scan", action="store_true",
                    help="scan FOLDER, print a summary and exit (0 when the scan completed): for smoke tests")
     p.add_argument("--version", action="version", version=f"{APP_NAME} {app_version()}")
     return p
 
 
-def load_model_or_reason(path: str | None):
-    """(model, '') or (None, a one-line reason shown in the window)."""
+def load_model_or_reason(path: Path | str | None):
+    """(model, '') or (None, a one-line reason shown in the window). ``path`` None: the installed model."""
     from core.model import ModelError, load_model
 
     try:
@@ -51,7 +53,7 @@ def run_app(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from core.settings import Settings
+    from core.config import resolve
     from core.store import StoreError, open_store
     from desktop import theme
     from desktop.errors import ErrorReporter, setup_logging
@@ -70,12 +72,13 @@ def run_app(argv: list[str] | None = None) -> int:
     reporter = ErrorReporter(log_file, app)
     reporter.install()
 
-    settings = Settings.load()
+    config = resolve(db=args.db, model=args.model)
+    settings = config.settings
     if args.reviewer:
         settings.reviewer = " ".join(args.reviewer.split())
     headless = args.quit_after_scan
     try:
-        store = open_store(args.db or settings.db_url or None, backups_keep=settings.backups_keep)
+        store = open_store(config.db_url, backups_keep=config.backups_keep)
     except StoreError as exc:
         log.error("database unusable: %s", exc)
         if headless:
@@ -85,7 +88,7 @@ def run_app(argv: list[str] | None = None) -> int:
                                  "Choose another location with --db, or in settings.json (db_url).")
         reporter.uninstall()
         return 2
-    model, problem = load_model_or_reason(args.model or settings.model_path or None)
+    model, problem = load_model_or_reason(config.model_path)
     if model is None:
         log.warning("no model: %s", problem)
     if headless and model is None:

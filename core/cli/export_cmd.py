@@ -28,13 +28,15 @@ def register(sub) -> None:  # noqa: ANN001
         "fracture/ no_fracture/ doubt/ of 8-bit greyscale PNGs without metadata) into a new folder. "
         "No patient identifiers, file names or notes are exported; image ids are pseudonymous.",
     )
-    p.add_argument("--db", metavar="URL", help="database URL (default: the app's database)")
+    p.add_argument("--db", metavar="URL", help="database URL (default: $FRACTURE_TRIAGE_DB, else the settings' "
+                   "database, else the one in the user data folder)")
     p.add_argument("--out", metavar="DIR", required=True, type=Path, help="destination folder (must not exist or be empty)")
     p.add_argument("--images", action="store_true", help="also write the images (PNG) in an ImageFolder layout")
     p.add_argument("--reviewer", metavar="NAME", help="only images whose current decision is by this reviewer")
     p.add_argument("--since", metavar="DATE", type=_since, help="only decisions made at or after DATE (UTC)")
     p.add_argument("--labels", nargs="+", choices=LABELS, metavar="LABEL", help=f"only these labels ({', '.join(LABELS)})")
-    p.add_argument("--model", metavar="PATH", type=Path, help="model whose card thresholds define the flag (default: the shipped model)")
+    p.add_argument("--model", metavar="PATH", type=Path, help="model whose card thresholds define the flag (default: $FRACTURE_TRIAGE_MODEL, else the "
+                   "settings' model, else the installed one)")
     p.add_argument("--force", action="store_true", help="replace a non-empty destination folder")
     p.set_defaults(func=run)
 
@@ -53,11 +55,13 @@ def _thresholds(model: Path | None):  # noqa: ANN202
 
 def run(args: argparse.Namespace) -> int:
     from core.cli import CliError
+    from core.config import resolve
     from core.export import ExportError, export_labels
     from core.store import StoreError, open_store
 
+    config = resolve(db=args.db, model=args.model)
     try:
-        store = open_store(args.db)
+        store = open_store(config.db_url, backups_keep=config.backups_keep)
     except StoreError as exc:
         raise CliError(str(exc)) from None
     try:
@@ -68,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             reviewer=args.reviewer,
             since=args.since,
             labels=args.labels,
-            thresholds=_thresholds(args.model),
+            thresholds=_thresholds(config.model_path),
             force=args.force,
         )
     except (ExportError, StoreError) as exc:

@@ -15,7 +15,8 @@ def register(sub) -> None:  # noqa: ANN001
         "label: fracture/no_fracture/doubt or 1/0) becomes a decision by --reviewer for an image "
         "already scanned. Rows matching no image, or several images by file name, are reported and skipped.",
     )
-    p.add_argument("--db", metavar="URL", help="database URL (default: the app's database)")
+    p.add_argument("--db", metavar="URL", help="database URL (default: $FRACTURE_TRIAGE_DB, else the settings' "
+                   "database, else the one in the user data folder)")
     p.add_argument("--reviewer", metavar="NAME", required=True, help="who the imported decisions are recorded for")
     p.add_argument("csv", metavar="FILE.csv", type=Path)
     p.set_defaults(func=run)
@@ -23,11 +24,13 @@ def register(sub) -> None:  # noqa: ANN001
 
 def run(args: argparse.Namespace) -> int:
     from core.cli import CliError
+    from core.config import resolve
     from core.importing import LabelImportError, import_labels
     from core.store import StoreError, open_store
 
+    config = resolve(db=args.db)
     try:
-        store = open_store(args.db)
+        store = open_store(config.db_url, backups_keep=config.backups_keep)
     except StoreError as exc:
         raise CliError(str(exc)) from None
     try:

@@ -24,6 +24,7 @@ def register(sub) -> None:
         description="Print the app and library versions, the installed model's card (checked against the "
         "model file), and the locations of the database, settings, logs and bundled resources.",
     )
+    p.add_argument("--db", metavar="URL", help="report this database instead of the one the app would use")
     p.add_argument("--model", metavar="PATH", type=Path, help="describe this model instead of the default one")
     p.set_defaults(func=run)
 
@@ -41,32 +42,33 @@ def _exists(path: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from core.cli.scan_cmd import _say, display
+    from core.config import DEFAULT, resolve
     from core.model import ModelError, find_default_model, load_verified_card
-    from core.paths import app_dirs, default_db_url
+    from core.paths import app_dirs
     from core.resources import models_dir, resources_dir
-    from core.settings import Settings
 
     _say(f"{APP_NAME} {app_version()}")
     _say(f"Python {platform.python_version()} ({sys.executable}) on {platform.platform()}")
     for dist in _PACKAGES:
         _say(f"  {dist} {_version(dist)}")
 
-    settings = Settings.load()
+    config = resolve(db=args.db, model=args.model)
     _say("")
     try:
-        path = args.model or (Path(settings.model_path) if settings.model_path else find_default_model())
+        path = config.model_path or find_default_model()
         card = load_verified_card(path)
     except ModelError as exc:
         _say(f"Model: none usable: {exc}")
     else:
-        _say(f"Model file: {display(path)} (matches its card)")
+        source = "" if config.model_source == DEFAULT else f", from the {config.model_source}"
+        _say(f"Model file: {display(path)} (matches its card{source})")
         for line in card.summary_lines():
             _say(f"  {line}")
 
     dirs = app_dirs()
     _say("")
-    db_url = settings.db_url or default_db_url()
-    _say(f"Database: {db_url}" + ("  (from settings)" if settings.db_url else _exists(dirs.database)))
+    where = _exists(dirs.database) if config.db_source == DEFAULT else f"  (from the {config.db_source})"
+    _say(f"Database: {config.db_url}" + where)
     _say(f"Backups:  {display(dirs.backups)}{_exists(dirs.backups)}")
     _say(f"Settings: {display(dirs.settings_file)}{_exists(dirs.settings_file)}")
     _say(f"Logs:     {display(dirs.logs)}{_exists(dirs.logs)}")

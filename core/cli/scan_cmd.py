@@ -40,11 +40,11 @@ def register(sub) -> None:
         "listed with the reason and the scan carries on.",
     )
     p.add_argument("folder", type=Path, metavar="FOLDER", help="folder to scan (recursively)")
-    p.add_argument("--db", metavar="URL", help="database URL (default: the settings' database, else the one in "
-                   "the user data folder; see `fracture-triage info`)")
+    p.add_argument("--db", metavar="URL", help="database URL (default: $FRACTURE_TRIAGE_DB, else the settings' "
+                   "database, else the one in the user data folder; see `fracture-triage info`)")
     p.add_argument("--csv", metavar="OUT.csv", type=Path, help="also write one row per file found to this CSV")
     p.add_argument("--model", metavar="PATH", type=Path, help="ONNX model with its JSON card beside it "
-                   "(default: the settings' model, else the installed one)")
+                   "(default: $FRACTURE_TRIAGE_MODEL, else the settings' model, else the installed one)")
     p.add_argument("--no-store", action="store_true", help="do not touch the database (summary and CSV only)")
     p.add_argument("--workers", type=int, metavar="N", help="decode threads (default: one per CPU core)")
     p.add_argument("--threads", type=int, metavar="N", help="inference threads (default: one per CPU core)")
@@ -152,13 +152,13 @@ class _StoreWriter(threading.Thread):
                     return
 
 
-def _open_store(url: Optional[str]):
+def _open_store(config):
     try:
         from core.store import StoreError, open_store
     except ImportError as exc:  # the store package is not installed in this build
         raise CliError(f"the database layer is not available ({exc}); use --no-store") from None
     try:
-        return open_store(url or None)
+        return open_store(config.db_url, backups_keep=config.backups_keep)
     except StoreError as exc:
         raise CliError(f"cannot use the database: {exc}") from None
 
@@ -207,7 +207,7 @@ def print_summary(summary, model, *, store_note: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.model import ModelError, load_model
     from core.scan import scan
-    from core.settings import Settings
+    from core.config import resolve
 
     root: Path = args.folder
     if not root.exists():
@@ -220,15 +220,14 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise CliError(f"--{name.replace('_', '-')} must be at least 1")
-    settings = Settings.load()
-    model_path = args.model or (Path(settings.model_path) if settings.model_path else None)
+    config = resolve(db=args.db, model=args.model)
     try:
-        model = load_model(model_path, threads=args.threads)
+        model = load_model(config.model_path, threads=args.threads)
         model.ensure_session()
     except ModelError as exc:
         raise CliError(f"cannot use the model: {exc}") from None
 
-    store = None if args.no_store else _open_store(args.db or settings.db_url or None)
+    store = None if args.no_store else _open_store(config)
     writer: Optional[_StoreWriter] = None
     cancel = threading.Event()
     progress = _Progress(sys.stderr)

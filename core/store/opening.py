@@ -80,7 +80,8 @@ def open_store(
     """Open (creating if needed) the label database at ``url`` (None: the default database in the user
     data directory) and return a ready ``Store``. Raises ``StoreError`` with a clear message.
 
-    ``backups_keep``: daily backups kept (None: ``Settings.backups_keep``; 0: no backup).
+    ``backups_keep``: daily backups kept (callers pass ``core.config.RunConfig.backups_keep``; None:
+    the settings' default, 7; 0: no backup). Nothing here reads the settings file.
     ``check``: run SQLite's ``quick_check`` first (a damaged file is moved aside, see ``StoreError.moved_to``).
     """
     url = url or default_db_url()
@@ -130,7 +131,7 @@ def _backup(path: Path, keep: Optional[int], backup_dir: Optional[Path]) -> None
     if keep is None:
         from core.settings import Settings
 
-        keep = Settings.load().backups_keep
+        keep = Settings.model_fields["backups_keep"].default
     try:
         made = daily_backup(path, backup_dir or app_dirs().backups, keep)
         if made is not None:

@@ -4,28 +4,16 @@ and ScanItems made without the scan pipeline."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from core.model.card import Thresholds as _Thresholds
 from core.results import DicomMeta, ImageMeta, ScanItem
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """Same semantics as core.model.card.Thresholds (kept local so these tests need only the store)."""
-
-    suspicious: float = 0.3
-    definite: float = 0.7
-
-    def flag(self, p: Optional[float]) -> Optional[str]:
-        if p is None:
-            return None
-        if p >= self.definite:
-            return "definite"
-        if p >= self.suspicious:
-            return "suspicious"
-        return None
+def Thresholds(suspicious: float = 0.3, definite: float = 0.7) -> _Thresholds:  # noqa: N802 - reads as the class
+    """The app's own ``core.model.card.Thresholds`` with the cut-offs these tests use by default."""
+    return _Thresholds(suspicious, definite)
 
 
 def db_url(tmp_path: Path, name: str = "labels.db") -> str:
