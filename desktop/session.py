@@ -2,8 +2,8 @@
 and the keyboard triage over it — the desktop's controller over ``core`` objects (no widgets here).
 
 Threads: everything runs through the ``TaskRunner``. The scan runs as a long job; its results are
-written to the store in small batches on the writer thread and only then added to the worklist on the
-GUI thread (so what the table shows is what the database holds). A decision key is queued, its durable
+written to the store by ``core.recorder.ScanRecorder`` in small batches on the writer thread and only
+then added to the worklist on the GUI thread (so what the table shows is what the database holds). A decision key is queued, its durable
 write runs on the writer thread, and the worklist is updated and advanced when the write returned.
 Keys pressed meanwhile wait in order, so each applies to the image shown after the previous one.
 """
@@ -20,6 +20,7 @@ from typing import Callable, Optional
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.model import Thresholds
+from core.recorder import BatchResult, DatabaseFailing, ScanRecorder
 from core.scan import ScanProgress, scan
 from core.store import StoreError
 from core.triage import Triage
@@ -154,32 +155,17 @@ class ReviewSession(QObject):
 
     # -- scanning ------------------------------------------------------------------------------------
     def _start_scan(self, root: Path, gen: int) -> None:
-        model, store = self.model, self.store
-        version = model.version
-        lock = threading.Lock()
-        buffer: list = []
-        last_flush = [0.0]
+        model = self.model
+        recorder = ScanRecorder(self.store, root, model.version, interval_s=FLUSH_INTERVAL_S, read_labels=True)
         last_progress = [0.0]
 
-        def flush() -> None:
-            with lock:
-                batch = buffer[:]
-                buffer.clear()
-                last_flush[0] = time.monotonic()
-            if batch:
-                def write():  # on the writer thread: store the batch, read its images' current labels
-                    store.record_scan_results(root, batch)
-                    return store.current_labels([i.image_id for i in batch if i.image_id])
-
-                self.tasks.run_on_writer(write, lambda labels: self._add_results(batch, gen, labels),
+        def write(batch: list) -> None:
+            if batch:  # on the writer thread; then on the GUI thread, add what was stored to the worklist
+                self.tasks.run_on_writer(lambda: recorder.write(batch), lambda result: self._add_results(result, gen),
                                          self._scan_write_failed)
 
         def on_item(item) -> None:
-            with lock:
-                buffer.append(item)
-                due = time.monotonic() - last_flush[0] >= FLUSH_INTERVAL_S
-            if due:
-                flush()
+            write(recorder.add(item))
 
         def on_progress(p: ScanProgress) -> None:
             now = time.monotonic()
@@ -189,14 +175,13 @@ class ReviewSession(QObject):
 
         def job(cancel: threading.Event):
             try:
-                return scan(root, model, known=lambda p, s, m: store.known_location(p, s, m, version),
-                            on_item=on_item, on_progress=on_progress, cancel=cancel)
+                return scan(root, model, known=recorder.known, on_item=on_item, on_progress=on_progress, cancel=cancel)
             finally:
-                flush()
+                write(recorder.rest())
 
         def finished(summary) -> None:
             # The writer runs in order: once this no-op is through, every batch above is in the worklist.
-            self.tasks.run_on_writer(lambda: None, lambda _: self._scan_done(summary, gen))
+            self.tasks.run_on_writer(lambda: None, lambda _: self._scan_done(summary, gen, recorder))
 
         def failed(exc: BaseException) -> None:
             if gen == self._gen:
@@ -205,12 +190,12 @@ class ReviewSession(QObject):
 
         self.scanning = True
         self.scan_started.emit(str(root))
-        self.tasks.run_on_writer(lambda: store.clear_scan_errors(root), None, self._scan_write_failed)
+        self.tasks.run_on_writer(recorder.begin, None, self._scan_write_failed)
         self._cancel = self.tasks.run_long(job, finished, failed)
 
-    def _add_results(self, batch: list, gen: int, labels: dict) -> None:
+    def _add_results(self, result: BatchResult, gen: int) -> None:
         if gen == self._gen and self.worklist is not None:
-            self.worklist.add_scan_items(batch, labels)
+            self.worklist.add_scan_items(result.stored, result.labels)
             t = self.triage
             if not self._user_moved and t is not None and not self.busy:
                 top = self.worklist.next_to_review(0)
@@ -223,11 +208,17 @@ class ReviewSession(QObject):
             self._cancel.set()
         self.scan_failed.emit(_message(exc, "Scan results could not be saved"))
 
-    def _scan_done(self, summary, gen: int) -> None:
+    def _scan_done(self, summary, gen: int, recorder: ScanRecorder) -> None:
         if gen != self._gen:
             return
         self.scanning = False
         self.last_summary = summary
+        if recorder.not_stored and not recorder.failed:
+            n = len(recorder.not_stored)
+            self.notice.emit(f"{n:,} scanned file{'s' if n != 1 else ''} could not be saved to the database "
+                             "and {} not listed; details are in the log file.".format("are" if n != 1 else "is"))
+            kinds = sorted({reason.split(":", 1)[0] for _path, reason in recorder.not_stored})
+            log.warning("%d scan results not stored (%s)", n, ", ".join(kinds))
         self._emit_counts()
         self.scan_finished.emit(summary)
 
@@ -364,7 +355,7 @@ class ReviewSession(QObject):
 
 
 def _message(exc: BaseException, what: str) -> str:
-    if isinstance(exc, StoreError):
+    if isinstance(exc, (StoreError, DatabaseFailing)):
         return f"{what}: {exc}"
     if isinstance(exc, (FileNotFoundError, NotADirectoryError, PermissionError)):
         return f"{what}: the folder cannot be read ({exc.strerror or exc})."

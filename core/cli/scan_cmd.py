@@ -7,8 +7,9 @@ skipped / error, sorted by probability (highest first). Exit 0 when the scan com
 failed; 2 with one clear line when it cannot run (no such folder, bad model, unusable database);
 130 when interrupted (what was scored by then is stored).
 
-Results are written to the store by a writer thread in batches while the scan runs, so the pipeline
-never waits on the database and an interrupted scan keeps what it finished.
+Results are written to the store while the scan runs by ``core.recorder.ScanRecorder`` (batches on one
+writer thread; a refused batch retried file by file), so the pipeline never waits on the database and
+an interrupted scan keeps what it finished.
 """
 
 from __future__ import annotations
@@ -16,17 +17,15 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import queue
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
 
 from core.cli import CliError
 from core.fileio import atomic_write
 
-STORE_BATCH = 256
 CSV_COLUMNS = ("path", "status", "probability", "model_version", "error")
 _CSV_STATUS = {"scored": "scored", "reused": "scored", "duplicate": "duplicate", "error": "error"}
 
@@ -94,62 +93,6 @@ class _Progress:
         if self.drawn:
             self.stream.write("\r" + " " * 100 + "\r")
             self.stream.flush()
-
-
-class _StoreWriter(threading.Thread):
-    """Writes scan items to the store in batches from its own thread; a batch the database refuses is
-    retried item by item so one odd file cannot lose the others' results."""
-
-    def __init__(self, store, root: Path) -> None:
-        super().__init__(name="scan-store-writer", daemon=True)
-        self.store, self.root = store, root
-        self.q: queue.Queue = queue.Queue()
-        self.fatal: Optional[BaseException] = None
-        self.not_stored: list[tuple[Path, str]] = []
-        self.stored = 0
-        self.failures_in_a_row = 0
-
-    def put(self, item) -> None:
-        self.q.put(item)
-
-    def finish(self) -> None:
-        self.q.put(None)
-        self.join()
-
-    def run(self) -> None:
-        done = False
-        while not done:
-            batch = [self.q.get()]
-            deadline = time.monotonic() + 1.0
-            while len(batch) < STORE_BATCH and batch[-1] is not None:
-                try:
-                    batch.append(self.q.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
-            if batch[-1] is None:
-                done = True
-                batch.pop()
-            if batch and self.fatal is None:
-                self._write(batch)
-
-    def _write(self, batch) -> None:
-        try:
-            self.store.record_scan_results(self.root, batch)
-            self.stored += len(batch)
-            return
-        except Exception as exc:  # noqa: BLE001 - retried one by one below
-            first = exc
-        for item in batch:
-            try:
-                self.store.record_scan_results(self.root, [item])
-                self.stored += 1
-                self.failures_in_a_row = 0
-            except Exception as exc:  # noqa: BLE001
-                self.not_stored.append((item.path, f"{type(exc).__name__}: {exc}"))
-                self.failures_in_a_row += 1
-                if self.failures_in_a_row >= 20:  # not one odd file: the database itself is failing
-                    self.fatal = first
-                    return
 
 
 def _open_store(config):
@@ -228,38 +171,38 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"cannot use the model: {exc}") from None
 
     store = None if args.no_store else _open_store(config)
-    writer: Optional[_StoreWriter] = None
+    recorder = None
+    writer: ThreadPoolExecutor | None = None
     cancel = threading.Event()
     progress = _Progress(sys.stderr)
-    known = None
     if store is not None:
+        from core.recorder import DatabaseFailing, ScanRecorder
+
+        recorder = ScanRecorder(store, root, model.version)
         try:
-            store.clear_scan_errors(root)
+            recorder.begin()
         except Exception as exc:  # noqa: BLE001 - StoreError or a driver error: the database is unusable
             store.close()
             raise CliError(f"cannot use the database: {exc}") from None
-        writer = _StoreWriter(store, root)
-        writer.start()
-        version = model.version
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-store-writer")
 
-        def known(path, size, mtime_ns):
-            if writer.fatal is not None:
-                cancel.set()
-                return None
-            try:
-                return store.known_location(path, size, mtime_ns, version)
-            except UnicodeError:  # a non-UTF-8 file name the database cannot hold: score it afresh
-                return None
+    def write(batch) -> None:
+        try:
+            recorder.write(batch)
+        except DatabaseFailing:
+            cancel.set()
 
     def on_item(item) -> None:
-        if writer is not None:
-            writer.put(item)
+        if recorder is not None:
+            batch = recorder.add(item)
+            if batch:
+                writer.submit(write, batch)
 
     summary = None
     interrupted = False
     try:
-        summary = scan(root, model, known=known, on_item=on_item, on_progress=progress, cancel=cancel,
-                       workers=args.workers, batch_size=args.batch_size)
+        summary = scan(root, model, known=recorder.known if recorder else None, on_item=on_item,
+                       on_progress=progress, cancel=cancel, workers=args.workers, batch_size=args.batch_size)
     except KeyboardInterrupt:
         interrupted = True
     except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
@@ -269,17 +212,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
         if writer is not None:
-            writer.finish()
+            writer.submit(write, recorder.rest())
+            writer.shutdown(wait=True)
         if store is not None:
             store.close()
-    if writer is not None and writer.fatal is not None:
-        raise CliError(f"cannot use the database: {writer.fatal}")
+    if recorder is not None and recorder.failed:
+        raise CliError(f"cannot use the database: {recorder.failure}")
     if interrupted:
-        _say("interrupted: results finished so far are stored" if writer else "interrupted", sys.stderr)
+        _say("interrupted: results finished so far are stored" if recorder else "interrupted", sys.stderr)
         return 130
-    if writer is not None:
-        note = f"Results stored in {store.location} ({writer.stored} files)"
-        for path, reason in writer.not_stored:
+    if recorder is not None:
+        note = f"Results stored in {store.location} ({recorder.stored} files)"
+        for path, reason in recorder.not_stored:
             note += f"\n  not stored: {display(path)}: {reason}"
     else:
         note = "Results not stored (--no-store)"
