@@ -4,8 +4,9 @@
 images by extension (case-insensitive) or, for extensionless / numeric-suffix names, by content
 (``core.imaging.is_dicom``). It never opens anything that is not a regular file (a FIFO would block
 forever, a device could be endless), never follows a symlink out of the folder or into a loop
-(directories are tracked by (st_dev, st_ino)), skips hidden files and folders and ``._*`` AppleDouble
-files, and counts what it skipped. Odd names (spaces, unicode, non-UTF-8 bytes via surrogateescape)
+(directories are tracked by (st_dev, st_ino)), skips hidden files and folders, ``._*`` AppleDouble
+files and DICOMDIR index files (by content: a DICOM CD's index, not an image), and counts what it
+skipped. Odd names (spaces, unicode, non-UTF-8 bytes via surrogateescape)
 are ordinary ``Path`` objects; ``os.fsencode(path)`` gives back the exact bytes.
 
 ``read_found(path)`` reads one file into memory with the same guards (O_NONBLOCK, fstat S_ISREG) and
@@ -48,13 +49,15 @@ class DiscoveryStats:
     skipped_non_image: int = 0
     skipped_special: int = 0  # FIFOs, sockets, devices (never opened)
     skipped_links: int = 0  # symlinks out of the folder, broken, or into a folder already walked (loop)
+    skipped_dicomdir: int = 0  # DICOMDIR index files of DICOM media (silent: an index, not an image)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)  # could not list/stat: (path, reason)
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # non-image/special/link: (path, reason)
     done: bool = False  # the walk has finished (found is final)
 
     @property
     def skipped_total(self) -> int:
-        return self.skipped_hidden + self.skipped_non_image + self.skipped_special + self.skipped_links
+        return (self.skipped_hidden + self.skipped_non_image + self.skipped_special + self.skipped_links
+                + self.skipped_dicomdir)
 
     def _skip(self, path: Path, reason: str) -> None:
         if len(self.skipped) < MAX_SKIPPED_LISTED:
@@ -62,9 +65,15 @@ class DiscoveryStats:
 
 
 def _resolve_is_dicom() -> Callable[[bytes], bool]:
-    from core.imaging.reader import is_dicom  # imported on first need: pydicom is not cheap
+    from core.imaging.dicom import is_dicom  # imported on first need
 
     return is_dicom
+
+
+def _is_dicomdir(head: bytes) -> bool:
+    from core.imaging.dicom import is_dicomdir
+
+    return is_dicomdir(head)
 
 
 def _os_reason(exc: OSError) -> str:
@@ -175,8 +184,9 @@ def discover(
                     stats._skip(path, f"{_special_kind(mode)}: not opened")
                     continue
                 ext = os.path.splitext(name)[1].lower()
-                if ext not in IMAGE_EXTENSIONS:
-                    if not _needs_sniff(name):
+                named_dicomdir = name.upper().startswith("DICOMDIR")
+                if ext not in IMAGE_EXTENSIONS or named_dicomdir:
+                    if not (_needs_sniff(name) or named_dicomdir):
                         stats.skipped_non_image += 1
                         stats._skip(path, f"not an image file ({ext})")
                         continue
@@ -187,7 +197,10 @@ def discover(
                     except OSError as exc:
                         stats.unreadable.append((path, f"cannot be read: {_os_reason(exc)}"))
                         continue
-                    if not is_dicom(head):
+                    if _is_dicomdir(head):  # the index of a DICOM CD/USB export; its images are found by content
+                        stats.skipped_dicomdir += 1
+                        continue
+                    if ext not in IMAGE_EXTENSIONS and not is_dicom(head):
                         stats.skipped_non_image += 1
                         stats._skip(path, "not an image file (no extension, not DICOM)")
                         continue

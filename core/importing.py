@@ -13,6 +13,7 @@ importing a file twice adds nothing). One bad row never stops the others.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,12 +72,15 @@ def import_labels(store: "Store", csv_path: Path, reviewer: str) -> ImportReport
         raise LabelImportError("a reviewer name is required (--reviewer NAME)")
     csv_path = Path(csv_path)
     try:
-        text = csv_path.read_text(encoding="utf-8-sig")
+        with open(csv_path, encoding="utf-8-sig", newline="") as fh:  # newlines inside quoted fields kept as is
+            text = fh.read()
     except FileNotFoundError:
         raise LabelImportError(f"{csv_path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LabelImportError(f"cannot read {csv_path}: {exc}") from None
-    reader = csv.DictReader(text.splitlines())
+    # the csv module splits records itself (quoted fields may hold newlines, U+2028, U+0085...);
+    # str.splitlines() would cut such a field in two
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = {(h or "").strip().lower(): h for h in (reader.fieldnames or [])}
     path_col = next((header[c] for c in PATH_COLUMNS if c in header), None)
     label_col = header.get("label")
@@ -88,7 +92,15 @@ def import_labels(store: "Store", csv_path: Path, reviewer: str) -> ImportReport
     base = csv_path.absolute().parent
     report = ImportReport()
     current = None
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a quoted field never closed: the rest of the file is one field
+            report.skipped.append((reader.line_num, f"the CSV cannot be read from here on ({exc})"))
+            break
         line = reader.line_num
         try:
             ref = (row.get(path_col) or "").strip()

@@ -60,6 +60,7 @@ class WorkItem:
     view: Optional[str]
     error: Optional[str]  # why the file could not be read (errors only)
     error_kind: Optional[str] = None
+    note: Optional[str] = None  # the reader's caveats for a readable image ("first page of 3 (multi-page TIFF)")
 
     @property
     def to_review(self) -> bool:
@@ -170,6 +171,7 @@ class Worklist:
                 body_part=r.body_part,
                 view=r.view,
                 error=None,
+                note=r.notes or None,
             )
         for e in self.store.error_rows(self.root):
             self._items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
@@ -264,6 +266,7 @@ class Worklist:
                     body_part=dicom.body_part if dicom else None,
                     view=dicom.view_position if dicom else None,
                     error=None,
+                    note="; ".join(si.meta.notes) if si.meta is not None and si.meta.notes else None,
                 ),
             )
 

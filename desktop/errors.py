@@ -1,6 +1,6 @@
 """Logging and unexpected-error handling for the desktop app.
 
-Owns: the rotating log file in ``core.paths.app_dirs().logs``, the ``sys.excepthook`` /
+Owns: the desktop's log file (one per process, see ``core.logfile``), the ``sys.excepthook`` /
 ``threading.excepthook`` that log unexpected exceptions, and the one-time, plain-language report of
 them (never a traceback dialog). Expected failures (a corrupt file, an unusable database) are shown by
 the code that expects them; this module is only for bugs.
@@ -9,7 +9,6 @@ the code that expects them; this module is only for bugs.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import sys
 import threading
 from pathlib import Path
@@ -17,34 +16,18 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from core.paths import app_dirs
 
 log = logging.getLogger("fracture_triage.desktop")
-LOG_FILE_NAME = "desktop.log"
+LOG_KIND = "desktop"  # this process's log: <logs>/desktop-<UTC time>-<pid>.log (core.logfile)
 
 
 def setup_logging(level: int = logging.INFO) -> Path | None:
-    """Send the app's log records to ``<logs>/desktop.log`` (rotated). Returns the file, or None when
-    the logs directory cannot be created (the app still runs; records go to stderr)."""
-    root = logging.getLogger("fracture_triage")
-    root.setLevel(level)
-    for h in list(root.handlers):
-        if getattr(h, "_fracture_triage", False):
-            root.removeHandler(h)
-            h.close()
-    try:
-        logs = app_dirs().logs
-        logs.mkdir(parents=True, exist_ok=True)
-        path = logs / LOG_FILE_NAME
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-    except OSError:
-        path = None
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
-    handler._fracture_triage = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    return path
+    """Send the app's log records to this process's own file in the logs folder (``core.logfile``:
+    one file per process, so two windows never share or rotate one file). Returns the file, or None
+    when the logs folder cannot be written (the app still runs; records go to stderr)."""
+    from core.logfile import open_log
+
+    return open_log(LOG_KIND, level)
 
 
 class ErrorReporter(QObject):

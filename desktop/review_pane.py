@@ -73,7 +73,8 @@ class InfoPanel(QFrame):
             if patient:
                 parts.append(" ".join(patient))
             if loaded.notes:
-                parts.append(m + html.escape("; ".join(loaded.notes)) + "</span>")
+                parts.append("<span style='color:#e8c07d'>Note:</span> " + m + html.escape("; ".join(loaded.notes))
+                             + "</span>")
         if item.label and item.reviewer:
             when = item.decided_at.strftime("%Y-%m-%d %H:%M") if item.decided_at else ""
             parts.append(f"{m}decided by</span> {html.escape(item.reviewer)} {m}{when}</span>")

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledIt
 from core.worklist import FILTER_TITLES, FILTERS
 from desktop import theme
 
-COLUMNS = ("File", "Probability", "Flag", "Decision", "Reviewer", "Body part / view", "Problem")
+COLUMNS = ("File", "Probability", "Flag", "Decision", "Reviewer", "Body part / view", "Problem / note")
 COL_FILE, COL_PROB, COL_FLAG, COL_DECISION, COL_REVIEWER, COL_BODY, COL_ERROR = range(len(COLUMNS))
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1  # the WorkItem
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a sortable key per column
@@ -137,8 +137,11 @@ class WorklistModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return self._sort_key(it, col)
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_ERROR or (col == COL_FILE and it.error):
-                return f"{it.path}\n{it.error}" if it.error else str(it.path)
+            if col == COL_ERROR or (col == COL_FILE and (it.error or it.note)):
+                if it.error:
+                    return f"{it.path}\n{it.error}"
+                note = it.note
+                return f"{it.path}\nNote: {note}" if note else str(it.path)
             if col == COL_FILE:
                 return str(it.path)
             return None
@@ -148,7 +151,7 @@ class WorklistModel(QAbstractTableModel):
             if col == COL_FLAG and it.flag:
                 return theme.flag_colour(it.flag, it.probability)
             if col == COL_ERROR:
-                return QColor("#f0a58f")
+                return QColor("#f0a58f") if it.error else QColor("#b9c2cb")
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole:
             if col == COL_PROB:
@@ -171,7 +174,7 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_BODY:
             return " / ".join(x for x in (it.body_part, it.view) if x)
         if col == COL_ERROR:
-            return it.error or ""
+            return it.error or it.note or ""
         return None
 
     @staticmethod
@@ -300,11 +303,15 @@ class WorklistPanel(QWidget):
         errors = name == "errors"
         for col in (COL_PROB, COL_FLAG, COL_DECISION, COL_REVIEWER):
             self.table.setColumnHidden(col, errors)
-        self.table.setColumnHidden(COL_ERROR, not errors)
+        self.table.setColumnHidden(COL_ERROR, not (errors or self._has_notes()))
         self.table.setColumnHidden(COL_BODY, errors or not self._has_body_info())
 
     def _has_body_info(self) -> bool:
         return any(getattr(it, "body_part", None) or getattr(it, "view", None) for it in self.model._items[:500])
+
+    def _has_notes(self) -> bool:
+        """Some listed image carries a reader's note (multi-page TIFF, part of a JPEG missing...)."""
+        return any(it.error is None and it.note for it in self.model._items[:2000])
 
     def refresh_columns(self) -> None:
         self._adapt_columns(self.current_filter())

@@ -45,6 +45,16 @@ def build_parser(prog: str = "fracture-triage") -> argparse.ArgumentParser:
     return parser
 
 
+def _echo_warnings() -> None:
+    """``-v``: library warnings (sanitised) and the app's warnings also go to stderr."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("fracture_triage").addHandler(handler)
+
+
 def is_subcommand(argv: list[str]) -> bool:
     return bool(argv) and argv[0] in SUBCOMMAND_MODULES
 
@@ -56,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from core.logfile import open_log
+
+    open_log(args.command.replace("-", "_"))  # this process's own log file (stderr if the folder is unwritable)
+    if getattr(args, "verbose", False):
+        _echo_warnings()
     try:
         return int(args.func(args) or 0)
     except CliError as exc:

@@ -2,8 +2,10 @@
 
 Progress goes to stderr (a bar on a terminal, a quiet line every few seconds otherwise); the summary
 (scored, duplicates, skipped, failed with each failure's reason) goes to stdout. ``--csv`` writes one
-row per file found: ``path,status,probability,model_version,error`` with status scored / duplicate /
-skipped / error, sorted by probability (highest first). Exit 0 when the scan completes, even if files
+row per file found: ``path,status,probability,model_version,error,note`` with status scored /
+duplicate / skipped / error, sorted by probability (highest first); ``note`` holds the per-file caveats
+of a scored image ("first page of 3 (multi-page TIFF)", "first frame of 4 (multi-frame DICOM)", "38% of
+the image data is missing ...", library warnings), "; "-joined. Exit 0 when the scan completes, even if files
 failed; 2 with one clear line when it cannot run (no such folder, bad model, unusable database);
 130 when interrupted (what was scored by then is stored).
 
@@ -25,8 +27,9 @@ from pathlib import Path
 
 from core.cli import CliError
 from core.fileio import atomic_write
+from core.imaging.warn import PREFIX as WARNING_PREFIX
 
-CSV_COLUMNS = ("path", "status", "probability", "model_version", "error")
+CSV_COLUMNS = ("path", "status", "probability", "model_version", "error", "note")
 _CSV_STATUS = {"scored": "scored", "reused": "scored", "duplicate": "duplicate", "error": "error"}
 
 
@@ -48,6 +51,8 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="decode threads (default: one per CPU core)")
     p.add_argument("--threads", type=int, metavar="N", help="inference threads (default: one per CPU core)")
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per inference batch (default 8)")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print each file's decoder warnings (pydicom, "
+                   "Pillow) to stderr as they occur; they are always in the CSV's note column")
     p.set_defaults(func=run)
 
 
@@ -110,10 +115,11 @@ def _csv_rows(summary):
     rows = []
     for it in summary.items:
         prob = "" if it.probability is None else f"{it.probability:.6f}"
+        note = "; ".join(it.meta.notes) if it.meta is not None else ""
         rows.append((it.probability, display(it.path), _CSV_STATUS.get(it.status, it.status), prob,
-                     it.model_version or "", it.error or ""))
+                     it.model_version or "", it.error or "", note))
     for path, reason in summary.discovery.skipped:
-        rows.append((None, display(path), "skipped", "", "", reason))
+        rows.append((None, display(path), "skipped", "", "", reason, ""))
     rows.sort(key=lambda r: (r[0] is None, -(r[0] or 0.0), r[1]))
     return [r[1:] for r in rows]
 
@@ -140,7 +146,8 @@ def print_summary(summary, model, *, store_note: str) -> None:
     _say(f"  flagged:    {flags.count('definite')} definite, {flags.count('suspicious')} suspicious")
     _say(f"  duplicates: {s.duplicates}")
     _say(f"  skipped:    {s.skipped} ({st.skipped_hidden} hidden, {st.skipped_non_image} not images, "
-         f"{st.skipped_special} pipes/sockets/devices, {st.skipped_links} links not followed)")
+         f"{st.skipped_special} pipes/sockets/devices, {st.skipped_links} links not followed"
+         + (f", {st.skipped_dicomdir} DICOM directories (DICOMDIR)" if st.skipped_dicomdir else "") + ")")
     _say(f"  failed:     {s.failed}")
     for it in s.errors:
         _say(f"    {display(it.path)}: {it.error}")
@@ -192,11 +199,18 @@ def run(args: argparse.Namespace) -> int:
         except DatabaseFailing:
             cancel.set()
 
+    verbose = bool(getattr(args, "verbose", False))
+
     def on_item(item) -> None:
         if recorder is not None:
             batch = recorder.add(item)
             if batch:
                 writer.submit(write, batch)
+        if verbose and item.meta is not None:
+            for note in item.meta.notes:
+                if note.startswith(WARNING_PREFIX):
+                    progress.close()
+                    _say(f"{display(item.path)}: {note}", sys.stderr)
 
     summary = None
     interrupted = False

@@ -36,32 +36,107 @@ _PLUGIN_HINT = {
 _SCREEN_ONLY = ("PatientName", "PatientID", "PatientBirthDate", "StudyDate")
 
 
+# groups a headerless dataset may start with: meta, identification, patient, acquisition,
+# relationship, image pixel description (an anonymised or minimal file may lack the earlier ones)
+_FIRST_GROUPS = frozenset({0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028})
+_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ UC UN UR UT".split())
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the SOP class of a DICOMDIR
+
+
+def _walk(head: bytes, explicit: bool, limit: int = 6) -> tuple[list[int], bool]:
+    """The first ``limit`` element tags of a little-endian dataset in ``head``, and whether the walk
+    stayed consistent (tags increasing, lengths that fit; an element may run past the bytes seen)."""
+    pos, last, tags = 0, -1, []
+    while pos + 8 <= len(head) and len(tags) < limit:
+        g, e = struct.unpack_from("<HH", head, pos)
+        if explicit:
+            vr = head[pos + 4:pos + 6]
+            if vr not in _VRS:
+                return tags, False
+            if vr in _LONG_VRS:
+                if pos + 12 > len(head):
+                    break
+                length, header = struct.unpack_from("<I", head, pos + 8)[0], 12
+            else:
+                length, header = struct.unpack_from("<H", head, pos + 6)[0], 8
+        else:
+            length, header = struct.unpack_from("<I", head, pos + 4)[0], 8
+        tag = (g << 16) | e
+        if tag <= last:
+            return tags, False
+        undefined = length == 0xFFFFFFFF
+        if undefined and not (explicit and vr in (b"SQ", b"UN", b"OB")) and tag != 0x7FE00010:
+            return tags, False
+        if not undefined and length > 0x10000 and g != 0x7FE0:
+            return tags, False
+        tags.append(tag)
+        last = tag
+        if undefined:  # a sequence or encapsulated pixel data: what was seen is consistent
+            break
+        pos += header + length
+    return tags, True
+
+
 def is_dicom(head: bytes) -> bool:
-    """True for 'DICM' at offset 128 (Part 10 file) or a plausible headerless little-endian dataset
-    (first element in group 0x0002 or 0x0008 with an explicit VR, or implicit-VR elements whose tags
-    increase and whose lengths fit)."""
+    """True for 'DICM' at offset 128 (Part 10 file) or a plausible headerless little-endian dataset:
+    its first element in group 0002/0008 with an explicit VR; or a consistent run of elements
+    (increasing tags, lengths that fit; explicit or implicit VR) that starts in group 0002/0008 (two
+    elements, or one running past the bytes seen), or starts in another early group (0010, 0018,
+    0020, 0028) and reaches the image pixel description (group 0028) within its first four elements."""
     head = bytes(head[:1024])
     if len(head) >= 132 and head[128:132] == b"DICM":
         return True
     if len(head) < 8:
         return False
-    group, elem = struct.unpack_from("<HH", head, 0)
-    if group not in (0x0002, 0x0008):
+    group = struct.unpack_from("<H", head, 0)[0]
+    if group not in _FIRST_GROUPS:
         return False
-    if head[4:6] in _VRS:
+    explicit = head[4:6] in _VRS
+    if explicit and group in (0x0002, 0x0008):
         return True
-    # implicit VR little endian: walk a few elements
-    pos, last, seen = 0, -1, 0
-    while pos + 8 <= len(head) and seen < 4:
-        g, e, length = struct.unpack_from("<HHI", head, pos)
-        tag = (g << 16) | e
-        if tag <= last or length > 0x10000 or (seen == 0 and g not in (0x0002, 0x0008)):
+    for mode in ((True, False) if explicit else (False,)):
+        tags, ok = _walk(head, mode)
+        if not ok or not tags:
+            continue
+        if group in (0x0002, 0x0008):
+            if len(tags) >= 2 or not mode:
+                # one implicit element that runs past the bytes seen (the walk ended without a 2nd)
+                if len(tags) >= 2 or _runs_past(head):
+                    return True
+            continue
+        if len(tags) >= 2 and 0x0028 in [t >> 16 for t in tags[:4]]:
+            return True
+    return False
+
+
+def _runs_past(head: bytes) -> bool:
+    length = struct.unpack_from("<I", head, 4)[0]
+    return length != 0xFFFFFFFF and 8 + length >= len(head)
+
+
+def is_dicomdir(head: bytes) -> bool:
+    """True when ``head`` (the first KiB or more of a file) is a DICOMDIR: a Part 10 file whose media
+    storage SOP class is the Media Storage Directory — an index of other files, never an image."""
+    head = bytes(head[:2048])
+    if len(head) < 132 or head[128:132] != b"DICM":
+        return False
+    pos = 132
+    while pos + 8 <= len(head):
+        g, e = struct.unpack_from("<HH", head, pos)
+        if g != 0x0002:
             return False
-        last, seen = tag, seen + 1
-        pos += 8 + length
-        if pos > len(head):
-            break
-    return seen >= 2 or (seen == 1 and pos >= len(head))
+        vr = head[pos + 4:pos + 6]
+        if vr in _LONG_VRS:
+            if pos + 12 > len(head):
+                return False
+            length, header = struct.unpack_from("<I", head, pos + 8)[0], 12
+        else:
+            length, header = struct.unpack_from("<H", head, pos + 6)[0], 8
+        if e == 0x0002:
+            value = head[pos + header:pos + header + length]
+            return value.rstrip(b"\x00 ").decode("ascii", "replace") == MEDIA_STORAGE_DIRECTORY
+        pos += header + length
+    return False
 
 
 def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True) -> DecodedImage:
@@ -237,6 +312,11 @@ def _colour_to_grey(arr: np.ndarray, ds, pi: str):
 
 
 def _check_pixel_data_present(ds) -> None:
+    meta = getattr(ds, "file_meta", None)
+    sop = str(ds.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta is not None else "") or "")
+    if sop == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
+        raise FileError("DICOM directory (DICOMDIR): an index of the files on DICOM media, not an image",
+                        FileError.NOT_AN_IMAGE)
     if "PixelData" in ds:
         return
     if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
@@ -308,11 +388,7 @@ def _check_codestream_size(ds, ts, frames: int, cols: int, rows: int) -> None:
                 xsiz, ysiz, xo, yo = struct.unpack_from(">IIII", frame, at + 8)
                 size = (xsiz - xo, ysiz - yo)
         elif "JPEG" in ts.name:
-            from pydicom.pixels.utils import _get_jpg_parameters
-
-            params = _get_jpg_parameters(frame)
-            if "width" in params and "height" in params:
-                size = (int(params["width"]), int(params["height"]))
+            size = jpeg_frame_size(frame)
     except Exception:  # noqa: BLE001 - an unreadable codestream header is the decoder's to report
         return
     if size is None:
@@ -323,6 +399,39 @@ def _check_codestream_size(ds, ts, frames: int, cols: int, rows: int) -> None:
             f"damaged DICOM: its compressed frame is {size[0]}×{size[1]} but the header says {cols}×{rows}",
             FileError.CORRUPT,
         )
+
+
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC} | {0xF7}  # SOF0..15 and JPEG-LS SOF55
+
+
+def jpeg_frame_size(frame: bytes) -> tuple[int, int] | None:
+    """(width, height) from the start-of-frame marker of a JPEG / JPEG-LS codestream, read by walking
+    its marker segments (our own parser: pydicom's is private and may change), or None."""
+    if len(frame) < 4 or frame[0:2] != b"\xff\xd8":
+        return None
+    pos, end = 2, min(len(frame), 1 << 20)
+    while pos + 4 <= end:
+        if frame[pos] != 0xFF:
+            return None
+        marker = frame[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01,) or 0xD0 <= marker <= 0xD7:  # TEM, RSTn: no length
+            pos += 2
+            continue
+        length = struct.unpack_from(">H", frame, pos + 2)[0]
+        if length < 2:
+            return None
+        if marker in _SOF_MARKERS:
+            if pos + 9 > len(frame):
+                return None
+            height, width = struct.unpack_from(">HH", frame, pos + 5)
+            return int(width), int(height)
+        if marker in (0xDA, 0xD9):  # start of scan / end of image before any frame header
+            return None
+        pos += 2 + length
+    return None
 
 
 def _first(value) -> float | None:

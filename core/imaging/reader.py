@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import struct
 import zlib
+from dataclasses import replace
 
 from PIL import Image, UnidentifiedImageError
 
 from core.imaging.decoded import MAX_PIXELS, MAX_SIDE, DecodedImage
 from core.imaging.dicom import decode_dicom, is_dicom
 from core.imaging.errors import FileError
+from core.imaging.warn import collect
 from core.imaging.raster import decode_raster
 from core.imaging.window import apply_window
 
@@ -39,7 +41,21 @@ _MAGIC = {
 def read_image(data: bytes, *, name: str = "", reduce_to: int | None = None, keep_raw: bool = False) -> DecodedImage:
     """Decode one file's bytes. ``name`` (file name or path) only words errors and lets a .dcm name
     try DICOM parsing; ``reduce_to`` lets JPEGs decode at a reduced DCT scale keeping the long side
-    ≥ ``reduce_to`` (then ``reduced`` is True); ``keep_raw`` keeps float32 values for re-windowing."""
+    ≥ ``reduce_to`` (then ``reduced`` is True); ``keep_raw`` keeps float32 values for re-windowing.
+
+    Library warnings raised while decoding (pydicom, Pillow) are caught for this file only and added
+    to its notes, sanitised ("decoder warning: ..."); they never reach the console."""
+    with collect() as caught:
+        img = _read_image(data, name=name, reduce_to=reduce_to, keep_raw=keep_raw)
+    if caught:
+        notes = tuple(img.notes) + tuple(n for n in caught if n not in img.notes)
+        img.notes = notes
+        if img.meta is not None:
+            img.meta = replace(img.meta, notes=notes)
+    return img
+
+
+def _read_image(data: bytes, *, name: str, reduce_to: int | None, keep_raw: bool) -> DecodedImage:
     kind = "file"
     try:
         if data is None or len(data) == 0:

@@ -3,6 +3,9 @@ message and a machine-readable kind, plus the one place that turns raw driver er
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -14,6 +17,7 @@ class StoreError(Exception):
     READ_ONLY = "read_only"
     DISK_FULL = "disk_full"
     BUSY = "busy"
+    IO_ERROR = "io_error"
     UNAVAILABLE = "unavailable"
 
     def __init__(self, message: str, kind: str = UNAVAILABLE, *, moved_to: Optional[Path] = None) -> None:
@@ -47,36 +51,119 @@ def is_read_only(exc: BaseException) -> bool:
     return "readonly database" in text or "read-only" in text
 
 
-def classify(exc: BaseException, where: str) -> StoreError:
-    """A clear ``StoreError`` for a driver error (corruption is handled at open, see ``open_store``)."""
-    if is_disk_full(exc):
+_URL = re.compile(r"\(?\s*background on this error at:[^)]*\)?|https?://\S+", re.IGNORECASE)
+_SQL = re.compile(r"\[(SQL|parameters):.*", re.IGNORECASE | re.DOTALL)
+NEARLY_FULL_BYTES = 32 * 2**20  # a disk I/O error with less free than this is a full disk
+
+
+def plain(exc: BaseException) -> str:
+    """A driver error in one line, without SQLAlchemy's "Background on this error" URL, the SQL
+    statement, its parameters or the exception class prefix."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc)
+    text = _SQL.sub("", text)
+    text = _URL.sub("", text)
+    text = re.sub(r"^\(\S+\)\s*", "", " ".join(text.split()))
+    return text.strip(" .;:") or type(exc).__name__
+
+
+def _existing(path: Path) -> Optional[Path]:
+    for p in (path, *path.parents):
+        if p.exists():
+            return p
+    return None
+
+
+def free_bytes(path: Optional[Path]) -> Optional[int]:
+    """Free space on the disk holding ``path`` (None when it cannot be told)."""
+    if path is None:
+        return None
+    try:
+        at = _existing(Path(path).absolute())
+        return shutil.disk_usage(at).free if at is not None else None
+    except OSError:
+        return None
+
+
+def on_read_only_media(path: Optional[Path]) -> bool:
+    """The file system holding ``path`` is mounted read-only (a CD/DVD, a write-protected stick)."""
+    if path is None or not hasattr(os, "statvfs"):
+        return False
+    try:
+        at = _existing(Path(path).absolute())
+        return at is not None and bool(os.statvfs(at).f_flag & getattr(os, "ST_RDONLY", 1))
+    except OSError:
+        return False
+
+
+def _mb(n: int) -> str:
+    mb = n / 2**20
+    return f"{mb:.0f} MB" if mb >= 10 else f"{mb:.1f} MB"
+
+
+def disk_full_error(where: str, free: Optional[int]) -> StoreError:
+    left = f" ({_mb(free)} free)" if free is not None else ""
+    return StoreError(
+        f"The disk holding the database ({where}) is full{left}: the last change was NOT saved. "
+        "Free some space on that disk, or choose another database location in the settings, and try again.",
+        StoreError.DISK_FULL,
+    )
+
+
+def read_only_error(where: str, path: Optional[Path]) -> StoreError:
+    if on_read_only_media(path):
         return StoreError(
-            f"The disk holding the database ({where}) is full: the last change was NOT saved. "
-            "Free some space and try again.",
-            StoreError.DISK_FULL,
-        )
-    if is_read_only(exc):
-        return StoreError(
-            f"The database ({where}) cannot be written: the file or its folder is read-only "
-            "(or on a read-only disk). Choose another database location in the settings or fix the permissions.",
+            f"The database ({where}) is on read-only media (a CD or DVD, a write-protected USB stick or a "
+            "read-only network share), so nothing can be saved there. Copy it to a writable disk, or choose "
+            "another database location in the settings.",
             StoreError.READ_ONLY,
         )
-    if "unable to open database" in _text(exc):
+    return StoreError(
+        f"The database ({where}) cannot be written: the file or its folder is read-only. "
+        "Choose another database location in the settings or fix the permissions.",
+        StoreError.READ_ONLY,
+    )
+
+
+def busy_error(where: str) -> StoreError:
+    return StoreError(
+        f"The database ({where}) is held by another program, which kept it locked for too long; the change "
+        "was NOT saved. Close the other program (a database viewer, a sync or backup tool, a stuck Fracture "
+        "Triage) and try again.",
+        StoreError.BUSY,
+    )
+
+
+def classify(exc: BaseException, where: str, path: Optional[Path] = None) -> StoreError:
+    """A clear ``StoreError`` for a driver error (corruption is handled at open, see ``open_store``);
+    ``path``: the SQLite file, to tell a full disk (free space) and read-only media apart. The message
+    never carries a library's URL or SQL."""
+    text = _text(exc)
+    if path is None and where and not re.match(r"^\w+(\+\w+)?://", where):
+        path = Path(where)
+    free = free_bytes(path)
+    if is_disk_full(exc) or ("disk i/o error" in text and free is not None and free < NEARLY_FULL_BYTES):
+        return disk_full_error(where, free)
+    if is_read_only(exc) or ("unable to open database" in text and on_read_only_media(path)):
+        return read_only_error(where, path)
+    if "disk i/o error" in text:
+        return StoreError(
+            f"The disk holding the database ({where}) reported a read or write error: the last change was NOT "
+            "saved. If it is a USB or network disk, check that it is still connected, then try again.",
+            StoreError.IO_ERROR,
+        )
+    if "unable to open database" in text:
         return StoreError(
             f"The database file {where} cannot be opened: its folder is missing or not accessible. "
             "Choose another database location in the settings.",
             StoreError.UNAVAILABLE,
         )
     if is_locked(exc):
-        return StoreError(
-            f"The database ({where}) stayed busy (another program kept it locked); the change was NOT saved. "
-            "Try again.",
-            StoreError.BUSY,
-        )
+        return busy_error(where)
     if is_corrupt(exc):
         return StoreError(
             f"The database ({where}) is damaged. Close the app and open it again: the damaged file "
             "will be moved aside and a new database started.",
             StoreError.CORRUPT,
         )
-    return StoreError(f"The database ({where}) cannot be used: {exc}", StoreError.UNAVAILABLE)
+    return StoreError(f"The database ({where}) cannot be used: {plain(exc)}.", StoreError.UNAVAILABLE)

@@ -5,6 +5,7 @@ the daily backup taken.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from datetime import datetime, timezone
@@ -18,7 +19,8 @@ from core.paths import app_dirs, default_db_url
 from core.store import migrate
 from core.store.backup import daily_backup
 from core.store.engine import immediate_connection, make_engine, sqlite_path
-from core.store.errors import StoreError, classify, is_corrupt
+from core.store.errors import (StoreError, classify, disk_full_error, free_bytes, is_corrupt, on_read_only_media, plain,
+                               read_only_error)
 from core.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,18 +45,23 @@ def _move_aside(path: Path) -> Path:
 def _corrupt_error(path: Path, moved: Path) -> StoreError:
     return StoreError(
         f"The database {path} is damaged and cannot be read. It was moved aside to {moved} (nothing "
-        "was deleted). Open the app again to start a new, empty database there; your earlier decisions "
-        "may be recoverable from the automatic backups in "
-        f"{app_dirs().backups}.",
+        "was deleted). Open the app again to start a new, empty database there. To get your earlier "
+        "decisions back, restore an automatic backup (`fracture-triage db backups`, then `fracture-triage "
+        "db restore BACKUP`) or rescue what can still be read from the damaged file (`fracture-triage db "
+        f"salvage {moved} --to NEW.sqlite3`); the app offers both. Backups are in {app_dirs().backups}.",
         StoreError.CORRUPT,
         moved_to=moved,
     )
 
 
 def _check_writable(path: Path) -> None:
+    if on_read_only_media(path):
+        raise read_only_error(str(path), path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise disk_full_error(str(path), free_bytes(path)) from exc
         raise StoreError(
             f"Cannot create the database folder {path.parent}: {exc.strerror or exc}. "
             "Choose another database location.",
@@ -91,7 +98,7 @@ def open_store(
     try:
         engine = make_engine(url)
     except Exception as exc:  # a malformed URL or a missing driver
-        raise StoreError(f"Cannot use the database {url!r}: {exc}", StoreError.UNAVAILABLE) from exc
+        raise StoreError(f"Cannot use the database {url!r}: {plain(exc)}", StoreError.UNAVAILABLE) from exc
     where = str(path) if path is not None else url
     try:
         with engine.connect() as conn:
@@ -108,14 +115,14 @@ def open_store(
             moved = _move_aside(path)
             log.error("database %s damaged (%s); moved aside to %s", path, exc, moved)
             raise _corrupt_error(path, moved) from exc
-        raise classify(exc, where) from exc
+        raise classify(exc, where, path) from exc
     except StoreError:
         engine.dispose()
         raise
     except Exception as exc:  # e.g. a migration that failed: SQLite rolled it back
         engine.dispose()
         raise StoreError(
-            f"The database {where} could not be prepared ({type(exc).__name__}: {exc}); it was left unchanged.",
+            f"The database {where} could not be prepared ({plain(exc)}); it was left unchanged.",
             StoreError.UNAVAILABLE,
         ) from exc
     if path is not None:

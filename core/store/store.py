@@ -81,6 +81,7 @@ class ImageRow:
     body_part: Optional[str]
     view: Optional[str]
     format: Optional[str]
+    notes: Optional[str] = None  # the reader's "; "-joined caveats ("first page of 3 (multi-page TIFF)")
 
 
 @dataclass(frozen=True)
@@ -333,7 +334,7 @@ class Store:
                 if r.image_id in paths:
                     preds[r.image_id] = (r.probability, r.model_version)
             rows = []
-            iq = select(_I.c.id, _I.c.body_part, _I.c.view_position, _I.c.format)
+            iq = select(_I.c.id, _I.c.body_part, _I.c.view_position, _I.c.format, _I.c.notes)
             for r in conn.execute(iq):
                 if r.id in paths:
                     p = preds.get(r.id)
@@ -346,6 +347,7 @@ class Store:
                             body_part=r.body_part,
                             view=r.view_position,
                             format=r.format,
+                            notes=r.notes,
                         )
                     )
             return rows

@@ -50,7 +50,7 @@ def test_scan_stores_writes_csv_and_summarises(folder, test_model, db_url, tmp_p
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     rows = read_csv(out)
-    assert list(rows[0].keys()) == ["path", "status", "probability", "model_version", "error"]
+    assert list(rows[0].keys()) == ["path", "status", "probability", "model_version", "error", "note"]
     by_name = {Path(r["path"]).name: r for r in rows}
     assert set(by_name) == {"dark.jpg", "mid.jpg", "bright.jpg", "other.jpg", "copy.jpg", "broken.jpg", "IM0001",
                             "notes.txt", "pipe.dcm"}  # hidden .DS_Store: counted, not listed
@@ -216,3 +216,48 @@ def test_interrupted_scan_stores_what_it_finished(folder, test_model, db_url, mo
         assert store.known_location(done, st.st_size, st.st_mtime_ns, "0.0.1-test")[1] == pytest.approx(0.42)
     finally:
         store.close()
+
+
+def test_dicomdir_is_counted_not_an_error(tmp_path, test_model, capsys):
+    from tests.core.test_discovery import dicomdir_bytes
+
+    root = tmp_path / "cd"
+    root.mkdir()
+    (root / "DICOMDIR").write_bytes(dicomdir_bytes())
+    (root / "IM0001").write_bytes(dicom_bytes())
+    out = tmp_path / "cd.csv"
+    rc = main(["scan", str(root), "--model", str(test_model), "--no-store", "--csv", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "failed:     0" in text and "1 DICOM directories (DICOMDIR)" in text
+    assert [Path(r["path"]).name for r in read_csv(out)] == ["IM0001"]
+
+
+def test_csv_note_column_carries_each_files_caveats(tmp_path, test_model, capsys):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tests.core.imaging import factory
+
+    root = tmp_path / "odd"
+    root.mkdir()
+    pages = [Image.fromarray(factory.phantom()), Image.fromarray(factory.phantom()[::-1].copy()),
+             Image.fromarray(factory.phantom()[:, ::-1].copy())]
+    buf = io.BytesIO()
+    pages[0].save(buf, "TIFF", save_all=True, append_images=pages[1:])
+    (root / "pages.tif").write_bytes(buf.getvalue())
+    rng = np.random.default_rng(1)
+    big = factory.jpeg(rng.integers(0, 255, (600, 500), dtype=np.uint8))
+    (root / "half.jpg").write_bytes(big[: len(big) // 2])
+    frames = np.stack([factory.phantom(dtype=np.uint16, hi=4000)] * 4)
+    (root / "cine.dcm").write_bytes(factory.dicom(frames, bits_stored=12))
+    (root / "plain.jpg").write_bytes(jpeg_bytes(100))
+    out = tmp_path / "odd.csv"
+    assert main(["scan", str(root), "--model", str(test_model), "--no-store", "--csv", str(out)]) == 0
+    capsys.readouterr()
+    notes = {Path(r["path"]).name: r["note"] for r in read_csv(out)}
+    assert "first page of 3 (multi-page TIFF)" in notes["pages.tif"]
+    assert "first frame of 4 (multi-frame DICOM)" in notes["cine.dcm"]
+    assert "missing" in notes["half.jpg"] and "truncated" in notes["half.jpg"]
+    assert notes["plain.jpg"] == ""

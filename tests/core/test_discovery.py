@@ -303,3 +303,47 @@ def test_path_longer_than_path_max_is_reported_not_fatal(tmp_path):
     assert "ok.jpg" in names(found)
     assert names(found) == ["ok.jpg"]  # the walk goes on; the unreachable folder is reported, not a crash
     assert len(stats.unreadable) == 1 and "path too long for the operating system" in stats.unreadable[0][1]
+
+
+def dicomdir_bytes() -> bytes:
+    """A DICOMDIR as DICOM media carry it: a Part 10 file of SOP class Media Storage Directory
+    whose records point at files (here: files that do not exist)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage, generate_uid
+
+    ds = Dataset()
+    ds.FileSetID = "CD1"
+    record = Dataset()
+    record.DirectoryRecordType = "IMAGE"
+    record.ReferencedFileID = ["DICOM", "IMG0001"]
+    ds.DirectoryRecordSequence = Sequence([record])
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = MediaStorageDirectoryStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def test_dicomdir_skipped_silently_and_counted(tmp_path):
+    from pydicom.data import get_testdata_file
+
+    (tmp_path / "DICOMDIR").write_bytes(dicomdir_bytes())  # its referenced files are missing: no matter
+    cd = tmp_path / "cd"
+    cd.mkdir()
+    (cd / "DICOMDIR").write_bytes(open(get_testdata_file("DICOMDIR"), "rb").read())  # a real one
+    (cd / "IM0001").write_bytes(dicom_bytes())
+    found, stats = run_discover(tmp_path)
+    assert names(found) == ["IM0001"]
+    assert stats.skipped_dicomdir == 2 and stats.skipped_total == 2
+    assert stats.skipped == []  # silent: not listed as a skipped file
+
+
+def test_dicomdir_read_directly_is_not_an_image():
+    from core.imaging.reader import read_image
+
+    with pytest.raises(FileError) as err:
+        read_image(dicomdir_bytes(), name="DICOMDIR")
+    assert err.value.kind == FileError.NOT_AN_IMAGE and "DICOMDIR" in err.value.reason

@@ -90,3 +90,38 @@ def test_cli_import(store, tmp_path, capsys):
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "imported 1 labels" in out and "line 3: no scanned image named zzz.png" in out
+
+
+def test_quoted_fields_with_newlines_and_line_separators(store, tmp_path):
+    """A spreadsheet's multi-line comment cell (quoted, with CR LF, LF, U+2028 or U+0085 inside) is
+    one field of one row, not the start of new rows."""
+    root = tmp_path / "xr"
+    # file names may hold such characters too (legal on Linux): the path must survive byte for byte
+    store.record_scan_results(root, [item(root / "odd\r\nname.png", "n1", 0.5),
+                                     item(root / "line\u2028sep.png", "n2", 0.5)])
+    csv_file = root / "multi.csv"
+    csv_file.parent.mkdir(exist_ok=True)
+    csv_file.write_bytes(
+        (
+            "path,label,comment\r\n"
+            'sub/b.png,fracture,"distal radius,\r\nsee also the lateral view"\r\n'
+            'c.png,no_fracture,"first line\u2028second line\x85third"\r\n'
+            'a.png,doubt,"ends with a newline\n"\r\n'
+            '"odd\r\nname.png",fracture,name with CR LF\r\n'
+            '"line\u2028sep.png",no_fracture,name with a line separator\r\n'
+        ).encode("utf-8")
+    )
+    report = import_labels(store, csv_file, "sheet")
+    assert report.skipped == [] and report.imported == 5
+    labels = {k: v.label for k, v in store.current_labels().items()}
+    assert labels == {fake_id("b"): "fracture", fake_id("c"): "no_fracture", fake_id("a"): "doubt",
+                      fake_id("n1"): "fracture", fake_id("n2"): "no_fracture"}
+
+
+def test_unclosed_quote_is_reported_not_a_crash(store, tmp_path):
+    csv_file = tmp_path / "xr" / "open.csv"
+    csv_file.parent.mkdir(exist_ok=True)
+    csv_file.write_text('path,label\nsub/b.png,fracture\n"c.png,doubt\n', encoding="utf-8")
+    report = import_labels(store, csv_file, "sheet")
+    assert report.imported == 1
+    assert len(report.skipped) == 1

@@ -334,3 +334,28 @@ def test_navigation_and_advance_follow_a_user_sort(scanned, qtbot):
     assert current_name(w) == names[2]
     press(qtbot, w, Qt.Key.Key_K)
     assert current_name(w) == names[0]
+
+
+def test_reader_notes_shown_in_the_worklist_and_the_info_line(make_window, tmp_path, qtbot):
+    """A multi-page TIFF is scored on its first page: the worklist's Problem / note column and the
+    viewer's info line say so (the scan CSV's `note` column carries the same text)."""
+    import numpy as np
+    from PIL import Image
+
+    from desktop.worklist_view import COL_ERROR
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    pages = [Image.fromarray(np.full((96, 96), v, np.uint8)) for v in (60, 120, 180)]
+    pages[0].save(folder / "pages.tif", save_all=True, append_images=pages[1:])
+    Image.fromarray(np.full((96, 96), 90, np.uint8)).save(folder / "plain.png")
+    w = make_window()
+    with qtbot.waitSignal(w.scan_done, timeout=20000):
+        w.open_folder(folder)
+    model = w.worklist.model
+    rows = {model.item(r).name: r for r in range(model.rowCount())}
+    assert model.index(rows["pages.tif"], COL_ERROR).data() == "first page of 3 (multi-page TIFF)"
+    assert model.index(rows["plain.png"], COL_ERROR).data() == ""
+    assert not w.worklist.table.isColumnHidden(COL_ERROR)
+    w.worklist.table.selectRow(w.worklist.proxy.mapFromSource(model.index(rows["pages.tif"], 0)).row())
+    qtbot.waitUntil(lambda: "first page of 3" in w.review.info.left.text(), timeout=5000)

@@ -113,3 +113,18 @@ def dicom(
     del ds.file_meta
     dcmwrite(buf, ds, implicit_vr=True, little_endian=True)
     return buf.getvalue()
+
+
+def dicom_with_invalid_uid() -> bytes:
+    """A radiograph whose Study Instance UID holds non-ASCII bytes: pydicom warns about it on reading
+    (a UserWarning quoting the raw value and a URL)."""
+    data = dicom()
+    at = data.find(b"1.2.3.4.5\x00")
+    return data[:at] + b"1.2.\x81\xfe4.5\x00" + data[at + 10:]
+
+
+def jpeg_with_corrupt_exif(arr: np.ndarray | None = None) -> bytes:
+    """A JPEG with a broken EXIF block: Pillow warns "Corrupt EXIF data" while reading it."""
+    data = jpeg(arr)
+    exif = b"Exif\x00\x00" + b"II*\x00\xff\xff\x00\x00"
+    return data[:2] + b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif + data[2:]

@@ -243,3 +243,63 @@ def test_is_dicom_sniffing():
     assert not is_dicom(b"hello world, this is text" * 10)
     rng = np.random.default_rng(0)
     assert sum(is_dicom(rng.bytes(1024)) for _ in range(2000)) == 0
+
+
+def _headerless(first_group: int, explicit: bool = False) -> bytes:
+    """A dataset without file meta whose first element is in ``first_group`` (no group 0008 at all:
+    minimal or anonymised exports), group 0028 within its first four elements."""
+    import io
+
+    from pydicom.dataset import Dataset
+    from pydicom.filewriter import dcmwrite
+
+    ds = Dataset()
+    if first_group <= 0x0010:
+        ds.PatientSex = "F"
+    if first_group <= 0x0020:
+        ds.StudyInstanceUID = "1.2.3.4.5"
+        ds.SeriesInstanceUID = "1.2.3.4.5.6"
+    ds.set_pixel_data(factory.phantom(dtype=np.uint16, hi=4000), "MONOCHROME2", 12)
+    del ds.file_meta
+    for elem in [e for e in ds if e.tag.group == 0x0008]:  # set_pixel_data adds an SOP Instance UID
+        del ds[elem.tag]
+    buf = io.BytesIO()
+    dcmwrite(buf, ds, implicit_vr=not explicit, little_endian=True)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("first_group", [0x0010, 0x0020, 0x0028])
+@pytest.mark.parametrize("explicit", [False, True])
+def test_is_dicom_accepts_headerless_dataset_whose_group_0028_comes_early(first_group, explicit):
+    data = _headerless(first_group, explicit)
+    assert int.from_bytes(data[:2], "little") == first_group
+    assert is_dicom(data[:1024])
+    img = read_image(data, name="IM0001")
+    assert img.format == "DICOM" and (img.width, img.height) == (80, 96)
+
+
+def test_is_dicom_still_rejects_early_groups_without_image_description():
+    import struct
+
+    # group 0010 then group 0032: consistent, but nothing says it is an image
+    data = struct.pack("<HHI", 0x0010, 0x0010, 4) + b"Doe^" + struct.pack("<HHI", 0x0032, 0x1060, 4) + b"ABCD"
+    assert not is_dicom(data + b"\0" * 100)
+    # group 0028 elements out of order
+    data = struct.pack("<HHI", 0x0028, 0x0011, 2) + b"\0\1" + struct.pack("<HHI", 0x0028, 0x0010, 2) + b"\0\1"
+    assert not is_dicom(data + b"\0" * 100)
+
+
+def test_jpeg_frame_size_parser_is_our_own():
+    """The codestream size check must not rely on pydicom's private ``_get_jpg_parameters``."""
+    import inspect
+
+    from core.imaging import dicom
+
+    assert "_get_jpg_parameters" not in inspect.getsource(dicom)
+    jpg = factory.jpeg(np.zeros((960, 800), np.uint8))
+    assert dicom.jpeg_frame_size(jpg) == (800, 960)
+    prog = factory.jpeg(np.zeros((33, 45), np.uint8), progressive=True)
+    assert dicom.jpeg_frame_size(prog) == (45, 33)
+    assert dicom.jpeg_frame_size(b"\xff\xd8\xff\xda\x00\x02") is None
+    assert dicom.jpeg_frame_size(b"garbage") is None
+    assert dicom.jpeg_frame_size(jpg[:20]) is None

@@ -62,3 +62,43 @@ def fill(store, root: Path, probs: list[Optional[float]], *, model: str = "m1") 
     items = [item(root / f"img{i:04d}.png", i, p, model=model) for i, p in enumerate(probs)]
     store.record_scan_results(root, items)
     return items
+
+
+def mount_small_disk(where: Path, size: str = "1m"):
+    """Mount a tmpfs of ``size`` at ``where`` (needs root and mount rights, as in CI's container);
+    returns an unmount function, or None when mounting is not possible here."""
+    import subprocess
+
+    where.mkdir(parents=True, exist_ok=True)
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                              capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+
+    def unmount() -> None:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=20)
+
+    return unmount
+
+
+def remount_read_only(where: Path) -> bool:
+    import subprocess
+
+    return subprocess.run(["mount", "-o", "remount,ro", str(where)], capture_output=True, timeout=20).returncode == 0
+
+
+def fill_disk(where: Path) -> None:
+    """Write a file until the disk at ``where`` has no space left."""
+    import os
+
+    fd = os.open(where / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

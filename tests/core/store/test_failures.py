@@ -11,7 +11,8 @@ from sqlalchemy.exc import OperationalError
 
 from core.store import StoreError, open_store
 from core.store.engine import run_write
-from tests.core.store.helpers import db_url, fake_id, fill, open_test_store
+from tests.core.store.helpers import (db_url, fake_id, fill, fill_disk, mount_small_disk, open_test_store,
+                                    remount_read_only)
 
 
 def test_garbage_file_is_moved_aside_and_a_new_db_can_start(tmp_path):
@@ -114,3 +115,122 @@ def test_locked_is_retried_then_reported(tmp_path):
         run_write(s.engine, always, attempts=2)
     assert info.value.kind == StoreError.BUSY
     s.close()
+
+
+def _plain_words(err: StoreError) -> None:
+    text = str(err)
+    assert "http" not in text and "sqlalche.me" not in text and "sqlite3." not in text
+    assert "Background on this error" not in text and "[SQL" not in text
+
+
+def test_full_disk_gives_disk_io_error_in_plain_words_with_free_space(tmp_path):
+    """A database on a disk with no space left: SQLite says 'disk I/O error' (not 'disk is full') on
+    open and on every write; the message says the disk is full and how much is free."""
+    disk = tmp_path / "disk"
+    unmount = mount_small_disk(disk, "1m")
+    if unmount is None:
+        pytest.skip("cannot mount a small tmpfs here (needs root, as in CI)")
+    try:
+        s = open_test_store(disk)
+        fill(s, disk, [0.5] * 10)
+        s.close()
+        fill_disk(disk)
+        with pytest.raises(StoreError) as info:
+            s = open_test_store(disk)
+            fill(s, disk, [0.1] * 50)
+        err = info.value
+        assert err.kind == StoreError.DISK_FULL, str(err)
+        assert "is full" in str(err) and "MB free" in str(err) and "NOT saved" in str(err)
+        _plain_words(err)
+    finally:
+        unmount()
+
+
+def test_disk_io_error_is_full_disk_only_when_space_is_short(tmp_path, monkeypatch):
+    import sqlite3
+
+    from core.store import errors
+
+    exc = OperationalError("INSERT INTO x VALUES (?)", {"a": 1}, sqlite3.OperationalError("disk I/O error"))
+    assert "sqlalche.me" in str(exc)  # what used to reach the user
+    monkeypatch.setattr(errors, "free_bytes", lambda path: 300 * 1024)
+    err = errors.classify(exc, str(tmp_path / "labels.db"))
+    assert err.kind == StoreError.DISK_FULL and "(0.3 MB free)" in str(err)
+    _plain_words(err)
+    monkeypatch.setattr(errors, "free_bytes", lambda path: 50 * 2**30)
+    err = errors.classify(exc, str(tmp_path / "labels.db"))
+    assert err.kind == StoreError.IO_ERROR and "read or write error" in str(err)
+    _plain_words(err)
+
+
+def test_unknown_driver_error_never_carries_a_url(tmp_path):
+    import sqlite3
+
+    from core.store import errors
+
+    exc = OperationalError("SELECT 1", {}, sqlite3.OperationalError("something odd happened"))
+    err = errors.classify(exc, str(tmp_path / "labels.db"))
+    assert "something odd happened" in str(err)
+    _plain_words(err)
+
+
+def test_read_only_media(tmp_path):
+    disk = tmp_path / "cd"
+    unmount = mount_small_disk(disk, "2m")
+    if unmount is None:
+        pytest.skip("cannot mount a small tmpfs here (needs root, as in CI)")
+    try:
+        s = open_test_store(disk)
+        fill(s, disk, [0.5] * 3)
+        s.close()
+        assert remount_read_only(disk)
+        with pytest.raises(StoreError) as info:
+            s = open_test_store(disk)
+            fill(s, disk, [0.1])
+        err = info.value
+        assert err.kind == StoreError.READ_ONLY and "read-only media" in str(err), str(err)
+        _plain_words(err)
+    finally:
+        unmount()
+
+
+def test_read_only_media_told_apart_from_permissions(tmp_path, monkeypatch):
+    from core.store import errors
+
+    open_test_store(tmp_path).close()
+
+    class _Ro:
+        f_flag = os.ST_RDONLY
+
+    monkeypatch.setattr(os, "statvfs", lambda path: _Ro())
+    with pytest.raises(StoreError) as info:
+        open_store(db_url(tmp_path), backups_keep=0)
+    assert info.value.kind == StoreError.READ_ONLY and "read-only media" in str(info.value)
+    assert errors.on_read_only_media(tmp_path)
+
+
+def test_database_held_by_another_program(tmp_path, monkeypatch):
+    """Another program keeps the file locked (an exclusive lock, as a database viewer or a stuck
+    process does): the message says so in plain words."""
+    import sqlite3
+
+    from core.store import engine as engine_mod
+
+    s = open_test_store(tmp_path)
+    fill(s, tmp_path, [0.5])
+    s.close()
+    other = sqlite3.connect(tmp_path / "labels.db", isolation_level=None)
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")
+    other.execute("CREATE TABLE held (x)")
+    monkeypatch.setitem(engine_mod.make_engine.__kwdefaults__, "busy_timeout_s", 0.2)
+    try:
+        with pytest.raises(StoreError) as info:
+            s = open_test_store(tmp_path)
+            fill(s, tmp_path, [0.1])
+        err = info.value
+        assert err.kind == StoreError.BUSY and "held by another program" in str(err), str(err)
+        _plain_words(err)
+    finally:
+        other.rollback() if other.in_transaction else None
+        other.close()
