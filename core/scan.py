@@ -321,6 +321,31 @@ def _prepare(data: bytes, size: int, name: str):
     return prepare(data, size, name=name)
 
 
+def score_file(path: Path, model) -> ScanItem:
+    """Read, hash, decode and score ONE file now (no reuse of a stored score): what the viewer asks
+    for when a file's bytes no longer match the image id its row was scanned as. Per-file problems
+    come back as an ERROR item, like in ``scan``."""
+    from core.imaging.preprocess import to_tensor
+
+    path = Path(os.path.abspath(path))
+    image_id = None
+    try:
+        st = os.stat(path)
+        size, mtime_ns = st.st_size, st.st_mtime_ns
+    except OSError as exc:
+        return ScanItem(path, 0, 0, ERROR, error=f"cannot be read: {exc.strerror or exc}",
+                        error_kind=FileError.UNREADABLE)
+    try:
+        data = read_found(path)
+        image_id = hashlib.sha256(data).hexdigest()
+        canvas, _geo, decoded = _prepare(data, model.input_size, path.name)
+    except FileError as exc:
+        return ScanItem(path, size, mtime_ns, ERROR, image_id=image_id, error=exc.reason, error_kind=exc.kind)
+    pred = model.predict(to_tensor(canvas[None]), with_cam=False)
+    return ScanItem(path, size, mtime_ns, SCORED, image_id=image_id, probability=float(pred.probabilities[0]),
+                    model_version=model.version, meta=decoded.meta)
+
+
 def scan(
     root: Path,
     model,

@@ -270,6 +270,11 @@ class Worklist:
                 ),
             )
 
+    def forget(self, image_id: str) -> None:
+        """Drop an image's row (its file now holds another image, which has its own row)."""
+        if image_id in self._items:
+            self._remove(image_id)
+
     def apply_decision(self, decision: "Decision") -> None:
         """Show a recorded decision (or undo) on its row; rows leave/enter the current filter as needed."""
         old = self._items.get(decision.image_id)

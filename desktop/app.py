@@ -81,13 +81,15 @@ def run_app(argv: list[str] | None = None) -> int:
         store = open_store(config.db_url, backups_keep=config.backups_keep)
     except StoreError as exc:
         log.error("database unusable: %s", exc)
-        if headless:
-            print(f"{APP_NAME}: {exc}", file=sys.stderr)
-        else:
-            QMessageBox.critical(None, APP_NAME, f"The label database cannot be used.\n\n{exc}\n\n"
-                                 "Choose another location with --db, or in settings.json (db_url).")
-        reporter.uninstall()
-        return 2
+        store = None if headless else _recover(exc, config.db_url, config.backups_keep)
+        if store is None:
+            if headless:
+                print(f"{APP_NAME}: {exc}", file=sys.stderr)
+            elif exc.kind != StoreError.CORRUPT:
+                QMessageBox.critical(None, APP_NAME, f"The label database cannot be used.\n\n{exc}\n\n"
+                                     "Choose another location with --db, or in settings.json (db_url).")
+            reporter.uninstall()
+            return 2
     model, problem = load_model_or_reason(config.model_path)
     if model is None:
         log.warning("no model: %s", problem)
@@ -119,6 +121,33 @@ def run_app(argv: list[str] | None = None) -> int:
         return _finish(app, window, store, reporter)
     app.exec()
     return _finish(app, window, store, reporter)
+
+
+def _recover(exc, db_url: str, backups_keep: int):
+    """A damaged database: the recovery dialog (restore a backup, salvage, or start anew), then open
+    the database again. None when the user closes it or the database still cannot be opened."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.store import StoreError, open_store
+    from core.store.engine import sqlite_path
+    from desktop.dialogs.recover import QUIT, RecoverDialog
+
+    path = sqlite_path(db_url)
+    if exc.kind != StoreError.CORRUPT or path is None:
+        return None
+    dialog = RecoverDialog(str(exc), path, exc.moved_to)
+    dialog.exec()
+    if dialog.chosen == QUIT:
+        return None
+    try:
+        store = open_store(db_url, backups_keep=backups_keep)
+    except StoreError as again:
+        QMessageBox.critical(None, APP_NAME, f"The label database cannot be used.\n\n{again}")
+        return None
+    if dialog.result_text:
+        log.info("database recovery: %s", dialog.result_text)
+        QMessageBox.information(None, APP_NAME, dialog.result_text)
+    return store
 
 
 def _finish(app, window, store, reporter) -> int:

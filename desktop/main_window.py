@@ -124,6 +124,8 @@ class MainWindow(QMainWindow):
         self.worklist.filter_selected.connect(s.set_filter)
         self.worklist.image_activated.connect(s.select)
         self.review.image_shown.connect(self._image_shown)
+        self.review.cache.file_changed.connect(s.file_changed)  # bytes ≠ scanned image: score again
+        s.rescored.connect(lambda old_id, _item: self.review.cache.drop(old_id))
         self.empty.open_requested.connect(lambda: self.on_action("open_folder"))
         self.empty.demo_requested.connect(lambda: self.on_action("demo"))
         self.empty.recent_requested.connect(self.open_folder)

@@ -1,13 +1,15 @@
 """Decoding images for the viewer ahead of time, off the GUI thread.
 
 ``load_for_viewer`` (runs on a worker thread of the task runner) reads a file with the core reader
-(full resolution, keeping DICOM modality values for window/level), builds the Qt image and, when the
+(full resolution, keeping DICOM modality values for window/level), re-hashes the bytes it read (a
+file replaced since the scan is not shown under its old image id: ``LoadedImage.changed``), builds the Qt image and, when the
 model has a class-activation output, the heatmap overlay. ``ImageCache`` keeps the few most recent
 results and prefetches the next images, so moving to the next image shows it at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,6 +27,8 @@ from core.imaging.window import range_window
 from core.imaging.errors import FileError
 
 HEATMAP_LONG_SIDE = 512
+CHANGED_MESSAGE = ("This file has changed since it was scanned (same name, different image). It is being "
+                   "scored again; decide once its new score is shown.")
 log = logging.getLogger("fracture_triage.desktop.prefetch")
 
 
@@ -50,6 +54,12 @@ class LoadedImage:
     view: str = ""
     heatmap: Optional[QImage] = field(default=None, repr=False)
     error: str = ""
+    actual_id: str = ""  # SHA-256 of the bytes decoded now ("" when the file could not be read)
+
+    @property
+    def changed(self) -> bool:
+        """The file's bytes are no longer those scanned as ``image_id`` (same path, another image)."""
+        return bool(self.actual_id) and self.actual_id != self.image_id
 
     @property
     def source(self) -> Optional[np.ndarray]:
@@ -121,6 +131,10 @@ def load_for_viewer(image_id: str, path: Path, *, model=None, cam: Optional[np.n
     except OSError as exc:
         out.error = f"The file can no longer be read ({exc.strerror or exc}). Was it moved or deleted?"
         return out
+    out.actual_id = hashlib.sha256(data).hexdigest()  # the bytes shown are the bytes decided on
+    if out.changed:
+        out.error = CHANGED_MESSAGE
+        return out
     try:
         looks_dicom = data[128:132] == b"DICM" or Path(path).suffix.lower() == ".dcm" or is_dicom(data[:1024])
         dec = read_image(data, name=Path(path).name, keep_raw=looks_dicom)
@@ -163,6 +177,7 @@ class ImageCache(QObject):
     """Least-recently-used cache of decoded images, filled by the task runner's worker pool."""
 
     loaded = Signal(str)  # image_id, on the GUI thread, when a requested image is ready
+    file_changed = Signal(str, str)  # image_id, path: the file now holds other bytes than that image
 
     def __init__(self, tasks, model_getter: Callable[[], object], capacity: int = 8, parent: QObject | None = None):
         super().__init__(parent)
@@ -195,6 +210,8 @@ class ImageCache(QObject):
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
             self.loaded.emit(image_id)
+            if result.changed:
+                self.file_changed.emit(image_id, str(path))
 
         def failed(exc: BaseException) -> None:
             self._in_flight.discard(image_id)
@@ -205,3 +222,6 @@ class ImageCache(QObject):
 
     def clear(self) -> None:
         self._items.clear()
+
+    def drop(self, image_id: str) -> None:
+        self._items.pop(image_id, None)

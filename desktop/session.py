@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.model import Thresholds
 from core.recorder import BatchResult, DatabaseFailing, ScanRecorder
-from core.scan import ScanProgress, scan
+from core.scan import ScanProgress, scan, score_file
 from core.store import StoreError
 from core.triage import Triage
 from core.worklist import Worklist
@@ -46,6 +46,7 @@ class ReviewSession(QObject):
     decision_failed = Signal(str)
     action_done = Signal(str)  # a triage action finished (queued keys: one per key)
     notice = Signal(str)
+    rescored = Signal(str, object)  # old image id, the new ScanItem of the file that held it
 
     def __init__(self, tasks, store, model, reviewer: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +64,7 @@ class ReviewSession(QObject):
         self.last_write_ms = 0.0  # duration of the last durable decision write (writer thread)
         self._order_before: Optional[list] = None  # the table's order when a decision key was pressed
         self._queue: deque[str] = deque()
+        self._stale: set[str] = set()  # image ids whose file changed since the scan (being re-scored)
         self._busy = False
         self._gen = 0
         self._cancel: Optional[threading.Event] = None
@@ -226,6 +228,46 @@ class ReviewSession(QObject):
         if self._cancel is not None:
             self._cancel.set()
 
+    # -- a file that changed under its row ------------------------------------------------------------
+    def file_changed(self, image_id: str, path: str) -> None:
+        """The viewer found other bytes at ``path`` than the image ``image_id`` it was scanned as: no
+        decision may be recorded against that id; the file is scored again (worker pool), stored
+        (writer thread) and its row replaced by the new image's."""
+        if image_id in self._stale or self.model is None or self.worklist is None:
+            return
+        self._stale.add(image_id)
+        model, root, gen, store = self.model, self.root, self._gen, self.store
+        log.info("file changed since its scan: %s (image %s…); scoring it again", Path(path).name, image_id[:12])
+
+        def stored(result) -> None:
+            item, labels = result
+            self._stale.discard(image_id)
+            if gen != self._gen or self.worklist is None:
+                return
+            was_current = self.current_item is not None and self.current_item.image_id == image_id
+            self.worklist.add_scan_items([item], labels)
+            if item.image_id != image_id:
+                self.worklist.forget(image_id)
+            if was_current and self.triage is not None:
+                idx = self.worklist.index_of(item.image_id) if item.image_id else None
+                if idx is not None:
+                    self.triage.go_to(idx)
+            self._check_current()
+            self.rescored.emit(image_id, item)
+
+        def scored(item) -> None:
+            def write():
+                store.record_scan_results(root, [item])
+                return item, (store.current_labels([item.image_id]) if item.image_id else {})
+
+            self.tasks.run_on_writer(write, stored, failed)
+
+        def failed(exc: BaseException) -> None:
+            self._stale.discard(image_id)
+            self.notice.emit(_message(exc, "The changed file could not be scored again"))
+
+        self.tasks.run_in_background(lambda: score_file(Path(path), model), scored, failed)
+
     # -- triage --------------------------------------------------------------------------------------
     def set_reviewer(self, name: str) -> None:
         self.reviewer = name
@@ -262,6 +304,12 @@ class ReviewSession(QObject):
             if t is None:
                 continue
             if action in DECISIONS:
+                cur = t.current_item
+                if cur is not None and cur.image_id in self._stale:
+                    self.notice.emit("This file has changed since it was scanned; it is being scored again. "
+                                     "Decide once its new score is shown.")
+                    self.action_done.emit(action)
+                    continue
                 pending = t.prepare(DECISIONS[action])
                 if pending is None:
                     self.notice.emit("Nothing to decide here: choose an image that could be read.")

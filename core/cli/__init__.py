@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES: dict[str, str] = {
     "info": "core.cli.info_cmd",
     "export": "core.cli.export_cmd",
     "import-labels": "core.cli.import_cmd",
+    "db": "core.cli.db_cmd",
     "train": "core.cli.train_cmd",
     "evaluate": "core.cli.train_cmd",
 }

@@ -4,7 +4,9 @@ without the file meta header, compressed transfer syntaxes through the installed
 frame only of multi-frame images (decoded alone), modality LUT (Rescale Slope/Intercept or Modality
 LUT Sequence), VOI LUT sequence or Window Center/Width (first of several values; VOI LUT Function
 honoured; the data's own range when there is none), MONOCHROME1 and Presentation LUT Shape INVERSE
-shown inverted so bone is bright, colour converted to grey.
+shown inverted so bone is bright, colour converted to grey. For the model input only (``reduce_to``),
+a JPEG 2000 frame much larger than the input is decoded at a reduced wavelet level by openjpeg
+through Pillow (about 10× faster on a 2000² radiograph); the viewer always decodes in full.
 
 Only non-identifying attributes go into ``DicomMeta``; patient name/ID/birth date and study date go
 into ``DecodedImage.screen_only`` for on-screen display only. Header sizes are checked before any
@@ -139,7 +141,11 @@ def is_dicomdir(head: bytes) -> bool:
     return False
 
 
-def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True) -> DecodedImage:
+def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True,
+                 reduce_to: int | None = None) -> DecodedImage:
+    """Decode a DICOM file's first frame. ``reduce_to``: a JPEG 2000 frame much larger than that is
+    decoded at a reduced wavelet level (``_j2k_reduced``) keeping the long side ≥ ``reduce_to``; the
+    image is then ``reduced`` (width/height stay the full size). Everything else decodes in full."""
     from pydicom import dcmread
     from pydicom.errors import InvalidDicomError
 
@@ -192,8 +198,13 @@ def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True) -
 
     from pydicom.pixels import pixel_array
 
+    arr = None
+    if reduce_to and spp == 1 and "JPEG 2000" in ts.name and "High-Throughput" not in ts.name:
+        arr = _j2k_reduced(ds, frames, int(reduce_to), bits)
+    reduced = arr is not None
     try:
-        arr = pixel_array(ds, index=0 if frames > 1 else None)
+        if arr is None:
+            arr = pixel_array(ds, index=0 if frames > 1 else None)
     except (KeyboardInterrupt, SystemExit, MemoryError, FileError):
         raise
     except BaseException as exc:  # noqa: BLE001 - decoders raise anything, Rust ones even PanicException
@@ -217,7 +228,7 @@ def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True) -
         if note:
             notes.append(note)
     grey = np.ascontiguousarray(grey, dtype=np.uint8)
-    h, w = grey.shape
+    h, w = (rows, cols) if reduced else grey.shape
     dmeta = DicomMeta(
         study_uid=_text(ds, "StudyInstanceUID"),
         series_uid=_text(ds, "SeriesInstanceUID"),
@@ -233,7 +244,7 @@ def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True) -
         height=h,
         format="DICOM",
         notes=tuple(notes),
-        reduced=False,
+        reduced=reduced,
         meta=make_meta(w, h, "DICOM", tuple(notes), dmeta),
         raw=np.asarray(raw, dtype=np.float32) if keep_raw and raw is not None else None,
         window=window,
@@ -241,6 +252,79 @@ def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True) -
         screen_only=screen,
         window_function=function,
     )
+
+
+# A reduced JPEG 2000 decode gives the model input within this of a full decode + letterbox, in grey
+# levels of the uint8 canvas (tests/core/imaging/test_j2k_reduce.py: mean abs ≤ 1.5, 99th pct ≤ 8)
+J2K_TOLERANCE = {"mean_abs": 1.5, "p99_abs": 8}
+
+
+def j2k_header(frame: bytes) -> tuple[int, int, int, bool, int] | None:
+    """(width, height, precision in bits, signed, wavelet decomposition levels) of a raw JPEG 2000
+    codestream's main header (SIZ and COD markers), or None when it is not one."""
+    if len(frame) < 64 or frame[:4] != b"\xff\x4f\xff\x51":
+        return None
+    xsiz, ysiz, xo, yo = struct.unpack_from(">IIII", frame, 8)
+    csiz = struct.unpack_from(">H", frame, 40)[0]
+    if csiz < 1:
+        return None
+    ssiz = frame[42]
+    lsiz = struct.unpack_from(">H", frame, 4)[0]
+    pos = 4 + lsiz
+    end = min(len(frame), 1 << 16)
+    while pos + 4 <= end:  # main header markers until COD
+        marker, length = struct.unpack_from(">HH", frame, pos)
+        if marker == 0xFF52:  # COD: Lcod, Scod, SGcod (4 bytes), then SPcod's decomposition levels
+            if pos + 10 > len(frame):
+                return None
+            return xsiz - xo, ysiz - yo, (ssiz & 0x7F) + 1, bool(ssiz & 0x80), frame[pos + 9]
+        if marker in (0xFF90, 0xFF93) or marker >> 8 != 0xFF:  # a tile already: no COD in the main header
+            return None
+        pos += 2 + length
+    return None
+
+
+def j2k_reduce_level(width: int, height: int, levels: int, reduce_to: int) -> int:
+    """The most resolution levels that can be discarded keeping the long side ≥ ``reduce_to``."""
+    r, side = 0, max(width, height)
+    while r < levels and math.ceil(side / 2 ** (r + 1)) >= reduce_to:
+        r += 1
+    return r
+
+
+def _j2k_reduced(ds, frames: int, reduce_to: int, bits_allocated: int) -> np.ndarray | None:
+    """The first JPEG 2000 frame decoded by openjpeg (through Pillow) at a reduced resolution, its
+    values shifted back to the codestream's precision (Pillow scales them up to 16 bits), as the
+    dtype pydicom would give; None when not worth it or not possible (then the full decode runs)."""
+    try:
+        from PIL import Image
+        from pydicom.encaps import get_frame
+
+        frame = get_frame(ds.PixelData, 0, number_of_frames=frames)
+        head = j2k_header(frame)
+        if head is None:
+            return None
+        width, height, precision, signed, levels = head
+        if signed or precision > 16 or bits_allocated not in (8, 16):
+            return None
+        # keep the long side ≥ 2 × reduce_to: the letterbox's own (bilinear) downscale then does the
+        # last halving, which keeps the model input within J2K_TOLERANCE of a full decode + resize
+        r = j2k_reduce_level(width, height, levels, 2 * reduce_to)
+        if r == 0:
+            return None
+        im = Image.open(io.BytesIO(frame))
+        im.reduce = r  # openjpeg's reduce: decode only the lower resolution levels
+        im.load()
+        if im.mode not in ("L", "I;16", "I;16L", "I;16B"):
+            return None
+        a = np.asarray(im)
+        if a.dtype.itemsize == 2 and precision < 16:
+            a = a >> (16 - precision)
+        return np.ascontiguousarray(a, dtype=np.uint8 if bits_allocated == 8 else np.uint16)
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception:  # noqa: BLE001 - the full decode (and its error reporting) takes over
+        return None
 
 
 def _monochrome(arr: np.ndarray, ds, inverted: bool, keep_raw: bool):

@@ -40,8 +40,8 @@ _MAGIC = {
 
 def read_image(data: bytes, *, name: str = "", reduce_to: int | None = None, keep_raw: bool = False) -> DecodedImage:
     """Decode one file's bytes. ``name`` (file name or path) only words errors and lets a .dcm name
-    try DICOM parsing; ``reduce_to`` lets JPEGs decode at a reduced DCT scale keeping the long side
-    ≥ ``reduce_to`` (then ``reduced`` is True); ``keep_raw`` keeps float32 values for re-windowing.
+    try DICOM parsing; ``reduce_to`` lets JPEGs decode at a reduced DCT scale, and JPEG 2000 DICOM at
+    a reduced wavelet level, keeping the long side ≥ ``reduce_to`` (then ``reduced`` is True); ``keep_raw`` keeps float32 values for re-windowing.
 
     Library warnings raised while decoding (pydicom, Pillow) are caught for this file only and added
     to its notes, sanitised ("decoder warning: ..."); they never reach the console."""
@@ -63,7 +63,7 @@ def _read_image(data: bytes, *, name: str, reduce_to: int | None, keep_raw: bool
         data = bytes(data) if not isinstance(data, bytes) else data
         kind = _guess_kind(data, name)
         if kind == "DICOM":
-            return decode_dicom(data, keep_raw=keep_raw, sniffed=is_dicom(data[:1024]))
+            return decode_dicom(data, keep_raw=keep_raw, sniffed=is_dicom(data[:1024]), reduce_to=reduce_to)
         return decode_raster(data, reduce_to=reduce_to, keep_raw=keep_raw)
     except FileError:
         raise

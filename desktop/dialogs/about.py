@@ -1,4 +1,6 @@
-"""About: the app's version and the model card (version, metrics, thresholds, intended use, data credit)."""
+"""About: the app's version and licence (GPL-3.0-or-later, with the licence text and the bundled
+third-party notices one click away) and the model card (version, metrics, thresholds, intended use,
+data credit)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,11 @@ import html
 import json
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QPushButton, QTabWidget,
+                               QTextBrowser, QVBoxLayout, QWidget)
 
 from core import APP_NAME, app_version
+from core.licences import APP_LICENCE
 
 FRACATLAS_CREDIT = (
     "Trained on <b>FracAtlas</b>: Abedeen, I. et al. “FracAtlas: A Dataset for Fracture Classification, "
@@ -63,7 +67,10 @@ class AboutDialog(QDialog):
         self.resize(620, 560)
         lay = QVBoxLayout(self)
         head = QLabel(f"<h2 style='margin:0'>{APP_NAME}</h2><span style='color:#97a1ab'>version {app_version()} — "
-                      "fracture triage of X-rays on this computer; no image leaves it.</span>")
+                      "fracture triage of X-rays on this computer; no image leaves it.</span><br>"
+                      f"Free software under the GNU General Public License, version 3 or later ({APP_LICENCE}); "
+                      "it comes with no warranty. The libraries it ships with keep their own licences.")
+        head.setWordWrap(True)
         head.setTextFormat(Qt.TextFormat.RichText)
         lay.addWidget(head)
         self.card = QTextBrowser()
@@ -71,6 +78,38 @@ class AboutDialog(QDialog):
         self.card.setHtml(card_html(model, model_problem) + f"<hr><p style='color:#97a1ab'>{FRACATLAS_CREDIT}</p>")
         lay.addWidget(self.card, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.licences_button = QPushButton("Licences…")
+        buttons.addButton(self.licences_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.licences_button.clicked.connect(self.show_licences)
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)
+        lay.addWidget(buttons)
+
+    def show_licences(self) -> "LicencesDialog":
+        dlg = LicencesDialog(self)
+        dlg.show()
+        return dlg
+
+
+class LicencesDialog(QDialog):
+    """The app's licence text and the third-party notices (the bundle's file, or generated from the
+    installed distributions in a source install), as plain text."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        from core.licences import licence_text, notices_text
+
+        super().__init__(parent)
+        self.setWindowTitle("Licences")
+        self.resize(760, 620)
+        lay = QVBoxLayout(self)
+        self.tabs = QTabWidget(self)
+        self.licence = QPlainTextEdit(licence_text())
+        self.notices = QPlainTextEdit(notices_text())
+        for w in (self.licence, self.notices):
+            w.setReadOnly(True)
+        self.tabs.addTab(self.licence, f"{APP_NAME} ({APP_LICENCE})")
+        self.tabs.addTab(self.notices, "Third-party software")
+        lay.addWidget(self.tabs, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)

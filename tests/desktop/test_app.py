@@ -150,3 +150,63 @@ def test_about_shows_the_model_card(qtbot, test_model):
     dlg2 = AboutDialog(None, "no model installed in resources/models")
     qtbot.addWidget(dlg2)
     assert "No model installed" in dlg2.card.toPlainText()
+
+
+def _damaged_with_backup(tmp_path, monkeypatch, pages_only: bool = False):
+    from core.store import StoreError, open_store
+    from core.store.backup import backup_now
+    from tests.core.store.helpers import fake_id, fill
+
+    monkeypatch.setenv("FRACTURE_TRIAGE_HOME", str(tmp_path / "home"))
+    db = tmp_path / "labels.db"
+    s = open_store(f"sqlite:///{db}", backups_keep=0)
+    fill(s, tmp_path, [i / 300 for i in range(300)])
+    s.record_decision(fake_id(1), "dr a", "fracture")
+    s.close()
+    backup_now(db, tmp_path / "home" / "data" / "backups")
+    import sqlite3
+
+    c = sqlite3.connect(db)
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pages = c.execute("PRAGMA page_count").fetchone()[0]
+    c.close()
+    if pages_only:  # a few damaged pages in the middle (the decision table, at the end, survives)
+        raw = bytearray(db.read_bytes())
+        for p in range(pages // 3, pages // 3 + 2):
+            raw[p * 4096 + 8: p * 4096 + 300] = b"\xa5" * 292
+        db.write_bytes(bytes(raw))
+    else:
+        db.write_bytes(b"garbage " * 4000)
+    try:
+        open_store(f"sqlite:///{db}", backups_keep=0)
+    except StoreError as exc:
+        return db, exc
+    raise AssertionError("the damaged file opened")
+
+
+@pytest.mark.parametrize("how", ["restore", "salvage"])
+def test_damaged_database_dialog_restores_or_salvages(qtbot, tmp_path, monkeypatch, how):
+    from core.store import open_store
+    from desktop.dialogs.recover import RESTORED, SALVAGED, RecoverDialog
+    from tests.core.store.helpers import fake_id
+
+    db, exc = _damaged_with_backup(tmp_path, monkeypatch, pages_only=how == "salvage")
+    dlg = RecoverDialog(str(exc), db, exc.moved_to)
+    qtbot.addWidget(dlg)
+    assert "db restore" in str(exc) and dlg.list.count() == 1 and dlg.restore_button.isEnabled()
+    with qtbot.waitSignal(dlg.finished_job, timeout=60000) as blocker:
+        if how == "restore":
+            dlg.restore_selected()
+        else:
+            dlg.salvage()
+    if how == "restore":
+        assert blocker.args == [RESTORED]
+        s = open_store(f"sqlite:///{db}", backups_keep=0)
+        assert s.current_labels()[fake_id(1)].label == "fracture"
+        s.close()
+    else:
+        assert blocker.args == [SALVAGED] and "Salvaged" in dlg.result_text
+        s = open_store(f"sqlite:///{db}", backups_keep=0)
+        assert s.current_labels()[fake_id(1)].label == "fracture"
+        s.close()
+    assert exc.moved_to.exists()  # the damaged file itself is kept

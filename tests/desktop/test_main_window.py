@@ -359,3 +359,36 @@ def test_reader_notes_shown_in_the_worklist_and_the_info_line(make_window, tmp_p
     assert not w.worklist.table.isColumnHidden(COL_ERROR)
     w.worklist.table.selectRow(w.worklist.proxy.mapFromSource(model.index(rows["pages.tif"], 0)).row())
     qtbot.waitUntil(lambda: "first page of 3" in w.review.info.left.text(), timeout=5000)
+
+
+def test_a_file_changed_since_the_scan_is_scored_again_not_decided_under_its_old_id(scanned, qtbot):
+    """Same path, new bytes: the viewer re-hashes what it decodes; on a mismatch no decision goes to
+    the old image id, the file is scored again and its row replaced by the new image's."""
+    import numpy as np
+    from PIL import Image
+
+    w = scanned
+    s = w.session
+    item = s.current_item
+    old_id, path = item.image_id, item.path
+    w.review.cache.clear()
+    Image.fromarray(np.full((96, 96), 250, np.uint8)).save(path)  # another image under the same name
+    with qtbot.waitSignal(s.rescored, timeout=20000) as blocker:
+        s.select(old_id)
+        w.review.show_item(s.current_item, [])  # the viewer decodes the file again
+        qtbot.waitUntil(lambda: s.current_item is None or old_id in s._stale or blocker.signal_triggered,
+                        timeout=10000)
+        if old_id in s._stale:  # a key pressed meanwhile is refused, not recorded against the old id
+            press(qtbot, w, Qt.Key.Key_F)
+            assert s.store.current_labels().get(old_id) is None
+    new_item = blocker.args[1]
+    assert new_item.image_id != old_id and new_item.status == "scored" and new_item.probability is not None
+    qtbot.waitUntil(lambda: s.current_item is not None and s.current_item.image_id == new_item.image_id,
+                    timeout=5000)
+    ids = {w.worklist.model.item(r).image_id for r in range(w.worklist.model.rowCount())}
+    assert old_id not in ids
+    assert s.store.current_labels().get(old_id) is None
+    with qtbot.waitSignal(s.decision_saved, timeout=10000):
+        press(qtbot, w, Qt.Key.Key_F)
+    labels = s.store.current_labels()
+    assert labels[new_item.image_id].label == "fracture" and old_id not in labels
