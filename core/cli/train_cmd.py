@@ -40,6 +40,12 @@ def register(sub) -> None:
     p.add_argument("--seed-baseline-epochs", type=int, default=10, metavar="N", help="its epochs (default 10)")
     p.add_argument("--tta", choices=("auto", "on", "off"), default="auto",
                    help="flip test-time augmentation: auto = only if it raises out-of-fold AUC")
+    p.add_argument("--head", choices=("map16", "gap"),
+                   help="network head: map16 (default; stride-16 map, log-sum-exp pooling, box loss) or gap (1.0.0's)")
+    p.add_argument("--box-weight", type=float, metavar="W",
+                   help="weight of the per-cell loss from fracture boxes (default 1.0; 0 = image labels only)")
+    p.add_argument("--compare", type=Path, action="append", default=[], metavar="CARD.json",
+                   help="an earlier model's card to list beside this one in the comparison table (repeatable)")
     p.add_argument("--note", action="append", default=[], metavar="TEXT", help="'what was tried' line for the card")
     p.set_defaults(func=_train)
 
@@ -66,6 +72,7 @@ def _train(args: argparse.Namespace) -> int:
                         seed=args.seed, lr=args.lr, name=args.name, version=args.version, size=args.size,
                         cache=args.cache, workdir=args.workdir, seed_baseline=args.seed_baseline,
                         seed_baseline_epochs=args.seed_baseline_epochs, tta=args.tta,
+                        head=args.head, box_weight=args.box_weight, compare=args.compare,
                         notes=args.note, command=_command(args))
     try:
         path = train(opts)

@@ -22,16 +22,22 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def outputs_spec(size: int) -> list[dict]:
-    side = size // 32
-    return [
+def outputs_spec(size: int, *, stride: int = 32, pooling: str = "mean", embedding_dim: int | None = None) -> list[dict]:
+    side = size // stride
+    how = ("its logit mean is the image's logit" if pooling == "mean" else
+           "the image's logit is the log-sum-exp pooling of these logits (between their mean and their maximum)")
+    out = [
         {"name": "probability", "shape": ["N"],
          "meaning": "calibrated probability of a fracture (prior correction and temperature scaling inside the graph)"},
         {"name": "cam", "shape": ["N", side, side],
          "meaning": f"class-activation map over the letterboxed {size}x{size} input: sigmoid of the calibrated "
-                    f"logit of each {size // side}x{size // side}-pixel region, in [0, 1]; its logit mean is the "
-                    "image's logit"},
+                    f"logit of each {stride}x{stride}-pixel region, in [0, 1]; {how}"},
     ]
+    if embedding_dim:
+        out.append({"name": "embedding", "shape": ["N", int(embedding_dim)],
+                    "meaning": "global average of the last stage's features (flip-averaged with TTA): what the "
+                               "scope gate compares with the training images"})
+    return out
 
 
 def write_json(path: Path, card: dict) -> None:
@@ -109,9 +115,14 @@ def render_markdown(card: dict, plots: dict[str, str] | None = None) -> str:
                  [name, oof.get(name, {}).get("threshold"), _ci(oof.get(name, {}).get("sensitivity")),
                   _ci(oof.get(name, {}).get("specificity")), oof.get(name, {}).get("ppv"),
                   oof.get(name, {}).get("flagged_share")] for name in ("suspicious", "definite")]), "",
-             "'suspicious' is the highest threshold keeping sensitivity ≥ 0.95; 'definite' the lowest keeping "
-             "specificity ≥ 0.90. Intervals here hold the threshold fixed; 'spec. at 95% sens.' below re-chooses "
-             "the threshold in every bootstrap sample, hence its wider interval.", "",
+             "How they were chosen: " + oof.get("threshold_rule", "'suspicious' is the highest threshold keeping "
+             "sensitivity ≥ 0.95; 'definite' the lowest keeping specificity ≥ 0.90") + ". Intervals here hold the "
+             "threshold fixed; 'spec. at 95% sens.' below re-chooses the threshold in every bootstrap sample, "
+             "hence its wider interval.", "",
+             *(["Without the margin (exactly at the targets) the thresholds would be: " + "; ".join(
+                 f"{n} {w['threshold']} (sensitivity {_ci(w['sensitivity'])}, specificity {_ci(w['specificity'])}, "
+                 f"share flagged {w['flagged_share']})" for n, w in oof["without_margin"].items()) + ".", ""]
+               if oof.get("without_margin") else []),
              "## Out-of-fold results (95% intervals: bootstrap over id blocks)", "",
              f"Protocol: {m.get('protocol', '')}", ""]
     rows = []
@@ -138,6 +149,25 @@ def render_markdown(card: dict, plots: dict[str, str] | None = None) -> str:
             "", "'before' is the raw network output (trained with positives oversampled); 'crossfitted' "
             "scales each fold with a temperature fitted on the other folds (honest); the shipped "
             "temperature is fitted on all out-of-fold predictions.", ""]
+    loc = m.get("localisation") or {}
+    comp = m.get("comparison") or []
+    if comp or loc.get("images"):
+        lines += ["### Compared with earlier models (same data and folds)", ""]
+        def _v(d):
+            return d.get("value") if isinstance(d, dict) else d
+        def _loc(d):
+            return (f"{d['peak_in_box']} / {d['any_of_top3_in_box']} ({d.get('cells', '')})"
+                    if isinstance(d, dict) and d.get("images") else "not measured")
+        parts = ("hand", "leg", "hip", "shoulder", "no_hardware")
+        rows = [[r["model"], _ci(r.get("roc_auc")), _ci(r.get("specificity_at_95_sensitivity")),
+                 r.get("suspicious_flagged_share")] + [(r.get("subgroup_auc") or {}).get(k) for k in parts]
+                + [_loc(r.get("localisation"))] for r in comp]
+        rows.append([f"**{card['name']}-{card['version']}**", _ci(oof.get("roc_auc")),
+                     _ci(oof.get("specificity_at_95_sensitivity")), (oof.get("suspicious") or {}).get("flagged_share")]
+                    + [_v((oof.get("subgroups", {}).get(k) or {}).get("roc_auc")) for k in parts] + [_loc(loc)])
+        lines += [_table(["model", "ROC-AUC", "spec. at 95% sens.", "share flagged 'suspicious'"]
+                         + [f"AUC {k}" for k in parts] + ["heatmap peak in box / top-3 cell in box"], rows), "",
+                  "Localisation: " + str(loc.get("how", "")) + ".", ""]
     for key, title in (("roc", "ROC"), ("pr", "Precision–recall"), ("calibration", "Calibration")):
         if plots and plots.get(key):
             lines += [f"![{title}]({plots[key]})", ""]

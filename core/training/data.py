@@ -1,7 +1,8 @@
 """Labelled image listings for training and evaluation, from either source the issue names:
 
 * a FracAtlas folder: ``dataset.csv`` (label column ``fractured``) + ``images/``; groups are blocks of
-  ten consecutive image ids (``id // 10``); body part / hardware / view columns kept as metadata;
+  ten consecutive image ids (``id // 10``); body part / hardware / view columns kept as metadata, and
+  the fracture boxes of ``fracture_boxes_coco.json`` when it is there (box-supervised training);
 * an app export in ImageFolder layout (``fracture/``, ``no_fracture/``; ``doubt/`` and anything else
   ignored), optionally with the export's ``labels.csv``; every image is its own group (the export holds
   no patient information by design).
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.training.boxes import BOXES_FILE, load_coco_boxes
 from core.training.cv import fracatlas_groups
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom", ""}
@@ -38,6 +40,8 @@ class Listing:
     ids: list[str]
     source: list[str]
     meta: dict[str, np.ndarray] = field(default_factory=dict)  # FracAtlas columns (NaN where unknown)
+    # per image: None (unknown) or {"size": (w, h), "boxes": [(x0, y0, x1, y1) fractions]} (core.training.boxes)
+    boxes: list | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -45,7 +49,8 @@ class Listing:
     def subset(self, mask) -> "Listing":
         idx = np.flatnonzero(np.asarray(mask)) if np.asarray(mask).dtype == bool else np.asarray(mask)
         return Listing([self.paths[i] for i in idx], self.labels[idx], self.groups[idx], [self.ids[i] for i in idx],
-                       [self.source[i] for i in idx], {k: v[idx] for k, v in self.meta.items()})
+                       [self.source[i] for i in idx], {k: v[idx] for k, v in self.meta.items()},
+                       None if self.boxes is None else [self.boxes[i] for i in idx])
 
     def describe(self) -> dict:
         return {"images": len(self), "fractured": int(self.labels.sum()),
@@ -72,8 +77,12 @@ def load_fracatlas(folder: Path) -> Listing:
         raise DataError(f"no images of {folder / 'dataset.csv'} found under {folder / 'images'}")
     ids = [r["image_id"] for r in rows]
     meta = {c: np.asarray([float(r.get(c) or "nan") for r in rows]) for c in META_COLUMNS if c in rows[0]}
+    boxes = None
+    if (folder / BOXES_FILE).is_file():
+        coco = load_coco_boxes(folder / BOXES_FILE)
+        boxes = [coco.get(i) for i in ids]
     return Listing([folder / "images" / i for i in ids], np.asarray([int(r["fractured"]) for r in rows]),
-                   fracatlas_groups(ids), ids, ["fracatlas"] * len(ids), meta)
+                   fracatlas_groups(ids), ids, ["fracatlas"] * len(ids), meta, boxes)
 
 
 def load_export(folder: Path) -> Listing:
@@ -110,7 +119,7 @@ def combine(listings: list[Listing]) -> Listing:
     """Concatenate; group ids are offset so groups of different folders never coincide."""
     if len(listings) == 1:
         return listings[0]
-    paths, labels, groups, ids, source = [], [], [], [], []
+    paths, labels, groups, ids, source, boxes = [], [], [], [], [], []
     offset = 0
     keys = set().union(*(lst.meta for lst in listings))
     meta: dict[str, list] = {k: [] for k in keys}
@@ -121,7 +130,9 @@ def combine(listings: list[Listing]) -> Listing:
         offset = int(groups[-1].max()) + 1
         ids += lst.ids
         source += lst.source
+        boxes += lst.boxes if lst.boxes is not None else [None] * len(lst)
         for k in keys:
             meta[k].append(lst.meta.get(k, np.full(len(lst), np.nan)))
     return Listing(paths, np.concatenate(labels), np.concatenate(groups), ids, source,
-                   {k: np.concatenate(v) for k, v in meta.items()})
+                   {k: np.concatenate(v) for k, v in meta.items()},
+                   boxes if any(b is not None for b in boxes) else None)

@@ -1,5 +1,5 @@
 """ONNX export of ``nets.ExportGraph`` (torch → ONNX, opset 17, dynamic batch), the torch/ONNX parity
-check, and the onnxruntime speed measurement recorded in the card.
+check (every output), and the onnxruntime speed measurement recorded in the card.
 """
 
 from __future__ import annotations
@@ -12,18 +12,24 @@ import numpy as np
 OPSET = 17
 
 
+def output_names(graph) -> list[str]:
+    return ["probability", "cam"] + (["embedding"] if getattr(graph, "with_embedding", False) else [])
+
+
 def export_bytes(graph, size: int) -> bytes:
     """Serialise ``graph`` (an ``ExportGraph`` in eval mode) to ONNX bytes with inputs/outputs named
-    as the app expects: ``image`` (N,1,S,S) → ``probability`` (N,), ``cam`` (N,h,w)."""
+    as the app expects: ``image`` (N,1,S,S) → ``probability`` (N,), ``cam`` (N,h,w) and, when the graph
+    has one, ``embedding`` (N,C)."""
     import onnx
     import torch
 
     graph = graph.eval()
+    names = output_names(graph)
     buf = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(graph, (torch.zeros(2, 1, size, size),), buf, input_names=["image"],
-                          output_names=["probability", "cam"],
-                          dynamic_axes={"image": {0: "N"}, "probability": {0: "N"}, "cam": {0: "N"}},
+                          output_names=names,
+                          dynamic_axes={"image": {0: "N"}, **{n: {0: "N"} for n in names}},
                           opset_version=OPSET, do_constant_folding=True, dynamo=False)
     model = onnx.load_from_string(buf.getvalue())
     model.producer_name = "fracture-triage core.training"
@@ -41,15 +47,17 @@ def session(onnx_bytes: bytes, threads: int = 2):
     return ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
 
 
-def run_onnx(onnx_bytes_or_session, batch: np.ndarray, chunk: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """(probability (N,), cam (N,h,w)) for a float32 batch (N,1,S,S), run in chunks."""
+def run_onnx(onnx_bytes_or_session, batch: np.ndarray, chunk: int = 8, *, embedding: bool = False):
+    """(probability (N,), cam (N,h,w)) for a float32 batch (N,1,S,S), run in chunks; with
+    ``embedding`` also the (N,C) embedding (the model must have that output)."""
     sess = onnx_bytes_or_session if hasattr(onnx_bytes_or_session, "run") else session(onnx_bytes_or_session)
-    probs, cams = [], []
+    names = ["probability", "cam"] + (["embedding"] if embedding else [])
+    outs: list[list[np.ndarray]] = [[] for _ in names]
     for s in range(0, len(batch), chunk):
-        p, c = sess.run(["probability", "cam"], {"image": np.ascontiguousarray(batch[s:s + chunk], np.float32)})
-        probs.append(p)
-        cams.append(c)
-    return np.concatenate(probs), np.concatenate(cams)
+        res = sess.run(names, {"image": np.ascontiguousarray(batch[s:s + chunk], np.float32)})
+        for acc, r in zip(outs, res):
+            acc.append(r)
+    return tuple(np.concatenate(o) for o in outs)
 
 
 def parity(graph, onnx_bytes: bytes, batch: np.ndarray) -> float:
@@ -57,9 +65,9 @@ def parity(graph, onnx_bytes: bytes, batch: np.ndarray) -> float:
     import torch
 
     with torch.no_grad():
-        tp, tc = graph.eval()(torch.from_numpy(np.ascontiguousarray(batch, np.float32)))
-    op, oc = run_onnx(onnx_bytes, batch, chunk=len(batch))
-    return float(max(np.abs(tp.numpy() - op).max(), np.abs(tc.numpy() - oc).max()))
+        t_out = graph.eval()(torch.from_numpy(np.ascontiguousarray(batch, np.float32)))
+    o_out = run_onnx(onnx_bytes, batch, chunk=len(batch), embedding=len(t_out) > 2)
+    return float(max(np.abs(t.numpy() - o).max() for t, o in zip(t_out, o_out)))
 
 
 def measure_ms_per_image(onnx_bytes: bytes, size: int, *, batch: int = 8, threads: int = 2, repeats: int = 20) -> dict:

@@ -4,8 +4,14 @@ Images arrive as the cached uint8 letterboxed canvases; augmentation happens on 
 batches, only for training samples: horizontal flip, a small random affine (rotation ±15°, scale
 0.85–1.15, shift ±6%; black fill like the letterbox padding), and gamma/contrast jitter that keeps black
 black. Class balancing: positives are repeated ``pos_factor`` times per epoch (the resulting prior
-shift, log ``pos_factor``, is undone at calibration). AdamW with a one-cycle learning rate, bf16
-autocast when the CPU supports it (fp32 otherwise), channels-last memory.
+shift, log ``pos_factor``, is undone at calibration). AdamW with a one-cycle learning rate, fp32 by
+default (bf16 autocast only when asked for and a timed step shows it is not slower: CPUs without native
+bf16 emulate it, ~18× slower), channels-last memory.
+
+Box supervision (``cell_weight`` > 0, networks with a ``map16`` head): the fracture-box masks
+(``core.training.boxes``) are warped with exactly the image's affine transform, reduced to the model's
+cells, and a per-cell BCE (positive cells weighted ``cell_pos_weight``) is added to the image BCE for
+every image whose cells are known (all non-fractured images; fractured images with boxes).
 """
 
 from __future__ import annotations
@@ -28,21 +34,38 @@ class FitConfig:
     pos_factor: int = 2
     seed: int = 0
     augment: bool = True
-    bf16: bool = True
+    bf16: bool = False
     threads: int = 2
+    cell_weight: float = 0.0
+    cell_pos_weight: float = 8.0
 
 
-def _bf16_ok() -> bool:
+def _bf16_ok(net: torch.nn.Module | None = None, size: int = 128) -> bool:
+    """bf16 autocast only where it works AND a timed training step is not slower than fp32."""
     try:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             torch.nn.functional.conv2d(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 3, 3))
-        return True
     except Exception:  # noqa: BLE001 - any failure means: stay in fp32
         return False
+    if net is None:
+        return True
+    x = torch.rand(8, 1, size, size)
+
+    def step(bf16: bool) -> float:
+        t0 = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = net(x)
+        out.float().sum().backward()
+        net.zero_grad(set_to_none=True)
+        return time.perf_counter() - t0
+
+    step(False), step(True)
+    return min(step(True) for _ in range(2)) < min(step(False) for _ in range(2))
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random flip + affine + gamma/contrast on a float batch (B,1,S,S) in [0,1]."""
+def augment(x: torch.Tensor, gen: torch.Generator, masks: torch.Tensor | None = None):
+    """Random flip + affine + gamma/contrast on a float batch (B,1,S,S) in [0,1]; with ``masks``
+    (B,1,m,m) float, returns (x, masks) with the masks warped by the same transform."""
     b = x.shape[0]
     u = lambda lo, hi: lo + (hi - lo) * torch.rand(b, generator=gen)  # noqa: E731
     flip = torch.where(torch.rand(b, generator=gen) < 0.5, -1.0, 1.0)
@@ -55,7 +78,21 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     gamma = torch.exp(u(-0.25, 0.25)).view(b, 1, 1, 1)
     contrast = u(0.85, 1.15).view(b, 1, 1, 1)
-    return (x.clamp_min(0) ** gamma * contrast).clamp(0, 1)
+    x = (x.clamp_min(0) ** gamma * contrast).clamp(0, 1)
+    if masks is None:
+        return x
+    mgrid = F.affine_grid(theta, list(masks.shape), align_corners=False)
+    return x, F.grid_sample(masks, mgrid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def cell_loss(cam: torch.Tensor, masks: torch.Tensor, supervised: torch.Tensor, pos_weight: float) -> torch.Tensor:
+    """Per-cell BCE of cell logits (B,h,w) against (B,1,m,m) warped box masks, over supervised images."""
+    h = cam.shape[-1]
+    tgt = (F.adaptive_max_pool2d(masks, h)[:, 0] > 0.5).float()
+    w = supervised.float().view(-1, 1, 1)
+    per = F.binary_cross_entropy_with_logits(cam, tgt, reduction="none",
+                                             pos_weight=torch.tensor(float(pos_weight)))
+    return (per * w).sum() / (w.sum() * cam.shape[1] * cam.shape[2]).clamp_min(1.0)
 
 
 def to_float(images_u8: np.ndarray, idx) -> torch.Tensor:
@@ -74,8 +111,12 @@ def set_input_stats(net: torch.nn.Module, images_u8: np.ndarray) -> None:
 
 
 def fit(net: torch.nn.Module, images_u8: np.ndarray, labels: np.ndarray, cfg: FitConfig, *, log=print,
-        set_stats: bool = True) -> torch.nn.Module:
-    """Train ``net`` in place on uint8 images (N,S,S) with 0/1 labels; returns it in eval mode."""
+        set_stats: bool = True, masks: np.ndarray | None = None,
+        supervised: np.ndarray | None = None) -> torch.nn.Module:
+    """Train ``net`` in place on uint8 images (N,S,S) with 0/1 labels; returns it in eval mode.
+
+    ``masks`` (N,m,m) uint8 box masks and ``supervised`` (N,) bool turn on the per-cell loss when
+    ``cfg.cell_weight`` > 0 and the network has a cell map (``head == "map16"``)."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -93,7 +134,9 @@ def fit(net: torch.nn.Module, images_u8: np.ndarray, labels: np.ndarray, cfg: Fi
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
                                                 pct_start=0.2, div_factor=20, final_div_factor=200)
-    use_bf16 = cfg.bf16 and _bf16_ok()
+    use_bf16 = cfg.bf16 and _bf16_ok(net)
+    use_cells = (cfg.cell_weight > 0 and masks is not None and supervised is not None
+                 and getattr(net, "head_kind", "gap") != "gap")
     for epoch in range(cfg.epochs):
         net.train()
         t0, total, seen = time.time(), 0.0, 0
@@ -101,13 +144,21 @@ def fit(net: torch.nn.Module, images_u8: np.ndarray, labels: np.ndarray, cfg: Fi
         for s in range(steps_per_epoch):
             idx = np.sort(order[s * cfg.batch:(s + 1) * cfg.batch])
             x = to_float(images_u8, idx)
+            m = torch.from_numpy(masks[idx].astype(np.float32))[:, None] if use_cells else None
             if cfg.augment:
-                x = augment(x, gen)
+                x, m = augment(x, gen, m) if use_cells else (augment(x, gen), None)
             x = x.contiguous(memory_format=torch.channels_last)
             y = torch.from_numpy(labels[idx])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-                out = net(x)
+                if use_cells:
+                    cam = net.cam_logits(x).float()
+                    out = net.pool(cam)
+                else:
+                    out = net(x)
             loss = F.binary_cross_entropy_with_logits(out.float(), y)
+            if use_cells:
+                sup = torch.from_numpy(supervised[idx])
+                loss = loss + cfg.cell_weight * cell_loss(cam, m, sup, cfg.cell_pos_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -118,18 +169,50 @@ def fit(net: torch.nn.Module, images_u8: np.ndarray, labels: np.ndarray, cfg: Fi
     return net.eval().to(memory_format=torch.contiguous_format)
 
 
+@dataclass
+class Predictions:
+    """Eval-mode outputs on a set of images: logits of the image and of its horizontal flip (so flip
+    TTA can be judged out of fold without predicting twice), the TTA logit exactly as the exported
+    graph pools it (cell maps averaged, then pooled), the TTA-averaged cell logits and embeddings."""
+
+    logits: np.ndarray
+    flipped: np.ndarray
+    tta: np.ndarray
+    cams: np.ndarray  # float16 (N, h, w)
+    embeddings: np.ndarray  # float16 (N, C)
+
+
 @torch.no_grad()
-def predict_logits(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64,
-                   threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """(logits, logits of the horizontally flipped images), fp32, eval mode — both, so flip TTA can be
-    judged on out-of-fold results without predicting twice."""
+def predict(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64, threads: int = 2) -> Predictions:
     torch.set_num_threads(threads)
     net.eval()
-    plain, flipped = [], []
+    parts: dict[str, list] = {k: [] for k in ("logits", "flipped", "tta", "cams", "embeddings")}
     for s in range(0, len(images_u8), batch):
         x = to_float(images_u8, np.arange(s, min(s + batch, len(images_u8))))
-        plain.append(net(x).float().numpy())
-        flipped.append(net(torch.flip(x, dims=[3])).float().numpy())
-    if not plain:
-        return np.zeros(0, np.float32), np.zeros(0, np.float32)
-    return np.concatenate(plain), np.concatenate(flipped)
+        if hasattr(net, "maps"):
+            cam, emb = net.maps(x)
+            cam_f, emb_f = net.maps(torch.flip(x, dims=[3]))
+            cam_f = torch.flip(cam_f, dims=[2])
+            avg = 0.5 * (cam + cam_f)
+            parts["logits"].append(net.pool(cam).numpy())
+            parts["flipped"].append(net.pool(cam_f).numpy())
+            parts["tta"].append(net.pool(avg).numpy())
+            parts["cams"].append(avg.numpy().astype(np.float16))
+            parts["embeddings"].append((0.5 * (emb + emb_f)).numpy().astype(np.float16))
+        else:
+            lo, fl = net(x).float().numpy(), net(torch.flip(x, dims=[3])).float().numpy()
+            parts["logits"].append(lo)
+            parts["flipped"].append(fl)
+            parts["tta"].append(0.5 * (lo + fl))
+    if not parts["logits"]:
+        z = np.zeros(0, np.float32)
+        return Predictions(z, z, z, np.zeros((0, 0, 0), np.float16), np.zeros((0, 0), np.float16))
+    cat = {k: (np.concatenate(v) if v else None) for k, v in parts.items()}
+    return Predictions(cat["logits"], cat["flipped"], cat["tta"], cat["cams"], cat["embeddings"])
+
+
+def predict_logits(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64,
+                   threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, logits of the horizontally flipped images), fp32, eval mode."""
+    p = predict(net, images_u8, batch=batch, threads=threads)
+    return p.logits, p.flipped

@@ -194,3 +194,62 @@ def bootstrap_ci(stat: Callable[[np.ndarray, np.ndarray], float], y, p, groups=N
         return point, float("nan"), float("nan")
     lo, hi = np.quantile(vals, [alpha / 2, 1 - alpha / 2])
     return point, float(lo), float(hi)
+
+
+MARGIN_RULE = ("'suspicious': the highest threshold at which the lower bound of the 95% bootstrap interval "
+               "(resampling whole groups, threshold held fixed) of the sensitivity is still ≥ the target "
+               "(0.95); 'definite': the lowest threshold at which the lower bound of the specificity's "
+               "interval is still ≥ its target (0.90)")
+
+
+def _group_weights(groups, n: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n) multiplicity of each sample in group-bootstrap resamples."""
+    g = np.arange(n) if groups is None else np.asarray(groups)
+    uniq, inv = np.unique(g, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    counts = np.stack([np.bincount(rng.integers(0, len(uniq), len(uniq)), minlength=len(uniq))
+                       for _ in range(n_boot)])
+    return counts[:, inv].astype(np.float64)
+
+
+def threshold_with_margin(y, p, groups=None, *, target: float, kind: str, n_boot: int = 1000, seed: int = 0,
+                          alpha: float = 0.05) -> float:
+    """Operating point that keeps ``target`` with margin (``MARGIN_RULE``).
+
+    ``kind="sensitivity"``: the highest threshold t (flag p ≥ t) whose sensitivity's lower bound — the
+    ``alpha/2`` quantile over group-bootstrap resamples — is ≥ ``target``; ``kind="specificity"``: the
+    lowest threshold whose specificity's lower bound is ≥ ``target``. Falls back to the plain
+    threshold for ``target`` when no candidate reaches it (tiny samples)."""
+    y, p = _yp(y, p)
+    w = _group_weights(groups, len(y), n_boot, seed)
+    if kind == "sensitivity":
+        idx = np.flatnonzero(y == 1)
+        if len(idx) == 0:
+            return float("nan")
+        order = idx[np.argsort(-p[idx], kind="stable")]  # candidates: positive scores, high → low
+        cum = np.cumsum(w[:, order], axis=1) / np.maximum(w[:, idx].sum(1, keepdims=True), 1e-12)
+        lower = np.quantile(cum, alpha / 2, axis=0)  # sensitivity lower bound when t = p[order[j]]
+        vals = p[order]
+        ok = np.flatnonzero(lower >= target - 1e-12)
+        if len(ok) == 0:
+            return float(vals[-1])
+        j = ok[0]
+        while j + 1 < len(vals) and vals[j + 1] == vals[j]:  # ties: the threshold includes them all
+            j += 1
+        return float(vals[j])
+    if kind == "specificity":
+        idx = np.flatnonzero(y == 0)
+        if len(idx) == 0:
+            return float("nan")
+        order = idx[np.argsort(p[idx], kind="stable")]  # negatives low → high; t just above p[order[j]]
+        cum = np.cumsum(w[:, order], axis=1) / np.maximum(w[:, idx].sum(1, keepdims=True), 1e-12)
+        lower = np.quantile(cum, alpha / 2, axis=0)
+        vals = p[order]
+        ok = np.flatnonzero(lower >= target - 1e-12)
+        if len(ok) == 0:
+            return float(np.nextafter(vals[-1], np.inf))
+        j = ok[0]
+        while j + 1 < len(vals) and vals[j + 1] == vals[j]:
+            j += 1
+        return float(np.nextafter(vals[j], np.inf))
+    raise ValueError(f"unknown kind {kind!r}")

@@ -66,6 +66,9 @@ class TrainOptions:
     seed_baseline: bool = False
     seed_baseline_epochs: int = 10
     tta: str = "auto"  # auto | on | off
+    head: str | None = None  # None: the recipe's (map16); "gap": the 1.0.0 head
+    box_weight: float | None = None  # per-cell box loss weight (None: the recipe's, 1.0)
+    compare: list[Path] = field(default_factory=list)  # earlier model cards (.json) to list beside this one
     notes: list[str] = field(default_factory=list)
     command: str = ""
 
@@ -144,6 +147,14 @@ def train(opts: TrainOptions) -> Path:
         recipe.fit.lr = recipe.fit.lr / 5  # fine-tuning: gentler by default
     if opts.size and not opts.init:
         recipe.size = opts.size
+    if opts.head and not opts.init:
+        from core.training.recipe import V1_ARCH
+
+        recipe.arch = dict(V1_ARCH) if opts.head == "gap" else {**recipe.arch, "head": opts.head}
+        if opts.head == "gap":
+            recipe.fit.cell_weight = 0.0
+    if opts.box_weight is not None:
+        recipe.fit.cell_weight = float(opts.box_weight)
     if opts.epochs:
         recipe.fit.epochs = opts.epochs
     if opts.lr:
@@ -174,6 +185,13 @@ def train(opts: TrainOptions) -> Path:
         baselines["metadata"] = {"label": "metadata only (logistic: body part, hardware, view)",
                                  **report.baseline_metrics(y, meta_scores, groups, decision_logit=0.0)}
     _log(f"model OOF: AUC {model_m['roc_auc']} spec@95sens {model_m['specificity_at_95_sensitivity']}")
+    from core.training.boxes import localisation, masks_for
+
+    masks, supervised = masks_for(listing, recipe.size)
+    loc = localisation(oof.cams, masks, y, supervised) if oof.cams is not None else {"images": 0}
+    if loc.get("images"):
+        _log(f"out-of-fold localisation on {loc['images']} fractured images with boxes: peak in a box "
+             f"{loc['peak_in_box']}, one of the top 3 cells in a box {loc['any_of_top3_in_box']}")
 
     _log(f"final training on all {len(listing)} images ({recipe.fit.epochs} epochs)")
     net, final_seconds = train_final(listing, images, recipe, init_state=init_state, init_key=init_key,
@@ -190,7 +208,8 @@ def train(opts: TrainOptions) -> Path:
                                  **report.baseline_metrics(y, seed_scores, groups,
                                                            decision_logit=float(np.log(sr.fit.pos_factor))),
                                  "cv_seconds": round(s_oof.seconds)}
-    graph = ExportGraph(net, temperature=cal["temperature"], prior_shift=shift, tta=tta).eval()
+    scope = _fit_scope(net, images, oof)
+    graph = ExportGraph(net, temperature=cal["temperature"], prior_shift=shift, tta=tta, with_embedding=True).eval()
     onnx_bytes = export_bytes(graph, recipe.size)
     sample = to_float(images, np.arange(min(8, len(images)))).numpy()
     diff = parity(graph, onnx_bytes, sample)
@@ -211,6 +230,8 @@ def train(opts: TrainOptions) -> Path:
     torch.save(ckpt, out / f"{stem}.pt")
     (out / f"{stem}.onnx").write_bytes(onnx_bytes)
     n_params = sum(p.numel() for p in net.parameters())
+    head = recipe.arch.get("head", "gap")
+    stride = 16 if head == "map16" else 32
     plots = _write_plots(out, stem, y, p_cal, raw, {"metadata only": meta_scores, "seed CNN": seed_scores},
                          model_m)
     card = {
@@ -218,14 +239,20 @@ def train(opts: TrainOptions) -> Path:
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "input": {"name": "image", "size": recipe.size, "channels": 1, "dtype": "float32",
                   "preprocessing": PREPROCESSING_ID, "range": [0.0, 1.0], "layout": "NCHW"},
-        "outputs": outputs_spec(recipe.size),
+        "outputs": outputs_spec(recipe.size, stride=stride, pooling="mean" if head == "gap" else "lse",
+                                embedding_dim=int(net.widths[-1])),
         "thresholds": {"suspicious": model_m["suspicious"]["threshold"], "definite": model_m["definite"]["threshold"]},
         "metrics": {},  # headline figures, filled below from "evaluation"
         "evaluation": {"protocol": PROTOCOL.format(k=k, groups="blocks of ten consecutive image ids (id // 10)"
                                                 if "fracatlas" in listing.source else "one group per image"),
                     "out_of_fold": model_m, "calibration": cal, "baselines": baselines,
-                    "tta_choice": {"auc_plain": round(auc_plain, 4), "auc_flip_tta": round(auc_tta, 4), "chosen": tta}},
-        "architecture": {**recipe.arch, "parameters": int(n_params), "head": "global average pooling + linear (CAM)"},
+                    "tta_choice": {"auc_plain": round(auc_plain, 4), "auc_flip_tta": round(auc_tta, 4), "chosen": tta},
+                    "localisation": {**loc, "how": "pooled out-of-fold heatmaps of fractured images with boxes: "
+                                     "share whose highest cell overlaps a fracture box, and share where one of the "
+                                     "three highest cells does"},
+                    "comparison": comparison_rows(opts.compare)},
+        "architecture": {**recipe.arch, "parameters": int(n_params),
+                         "head_description": HEADS.get(head, head)},
         "inference": speed,
         "training": {"data": {"folders": [str(d) for d in opts.data], **listing.describe(), "data_key": data_key(listing)},
                      "excluded": [[Path(p).name, why] for p, why in errors],
@@ -236,6 +263,7 @@ def train(opts: TrainOptions) -> Path:
                      "onnx_torch_max_abs_diff": diff, "what_was_tried": list(opts.notes)},
         "checkpoint": {"file": f"{stem}.pt", "sha256": sha256_bytes((out / f"{stem}.pt").read_bytes())},
         "intended_use": INTENDED_USE, "limitations": LIMITATIONS, "data_credit": DATA_CREDIT,
+        **({"scope": scope} if scope else {}),
         "sha256": sha256_bytes(onnx_bytes),
     }
     card["metrics"] = headline(card["evaluation"])
@@ -243,6 +271,53 @@ def train(opts: TrainOptions) -> Path:
     (out / "MODEL_CARD.md").write_text(render_markdown(card, plots), encoding="utf-8")
     _log(f"wrote {out / (stem + '.onnx')} (+ .json, .pt, MODEL_CARD.md, plots)")
     return out / f"{stem}.onnx"
+
+
+HEADS = {"gap": "global average pooling + linear on the stride-32 features (CAM 1/32 of the input)",
+         "map16": "stride-16 cell map (stride-32 features upsampled onto stride-16 ones, 3x3 + 1x1 conv), image "
+                  "logit = log-sum-exp pooling of the cells; trained with a per-cell loss from the fracture boxes"}
+
+
+def _fit_scope(net, images: np.ndarray, oof) -> dict | None:
+    """The content part of the scope gate (``core.scope``) from out-of-fold embeddings (threshold) and
+    the final model's embeddings of all training images (statistics), or None without embeddings."""
+    if oof.embeddings is None or not oof.train_embeddings:
+        return None
+    from core.scope.content import ContentGateError, fit_content_gate
+    from core.training.loop import predict
+
+    folds = np.unique(oof.fold)
+    val = [oof.embeddings[oof.fold == f] for f in folds]
+    final = predict(net, images).embeddings.astype(np.float32)
+    try:
+        section = fit_content_gate(oof.train_embeddings, val, final)
+    except ContentGateError as exc:
+        _log(f"  scope gate (content) not fitted: {exc}; the app will apply only the tag, colour and quality checks")
+        return None
+    _log(f"scope gate (content) fitted: {section.get('oof_gated')} of {section.get('oof_images')} out-of-fold "
+         "images gated")
+    return {"content": section}
+
+
+def comparison_rows(cards: list[Path]) -> list[dict]:
+    """Headline out-of-fold figures of earlier models (their cards), for the card's comparison table."""
+    rows = []
+    for path in cards:
+        try:
+            c = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TrainError(f"--compare {path}: not a readable model card ({exc})") from exc
+        ev = c.get("evaluation", {})
+        oof = ev.get("out_of_fold", {})
+        sub = oof.get("subgroups", {})
+        rows.append({"model": f"{c.get('name')}-{c.get('version')}", "data_key": c.get("training", {}).get("data", {}).get("data_key"),
+                     "roc_auc": oof.get("roc_auc"), "average_precision": oof.get("average_precision"),
+                     "specificity_at_95_sensitivity": oof.get("specificity_at_95_sensitivity"),
+                     "suspicious_flagged_share": oof.get("suspicious", {}).get("flagged_share"),
+                     "subgroup_auc": {k: (v.get("roc_auc") or {}).get("value") for k, v in sub.items()},
+                     "localisation": ev.get("localisation"),
+                     "recipe": c.get("training", {}).get("recipe")})
+    return rows
 
 
 def headline(ev: dict) -> dict:

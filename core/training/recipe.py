@@ -19,8 +19,12 @@ from core.training.cv import stratified_group_kfold
 from core.training.data import Listing
 from core.training.loop import FitConfig
 
-# The shipped recipe (fixed before any out-of-fold result was seen; see MODEL_CARD.md "what was tried").
-DEFAULT_ARCH = {"arch": "TriageNet", "widths": [16, 24, 48, 96, 192], "blocks": [0, 1, 1, 1, 1]}
+# triagenet 1.0.0's recipe (GAP head, image labels only), kept to compare under the same folds.
+V1_ARCH = {"arch": "TriageNet", "widths": [16, 24, 48, 96, 192], "blocks": [0, 1, 1, 1, 1]}
+# The 2.0.0 recipe: the same backbone, a stride-16 cell map pooled by log-sum-exp, and a per-cell loss
+# from the fracture boxes (see MODEL_CARD.md "what was tried").
+DEFAULT_ARCH = {**V1_ARCH, "head": "map16", "lse_r": 4.0, "head_width": 64}
+DEFAULT_FIT = {"epochs": 18, "bf16": True, "cell_weight": 1.0, "cell_pos_weight": 8.0}
 SEED_ARCH = {"arch": "SeedNet", "size": 128}
 
 
@@ -29,7 +33,7 @@ class Recipe:
     name: str = "triagenet"
     arch: dict = field(default_factory=lambda: dict(DEFAULT_ARCH))
     size: int = 256
-    fit: FitConfig = field(default_factory=FitConfig)
+    fit: FitConfig = field(default_factory=lambda: FitConfig(**DEFAULT_FIT))
 
     def to_dict(self) -> dict:
         return {"name": self.name, "arch": self.arch, "size": self.size, "fit": asdict(self.fit)}
@@ -41,6 +45,10 @@ class Recipe:
     def tag(self, data_key: str, folds: int, split_seed: int) -> str:
         blob = json.dumps([self.to_dict(), data_key, folds, split_seed], sort_keys=True).encode()
         return f"{self.name}-{hashlib.sha256(blob).hexdigest()[:12]}"
+
+
+def v1_recipe(seed: int = 0) -> Recipe:
+    return Recipe("triagenet-v1", dict(V1_ARCH), 256, FitConfig(epochs=18, seed=seed))
 
 
 def seed_recipe(epochs: int = 10, seed: int = 0) -> Recipe:
@@ -71,9 +79,15 @@ class OOF:
     flipped: np.ndarray  # of the horizontally flipped image
     fold: np.ndarray
     seconds: float
+    tta: np.ndarray | None = None  # the flip-TTA logit exactly as the exported graph pools it
+    cams: np.ndarray | None = None  # (N, h, w) TTA-averaged cell logits
+    embeddings: np.ndarray | None = None  # (N, C) out-of-fold embeddings
+    train_embeddings: list | None = None  # per fold: embeddings of that fold's training images by its model
 
     def scores(self, tta: bool) -> np.ndarray:
-        return 0.5 * (self.logits + self.flipped) if tta else self.logits
+        if tta:
+            return self.tta if self.tta is not None else 0.5 * (self.logits + self.flipped)
+        return self.logits
 
 
 def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int = 5, split_seed: int = 0,
@@ -82,8 +96,10 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
 
     With ``init_state`` every fold fine-tunes from those weights (keeping their input normalisation);
     ``init_key`` (e.g. the checkpoint's sha256) keeps results of different starting points apart."""
-    from core.training.loop import fit, predict_logits
+    from core.training.boxes import masks_for
+    from core.training.loop import fit, predict
 
+    masks, supervised = masks_for(listing, recipe.size)
     fold = stratified_group_kfold(listing.labels, listing.groups, folds, split_seed)
     tag = recipe.tag(data_key(listing) + (f"+init{init_key}" if init_state is not None else ""), folds, split_seed)
     out = Path(workdir) / tag
@@ -91,6 +107,8 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
     (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2), encoding="utf-8")
     logits = np.full(len(listing), np.nan, np.float32)
     flipped = np.full(len(listing), np.nan, np.float32)
+    tta = np.full(len(listing), np.nan, np.float32)
+    cams, embs, train_embs = None, None, []
     seconds = 0.0
     for f in range(folds):
         path = out / f"fold{f}.npz"
@@ -103,13 +121,27 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
                 f"validate {len(va)}")
             t0 = time.time()
             net = make_net(recipe, init_state)
-            fit(net, images[tr], listing.labels[tr], recipe.fit, log=log, set_stats=init_state is None)
-            lo, fl = predict_logits(net, images[va])
-            np.savez(path, idx=va, logits=lo, flipped=fl, seconds=time.time() - t0)
+            fit(net, images[tr], listing.labels[tr], recipe.fit, log=log, set_stats=init_state is None,
+                masks=masks[tr], supervised=supervised[tr])
+            seconds_fit = time.time() - t0
+            pv = predict(net, images[va])
+            pt = predict(net, images[tr])
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, idx=va, logits=pv.logits, flipped=pv.flipped, tta=pv.tta, cams=pv.cams,
+                     embeddings=pv.embeddings, train_idx=tr, train_embeddings=pt.embeddings, seconds=seconds_fit)
+            tmp.replace(path)
             z = np.load(path)
-        logits[z["idx"]], flipped[z["idx"]] = z["logits"], z["flipped"]
+        idx = z["idx"]
+        logits[idx], flipped[idx] = z["logits"], z["flipped"]
+        tta[idx] = z["tta"] if "tta" in z else 0.5 * (z["logits"] + z["flipped"])
+        if "cams" in z and z["cams"].size:
+            if cams is None:
+                cams = np.full((len(listing),) + z["cams"].shape[1:], np.nan, np.float32)
+                embs = np.full((len(listing), z["embeddings"].shape[1]), np.nan, np.float32)
+            cams[idx], embs[idx] = z["cams"], z["embeddings"]
+            train_embs.append(z["train_embeddings"].astype(np.float32))
         seconds += float(z["seconds"])
-    return OOF(logits, flipped, fold, seconds)
+    return OOF(logits, flipped, fold, seconds, tta, cams, embs, train_embs or None)
 
 
 def train_final(listing: Listing, images: np.ndarray, recipe: Recipe, *, init_state: dict | None = None,
@@ -128,9 +160,13 @@ def train_final(listing: Listing, images: np.ndarray, recipe: Recipe, *, init_st
             blob = torch.load(saved, map_location="cpu", weights_only=True)
             log(f"  reusing the final model trained earlier: {saved}")
             return make_net(recipe, blob["state_dict"]).eval(), float(blob["seconds"])
+    from core.training.boxes import masks_for
+
+    masks, supervised = masks_for(listing, recipe.size)
     t0 = time.time()
     net = make_net(recipe, init_state)
-    fit(net, images, listing.labels, recipe.fit, log=log, set_stats=init_state is None)
+    fit(net, images, listing.labels, recipe.fit, log=log, set_stats=init_state is None, masks=masks,
+        supervised=supervised)
     seconds = time.time() - t0
     if saved is not None:
         saved.parent.mkdir(parents=True, exist_ok=True)

@@ -67,12 +67,29 @@ def calibration(y, raw_logits, prior_shift: float, fold) -> dict:
             "after_temperature_crossfitted": fmt(after), "after_temperature_in_sample": fmt(M.sigmoid(z / t))}
 
 
-def model_metrics(y, p_cal, groups, meta: dict | None = None) -> dict:
+def choose_thresholds(y, p_cal, groups, *, margin: bool = True) -> dict:
+    """The two operating points: 'suspicious' (sensitivity ≥ 0.95) and 'definite' (specificity ≥ 0.90),
+    with the margin rule ``metrics.MARGIN_RULE`` (default) or exactly at the targets (``margin=False``,
+    the 1.0.0 rule). The one place thresholds are chosen, for the card and for a clinic's recalibration."""
+    if margin:
+        return {"suspicious": M.threshold_with_margin(y, p_cal, groups, target=0.95, kind="sensitivity"),
+                "definite": M.threshold_with_margin(y, p_cal, groups, target=0.90, kind="specificity"),
+                "rule": M.MARGIN_RULE}
+    return {"suspicious": M.threshold_for_sensitivity(y, p_cal, 0.95),
+            "definite": M.threshold_for_specificity(y, p_cal, 0.90),
+            "rule": "highest threshold with sensitivity ≥ 0.95; lowest with specificity ≥ 0.90 (no margin)"}
+
+
+def model_metrics(y, p_cal, groups, meta: dict | None = None, *, margin: bool = True) -> dict:
     """Everything the card lists for the model, from calibrated OOF probabilities."""
     y = np.asarray(y)
-    t_susp = M.threshold_for_sensitivity(y, p_cal, 0.95)
-    t_def = M.threshold_for_specificity(y, p_cal, 0.90)
+    th = choose_thresholds(y, p_cal, groups, margin=margin)
+    t_susp, t_def = th["suspicious"], th["definite"]
     out = ranking_metrics(y, p_cal, groups)
+    out["threshold_rule"] = th["rule"]
+    if margin:  # what the targets alone would give, for comparison
+        out["without_margin"] = {"suspicious": operating_point(y, p_cal, M.threshold_for_sensitivity(y, p_cal, 0.95), groups),
+                                 "definite": operating_point(y, p_cal, M.threshold_for_specificity(y, p_cal, 0.90), groups)}
     out["suspicious"] = operating_point(y, p_cal, t_susp, groups)
     out["definite"] = operating_point(y, p_cal, t_def, groups)
     out["accuracy_at_0.5"] = round(float(np.mean((p_cal >= 0.5) == (y == 1))), 4)

@@ -23,7 +23,7 @@ def test_train_evaluate_finetune(export_dir, tmp_path, torch_mod, capsys):
     assert card["sha256"] == sha256_bytes(model.read_bytes())
     assert card["input"] == {"name": "image", "size": 64, "channels": 1, "dtype": "float32",
                              "preprocessing": "letterbox-grey-v1", "range": [0.0, 1.0], "layout": "NCHW"}
-    assert [o["name"] for o in card["outputs"]] == ["probability", "cam"]
+    assert [o["name"] for o in card["outputs"]] == ["probability", "cam", "embedding"]
     assert 0 < card["thresholds"]["suspicious"] <= card["thresholds"]["definite"] < 1
     assert card["inference"]["ms_per_image"] > 0 and card["training"]["onnx_torch_max_abs_diff"] <= 1e-4
     assert "Abedeen" in card["data_credit"] and "not a diagnosis" in card["intended_use"]

@@ -39,3 +39,47 @@ def test_seed_net_shapes(torch_mod):
 
     net = build_net(SeedNet().config()).eval()
     assert net(torch_mod.rand(2, 1, 128, 128)).shape == (2,)
+
+
+@pytest.mark.parametrize("tta", [False, True])
+def test_map16_head_exports_probability_cam_embedding(torch_mod, tta):
+    """2.0.0's head: a stride-16 map pooled by log-sum-exp, plus the embedding output; the ONNX graph
+    pools the flip-averaged map exactly as the training code's ``predict`` does."""
+    torch = torch_mod
+    from core.training.export_onnx import export_bytes, parity, run_onnx
+    from core.training.loop import predict
+    from core.training.nets import ExportGraph, TriageNet, lse_pool
+
+    torch.manual_seed(0)
+    net = TriageNet(widths=(8, 8, 16, 16, 24), blocks=(0, 1, 1, 0, 1), head="map16", lse_r=4.0, head_width=8)
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(4, 1, 64, 64) * 0.8)
+    net.eval()
+    graph = ExportGraph(net, temperature=1.3, prior_shift=0.69, tta=tta, with_embedding=True).eval()
+    data = export_bytes(graph, 64)
+    batch = np.random.default_rng(1).random((3, 1, 64, 64), dtype=np.float32)
+    assert parity(graph, data, batch) <= 1e-4
+    prob, cam, emb = run_onnx(data, batch, embedding=True)
+    assert prob.shape == (3,) and cam.shape == (3, 4, 4) and emb.shape == (3, 24)
+    cam_logit = np.log(cam / (1 - cam)) * 1.3 + 0.69  # back to raw cell logits
+    pooled = lse_pool(torch.from_numpy(cam_logit), 4.0).numpy()
+    assert np.allclose(1 / (1 + np.exp(-(pooled - 0.69) / 1.3)), prob, atol=1e-4)
+    assert (cam_logit.max((1, 2)) >= pooled - 1e-4).all() and (cam_logit.mean((1, 2)) <= pooled + 1e-4).all()
+    p = predict(net, (batch[:, 0] * 255).round().astype(np.uint8))
+    raw = p.tta if tta else p.logits
+    z = torch.from_numpy((np.round(batch * 255) / 255).astype(np.float32))
+    graph_raw = graph(z)[0].detach().numpy()
+    assert np.allclose(1 / (1 + np.exp(-(raw - 0.69) / 1.3)), graph_raw, atol=1e-4)
+
+
+def test_build_net_round_trips_both_heads(torch_mod):
+    from core.training.nets import TriageNet, build_net
+
+    for head in ("gap", "map16"):
+        net = TriageNet(widths=(8, 8, 16, 16, 24), blocks=(0, 1, 1, 0, 1), head=head)
+        again = build_net(net.config())
+        again.load_state_dict(net.state_dict())
+        assert again.config() == net.config()
+    assert "head" not in TriageNet().config()  # 1.0.0 checkpoints keep loading unchanged

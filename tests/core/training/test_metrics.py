@@ -1,6 +1,7 @@
 """Metrics against brute-force definitions and known cases."""
 
 import numpy as np
+import pytest
 
 from core.training import metrics as M
 
@@ -54,3 +55,19 @@ def test_bootstrap_interval_brackets_estimate():
     p = rng.random(300) + 0.4 * y
     v, lo, hi = M.bootstrap_ci(M.roc_auc, y, p, groups=np.arange(300) // 5, n=200)
     assert lo < v < hi and 0.5 < v < 1
+
+
+def test_threshold_with_margin_keeps_the_target_with_room():
+    rng = np.random.default_rng(0)
+    y = (rng.random(2000) < 0.2).astype(int)
+    p = rng.normal(y * 1.5, 1.0)
+    groups = np.arange(2000) // 10
+    plain = M.threshold_for_sensitivity(y, p, 0.95)
+    t = M.threshold_with_margin(y, p, groups, target=0.95, kind="sensitivity")
+    assert t < plain and M.at_threshold(y, p, t)["sensitivity"] > 0.95
+    lo = M.bootstrap_ci(lambda yy, pp: M.at_threshold(yy, pp, t)["sensitivity"], y, p, groups, n=400)[1]
+    assert lo >= 0.94  # its own group-bootstrap lower bound is at the target (different resamples)
+    td = M.threshold_with_margin(y, p, groups, target=0.90, kind="specificity")
+    assert td > M.threshold_for_specificity(y, p, 0.90) and M.at_threshold(y, p, td)["specificity"] > 0.90
+    with pytest.raises(ValueError):
+        M.threshold_with_margin(y, p, groups, target=0.9, kind="ppv")
