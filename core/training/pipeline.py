@@ -148,11 +148,10 @@ def train(opts: TrainOptions) -> Path:
     if opts.size and not opts.init:
         recipe.size = opts.size
     if opts.head and not opts.init:
-        from core.training.recipe import V1_ARCH
+        from core.training.recipe import MAP16_ARCH, MAP16_CELL_WEIGHT, V1_ARCH
 
-        recipe.arch = dict(V1_ARCH) if opts.head == "gap" else {**recipe.arch, "head": opts.head}
-        if opts.head == "gap":
-            recipe.fit.cell_weight = 0.0
+        recipe.arch = dict(V1_ARCH) if opts.head == "gap" else dict(MAP16_ARCH)
+        recipe.fit.cell_weight = 0.0 if opts.head == "gap" else MAP16_CELL_WEIGHT
     if opts.box_weight is not None:
         recipe.fit.cell_weight = float(opts.box_weight)
     if opts.epochs:

@@ -76,3 +76,23 @@ def test_train_without_torch_says_so(monkeypatch, export_dir, tmp_path, capsys):
     monkeypatch.setattr(tr, "torch_available", lambda: False)
     assert main(["train", "--data", str(export_dir), "--out", str(tmp_path / "o")]) == 2
     assert "PyTorch" in capsys.readouterr().err
+
+
+def test_train_box_supervised_head_reports_localisation_and_comparison(fracatlas_dir, tmp_path, torch_mod):
+    """--head map16 trains the stride-16 map with the box loss; the card lists the finer map, the
+    out-of-fold localisation and the earlier card given with --compare."""
+    coco = {"images": [{"id": i, "width": 80, "height": 80, "file_name": f"IMG{i:07d}.jpg"} for i in range(0, 40, 4)],
+            "annotations": [{"id": i, "image_id": i, "bbox": [5, 5, 30, 30]} for i in range(0, 40, 4)]}
+    (fracatlas_dir / "fracture_boxes_coco.json").write_text(json.dumps(coco))
+    first = _train(fracatlas_dir, tmp_path / "gap", tmp_path)
+    model = _train(fracatlas_dir, tmp_path / "m", tmp_path, "--head", "map16", "--compare",
+                   str(first.with_suffix(".json")))
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["architecture"]["head"] == "map16" and card["training"]["recipe"]["fit"]["cell_weight"] == 1.0
+    assert card["outputs"][1]["shape"] == ["N", 4, 4] and card["outputs"][2]["name"] == "embedding"
+    loc = card["evaluation"]["localisation"]
+    assert loc["images"] == 10 and 0 <= loc["peak_in_box"] <= 1
+    assert card["evaluation"]["comparison"][0]["model"] == "triagenet-t1"
+    assert "suspicious" in card["thresholds"] and "lower bound" in card["evaluation"]["out_of_fold"]["threshold_rule"]
+    md = (tmp_path / "m" / "MODEL_CARD.md").read_text()
+    assert "Compared with earlier models" in md and "heatmap peak in box" in md
