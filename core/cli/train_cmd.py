@@ -41,8 +41,8 @@ def register(sub) -> None:
     p.add_argument("--tta", choices=("auto", "on", "off"), default="auto",
                    help="flip test-time augmentation: auto = only if it raises out-of-fold AUC")
     p.add_argument("--head", choices=("map16", "gap"),
-                   help="network head: gap (default: global average pooling, image labels) or map16 (stride-16 map, "
-                   "log-sum-exp pooling, per-cell loss from the fracture boxes; the candidate tried for 2.0.0)")
+                   help="network head: map16 (default, 2.0.0: stride-16 map, log-sum-exp pooling, per-cell loss from "
+                   "the fracture boxes) or gap (1.0.0's: global average pooling, image labels only)")
     p.add_argument("--box-weight", type=float, metavar="W",
                    help="weight of the per-cell loss from fracture boxes (map16 head; default 1.0, 0 = image labels only)")
     p.add_argument("--compare", type=Path, action="append", default=[], metavar="CARD.json",

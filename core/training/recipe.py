@@ -19,14 +19,14 @@ from core.training.cv import stratified_group_kfold
 from core.training.data import Listing
 from core.training.loop import FitConfig
 
-# The GAP head of 1.0.0 (image labels only): still the best pooled out-of-fold ranking here, so the default.
+# triagenet 1.0.0's head (GAP + linear, image labels only): ``--head gap``.
 V1_ARCH = {"arch": "TriageNet", "widths": [16, 24, 48, 96, 192], "blocks": [0, 1, 1, 1, 1]}
-DEFAULT_ARCH = dict(V1_ARCH)
-# The box-supervised candidate tried for 2.0.0 (``--head map16``): the same backbone, a stride-16 cell map
-# pooled by log-sum-exp, and a per-cell loss from the fracture boxes (see MODEL_CARD.md "what was tried").
+# The 2.0.0 recipe (the default): the same backbone, a stride-16 cell map pooled by log-sum-exp, and a
+# per-cell loss from the fracture boxes (see MODEL_CARD.md "what was tried" for what it did and did not gain).
 MAP16_ARCH = {**V1_ARCH, "head": "map16", "lse_r": 4.0, "head_width": 64}
 MAP16_CELL_WEIGHT = 1.0
-DEFAULT_FIT = {"epochs": 18, "bf16": True, "cell_weight": 0.0, "cell_pos_weight": 8.0}
+DEFAULT_ARCH = dict(MAP16_ARCH)
+DEFAULT_FIT = {"epochs": 18, "bf16": True, "cell_weight": MAP16_CELL_WEIGHT, "cell_pos_weight": 8.0}
 SEED_ARCH = {"arch": "SeedNet", "size": 128}
 
 

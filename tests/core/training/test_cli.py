@@ -79,12 +79,14 @@ def test_train_without_torch_says_so(monkeypatch, export_dir, tmp_path, capsys):
 
 
 def test_train_box_supervised_head_reports_localisation_and_comparison(fracatlas_dir, tmp_path, torch_mod):
-    """--head map16 trains the stride-16 map with the box loss; the card lists the finer map, the
-    out-of-fold localisation and the earlier card given with --compare."""
+    """--head gap trains 1.0.0's head; the default (map16) the stride-16 map with the box loss, and its
+    card lists the finer map, the out-of-fold localisation and the earlier card given with --compare."""
     coco = {"images": [{"id": i, "width": 80, "height": 80, "file_name": f"IMG{i:07d}.jpg"} for i in range(0, 40, 4)],
             "annotations": [{"id": i, "image_id": i, "bbox": [5, 5, 30, 30]} for i in range(0, 40, 4)]}
     (fracatlas_dir / "fracture_boxes_coco.json").write_text(json.dumps(coco))
-    first = _train(fracatlas_dir, tmp_path / "gap", tmp_path)
+    first = _train(fracatlas_dir, tmp_path / "gap", tmp_path, "--head", "gap")
+    gap_card = json.loads(first.with_suffix(".json").read_text())
+    assert gap_card["outputs"][1]["shape"] == ["N", 2, 2] and gap_card["training"]["recipe"]["fit"]["cell_weight"] == 0
     model = _train(fracatlas_dir, tmp_path / "m", tmp_path, "--head", "map16", "--compare",
                    str(first.with_suffix(".json")))
     card = json.loads(model.with_suffix(".json").read_text())
