@@ -51,7 +51,9 @@ class DecodedImage:
     ``apply_window``: modality values (after Rescale Slope/Intercept) for DICOM, stored values for
     other formats. ``window`` is the (center, width) with which ``apply_window(raw, *window,
     inverted, function=window_function)`` reproduces ``grey`` — (128, 256), the identity, for 8-bit
-    images — or None when ``grey`` came from a DICOM VOI LUT sequence. ``screen_only`` holds patient identifiers for on-screen display only: never store,
+    images — or None when ``grey`` came from a DICOM VOI LUT sequence. ``colour_share``,
+    ``missing_share`` and ``scope_tags`` are what the scope gate (``core.scope``) needs beyond ``grey``
+    and ``meta``; ``scope_tags`` may hold free-text DICOM descriptions: never store, log or export it. ``screen_only`` holds patient identifiers for on-screen display only: never store,
     log or export it (it is left out of repr). ``grey`` may be a read-only view of the decoder's
     buffer (no needless copy): copy it before modifying it in place.
     """
@@ -68,10 +70,43 @@ class DecodedImage:
     inverted: bool = False
     screen_only: dict[str, str] = field(default_factory=dict, repr=False)
     window_function: str = "LINEAR"  # DICOM VOI LUT Function used with ``window``
+    # evidence for the scope gate (``core.scope``), never stored or exported as such:
+    colour_share: Optional[float] = None  # share of clearly coloured pixels; None for greyscale files
+    missing_share: Optional[float] = None  # share of rows missing from a truncated file
+    scope_tags: dict = field(default_factory=dict, repr=False)  # DICOM descriptions, SOP class, frames
 
     def __post_init__(self) -> None:
         if self.meta is None:
             self.meta = ImageMeta(self.width, self.height, self.format, tuple(self.notes))
+
+
+COLOUR_CHROMA = 16.0  # chroma (8-bit YCbCr units) above which a pixel counts as coloured
+
+
+def chroma_share(cb: np.ndarray, cr: np.ndarray) -> float:
+    """Share of pixels whose chroma sqrt((Cb-128)² + (Cr-128)²) exceeds ``COLOUR_CHROMA`` (8-bit planes,
+    subsampled to at most about 256×256 samples first: the share, not the detail, matters)."""
+    cb = np.asarray(cb)
+    cr = np.asarray(cr)
+    step = max(1, int(max(cb.shape[:2]) // 256))
+    b = cb[::step, ::step].astype(np.float32) - 128.0
+    r = cr[::step, ::step].astype(np.float32) - 128.0
+    if b.size == 0:
+        return 0.0
+    return float(((b * b + r * r) > COLOUR_CHROMA * COLOUR_CHROMA).mean())
+
+
+def rgb_chroma_share(rgb: np.ndarray) -> float:
+    """``chroma_share`` of an (H, W, ≥3) RGB array of any numeric range (scaled to 8 bits by its maximum)."""
+    a = np.asarray(rgb)
+    step = max(1, int(max(a.shape[:2]) // 256))
+    a = a[::step, ::step, :3].astype(np.float32)
+    top = float(a.max()) if a.size else 0.0
+    if top > 255.0:
+        a *= 255.0 / top
+    cb = -0.168736 * a[..., 0] - 0.331264 * a[..., 1] + 0.5 * a[..., 2] + 128.0
+    cr = 0.5 * a[..., 0] - 0.418688 * a[..., 1] - 0.081312 * a[..., 2] + 128.0
+    return chroma_share(cb, cr)
 
 
 def make_meta(width: int, height: int, fmt: str, notes: tuple[str, ...], dicom: DicomMeta | None = None) -> ImageMeta:

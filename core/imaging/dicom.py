@@ -21,7 +21,7 @@ import struct
 
 import numpy as np
 
-from core.imaging.decoded import DecodedImage, check_dimensions, make_meta
+from core.imaging.decoded import DecodedImage, check_dimensions, make_meta, rgb_chroma_share
 from core.imaging.errors import FileError
 from core.imaging.window import IDENTITY_WINDOW, apply_window, range_window
 from core.results import DicomMeta
@@ -219,8 +219,9 @@ def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True,
     window = None
     function = "LINEAR"
     raw = None
+    colour_share = None
     if arr.ndim == 3 or pi in ("PALETTE COLOR",) or spp > 1:
-        grey, raw, window = _colour_to_grey(arr, ds, pi)
+        grey, raw, window, colour_share = _colour_to_grey(arr, ds, pi)
         notes.append("colour image converted to grey")
         inverted = False
     else:
@@ -251,6 +252,8 @@ def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True,
         inverted=inverted,
         screen_only=screen,
         window_function=function,
+        colour_share=colour_share,
+        scope_tags=_scope_tags(ds, frames),
     )
 
 
@@ -327,6 +330,26 @@ def _j2k_reduced(ds, frames: int, reduce_to: int, bits_allocated: int) -> np.nda
         return None
 
 
+_DESCRIPTIONS = ("StudyDescription", "SeriesDescription", "ProtocolName", "RequestedProcedureDescription",
+                 "PerformedProcedureStepDescription")
+
+
+def _scope_tags(ds, frames: int) -> dict:
+    """What the scope gate reads besides Modality/BodyPartExamined (held in memory only, never stored)."""
+    sop = ds.get("SOPClassUID")
+    try:
+        from pydicom.uid import UID
+
+        sop_name = UID(str(sop)).name if sop else None
+    except Exception:  # noqa: BLE001 - a malformed UID only loses the hint
+        sop_name = None
+    return {
+        "descriptions": tuple(t for k in _DESCRIPTIONS if (t := _text(ds, k))),
+        "sop_class": sop_name,
+        "frames": int(frames),
+    }
+
+
 def _monochrome(arr: np.ndarray, ds, inverted: bool, keep_raw: bool):
     """Stored values → (grey, modality values or None, window, VOI function, note).
 
@@ -387,12 +410,13 @@ def _colour_to_grey(arr: np.ndarray, ds, pi: str):
 
         arr = apply_color_lut(arr, ds)
     rgb = arr[..., :3].astype(np.float32)
+    share = rgb_chroma_share(rgb)
     luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
     if arr.dtype == np.uint8:
-        return np.rint(luma).astype(np.uint8), luma, IDENTITY_WINDOW
+        return np.rint(luma).astype(np.uint8), luma, IDENTITY_WINDOW, share
     lo, hi = _finite_range(luma)
     win = range_window(lo, hi)
-    return apply_window(luma, *win), luma, win
+    return apply_window(luma, *win), luma, win, share
 
 
 def _check_pixel_data_present(ds) -> None:

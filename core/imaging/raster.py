@@ -1,7 +1,8 @@
 """Pillow-based readers for JPEG (baseline, progressive, grey, RGB, CMYK), PNG (8/16-bit, palette,
 RGBA), TIFF (8/16-bit, first page) and BMP, producing a ``DecodedImage``.
 
-JPEGs are decoded straight to greyscale by libjpeg (``draft('L', ...)``) and, with ``reduce_to``, at
+JPEGs are decoded straight to greyscale by libjpeg (``draft('L', ...)``; colour JPEGs to YCbCr, whose Y
+plane is that same greyscale and whose chroma gives ``colour_share``) and, with ``reduce_to``, at
 the smallest DCT scale (1/2, 1/4, 1/8) that keeps the long side ≥ ``reduce_to``. EXIF orientation is
 applied. 16-bit and float images are windowed to 8 bits over their own min..max (radiographs exported
 as 16-bit PNG/TIFF use their full range; a percentile window would hide real dark/bright detail).
@@ -25,7 +26,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from core.imaging.decoded import DecodedImage, check_dimensions, make_meta
+from core.imaging.decoded import DecodedImage, check_dimensions, chroma_share, make_meta, rgb_chroma_share
 from core.imaging.errors import FileError
 from core.imaging.window import IDENTITY_WINDOW, apply_window, range_window
 
@@ -81,20 +82,31 @@ def decode_raster(data: bytes, *, reduce_to: int | None = None, keep_raw: bool =
     if n_frames > 1:
         notes.append(f"first page of {n_frames} (multi-page TIFF)")
 
+    colour_share = None
+    missing_share = None
     if fmt == "JPEG":
         if img.mode in ("RGB", "L"):
             size = None
             if reduce_to and max(full_w, full_h) > reduce_to:
                 k = reduce_to / max(full_w, full_h)
                 size = (max(1, math.ceil(full_w * k)), max(1, math.ceil(full_h * k)))
-            img.draft("L", size)
+            # a YCbCr JPEG decodes to YCbCr at no extra colour conversion: Y is exactly what 'L' gives,
+            # Cb/Cr tell the scope gate whether the picture is coloured
+            ycc = img.mode == "RGB" and img.info.get("adobe_transform", 1) != 0
+            img.draft("YCbCr" if ycc else "L", size)
     try:
         img.load()  # before getexif(): PNG's getexif() loads, and would hide a decoding error
     except OSError as exc:
         if fmt != "JPEG" or "truncated" not in str(exc):
             raise
-        img, note = _load_truncated_jpeg(data, img.mode, img.size)
+        img, note, missing_share = _load_truncated_jpeg(data, img.mode, img.size)
         notes.append(note)
+    if img.mode == "YCbCr":
+        y, cb, cr = img.split()
+        colour_share = chroma_share(np.asarray(cb), np.asarray(cr))
+        img = y
+    elif img.mode in ("RGB", "RGBA", "RGBX", "RGBa", "CMYK", "P", "PA", "YCbCr", "LAB", "HSV"):
+        colour_share = _colour_share(img)
     orientation = _orientation(img)
     reduced = img.size != (full_w, full_h)
 
@@ -146,10 +158,20 @@ def decode_raster(data: bytes, *, reduce_to: int | None = None, keep_raw: bool =
         meta=make_meta(full_w, full_h, fmt, tuple(notes)),
         raw=raw,
         window=window,
+        colour_share=colour_share,
+        missing_share=missing_share,
     )
 
 
-def _load_truncated_jpeg(data: bytes, mode: str, size: tuple[int, int]) -> tuple[Image.Image, str]:
+def _colour_share(img: Image.Image) -> float:
+    small = img.copy()
+    small.thumbnail((256, 256))
+    if small.mode != "RGB":
+        small = small.convert("RGBA").convert("RGB") if small.mode in ("P", "PA") else small.convert("RGB")
+    return rgb_chroma_share(np.asarray(small))
+
+
+def _load_truncated_jpeg(data: bytes, mode: str, size: tuple[int, int]) -> tuple[Image.Image, str, float]:
     """Decode a JPEG whose file ends inside the scan data, by supplying the end-of-image marker."""
     img = Image.open(io.BytesIO(data + _EOI))
     if img.mode in ("RGB", "L"):
@@ -165,8 +187,8 @@ def _load_truncated_jpeg(data: bytes, mode: str, size: tuple[int, int]) -> tuple
     if present < MIN_PRESENT:
         raise FileError(f"truncated JPEG (only {present:.0%} of the image is in the file)", FileError.TRUNCATED)
     if missing:
-        return img, f"truncated file: the bottom {missing / rows:.0%} of the image is missing (shown grey)"
-    return img, "truncated file: the end of the image data is missing; parts may be blurred or grey"
+        return img, f"truncated file: the bottom {missing / rows:.0%} of the image is missing (shown grey)", missing / rows
+    return img, "truncated file: the end of the image data is missing; parts may be blurred or grey", 0.0
 
 
 def _orientation(img: Image.Image) -> int:
