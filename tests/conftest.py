@@ -40,3 +40,43 @@ def test_model(tmp_path_factory) -> Path:
     from tests.model_factory import write_model
 
     return write_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A private PostgreSQL server for the whole test run (Unix socket only; see tests/pgcluster.py).
+
+    Skips with the reason when none can be started here; with FT_REQUIRE_PG=1 (set by .ci/run) that
+    is a failure instead, so CI never passes by skipping every PostgreSQL test."""
+    from tests.pgcluster import PgCluster
+
+    def unavailable(why: str):
+        if os.environ.get("FT_REQUIRE_PG") == "1":
+            pytest.fail(f"PostgreSQL test server required (FT_REQUIRE_PG=1) but: {why}")
+        pytest.skip(f"no PostgreSQL test server: {why}")
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        unavailable("the psycopg driver is not installed")
+    cluster, why = PgCluster.find()
+    if cluster is None:
+        unavailable(why)
+    try:
+        cluster.start()
+    except Exception as exc:  # noqa: BLE001 - any failure to start is a reason to skip
+        cluster.stop()
+        unavailable(f"it could not be started: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A new, empty database on the test server (dropped afterwards)."""
+    url = pg_server.create_database()
+    yield url
+    try:
+        pg_server.drop_database(url.rsplit("/", 1)[1].split("?")[0])
+    except Exception:  # noqa: BLE001 - a connection still open in a failed test must not fail teardown
+        pass

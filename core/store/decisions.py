@@ -5,6 +5,9 @@ Rules: a 'decide' event sets a label and ``replaces`` the decision that was curr
 'undo' event ``undoes`` one earlier 'decide' event (nothing is ever deleted or updated). The current
 label of an image is its latest 'decide' event that no 'undo' event points at — so undoing the latest
 decision brings back the one before it, and undoing the only one leaves the image undecided.
+
+Current labels are computed in SQL (``ROW_NUMBER() OVER (PARTITION BY image_id ORDER BY id DESC)``
+over the events not undone), so neither engine ships the whole history to Python.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Optional
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from core.store.models import KIND_DECIDE, KIND_UNDO, DecisionEvent, Reviewer
+from core.store.sqlbits import chunks
 
 _D = DecisionEvent.__table__
 _R = Reviewer.__table__
@@ -48,6 +52,7 @@ class Decision:
     replaces: Optional[int] = None
     undoes: Optional[int] = None
     restored: Optional["Decision"] = None
+    uid: Optional[str] = None
 
     @property
     def is_undo(self) -> bool:
@@ -67,6 +72,7 @@ def _decision(row) -> Decision:  # noqa: ANN001
         probability=row.probability,
         replaces=row.replaces_id,
         undoes=row.undoes_id,
+        uid=row.uid,
     )
 
 
@@ -83,6 +89,7 @@ def _events_query():
         _D.c.probability,
         _D.c.replaces_id,
         _D.c.undoes_id,
+        _D.c.uid,
     ).join(_R, _R.c.id == _D.c.reviewer_id)
 
 
@@ -91,27 +98,39 @@ def events(conn: Connection, image_ids: Optional[Iterable[str]] = None) -> list[
     q = _events_query().order_by(_D.c.id)
     if image_ids is None:
         return [_decision(r) for r in conn.execute(q)]
-    ids = list(dict.fromkeys(image_ids))
     out: list[Decision] = []
-    for i in range(0, len(ids), _CHUNK):
-        out.extend(_decision(r) for r in conn.execute(q.where(_D.c.image_id.in_(ids[i : i + _CHUNK]))))
+    for group in chunks(list(dict.fromkeys(image_ids)), _CHUNK):
+        out.extend(_decision(r) for r in conn.execute(q.where(_D.c.image_id.in_(list(group)))))
     out.sort(key=lambda d: d.id)
     return out
 
 
-def current_from_events(evts: Iterable[Decision]) -> dict[str, Decision]:
-    """image id → current 'decide' event, from events in id order."""
-    evts = list(evts)
-    undone = {e.undoes for e in evts if e.kind == KIND_UNDO and e.undoes is not None}
-    current: dict[str, Decision] = {}
-    for e in evts:
-        if e.kind == KIND_DECIDE and e.id not in undone:
-            current[e.image_id] = e
-    return current
+def _not_undone():
+    undo = _D.alias("u")
+    return ~select(undo.c.id).where(undo.c.undoes_id == _D.c.id).exists()
+
+
+def _current_ids(image_ids: Optional[list[str]]):
+    """Subquery: the id of each image's current 'decide' event."""
+    ranked = select(
+        _D.c.id, func.row_number().over(partition_by=_D.c.image_id, order_by=_D.c.id.desc()).label("rn")
+    ).where(_D.c.kind == KIND_DECIDE, _not_undone())
+    if image_ids is not None:
+        ranked = ranked.where(_D.c.image_id.in_(image_ids))
+    ranked = ranked.subquery("ranked")
+    return select(ranked.c.id).where(ranked.c.rn == 1)
 
 
 def current_labels(conn: Connection, image_ids: Optional[Iterable[str]] = None) -> dict[str, Decision]:
-    return current_from_events(events(conn, image_ids))
+    """image id → its current decision (one query per 500 ids; all images when ``image_ids`` is None)."""
+    groups = [None] if image_ids is None else list(chunks(list(dict.fromkeys(image_ids))))
+    out: dict[str, Decision] = {}
+    for group in groups:
+        q = _events_query().where(_D.c.id.in_(_current_ids(None if group is None else list(group))))
+        for r in conn.execute(q):
+            d = _decision(r)
+            out[d.image_id] = d
+    return out
 
 
 def current_for(conn: Connection, image_id: str) -> Optional[Decision]:
@@ -120,11 +139,10 @@ def current_for(conn: Connection, image_id: str) -> Optional[Decision]:
 
 def last_undoable_id(conn: Connection, reviewer_id: int) -> Optional[int]:
     """The reviewer's latest 'decide' event that has not been undone."""
-    undo = _D.alias("u")
     q = (
         select(_D.c.id)
         .where(_D.c.reviewer_id == reviewer_id, _D.c.kind == KIND_DECIDE)
-        .where(~select(undo.c.id).where(undo.c.undoes_id == _D.c.id).exists())
+        .where(_not_undone())
         .order_by(_D.c.id.desc())
         .limit(1)
     )
@@ -134,3 +152,8 @@ def last_undoable_id(conn: Connection, reviewer_id: int) -> Optional[int]:
 def get(conn: Connection, decision_id: int) -> Decision:
     row = conn.execute(_events_query().where(_D.c.id == decision_id)).one()
     return _decision(row)
+
+
+def by_uid(conn: Connection, uid: str) -> Optional[Decision]:
+    row = conn.execute(_events_query().where(_D.c.uid == uid)).first()
+    return None if row is None else _decision(row)

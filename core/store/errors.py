@@ -1,5 +1,12 @@
 """``StoreError``: every way the database can be unusable, as one exception with a clinician-readable
-message and a machine-readable kind, plus the one place that turns raw driver errors into it."""
+message and a machine-readable kind, plus the one place that turns raw driver errors into it and
+decides which of them are worth retrying (``is_transient``).
+
+SQLite errors are recognised by their message text (the driver has no codes); PostgreSQL errors by
+their SQLSTATE (``exc.orig.sqlstate``): 40001 serialization failure, 40P01 deadlock, 55P03 lock not
+available, class 08 and 57P01-57P03 connection lost or server shutting down are transient; 23505 (a
+unique key taken by a concurrent writer) is retried as well, since every write re-runs whole.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +33,38 @@ class StoreError(Exception):
         self.moved_to = moved_to
 
 
+# SQLSTATEs after which re-running the whole transaction can succeed
+_TRANSIENT_STATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "23505", "25P03"}
+_CONNECTION_CLASS = "08"
+_SERVER_DOWN_STATES = {"57P01", "57P02", "57P03"}
+
+
+def sqlstate(exc: BaseException) -> Optional[str]:
+    """The PostgreSQL SQLSTATE of a driver error (None for SQLite and for errors without one)."""
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None)
+    return str(state) if state else None
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """The server could not be reached, or the connection broke (PostgreSQL)."""
+    state = sqlstate(exc)
+    if state is not None:
+        return state.startswith(_CONNECTION_CLASS) or state in _SERVER_DOWN_STATES
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    orig = getattr(exc, "orig", None)
+    return type(orig).__name__ == "OperationalError" and type(orig).__module__.startswith("psycopg")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth re-running the whole transaction: SQLite busy, or a PostgreSQL SQLSTATE listed above."""
+    state = sqlstate(exc)
+    if state is not None:
+        return state in _TRANSIENT_STATES or state.startswith(_CONNECTION_CLASS)
+    return is_locked(exc) or is_connection_lost(exc)
+
+
 def _text(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     return str(orig if orig is not None else exc).lower()
@@ -47,6 +86,8 @@ def is_disk_full(exc: BaseException) -> bool:
 
 
 def is_read_only(exc: BaseException) -> bool:
+    if sqlstate(exc) == "25006":  # read_only_sql_transaction (a standby server)
+        return True
     text = _text(exc)
     return "readonly database" in text or "read-only" in text
 
@@ -137,7 +178,50 @@ def busy_error(where: str) -> StoreError:
 def classify(exc: BaseException, where: str, path: Optional[Path] = None) -> StoreError:
     """A clear ``StoreError`` for a driver error (corruption is handled at open, see ``open_store``);
     ``path``: the SQLite file, to tell a full disk (free space) and read-only media apart. The message
-    never carries a library's URL or SQL."""
+    never carries a library's URL or SQL. ``where`` must already be redacted (``core.store.urls.redact``);
+    PostgreSQL errors are told apart by their SQLSTATE."""
+    state = sqlstate(exc)
+    if state == "53100":  # disk_full on the server
+        return StoreError(
+            f"The database server ({where}) has no disk space left: the last change was NOT saved. "
+            "Ask whoever runs the server to free some space, then try again.",
+            StoreError.DISK_FULL,
+        )
+    if state in ("28P01", "28000"):
+        return StoreError(
+            f"The database server ({where}) refused the login: the user name or password is wrong or "
+            "missing. Put the password in ~/.pgpass (host:port:database:user:password) or a service file.",
+            StoreError.UNAVAILABLE,
+        )
+    if state in ("3D000",):
+        return StoreError(
+            f"The database server ({where}) has no such database. Ask whoever runs the server to create it.",
+            StoreError.UNAVAILABLE,
+        )
+    if state in ("42501",):
+        return StoreError(
+            f"The database server ({where}) does not allow this user to make that change. Ask whoever "
+            "runs the server for the right permissions.",
+            StoreError.READ_ONLY,
+        )
+    if state in ("57014",):
+        return StoreError(
+            f"The database server ({where}) took too long to answer and the request was stopped; "
+            "the change was NOT saved. Try again.",
+            StoreError.BUSY,
+        )
+    if is_connection_lost(exc):
+        return StoreError(
+            f"The database server ({where}) cannot be reached: it may be down, or the network is "
+            "interrupted. The last change was NOT saved; try again when it is back.",
+            StoreError.UNAVAILABLE,
+        )
+    if state is not None and state in _TRANSIENT_STATES:
+        return StoreError(
+            f"The database server ({where}) stayed busy with other readers' changes; the change was NOT "
+            "saved. Try again.",
+            StoreError.BUSY,
+        )
     text = _text(exc)
     if path is None and where and not re.match(r"^\w+(\+\w+)?://", where):
         path = Path(where)

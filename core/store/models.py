@@ -3,6 +3,10 @@
 
 Privacy: ``image`` holds only technical and non-identifying DICOM attributes (UIDs, modality, body
 part, view) — never patient names, IDs or birth dates. Times are UTC (timezone-aware in Python).
+
+Types per engine (revision 0003): sizes and ``mtime_ns`` are 64-bit (BIGINT on PostgreSQL; SQLite's
+INTEGER is 64-bit already) and times are ``timestamp with time zone`` on PostgreSQL (SQLite stores the
+UTC text). The ``with_variant`` types say exactly that, so the schema comparison test holds on both.
 """
 
 from __future__ import annotations
@@ -10,10 +14,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.results import LABELS  # re-exported: the store validates labels against it
+
+BIGINT = BigInteger().with_variant(Integer(), "sqlite")
+UTC_TIME = DateTime(timezone=True).with_variant(DateTime(), "sqlite")
+
+
+def _int64(**kw) -> Column:  # noqa: ANN003
+    return Column(BIGINT, nullable=kw.pop("nullable", False), **kw)
+
+
+def _time(**kw) -> Column:  # noqa: ANN003
+    return Column(UTC_TIME, nullable=kw.pop("nullable", False), **kw)
+
 
 KIND_DECIDE = "decide"
 KIND_UNDO = "undo"
@@ -24,7 +40,7 @@ class Image(SQLModel, table=True):
 
     __tablename__ = "image"
     id: str = Field(primary_key=True, max_length=64)
-    size: int
+    size: int = Field(sa_column=_int64())
     width: Optional[int] = None
     height: Optional[int] = None
     format: Optional[str] = None
@@ -35,7 +51,7 @@ class Image(SQLModel, table=True):
     modality: Optional[str] = None
     body_part: Optional[str] = None
     view_position: Optional[str] = None
-    first_seen: datetime
+    first_seen: datetime = Field(sa_column=_time())
 
 
 class Location(SQLModel, table=True):
@@ -47,9 +63,9 @@ class Location(SQLModel, table=True):
     path: str = Field(sa_column=Column(String, nullable=False, unique=True))
     name: str  # file name, for import by file name
     image_id: str = Field(sa_column=Column(String, ForeignKey("image.id"), nullable=False))
-    size: int
-    mtime_ns: int
-    last_seen: datetime
+    size: int = Field(sa_column=_int64())
+    mtime_ns: int = Field(sa_column=_int64())
+    last_seen: datetime = Field(sa_column=_time())
 
 
 class ScanError(SQLModel, table=True):
@@ -60,11 +76,11 @@ class ScanError(SQLModel, table=True):
     path: str = Field(sa_column=Column(String, nullable=False, unique=True))
     name: str
     image_id: Optional[str] = None  # set when the bytes could be hashed
-    size: int
-    mtime_ns: int
+    size: int = Field(sa_column=_int64())
+    mtime_ns: int = Field(sa_column=_int64())
     error: str
     error_kind: Optional[str] = None
-    seen_at: datetime
+    seen_at: datetime = Field(sa_column=_time())
 
 
 class Prediction(SQLModel, table=True):
@@ -76,14 +92,14 @@ class Prediction(SQLModel, table=True):
     image_id: str = Field(sa_column=Column(String, ForeignKey("image.id"), nullable=False))
     model_version: str
     probability: float
-    created_at: datetime
+    created_at: datetime = Field(sa_column=_time())
 
 
 class Reviewer(SQLModel, table=True):
     __tablename__ = "reviewer"
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String, nullable=False, unique=True))
-    created_at: datetime
+    created_at: datetime = Field(sa_column=_time())
 
 
 class DecisionEvent(SQLModel, table=True):
@@ -94,6 +110,7 @@ class DecisionEvent(SQLModel, table=True):
         Index("ix_decision_image", "image_id", "id"),
         Index("ix_decision_reviewer", "reviewer_id", "id"),
         Index("ix_decision_undoes", "undoes_id"),  # revision 0002
+        Index("uq_decision_uid", "uid", unique=True),  # revision 0003
     )
     id: Optional[int] = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
     image_id: str = Field(sa_column=Column(String, ForeignKey("image.id"), nullable=False))
@@ -101,11 +118,15 @@ class DecisionEvent(SQLModel, table=True):
     kind: str  # 'decide' | 'undo'
     label: Optional[str] = None  # for 'decide': fracture | no_fracture | doubt
     note: Optional[str] = None
-    created_at: datetime
+    created_at: datetime = Field(sa_column=_time())
     model_version: Optional[str] = None  # what the reviewer saw
     probability: Optional[float] = None
     replaces_id: Optional[int] = Field(default=None, sa_column=Column(Integer, ForeignKey("decision.id")))
     undoes_id: Optional[int] = Field(default=None, sa_column=Column(Integer, ForeignKey("decision.id")))
+    # a random id made by the writer before the first attempt (revision 0003): a write retried after a
+    # lost connection, or a decision copied between databases, is recognised and never stored twice.
+    # Nullable only because SQLite cannot add a NOT NULL column in place; every row has one.
+    uid: Optional[str] = Field(default=None, sa_column=Column(String(32), nullable=True))
 
 
 class MetaValue(SQLModel, table=True):

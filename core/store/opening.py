@@ -1,6 +1,7 @@
 """``open_store``: from a URL to a ready ``Store`` — folder created, damaged file moved aside (never
 overwritten), read-only and full disks reported clearly, schema migrated to the newest revision, and
-the daily backup taken.
+the daily backup taken (SQLite; on PostgreSQL backups are the server's job, see ``BACKUPS_ON_SERVER``).
+A URL is only ever shown redacted (``core.store.urls.redact``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ from sqlalchemy.exc import DBAPIError
 from core.paths import app_dirs, default_db_url
 from core.store import migrate
 from core.store.backup import daily_backup
-from core.store.engine import immediate_connection, make_engine, sqlite_path
+from core.store.engine import make_engine, migration_connection
 from core.store.errors import (StoreError, classify, disk_full_error, free_bytes, is_corrupt, on_read_only_media, plain,
                                read_only_error)
 from core.store.store import Store
+from core.store.urls import UrlError, normalise, redact, sqlite_path
+
+BACKUPS_ON_SERVER = (
+    "not made by the app on a PostgreSQL server: backing it up is the server's job "
+    "(pg_dump or the server's own backup, run by whoever runs the server)"
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,21 +99,25 @@ def open_store(
     ``check``: run SQLite's ``quick_check`` first (a damaged file is moved aside, see ``StoreError.moved_to``).
     """
     url = url or default_db_url()
+    try:
+        url = normalise(url)
+    except UrlError as exc:
+        raise StoreError(str(exc), StoreError.UNAVAILABLE) from exc
     path = sqlite_path(url)
     if path is not None:
         _check_writable(path)
+    where = str(path) if path is not None else redact(url)
     try:
         engine = make_engine(url)
-    except Exception as exc:  # a malformed URL or a missing driver
-        raise StoreError(f"Cannot use the database {url!r}: {plain(exc)}", StoreError.UNAVAILABLE) from exc
-    where = str(path) if path is not None else url
+    except Exception as exc:  # a missing driver or a bad option
+        raise StoreError(f"Cannot use the database {where}: {redact(plain(exc))}", StoreError.UNAVAILABLE) from exc
     try:
         with engine.connect() as conn:
             if check and path is not None:
                 rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").fetchall()]
                 if rows != ["ok"]:
                     raise _Corrupt("; ".join(str(r) for r in rows[:3]))
-        with immediate_connection(engine) as conn:
+        with migration_connection(engine) as conn:
             migrate.upgrade(conn)
             conn.execute(text("SELECT 1"))
     except (_Corrupt, DBAPIError) as exc:
@@ -122,11 +133,13 @@ def open_store(
     except Exception as exc:  # e.g. a migration that failed: SQLite rolled it back
         engine.dispose()
         raise StoreError(
-            f"The database {where} could not be prepared ({plain(exc)}); it was left unchanged.",
+            f"The database {where} could not be prepared ({redact(plain(exc))}); it was left unchanged.",
             StoreError.UNAVAILABLE,
         ) from exc
     if path is not None:
         _backup(path, backups_keep, backup_dir)
+    else:
+        log.info("database %s: backups are %s", where, BACKUPS_ON_SERVER)
     return Store(engine)
 
 

@@ -2,20 +2,24 @@
 locations, predictions, per-file errors), decisions (append-only events, durable before returning)
 and the read queries the worklist, export and import need.
 
-Every write goes through ``core.store.engine.run_write`` (one ``BEGIN IMMEDIATE`` transaction, the one
-place that retries on "database is locked"); every multi-query read through ``read_connection``.
+Every write goes through ``core.store.engine.run_write`` (one transaction, the one place that
+retries); every multi-query read through ``read_connection``. Writes are single-statement upserts
+(``core.store.sqlbits``), never "look up, then insert", so two writers on PostgreSQL cannot race into
+a unique-key violation; a decision locks its image row (``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE``
+serialises anyway), so two readers deciding one image at once form one chain, not a fork.
 A ``Store`` may be shared between threads (each call takes its own pooled connection).
 """
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Optional
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from core.results import DUPLICATE, ERROR, REUSED, SCORED, DicomMeta, ImageMeta, ScanItem
@@ -23,6 +27,7 @@ from core.store import decisions as dec
 from core.store.decisions import Decision
 from core.store.engine import describe, read_connection, run_write
 from core.store.errors import StoreError
+from core.store.sqlbits import chunks, insert_ignore, name_key, path_from_key, path_key, under, upsert
 from core.store.models import (
     KIND_DECIDE,
     KIND_UNDO,
@@ -43,31 +48,6 @@ _SECRET_KEY = "export_pseudonym_secret"
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-# Linux file names may hold bytes that are not UTF-8 (Python keeps them as lone surrogates
-# U+DC80..U+DCFF, PEP 383), which SQLite text cannot store. They are stored as the private-use
-# characters U+F780..U+F7FF instead — reversible, and prefix matching on folders still works.
-_SURROGATE_TO_PUA = {0xDC80 + b: 0xF780 + b for b in range(128)}
-_PUA_TO_SURROGATE = {v: k for k, v in _SURROGATE_TO_PUA.items()}
-
-
-def _path_key(path: Path | str) -> str:
-    return str(Path(path).absolute()).translate(_SURROGATE_TO_PUA)
-
-
-def path_from_key(key: str) -> str:
-    """The file system path for a stored path (undoes ``_path_key``'s escaping of non-UTF-8 bytes)."""
-    return key.translate(_PUA_TO_SURROGATE)
-
-
-def _under(column, root: Optional[Path | str]):  # noqa: ANN001
-    """SQL condition: ``column`` (a path) is ``root`` itself or inside it."""
-    if root is None:
-        return None
-    base = _path_key(root).rstrip("/\\")
-    pattern = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return or_(column == base, column.like(pattern + "/%", escape="\\"), column.like(pattern + "\\\\%", escape="\\"))
 
 
 @dataclass(frozen=True)
@@ -149,10 +129,11 @@ class Store:
 
         def work(conn: Connection) -> None:
             for item in items:
-                path = _path_key(item.path)
+                path = path_key(item.path)
                 if item.status == ERROR or not item.image_id:
                     conn.execute(delete(_L).where(_L.c.path == path))
                     values = dict(
+                        path=path,
                         name=Path(path).name,
                         image_id=item.image_id,
                         size=item.size,
@@ -161,40 +142,37 @@ class Store:
                         error_kind=item.error_kind,
                         seen_at=now,
                     )
-                    if conn.execute(update(_E).where(_E.c.path == path).values(**values)).rowcount == 0:
-                        conn.execute(insert(_E).values(path=path, **values))
+                    upsert(conn, _E, values, ["path"], [k for k in values if k != "path"])
                     continue
                 if item.status not in (SCORED, REUSED, DUPLICATE):
                     raise ValueError(f"unknown scan status {item.status!r}")
                 image_values = _image_values(item)
-                exists = conn.execute(select(_I.c.id, _I.c.format).where(_I.c.id == item.image_id)).first()
-                if exists is None:
-                    conn.execute(insert(_I).values(id=item.image_id, first_seen=now, **image_values))
-                elif exists.format is None and item.meta is not None:
-                    conn.execute(update(_I).where(_I.c.id == item.image_id).values(**image_values))
+                if not insert_ignore(conn, _I, dict(id=item.image_id, first_seen=now, **image_values), ["id"]):
+                    if item.meta is not None:  # fill in what an earlier, meta-less record lacked
+                        conn.execute(
+                            update(_I).where(_I.c.id == item.image_id, _I.c.format.is_(None)).values(**image_values)
+                        )
                 loc = dict(image_id=item.image_id, size=item.size, mtime_ns=item.mtime_ns, last_seen=now)
-                if conn.execute(update(_L).where(_L.c.path == path).values(**loc)).rowcount == 0:
-                    conn.execute(insert(_L).values(path=path, name=Path(path).name, **loc))
+                upsert(conn, _L, dict(path=path, name=Path(path).name, **loc), ["path"], list(loc))
                 conn.execute(delete(_E).where(_E.c.path == path))
                 if item.probability is not None and item.model_version:
-                    have = conn.execute(
-                        select(_P.c.id).where(_P.c.image_id == item.image_id, _P.c.model_version == item.model_version)
-                    ).first()
-                    if have is None:
-                        conn.execute(
-                            insert(_P).values(
-                                image_id=item.image_id,
-                                model_version=item.model_version,
-                                probability=float(item.probability),
-                                created_at=now,
-                            )
-                        )
+                    insert_ignore(
+                        conn,
+                        _P,
+                        dict(
+                            image_id=item.image_id,
+                            model_version=item.model_version,
+                            probability=float(item.probability),
+                            created_at=now,
+                        ),
+                        ["image_id", "model_version"],
+                    )
 
         run_write(self.engine, work)
 
     def clear_scan_errors(self, root: Path) -> None:
         """Forget the per-file errors under ``root`` (call when a new scan of it starts)."""
-        run_write(self.engine, lambda conn: conn.execute(delete(_E).where(_under(_E.c.path, root))))
+        run_write(self.engine, lambda conn: conn.execute(delete(_E).where(under(_E.c.path, root, conn.dialect.name))))
 
     def known_location(
         self, path: Path, size: int, mtime_ns: int, model_version: Optional[str]
@@ -202,7 +180,7 @@ class Store:
         """(image id, probability for ``model_version`` or None, meta) if ``path`` is unchanged since it was stored."""
         with read_connection(self.engine) as conn:
             loc = conn.execute(
-                select(_L.c.image_id).where(_L.c.path == _path_key(path), _L.c.size == size, _L.c.mtime_ns == mtime_ns)
+                select(_L.c.image_id).where(_L.c.path == path_key(path), _L.c.size == size, _L.c.mtime_ns == mtime_ns)
             ).first()
             if loc is None:
                 return None
@@ -232,14 +210,20 @@ class Store:
         if not reviewer:
             raise ValueError("a reviewer name is required for every decision")
         now = _now()
+        uid = uuid.uuid4().hex  # made once: a retried attempt whose first try did commit is recognised
 
         def work(conn: Connection) -> Decision:
-            if conn.execute(select(_I.c.id).where(_I.c.id == image_id)).first() is None:
+            # lock the image row: decisions on one image are serialised (FOR UPDATE; no-op on SQLite)
+            if conn.execute(select(_I.c.id).where(_I.c.id == image_id).with_for_update()).first() is None:
                 raise StoreError(f"image {image_id[:12]}… is not in the database (scan its folder first)", "unknown_image")
+            done = dec.by_uid(conn, uid)
+            if done is not None:
+                return done
             reviewer_id = self._reviewer_id(conn, reviewer, now)
             current = dec.current_for(conn, image_id)
             new_id = conn.execute(
                 insert(_D).values(
+                    uid=uid,
                     image_id=image_id,
                     reviewer_id=reviewer_id,
                     kind=KIND_DECIDE,
@@ -259,17 +243,23 @@ class Store:
         """Undo the reviewer's latest decision that is not undone yet, as an 'undo' event (None: nothing to undo)."""
         reviewer = (reviewer or "").strip()
         now = _now()
+        uid = uuid.uuid4().hex
 
         def work(conn: Connection) -> Optional[Decision]:
-            rid = conn.execute(select(_R.c.id).where(_R.c.name == reviewer)).scalar()
+            # lock the reviewer row: two undos by one reviewer at once undo two decisions, not one twice
+            rid = conn.execute(select(_R.c.id).where(_R.c.name == reviewer).with_for_update()).scalar()
             if rid is None:
                 return None
+            done = dec.by_uid(conn, uid)
+            if done is not None:
+                return Decision(**{**done.__dict__, "restored": dec.current_for(conn, done.image_id)})
             target_id = dec.last_undoable_id(conn, rid)
             if target_id is None:
                 return None
             target = dec.get(conn, target_id)
             new_id = conn.execute(
                 insert(_D).values(
+                    uid=uid,
                     image_id=target.image_id,
                     reviewer_id=rid,
                     kind=KIND_UNDO,
@@ -305,70 +295,86 @@ class Store:
 
     @staticmethod
     def _reviewer_id(conn: Connection, name: str, now: datetime) -> int:
-        rid = conn.execute(select(_R.c.id).where(_R.c.name == name)).scalar()
-        if rid is None:
-            rid = conn.execute(insert(_R).values(name=name, created_at=now)).inserted_primary_key[0]
-        return int(rid)
+        insert_ignore(conn, _R, dict(name=name, created_at=now), ["name"])
+        return int(conn.execute(select(_R.c.id).where(_R.c.name == name)).scalar_one())
 
     # ------------------------------------------------------------------ reads for worklist/export/import
     def image_rows(
         self, root: Optional[Path] = None, model_version: Optional[str] = None, image_ids: Optional[Iterable[str]] = None
     ) -> list[ImageRow]:
         """Images (with a location under ``root``, or all), each with its latest location and its
-        probability for ``model_version`` (None: the most recent prediction of any version)."""
+        probability for ``model_version`` (None: the most recent prediction of any version), ordered
+        by path. One query (per 500 ``image_ids``): the latest location and prediction are picked by
+        ``ROW_NUMBER()`` in SQL."""
         with read_connection(self.engine) as conn:
-            q = select(_L.c.image_id, _L.c.path, _L.c.last_seen, _L.c.id).order_by(_L.c.last_seen, _L.c.id)
-            cond = _under(_L.c.path, root)
-            if cond is not None:
-                q = q.where(cond)
-            wanted = None if image_ids is None else set(image_ids)
-            paths: dict[str, str] = {}
-            for r in conn.execute(q):
-                if wanted is None or r.image_id in wanted:
-                    paths[r.image_id] = path_from_key(r.path)  # later rows (more recently seen) win
-            preds: dict[str, tuple[float, str]] = {}
-            pq = select(_P.c.image_id, _P.c.probability, _P.c.model_version).order_by(_P.c.created_at, _P.c.id)
-            if model_version:
-                pq = pq.where(_P.c.model_version == model_version)
-            for r in conn.execute(pq):
-                if r.image_id in paths:
-                    preds[r.image_id] = (r.probability, r.model_version)
-            rows = []
-            iq = select(_I.c.id, _I.c.body_part, _I.c.view_position, _I.c.format, _I.c.notes)
-            for r in conn.execute(iq):
-                if r.id in paths:
-                    p = preds.get(r.id)
+            dialect = conn.dialect.name
+            groups = [None] if image_ids is None else list(chunks(list(dict.fromkeys(image_ids))))
+            rows: list[ImageRow] = []
+            for group in groups:
+                for r in conn.execute(self._image_rows_query(root, model_version, group, dialect)):
                     rows.append(
                         ImageRow(
                             image_id=r.id,
-                            path=paths[r.id],
-                            probability=p[0] if p else None,
-                            model_version=p[1] if p else model_version,
+                            path=path_from_key(r.path),
+                            probability=r.probability,
+                            model_version=r.model_version if r.model_version is not None else model_version,
                             body_part=r.body_part,
                             view=r.view_position,
                             format=r.format,
                             notes=r.notes,
                         )
                     )
+            if len(groups) > 1:
+                rows.sort(key=lambda row: row.path)
             return rows
 
-    def error_rows(self, root: Optional[Path] = None) -> list[ErrorRow]:
-        q = select(_E).order_by(_E.c.path)
-        cond = _under(_E.c.path, root)
+    @staticmethod
+    def _image_rows_query(root, model_version, image_ids, dialect):  # noqa: ANN001, ANN205
+        loc = select(
+            _L.c.image_id,
+            _L.c.path,
+            func.row_number().over(partition_by=_L.c.image_id, order_by=(_L.c.last_seen.desc(), _L.c.id.desc())).label("rn"),
+        )
+        cond = under(_L.c.path, root, dialect)
         if cond is not None:
-            q = q.where(cond)
+            loc = loc.where(cond)
+        pred = select(
+            _P.c.image_id,
+            _P.c.probability,
+            _P.c.model_version,
+            func.row_number().over(partition_by=_P.c.image_id, order_by=(_P.c.created_at.desc(), _P.c.id.desc())).label("rn"),
+        )
+        if model_version:
+            pred = pred.where(_P.c.model_version == model_version)
+        if image_ids is not None:
+            loc = loc.where(_L.c.image_id.in_(list(image_ids)))
+            pred = pred.where(_P.c.image_id.in_(list(image_ids)))
+        loc, pred = loc.subquery("loc"), pred.subquery("pred")
+        return (
+            select(_I.c.id, _I.c.body_part, _I.c.view_position, _I.c.format, _I.c.notes, loc.c.path,
+                   pred.c.probability, pred.c.model_version)
+            .join(loc, (loc.c.image_id == _I.c.id) & (loc.c.rn == 1))
+            .outerjoin(pred, (pred.c.image_id == _I.c.id) & (pred.c.rn == 1))
+            .order_by(loc.c.path)
+        )
+
+    def error_rows(self, root: Optional[Path] = None) -> list[ErrorRow]:
         with read_connection(self.engine) as conn:
+            q = select(_E).order_by(_E.c.path)
+            cond = under(_E.c.path, root, conn.dialect.name)
+            if cond is not None:
+                q = q.where(cond)
             return [ErrorRow(path_from_key(r.path), r.error, r.error_kind, r.image_id) for r in conn.execute(q)]
 
     def images_at(self, path: Path) -> set[str]:
         """Image ids stored for exactly this path."""
         with read_connection(self.engine) as conn:
-            return {r for (r,) in conn.execute(select(_L.c.image_id).where(_L.c.path == _path_key(path)))}
+            return {r for (r,) in conn.execute(select(_L.c.image_id).where(_L.c.path == path_key(path)))}
 
     def images_named(self, name: str) -> set[str]:
         """Image ids of every stored location with this file name (any folder)."""
         with read_connection(self.engine) as conn:
-            return {r for (r,) in conn.execute(select(_L.c.image_id).where(_L.c.name == name.translate(_SURROGATE_TO_PUA)))}
+            return {r for (r,) in conn.execute(select(_L.c.image_id).where(_L.c.name == name_key(name)))}
 
     def paths_of(self, image_id: str) -> list[str]:
         """The image's known locations, most recently seen first."""
@@ -380,11 +386,8 @@ class Store:
         """A random per-database secret for export pseudonyms (created on first use, never exported)."""
 
         def work(conn: Connection) -> str:
-            value = conn.execute(select(_M.c.value).where(_M.c.key == _SECRET_KEY)).scalar()
-            if value is None:
-                value = secrets.token_hex(32)
-                conn.execute(insert(_M).values(key=_SECRET_KEY, value=value))
-            return value
+            insert_ignore(conn, _M, dict(key=_SECRET_KEY, value=secrets.token_hex(32)), ["key"])
+            return conn.execute(select(_M.c.value).where(_M.c.key == _SECRET_KEY)).scalar_one()
 
         with read_connection(self.engine) as conn:
             value = conn.execute(select(_M.c.value).where(_M.c.key == _SECRET_KEY)).scalar()

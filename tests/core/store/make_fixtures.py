@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from core.store import migrate
-from core.store.engine import immediate_connection, make_engine
+from core.store.engine import migration_connection, make_engine
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -58,7 +58,7 @@ def make(revision: str) -> Path:
         raise SystemExit(f"{path} exists: released fixtures are never regenerated")
     FIXTURES.mkdir(exist_ok=True)
     engine = make_engine(f"sqlite:///{path}")
-    with immediate_connection(engine) as conn:
+    with migration_connection(engine) as conn:
         migrate.upgrade(conn, revision)
         for sql in ROWS_0001:
             conn.execute(text(sql.format(**IDS)))

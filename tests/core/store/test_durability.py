@@ -1,6 +1,7 @@
-"""Durability under SIGKILL: a child process records decisions and reports each id only after
-``record_decision`` returned; the parent kills it at a random moment (≥ 50 trials) and checks that
-every reported decision is in the database and ``PRAGMA integrity_check`` is ok.
+"""Durability under SIGKILL, on SQLite and on PostgreSQL: a child process records decisions and
+reports each id only after ``record_decision`` returned; the parent kills it at a random moment
+(≥ 50 trials) and checks that every reported decision is in the database, no event is stored twice,
+and (SQLite) ``PRAGMA integrity_check`` is ok.
 
 The child is forked from the test process (modules already imported), so a trial costs its random
 run time (20–200 ms) plus opening the store, not a Python start-up."""
@@ -18,8 +19,10 @@ import traceback
 
 import pytest
 
+from sqlalchemy import create_engine, text
+
 from core.store import LABELS, open_store
-from tests.core.store.helpers import db_url, fake_id, fill, open_test_store
+from tests.core.store.helpers import fake_id, fill
 
 TRIALS = 60
 
@@ -63,11 +66,31 @@ def _read_some(fd: int, buf: bytearray, until: float | None) -> bool:
     return True
 
 
-def test_decisions_survive_sigkill(tmp_path):
-    s = open_test_store(tmp_path)
+def _present(url: str, tmp_path) -> set[int]:
+    """Ids in the database, read without the app's code; fails on a damaged file or a duplicate uid."""
+    if url.startswith("sqlite"):
+        con = sqlite3.connect(tmp_path / "labels.db")
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            rows = con.execute("SELECT id, uid FROM decision").fetchall()
+        finally:
+            con.close()
+    else:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT id, uid FROM decision")).fetchall()
+        finally:
+            engine.dispose()
+    assert len({uid for _, uid in rows}) == len(rows), "an event was stored twice"
+    return {r[0] for r in rows}
+
+
+def test_decisions_survive_sigkill(tmp_path, store_url):
+    s = open_store(store_url, backups_keep=0)
     fill(s, tmp_path, [i / 40 for i in range(40)])
     s.close()
-    url = db_url(tmp_path)
+    url = store_url
     image_ids = [fake_id(i) for i in range(40)]
     reported: set[int] = set()
     rnd = random.Random(1234)
@@ -98,15 +121,10 @@ def test_decisions_survive_sigkill(tmp_path):
             os.close(rfd)
         ids = {int(x) for x in buf.decode().split() if x.isdigit()}
         reported |= ids
-        con = sqlite3.connect(tmp_path / "labels.db")
-        try:
-            present = {r[0] for r in con.execute("SELECT id FROM decision")}
-            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        finally:
-            con.close()
+        present = _present(url, tmp_path)
         missing = reported - present
         assert not missing, f"trial {trial}: decisions reported as saved but lost: {sorted(missing)[:10]}"
     assert len(reported) > TRIALS  # the children really were writing when killed
-    s = open_test_store(tmp_path)  # and the app opens it normally afterwards
+    s = open_store(url, backups_keep=0)  # and the app opens it normally afterwards
     assert len(s.all_decisions()) >= len(reported)
     s.close()

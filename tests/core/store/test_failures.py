@@ -234,3 +234,103 @@ def test_database_held_by_another_program(tmp_path, monkeypatch):
     finally:
         other.rollback() if other.in_transaction else None
         other.close()
+
+
+class _PgError(Exception):
+    """Stands in for a psycopg error: what the classification reads is ``sqlstate``."""
+
+    def __init__(self, sqlstate: str, text: str = "server said no") -> None:
+        super().__init__(text)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize("state", ["40001", "40P01", "55P03", "08006", "57P01", "23505"])
+def test_postgres_transient_sqlstates_are_retried(tmp_path, state):
+    from sqlalchemy.exc import DBAPIError
+
+    s = open_test_store(tmp_path)
+    calls = []
+
+    def flaky(conn):
+        calls.append(1)
+        if len(calls) == 1:
+            raise DBAPIError("UPDATE", {}, _PgError(state))
+        return "done"
+
+    assert run_write(s.engine, flaky) == "done" and len(calls) == 2
+    s.close()
+
+
+@pytest.mark.parametrize("state, kind", [("42P01", StoreError.UNAVAILABLE), ("53100", StoreError.DISK_FULL),
+                                         ("28P01", StoreError.UNAVAILABLE), ("42501", StoreError.READ_ONLY)])
+def test_postgres_other_sqlstates_are_not_retried(tmp_path, state, kind):
+    from sqlalchemy.exc import DBAPIError
+
+    s = open_test_store(tmp_path)
+    calls = []
+
+    def bad(conn):
+        calls.append(1)
+        raise DBAPIError("UPDATE", {}, _PgError(state))
+
+    with pytest.raises(StoreError) as info:
+        run_write(s.engine, bad)
+    assert len(calls) == 1 and info.value.kind == kind
+    s.close()
+
+
+def test_a_real_serialization_failure_is_retried(pg_url):
+    """Two transactions at SERIALIZABLE that conflict: the server aborts one with 40001, and
+    run_write re-runs it instead of failing."""
+    import threading
+
+    from sqlalchemy import text
+
+    s = open_store(pg_url, backups_keep=0)
+    with s.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE counter (n INTEGER)"))
+        conn.execute(text("INSERT INTO counter VALUES (0)"))
+    barrier = threading.Barrier(2)
+    attempts = []
+
+    def bump(conn):
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        n = conn.execute(text("SELECT n FROM counter")).scalar()
+        attempts.append(1)
+        if len(attempts) <= 2:
+            barrier.wait(10)  # both have read before either writes
+        conn.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+
+    threads = [threading.Thread(target=run_write, args=(s.engine, bump)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    with s.engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM counter")).scalar() == 2  # neither update lost
+    assert len(attempts) == 3  # one of them was re-run
+    s.close()
+
+
+def test_unreachable_server_is_a_clear_message_without_password(tmp_path):
+    url = f"postgresql://clinic:s3cret-pw@/labels?host={tmp_path}&connect_timeout=2"  # no server there
+    with pytest.raises(StoreError) as info:
+        open_store(url, backups_keep=0)
+    msg = str(info.value)
+    assert "s3cret" not in msg and "***" in msg
+    assert info.value.kind == StoreError.UNAVAILABLE and "cannot be reached" in msg
+
+
+def test_urls_are_redacted_and_passwords_not_storable():
+    from core.store.urls import UrlError, check_storable, redact, server_of
+
+    assert redact("postgresql+psycopg://dr:pw@db.clinic:5432/labels") == "postgresql+psycopg://dr:***@db.clinic:5432/labels"
+    assert "pw" not in redact("not a url ://dr:pw@host")
+    assert check_storable("postgresql://dr@db.clinic/labels?sslmode=verify-full") .endswith("verify-full")
+    assert check_storable("postgresql:///?service=clinic")
+    for bad in ("postgresql://dr:pw@db/labels", "postgresql://dr@db/labels?password=pw"):
+        with pytest.raises(UrlError) as info:
+            check_storable(bad)
+        assert ".pgpass" in str(info.value) and "pw" not in str(info.value).replace(".pgpass", "")
+    assert server_of("postgresql://dr@db.clinic:5433/labels") == "db.clinic:5433"
+    assert server_of("sqlite:///x.db") is None

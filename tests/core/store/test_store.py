@@ -13,19 +13,99 @@ from core.store import LABELS, StoreError
 from tests.core.store.helpers import error_item, fake_id, fill, item, open_test_store
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = open_test_store(tmp_path)
-    yield s
-    s.close()
-
-
-def test_connection_settings(store):
+def test_connection_settings(tmp_path):
+    store = open_test_store(tmp_path)
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar().lower() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    store.close()
+
+
+def test_postgres_connection_settings(pg_url):
+    from core.store import open_store
+
+    store = open_store(pg_url.replace("postgresql+psycopg://", "postgresql://"), backups_keep=0)  # plain URL works
+    try:
+        with store.engine.connect() as conn:
+            show = lambda name: conn.exec_driver_sql(f"SHOW {name}").scalar()  # noqa: E731
+            assert show("application_name") == "fracture-triage"
+            assert show("lock_timeout") == "10s" and show("statement_timeout") == "1min"
+            assert show("idle_in_transaction_session_timeout") == "2min"
+        assert store.engine.dialect.driver == "psycopg"
+    finally:
+        store.close()
+
+
+def test_postgres_column_types_are_64_bit_and_zoned(pg_url):
+    from core.store import open_store
+
+    store = open_store(pg_url, backups_keep=0)
+    try:
+        cols = {c["name"]: c["type"] for c in inspect(store.engine).get_columns("location")}
+        assert str(cols["mtime_ns"]) == "BIGINT" and str(cols["size"]) == "BIGINT"
+        assert cols["last_seen"].timezone is True
+    finally:
+        store.close()
+
+
+def test_times_come_back_in_utc_whatever_the_server_zone(store, tmp_path):
+    """The test server runs with TimeZone=Europe/Berlin: a naive column would shift by an hour."""
+    from datetime import datetime
+
+    fill(store, tmp_path, [0.5])
+    before = datetime.now(timezone.utc)
+    d = store.record_decision(fake_id(0), "r", "fracture")
+    after = datetime.now(timezone.utc)
+    read = store.decision_history(fake_id(0))[0]
+    assert read.decided_at == d.decided_at and read.decided_at.tzinfo == timezone.utc
+    assert before <= read.decided_at <= after
+
+
+def test_real_nanosecond_mtime_is_stored(store, tmp_path):
+    it = item(tmp_path / "a.png", 1, 0.5)
+    it.mtime_ns = 1_733_000_000_123_456_789  # int4 overflowed here on PostgreSQL before revision 0003
+    it.size = 5_000_000_000  # a 5 GB file
+    store.record_scan_results(tmp_path, [it])
+    assert store.known_location(it.path, it.size, it.mtime_ns, "m1")[0] == it.image_id
+
+
+def test_folder_filter_is_case_sensitive_on_every_engine(store, tmp_path):
+    fill(store, tmp_path / "data" / "xr", [0.1, 0.2])
+    assert len(store.image_rows(tmp_path / "data" / "xr")) == 2
+    assert store.image_rows(tmp_path / "DATA" / "XR") == []
+    assert store.image_rows(tmp_path / "data" / "x") == []
+    store.record_scan_results(tmp_path, [error_item(tmp_path / "data" / "xr" / "bad.jpg")])
+    assert store.error_rows(tmp_path / "DATA") == [] and len(store.error_rows(tmp_path / "data")) == 1
+
+
+def test_folder_filter_escapes_wildcards(store, tmp_path):
+    fill(store, tmp_path / "a_b", [0.1])
+    store.record_scan_results(tmp_path, [item(tmp_path / "axb" / "z.png", 99, 0.3)])
+    store.record_scan_results(tmp_path, [item(tmp_path / "a*" / "z.png", 98, 0.3)])
+    store.record_scan_results(tmp_path, [item(tmp_path / "a%" / "z.png", 97, 0.3)])
+    assert [r.image_id for r in store.image_rows(tmp_path / "a_b")] == [fake_id(0)]
+    assert [r.image_id for r in store.image_rows(tmp_path / "a*")] == [fake_id(98)]
+    assert [r.image_id for r in store.image_rows(tmp_path / "a%")] == [fake_id(97)]
+
+
+def test_image_rows_is_one_query(store, tmp_path):
+    from sqlalchemy import event as sa_event
+
+    fill(store, tmp_path, [i / 10 for i in range(10)])
+    statements = []
+
+    def seen(conn, cursor, statement, *rest):  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    sa_event.listen(store.engine, "before_cursor_execute", seen)
+    rows = store.image_rows(tmp_path, "m1")
+    labels = store.current_labels([r.image_id for r in rows])
+    sa_event.remove(store.engine, "before_cursor_execute", seen)
+    selects = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+    assert len(rows) == 10 and labels == {}
+    assert len(selects) == 2, selects  # one for the rows, one for the labels
 
 
 def test_schema_has_no_patient_fields(store):
@@ -136,10 +216,12 @@ def test_foreign_keys_enforced(store):
                               "VALUES ('/x', 'x', 'nope', 1, 1, '2024-01-01')"))
 
 
-def test_pseudonym_secret_is_stable_and_random(store, tmp_path):
+def test_pseudonym_secret_is_stable_and_random(store, another_url):
+    from core.store import open_store
+
     s1 = store.pseudonym_secret()
     assert s1 == store.pseudonym_secret() and len(s1) == 32
-    other = open_test_store(tmp_path, "other.db")
+    other = open_store(another_url, backups_keep=0)
     try:
         assert other.pseudonym_secret() != s1
     finally:

@@ -1,0 +1,88 @@
+"""SQL building blocks that must behave the same on SQLite and PostgreSQL: the stored form of a path
+(``path_key``), the case-sensitive "inside this folder" condition (``under``), and single-statement
+upserts (``insert_ignore``, ``upsert``) that never race into a unique-key violation.
+
+Why not plain ``LIKE``: SQLite's LIKE ignores ASCII case (opening ``/DATA/XR`` would list
+``/data/xr``) while PostgreSQL's does not. SQLite gets ``GLOB`` (case-sensitive, and able to use the
+index on ``path``), PostgreSQL gets ``LIKE`` (case-sensitive); both with their wildcards escaped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+from sqlalchemy import Table, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+# Linux file names may hold bytes that are not UTF-8 (Python keeps them as lone surrogates
+# U+DC80..U+DCFF, PEP 383), which SQLite text cannot store. They are stored as the private-use
+# characters U+F780..U+F7FF instead — reversible, and prefix matching on folders still works.
+_SURROGATE_TO_PUA = {0xDC80 + b: 0xF780 + b for b in range(128)}
+_PUA_TO_SURROGATE = {v: k for k, v in _SURROGATE_TO_PUA.items()}
+
+
+def path_key(path: Path | str) -> str:
+    """How a file system path is stored (absolute; non-UTF-8 bytes escaped, see above)."""
+    return str(Path(path).absolute()).translate(_SURROGATE_TO_PUA)
+
+
+def name_key(name: str) -> str:
+    return name.translate(_SURROGATE_TO_PUA)
+
+
+def path_from_key(key: str) -> str:
+    """The file system path for a stored path (undoes ``path_key``'s escaping of non-UTF-8 bytes)."""
+    return key.translate(_PUA_TO_SURROGATE)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def under(column, root: Optional[Path | str], dialect: str):  # noqa: ANN001
+    """SQL condition: ``column`` (a stored path) is ``root`` itself or inside it, case-sensitively."""
+    if root is None:
+        return None
+    base = path_key(root).rstrip("/\\")
+    if dialect == "sqlite":
+        g = _glob_escape(base)
+        return or_(column == base, column.op("GLOB")(g + "/*"), column.op("GLOB")(g + "\\*"))
+    p = _like_escape(base)
+    return or_(column == base, column.like(p + "/%", escape="\\"), column.like(p + "\\\\%", escape="\\"))
+
+
+def _insert(conn: Connection, table: Table):
+    name = conn.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the label store supports SQLite and PostgreSQL, not {name}")
+
+
+def insert_ignore(conn: Connection, table: Table, values: dict, keys: Sequence[str]) -> bool:
+    """INSERT unless a row with the same ``keys`` exists (one statement); True if it inserted."""
+    stmt = _insert(conn, table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    return conn.execute(stmt).rowcount > 0
+
+
+def upsert(conn: Connection, table: Table, values: dict, keys: Sequence[str], update: Iterable[str]) -> None:
+    """INSERT, or on a conflict over ``keys`` UPDATE the ``update`` columns to the new values."""
+    stmt = _insert(conn, table).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update})
+    conn.execute(stmt)
+
+
+def chunks(ids: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    """``ids`` in pieces small enough for an IN list on every engine."""
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+__all__ = ["path_key", "name_key", "path_from_key", "under", "insert_ignore", "upsert", "chunks"]
