@@ -10,7 +10,10 @@ Steps, each reported PASS/FAIL, any FAIL makes the exit status 1:
      traceback); the time to a visible window is measured (the app's ``FRACTURE_TRIAGE_STARTUP_TIMING``
      line when it prints one, otherwise start-to-exit on an empty folder, an upper bound).
   4. The same on an X11 display (``xvfb-run``, when installed): the bundled xcb plugin and libraries work.
-  5. Offline: under ``strace``, neither the scan nor the GUI opens an Internet socket.
+  5. Network rule: under ``strace``, a scan with SQLite opens no socket at all and the GUI no Internet
+     socket (local Unix sockets of the desktop, X11 or D-Bus, are fine); a scan with a PostgreSQL server
+     (a private one on 127.0.0.1, when the server binaries are installed) connects to exactly that
+     host and port and nowhere else.
   6. With ``--bench N``: a scan of N FracAtlas images by both, best of three each, and the ratio.
 
 Data: ``../shared/data`` when present (FracAtlas JPEGs, the real CR/DX DICOMs), else generated images;
@@ -295,8 +298,9 @@ class Smoke:
         return "clean exit" + (f"; window shown after {m.group(1)} s" if m else "")
 
     def offline(self) -> str:
-        """The bundle's scan and GUI under strace: no Internet socket is ever opened (local Unix sockets,
-        e.g. X11 or D-Bus, are fine)."""
+        """The network rule under strace: the bundle opens no connection except to the configured
+        database server. SQLite scan: no socket() call at all. GUI: no Internet socket. PostgreSQL
+        scan: every Internet connect() goes to the configured 127.0.0.1:PORT."""
         strace = shutil.which("strace")
         if not strace:
             return "skipped (no strace on this machine)"
@@ -308,16 +312,51 @@ class Smoke:
                     "--db", f"sqlite:///{self.work / 'offline-gui.sqlite3'}"] + self.bundle_model,
         }
         for label, cmd in runs.items():
-            log = self.work / f"strace-{label}.txt"
-            proc = self.run([strace, "-f", "-qq", "-e", "trace=socket,connect,sendto,sendmsg", "-o", log] + cmd,
-                            timeout=300)
-            if proc.returncode != 0 and not log.exists():
-                return f"skipped (strace cannot trace here: {proc.stderr.strip()[:120]})"
-            self.check(proc, f"{label} under strace")
-            hits = [line for line in log.read_text(errors="replace").splitlines() if inet.search(line)]
-            if hits:
-                raise SmokeFailure(f"the {label} opened network sockets:\n    " + "\n    ".join(hits[:5]))
-        return "scan and GUI opened no Internet socket (strace)"
+            lines = self._strace(strace, label, cmd)
+            if lines is None:
+                return "skipped (strace cannot trace here)"
+            bad = [ln for ln in lines if "socket(" in ln] if label == "scan" else [ln for ln in lines if inet.search(ln)]
+            if bad:
+                raise SmokeFailure(f"the {label} with SQLite opened sockets:\n    " + "\n    ".join(bad[:5]))
+        return "SQLite scan opened no socket, GUI no Internet socket; " + self._postgres_network(strace)
+
+    def _strace(self, strace: str, label: str, cmd: list) -> list[str] | None:
+        log = self.work / f"strace-{label}.txt"
+        proc = self.run([strace, "-f", "-qq", "-e", "trace=socket,connect,sendto,sendmsg", "-o", log] + cmd, timeout=300)
+        if proc.returncode != 0 and not log.exists():
+            return None
+        self.check(proc, f"{label} under strace")
+        return log.read_text(errors="replace").splitlines()
+
+    def _postgres_network(self, strace: str) -> str:
+        import socket
+
+        sys.path.insert(0, str(ROOT))
+        from tests.pgcluster import PgCluster
+
+        cluster, why = PgCluster.find()
+        if cluster is None:
+            return f"PostgreSQL part skipped ({why})"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            cluster.start(tcp_port=port)
+            cluster.create_database("smoke")
+            lines = self._strace(strace, "scan-postgres", [self.exe, "scan", self.work / "images", "--db",
+                                                           cluster.url("smoke", tcp=True)] + self.bundle_model)
+        finally:
+            cluster.stop()
+        if lines is None:
+            return "PostgreSQL part skipped (strace cannot trace here)"
+        connects = [ln for ln in lines if "connect(" in ln and re.search(r"sa_family=AF_INET6?\b", ln)]
+        elsewhere = [ln for ln in connects if f"sin_port=htons({port})" not in ln or '127.0.0.1' not in ln]
+        if not connects:
+            raise SmokeFailure("the scan with PostgreSQL never connected to the server: the check itself is wrong")
+        if elsewhere:
+            raise SmokeFailure("the scan with PostgreSQL connected elsewhere than the configured server:\n    "
+                               + "\n    ".join(elsewhere[:5]))
+        return f"PostgreSQL scan connected only to 127.0.0.1:{port} ({len(connects)} connects)"
 
     def bench(self) -> str:
         """Scan throughput, frozen vs source: the ``[N images/s]`` the scan command reports (scan only,

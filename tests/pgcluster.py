@@ -51,6 +51,7 @@ class PgCluster:
         self.socket_dir = self.root  # the socket file is .s.PGSQL.5432 in here
         self.user = run_as or pwd.getpwuid(os.getuid()).pw_name
         self.started = False
+        self.tcp_port: Optional[int] = None
 
     # ------------------------------------------------------------------ finding and starting
     @classmethod
@@ -80,17 +81,20 @@ class PgCluster:
             raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-800:]}")
         return proc
 
-    def start(self, *, timezone: str = "Europe/Berlin", fsync: bool = False) -> "PgCluster":
+    def start(self, *, timezone: str = "Europe/Berlin", fsync: bool = False, tcp_port: Optional[int] = None) -> "PgCluster":
         """initdb + start. The server's TimeZone is deliberately not UTC, so naive timestamps would show.
         ``fsync`` is off for tests: they kill clients, never the server, so its flushes change nothing
-        they check (the kill-test script turns it on)."""
+        they check (the kill-test script turns it on). ``tcp_port``: also listen on 127.0.0.1 there
+        (the bundle's smoke test checks the app connects to exactly that address)."""
         if self.run_as:
             pw = pwd.getpwnam(self.run_as)
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
             os.chmod(self.root, 0o700)
         self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8",
                   "--no-sync")
-        opts = (f"-k {self.socket_dir} -c listen_addresses='' -c fsync={'on' if fsync else 'off'} -c timezone={timezone} "
+        listen = f"-c listen_addresses=127.0.0.1 -p {tcp_port}" if tcp_port else "-c listen_addresses=''"
+        self.tcp_port = tcp_port
+        opts = (f"-k {self.socket_dir} {listen} -c fsync={'on' if fsync else 'off'} -c timezone={timezone} "
                 "-c max_connections=60 -c shared_buffers=32MB")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", opts, "-w", "-t", "60",
                   "start")
@@ -107,18 +111,23 @@ class PgCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     # ------------------------------------------------------------------ databases
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://{self.user}@/{database}?host={self.socket_dir}"
+    def url(self, database: str = "postgres", *, tcp: bool = False) -> str:
+        if tcp:
+            return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.tcp_port}/{database}"
+        port = f"&port={self.tcp_port}" if self.tcp_port else ""
+        return f"postgresql+psycopg://{self.user}@/{database}?host={self.socket_dir}{port}"
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        return self._run("psql", "-X", "-q", "-t", "-A", "-h", str(self.socket_dir), "-U", self.user, "-d", database,
+        return self._run("psql", "-X", "-q", "-t", "-A", "-h", str(self.socket_dir), "-p", str(self.tcp_port or 5432),
+                         "-U", self.user, "-d", database,
                          "-c", sql).stdout
 
     def execute(self, sql: str, database: str = "postgres") -> None:
         """Run one statement outside a transaction (CREATE/DROP DATABASE) as the superuser."""
         import psycopg
 
-        with psycopg.connect(host=str(self.socket_dir), user=self.user, dbname=database, autocommit=True) as conn:
+        with psycopg.connect(host=str(self.socket_dir), port=self.tcp_port or 5432, user=self.user, dbname=database,
+                             autocommit=True) as conn:
             conn.execute(sql)
 
     def create_database(self, name: Optional[str] = None) -> str:

@@ -1,4 +1,4 @@
-"""The headless ``fracture-triage`` subcommands (scan, info, export, import-labels, train, evaluate).
+"""The headless ``fracture-triage`` subcommands (scan, info, export, import-labels, db, train, evaluate).
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds a parser whose
 ``func(args) -> int`` runs it. Heavy imports (onnxruntime, torch) happen inside ``func`` only.

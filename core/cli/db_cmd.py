@@ -4,7 +4,11 @@
 * ``db restore BACKUP`` puts a backup in place (BACKUP: a path, a file name from the list, or its
   number in the list; the current file is moved aside first, never overwritten);
 * ``db salvage DAMAGED --to NEW`` copies every row that can still be read from a damaged file into a
-  new database and reports what could not be read.
+  new database and reports what could not be read;
+* ``db copy --from URL --to URL`` copies a whole label database into another one (a workstation's
+  SQLite file into the clinic's PostgreSQL server, or back; see ``core.store.copy``), safe to run
+  again, and verifies the copy by counts and a checksum of the decisions (exit status 0 only when
+  verified).
 
 The database is the one every command uses (``--db``, ``$FRACTURE_TRIAGE_DB``, the settings, else the
 default); only SQLite files can be restored or salvaged.
@@ -13,13 +17,16 @@ default); only SQLite files can be restored or salvaged.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
+from typing import Callable
 
 
 def register(sub) -> None:  # noqa: ANN001
     p = sub.add_parser(
         "db",
-        help="list and restore the database's backups; salvage a damaged database",
+        help="list and restore the database's backups; salvage a damaged database; copy it to another database",
         description="Recovery of the label database: list its automatic backups, restore one (the current "
         "file is moved aside first, never overwritten), or salvage every decision and prediction that can "
         "still be read from a damaged file into a new database.",
@@ -33,6 +40,17 @@ def register(sub) -> None:  # noqa: ANN001
     s = dsub.add_parser("salvage", help="copy what can still be read from a damaged database into a new one")
     s.add_argument("damaged", metavar="DAMAGED", type=Path, help="the damaged file (e.g. …sqlite3.corrupt-<time>)")
     s.add_argument("--to", metavar="NEW", type=Path, required=True, help="the new database file to create")
+    c = dsub.add_parser(
+        "copy",
+        help="copy every image, prediction and decision into another database, then verify",
+        description="Copy a label database into another one (e.g. a workstation's SQLite file into the clinic's "
+        "PostgreSQL server, or back). Rows already in the target are recognised and not copied twice, so running "
+        "it again is safe. Afterwards every decision is checked in the target (count and a SHA-256 of their "
+        "content). Passwords come from ~/.pgpass or a service file, never from the command line.",
+    )
+    c.add_argument("--from", dest="source", required=True, metavar="URL", help="the database to copy from")
+    c.add_argument("--to", dest="target", required=True, metavar="URL", help="the database to copy into")
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
 
 
@@ -76,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from core.store import StoreError
     from core.store import recovery
 
+    if args.db_command == "copy":
+        return run_copy(args)
     if args.db_command == "salvage":
         try:
             report = recovery.salvage(args.damaged, args.to)
@@ -126,3 +146,50 @@ def _lost(report, table: str) -> str:  # noqa: ANN001
         return ""
     out = f", {t.unreadable} could not be read" if t.unreadable else ""
     return out + (f" ({t.note})" if t.note else "")
+
+
+def run_copy(args: argparse.Namespace) -> int:
+    from core.cli import CliError
+    from core.store import StoreError, open_store
+    from core.store.copy import copy_database
+    from core.store.urls import UrlError, normalise, redact
+
+    try:
+        src_url, dst_url = normalise(args.source), normalise(args.target)
+    except UrlError as exc:
+        raise CliError(str(exc)) from exc
+    if src_url == dst_url:
+        raise CliError("--from and --to name the same database")
+    say: Callable[[str], None] = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    try:
+        src = open_store(src_url, backups_keep=0)
+    except StoreError as exc:
+        raise CliError(f"cannot open the source: {exc}") from exc
+    try:
+        try:
+            dst = open_store(dst_url, backups_keep=0)
+        except StoreError as exc:
+            raise CliError(f"cannot open the target: {exc}") from exc
+        try:
+            say(f"copying {redact(src_url)} -> {redact(dst_url)}")
+            report = copy_database(src, dst, progress=lambda m: say(f"  {m}"))
+        except StoreError as exc:
+            raise CliError(f"the copy stopped: {exc} (what was copied so far stays; run it again to finish)") from exc
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(f"{'table':<12} {'source':>8} {'new':>8} {'in target':>10}")
+        for name, c in report.tables.items():
+            print(f"{name:<12} {c.source:>8} {c.copied:>8} {c.present:>10}")
+        if report.secret:
+            print(f"export pseudonym secret: {report.secret}")
+        print(f"decisions checksum: source {report.source_digest[:16]}…, target {report.target_digest[:16]}…")
+        for p in report.problems:
+            print(f"PROBLEM: {p}")
+        print("verified: every row and decision of the source is in the target" if report.verified
+              else "NOT verified: see the problems above")
+    return 0 if report.verified else 1

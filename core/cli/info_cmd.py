@@ -1,6 +1,8 @@
 """``fracture-triage info``: versions (app, Python, onnxruntime, pydicom, ...), the model card summary
 (or the clear reason there is no usable model), and where the database, settings, logs and resources
-live. Never creates anything; reading the card verifies the model's sha256.
+live. Never creates anything and opens no connection; reading the card verifies the model's sha256.
+The database URL is shown without its password; for a PostgreSQL server it says where it is and
+that backups are the server's job.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from core import APP_NAME, app_version
 
 _PACKAGES = ("onnxruntime", "pydicom", "numpy", "pillow", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg",
-             "pylibjpeg-rle", "SQLAlchemy", "alembic", "PySide6-Essentials")
+             "pylibjpeg-rle", "SQLAlchemy", "alembic", "psycopg", "psycopg-binary", "PySide6-Essentials")
 
 
 def register(sub) -> None:
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from core.model import ModelError, find_default_model, load_verified_card
     from core.paths import app_dirs
     from core.resources import models_dir, resources_dir
+    from core.store.backup import BACKUPS_ON_SERVER
+    from core.store.urls import redact, server_of
 
     _say(f"{APP_NAME} {app_version()}")
     _say(f"Python {platform.python_version()} ({sys.executable}) on {platform.platform()}")
@@ -68,8 +72,13 @@ def run(args: argparse.Namespace) -> int:
     dirs = app_dirs()
     _say("")
     where = _exists(dirs.database) if config.db_source == DEFAULT else f"  (from the {config.db_source})"
-    _say(f"Database: {config.db_url}" + where)
-    _say(f"Backups:  {display(dirs.backups)}{_exists(dirs.backups)}")
+    server = server_of(config.db_url)
+    _say(f"Database: {redact(config.db_url)}{where}")
+    if server is None:
+        _say(f"Backups:  {display(dirs.backups)}{_exists(dirs.backups)} (daily, newest {config.backups_keep} kept)")
+    else:
+        _say(f"  PostgreSQL server at {server}; the password, if any, comes from ~/.pgpass or a service file")
+        _say(f"Backups:  {BACKUPS_ON_SERVER}")
     _say(f"Settings: {display(dirs.settings_file)}{_exists(dirs.settings_file)}")
     _say(f"Logs:     {display(dirs.logs)}{_exists(dirs.logs)}")
     _say(f"Resources: {display(resources_dir())} (models in {display(models_dir())})")

@@ -7,7 +7,8 @@ Folder: ``core.paths.app_dirs().backups``. File name: ``<db stem>-<8 hex of the 
 (the hex keeps backups of different databases apart). The backup is consistent even while another
 process writes (online backup API) and is written under a temporary name, then renamed, so a backup
 file is always complete. To restore: close the app and copy a backup over the database file (and
-delete the ``-wal``/``-shm`` files beside it).
+delete the ``-wal``/``-shm`` files beside it). A PostgreSQL database is never backed up by the app
+(``BACKUPS_ON_SERVER``): that is the server's job.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from pathlib import Path
 from typing import Optional
 
 _STAMP = "%Y%m%dT%H%M%SZ"
+
+# what ``info`` and the log say instead of staying silent: the app backs up SQLite files only
+BACKUPS_ON_SERVER = (
+    "not made by the app on a PostgreSQL server: backing it up is the server's job "
+    "(pg_dump or the server's own backup, run by whoever runs the server)"
+)
 
 
 def _prefix(db_path: Path) -> str:

@@ -18,17 +18,12 @@ from sqlalchemy.exc import DBAPIError
 
 from core.paths import app_dirs, default_db_url
 from core.store import migrate
-from core.store.backup import daily_backup
+from core.store.backup import BACKUPS_ON_SERVER, daily_backup
 from core.store.engine import make_engine, migration_connection
 from core.store.errors import (StoreError, classify, disk_full_error, free_bytes, is_corrupt, on_read_only_media, plain,
                                read_only_error)
 from core.store.store import Store
 from core.store.urls import UrlError, normalise, redact, sqlite_path
-
-BACKUPS_ON_SERVER = (
-    "not made by the app on a PostgreSQL server: backing it up is the server's job "
-    "(pg_dump or the server's own backup, run by whoever runs the server)"
-)
 
 log = logging.getLogger(__name__)
 

@@ -69,13 +69,19 @@ def _insert(conn: Connection, table: Table):
 def insert_ignore(conn: Connection, table: Table, values: dict, keys: Sequence[str]) -> bool:
     """INSERT unless a row with the same ``keys`` exists (one statement); True if it inserted."""
     stmt = _insert(conn, table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
-    return conn.execute(stmt).rowcount > 0
+    # RETURNING, not rowcount: psycopg reports no row count for an INSERT that returns a generated key
+    return conn.execute(stmt.returning(table.c[keys[0]])).first() is not None
 
 
-def upsert(conn: Connection, table: Table, values: dict, keys: Sequence[str], update: Iterable[str]) -> None:
-    """INSERT, or on a conflict over ``keys`` UPDATE the ``update`` columns to the new values."""
+def upsert(
+    conn: Connection, table: Table, values: dict, keys: Sequence[str], update: Iterable[str], *, newer: str = ""
+) -> None:
+    """INSERT, or on a conflict over ``keys`` UPDATE the ``update`` columns to the new values (only
+    where the stored ``newer`` column is older than the new one, when ``newer`` is given)."""
     stmt = _insert(conn, table).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update})
+    where = (table.c[newer] < stmt.excluded[newer]) if newer else None
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update},
+                                      where=where)
     conn.execute(stmt)
 
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
 
 from core.paths import app_dirs
 from core.settings import Settings
+from core.store.urls import UrlError, check_storable
 from desktop import shortcuts
 
 KEY_COLUMNS = 3
@@ -52,7 +53,10 @@ class SettingsDialog(QDialog):
         form.addRow("", self.show_thresholds)
         db_row = QHBoxLayout()
         self.database = QLineEdit(db_text_from_url(settings.db_url))
-        self.database.setPlaceholderText(f"default: {app_dirs().database}")
+        self.database.setPlaceholderText(f"default: {app_dirs().database}  (or postgresql://user@server/db)")
+        self.database.setToolTip("A SQLite file, or a PostgreSQL server shared by several readers: "
+                                 "postgresql://user@host/database?sslmode=verify-full. The password is never "
+                                 "saved here: put it in ~/.pgpass or a PostgreSQL service file.")
         browse_db = QPushButton("Choose…")
         browse_db.clicked.connect(self._browse_db)
         db_row.addWidget(self.database, 1)
@@ -147,10 +151,15 @@ class SettingsDialog(QDialog):
             self.error.setText(f"The key {shortcuts.display([key])} is used for more than one action: "
                                f"{' and '.join(labels)}. Give each key one action.")
             return
+        try:
+            db_url = check_storable(db_url_from_text(self.database.text()))
+        except UrlError as exc:
+            self.error.setText(str(exc))
+            return
         s = self.settings
         s.reviewer = " ".join(self.reviewer.text().split()) or s.reviewer
         s.show_thresholds = self.show_thresholds.isChecked()
-        s.db_url = db_url_from_text(self.database.text())
+        s.db_url = db_url
         s.model_path = self.model_path.text().strip()
         s.shortcuts = shortcuts.overrides_from(mapping)
         super().accept()

@@ -160,6 +160,17 @@ def test_info(test_model, tmp_path, monkeypatch, capsys):
     assert f"none usable: no model installed in {tmp_path / 'models'}" in capsys.readouterr().out
 
 
+def test_info_on_postgres_hides_the_password_and_names_the_backup_owner(test_model, monkeypatch, capsys):
+    from core.settings import Settings
+
+    url = "postgresql://dr:s3cret@db.clinic:5432/labels?sslmode=verify-full"
+    monkeypatch.setattr(Settings, "load", classmethod(lambda cls, path=None: cls(db_url=url)))
+    assert main(["info", "--model", str(test_model)]) == 0
+    out = capsys.readouterr().out
+    assert "s3cret" not in out and "postgresql://dr:***@db.clinic:5432/labels" in out
+    assert "PostgreSQL server at db.clinic:5432" in out and "server's job" in out and "pg_dump" in out
+
+
 def test_console_script_subprocess(folder, test_model, tmp_path):
     exe = ROOT / ".venv" / "bin" / "fracture-triage"
     if not exe.exists():
