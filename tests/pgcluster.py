@@ -75,7 +75,7 @@ class PgCluster:
         cmd = [str(self.bindir / args[0]), *args[1:]]
         return ["runuser", "-u", self.run_as, "--", *cmd] if self.run_as else cmd
 
-    def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    def _run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         proc = subprocess.run(self._cmd(*args), capture_output=True, text=True, timeout=timeout, cwd=str(self.root))
         if proc.returncode != 0:
             raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-800:]}")
