@@ -49,7 +49,7 @@ def test_sqlite_to_postgres_and_back(tmp_path, pg_url):
             [(r.image_id, r.path, r.probability) for r in b.image_rows(tmp_path, "m1")]
         assert b.error_rows(tmp_path)[0].error == "truncated JPEG"
         assert a.pseudonym_secret() == b.pseudonym_secret()
-        hist = b.decision_history(fake_id(0))
+        hist = b.decision_history(fake_id(28))  # dr a, dr b, then dr b's undo
         assert [d.kind for d in hist] == ["decide", "decide", "undo"] and hist[2].undoes == hist[1].id
     finally:
         a.close()
