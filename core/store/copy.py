@@ -203,6 +203,10 @@ def _present(dst: Store, table: Table, src_rows_keys: list, key_cols: tuple) -> 
 def copy_database(src: Store, dst: Store, progress: Callable[[str], None] = lambda _m: None) -> CopyReport:
     """Copy everything from ``src`` into ``dst`` (idempotent) and verify it; see the module docstring."""
     report = CopyReport()
+    from core.store.decisions import fill_missing_uids
+
+    for store in (src, dst):  # events written around the app (by hand, an old salvage) get their uid first
+        run_write(store.engine, fill_missing_uids)
     reviewer_map = _copy_simple(src, dst, report, progress)
     _copy_decisions(src, dst, reviewer_map, report)
     progress(f"decision: {report.tables['decision'].source}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, update
 from sqlalchemy.engine import Connection
 
 from core.store.models import KIND_DECIDE, KIND_UNDO, DecisionEvent, Reviewer
@@ -147,6 +147,15 @@ def last_undoable_id(conn: Connection, reviewer_id: int) -> Optional[int]:
         .limit(1)
     )
     return conn.execute(q).scalar()
+
+
+def fill_missing_uids(conn: Connection) -> int:
+    """Give every event without a uid one (rows written around the app, e.g. by hand); returns how many."""
+    if conn.dialect.name == "postgresql":
+        new = func.md5(func.random().cast(String) + func.clock_timestamp().cast(String) + _D.c.id.cast(String))
+    else:
+        new = func.lower(func.hex(func.randomblob(16)))
+    return conn.execute(update(_D).where(_D.c.uid.is_(None)).values(uid=new)).rowcount or 0
 
 
 def get(conn: Connection, decision_id: int) -> Decision:

@@ -328,6 +328,8 @@ def _write_salvage(to: Path, rows: dict[str, tuple[list[str], list[tuple]]], rep
             cleared += dst.execute(f"UPDATE decision SET {col} = NULL WHERE {col} IS NOT NULL AND {col} NOT IN "
                                    "(SELECT id FROM decision)").rowcount
         report.links_cleared = cleared
+        # events from a file older than revision 0003 have no uid: give them one (db copy needs it)
+        dst.execute("UPDATE decision SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL")
         dst.execute("COMMIT")
         problems = dst.execute("PRAGMA foreign_key_check").fetchall()
         if problems:  # cannot happen after the placeholders above; never leave a half-consistent file silently

@@ -112,3 +112,19 @@ def test_copy_with_an_unusable_target_is_a_clear_error(tmp_path, bad, capsys):
     assert main(["db", "copy", "--from", src, "--to", bad]) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+
+
+def test_events_without_uid_get_one_before_copying(tmp_path, store_url):
+    src = db_url(tmp_path, "hand.db")
+    _populate(src, tmp_path, 4)
+    a = open_store(src, backups_keep=0)
+    with a.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE decision SET uid = NULL WHERE id <= 2")
+    b = open_store(store_url, backups_keep=0)
+    try:
+        first = copy_database(a, b)
+        assert first.verified and first.tables["decision"].copied == first.tables["decision"].source
+        assert copy_database(a, b).tables["decision"].copied == 0
+    finally:
+        a.close()
+        b.close()
