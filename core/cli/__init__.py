@@ -29,13 +29,20 @@ class CliError(Exception):
     """A condition that stops a command, reported as one clear line and exit status 2."""
 
 
+class _Version(argparse.Action):
+    """``--version``, reading the installed metadata only when asked (importlib.metadata is slow to load)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        parser.exit(message=f"{APP_NAME} {app_version()}\n")
+
+
 def build_parser(prog: str = "fracture-triage") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description=f"{APP_NAME}: ranks X-rays by fracture probability for review. "
         "Without a subcommand it opens the desktop app.",
     )
-    parser.add_argument("--version", action="version", version=f"{APP_NAME} {app_version()}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     seen: set[str] = set()
     for module in SUBCOMMAND_MODULES.values():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from core import APP_NAME, app_version
@@ -33,6 +32,8 @@ def register(sub) -> None:
 
 def _version(dist: str) -> str:
     try:
+        from importlib import metadata  # here, not at import: building the CLI parser must stay cheap
+
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "not installed"

@@ -173,11 +173,31 @@ def run(args: argparse.Namespace) -> int:
     config = resolve(db=args.db, model=args.model)
     try:
         model = load_model(config.model_path, threads=args.threads)
-        model.ensure_session()
     except ModelError as exc:
         raise CliError(f"cannot use the model: {exc}") from None
+    # the onnxruntime session (import + graph optimisation, the slowest part of start-up) is made on
+    # its own thread while the database opens; a bad model still stops the scan before any file
+    session_error: list[BaseException] = []
 
-    store = None if args.no_store else _open_store(config)
+    def make_session() -> None:
+        try:
+            model.ensure_session()
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread below
+            session_error.append(exc)
+
+    session = threading.Thread(target=make_session, name="scan-model-session", daemon=True)
+    session.start()
+    try:
+        store = None if args.no_store else _open_store(config)
+    finally:
+        session.join()
+    if session_error:
+        if store is not None:
+            store.close()
+        exc = session_error[0]
+        if isinstance(exc, ModelError):
+            raise CliError(f"cannot use the model: {exc}") from None
+        raise exc
     recorder = None
     writer: ThreadPoolExecutor | None = None
     cancel = threading.Event()

@@ -106,12 +106,15 @@ def open_store(
         engine = make_engine(url)
     except Exception as exc:  # a missing driver or a bad option
         raise StoreError(f"Cannot use the database {where}: {redact(plain(exc))}", StoreError.UNAVAILABLE) from exc
+    full_check = check and path is not None and _check_due(path)
     try:
         with engine.connect() as conn:
-            if check and path is not None:
+            if full_check:
                 rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").fetchall()]
                 if rows != ["ok"]:
                     raise _Corrupt("; ".join(str(r) for r in rows[:3]))
+            elif path is not None:  # O(1): the header page ("file is not a database" shows here)
+                conn.exec_driver_sql("PRAGMA schema_version").fetchall()
         with migration_connection(engine) as conn:
             migrate.upgrade(conn)
             conn.execute(text("SELECT 1"))
@@ -131,11 +134,46 @@ def open_store(
             f"The database {where} could not be prepared ({redact(plain(exc))}); it was left unchanged.",
             StoreError.UNAVAILABLE,
         ) from exc
+    if full_check:
+        _checked(path)
     if path is not None:
         _backup(path, backups_keep, backup_dir)
     else:
         log.info("database %s: backups are %s", where, BACKUPS_ON_SERVER)
-    return Store(engine)
+    store = Store(engine)
+    if path is not None and (full_check or not _check_due(path)):
+        # the file was whole when opened; what this process writes is its own: after the last
+        # checkpoint at close, the file's new size/mtime count as checked too
+        store.on_close = lambda: _checked(path)
+    return store
+
+
+def _marker(path: Path) -> Path:
+    return path.with_name(f".{path.name}.checked")
+
+
+def _stamp_of(path: Path) -> str:
+    st = path.stat()
+    return f"{datetime.now(timezone.utc):%Y-%m-%d} {st.st_size} {st.st_mtime_ns}"
+
+
+def _check_due(path: Path) -> bool:
+    """SQLite's ``quick_check`` reads the whole file (O(database)); it runs on the first open of a UTC
+    day and whenever the file changed since the last check (size or mtime: a checkpoint, a copy, a
+    damage from outside); other opens check the header only. Damage found later by a query is still
+    reported (``classify``: CORRUPT)."""
+    try:
+        return not path.exists() or _marker(path).read_text(encoding="utf-8").strip() != _stamp_of(path)
+    except OSError:
+        return True
+
+
+def _checked(path: Path) -> None:
+    try:
+        if path.exists():
+            _marker(path).write_text(_stamp_of(path), encoding="utf-8")
+    except OSError:  # a read-only folder: check again next time
+        pass
 
 
 class _Corrupt(Exception):

@@ -113,6 +113,9 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        on_close, self.on_close = getattr(self, "on_close", None), None
+        if on_close is not None:
+            on_close()  # e.g. remember the file as checked after our own last checkpoint
 
     def __enter__(self) -> "Store":
         return self
