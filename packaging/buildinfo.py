@@ -253,13 +253,22 @@ def write_icons(out_dir: Path, icons_dir: Path = ROOT / "resources" / "icons") -
     return paths
 
 
+# onnxruntime's C-API library on Linux (libonnxruntime.so.*, 33 MiB): the Python module
+# onnxruntime_pybind11_state does not link it (it holds the runtime and the CPU provider itself, see
+# `ldd`), so the bundle does not ship it. (Windows/macOS layouts are left as they are.)
+UNUSED_ONNXRUNTIME_LIBS = ("libonnxruntime.so",)
+
+
 def keep_qt_file(dest: str) -> bool:
     """Whether a collected file (its destination path inside the bundle) belongs in the bundle.
 
-    Qt plugins outside ``QT_PLUGINS``, Qt translations, QML, WebEngine resources and the Qt libraries
-    matched by ``QT_LIB_EXCLUDES`` are dropped; everything else is kept.
+    Qt plugins outside ``QT_PLUGINS``, Qt translations, QML, WebEngine resources, the Qt libraries
+    matched by ``QT_LIB_EXCLUDES`` and onnxruntime's unused C-API/provider libraries
+    (``UNUSED_ONNXRUNTIME_LIBS``) are dropped; everything else is kept.
     """
     parts = Path(dest.replace("\\", "/")).parts
+    if parts[:2] == ("onnxruntime", "capi") and parts[-1].startswith(UNUSED_ONNXRUNTIME_LIBS):
+        return False
     if "PySide6" not in parts:
         return True
     rest = parts[parts.index("PySide6") + 1:]

@@ -123,6 +123,8 @@ def test_fallback_icon_is_drawn_when_the_app_has_none(buildinfo, tmp_path):
     ("PySide6\\opengl32sw.dll", True),
     # not Qt: untouched
     ("onnxruntime/capi/libonnxruntime_providers_shared.so", True),
+    ("onnxruntime/capi/libonnxruntime.so.1.32.0", False),  # the C API: the Python module does not link it
+    ("onnxruntime/capi/onnxruntime_pybind11_state.cpython-311-x86_64-linux-gnu.so", True),
     ("numpy.libs/libscipy_openblas64_.so", True),
 ])
 def test_only_the_qt_plugins_the_app_needs(buildinfo, dest, kept):
