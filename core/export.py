@@ -1,6 +1,10 @@
-"""Export of the current labels for retraining: ``labels.csv``, ``labels.json`` and, optionally, the
-images in an ImageFolder layout (``fracture/``, ``no_fracture/``, ``doubt/``) that
-``fracture-triage train --data`` reads directly.
+"""Export of the current labels for retraining: ``labels.csv``, ``labels.json``,
+``labels_by_reader.csv`` and, optionally, the images in an ImageFolder layout (``fracture/``,
+``no_fracture/``, ``doubt/``) that ``fracture-triage train --data`` reads directly.
+
+``labels.csv`` has one row per image (its latest current decision, and its reference label: an
+adjudication or the readers' agreement, empty where readers disagree); ``labels_by_reader.csv`` one
+row per image and reader (each reader's current label, role, reading mode and time to decide).
 
 Privacy: nothing derived from patient data leaves. Rows are keyed by a pseudonymous image id
 (HMAC-SHA256 of the image's content hash with a random secret kept in the database, so ids are stable
@@ -52,6 +56,20 @@ COLUMNS = (
     "agrees_with_model",
     "body_part",
     "view",
+    "reference_label",
+    "reference_source",
+    "readers",
+)
+READER_COLUMNS = (
+    "image_id",
+    "reader",
+    "role",
+    "label",
+    "decided_at",
+    "reading_mode",
+    "time_to_decision_s",
+    "model_version",
+    "probability",
 )
 IMAGE_FORMAT = "8-bit greyscale PNG of the windowed display image (no metadata)"
 
@@ -93,6 +111,13 @@ def _agrees(label: str, flag: Optional[str], thresholds) -> str:  # noqa: ANN001
     if thresholds is None or label not in ("fracture", "no_fracture"):
         return ""
     return "yes" if (label == "fracture") == (flag is not None) else "no"
+
+
+def _reference_columns(labels) -> dict:  # noqa: ANN001
+    from core.store.readers import reference_of
+
+    ref = reference_of(labels)
+    return {"reference_label": ref.label or "", "reference_source": ref.source, "readers": str(ref.readers)}
 
 
 def _png_bytes(data: bytes, name: str) -> bytes:
@@ -183,6 +208,7 @@ def export_labels(
     ]
     chosen.sort(key=lambda d: d.id)
     info = {r.image_id: r for r in store.image_rows(image_ids=[d.image_id for d in chosen])}
+    by_reader = store.labels_by_reader([d.image_id for d in chosen])
     secret = store.pseudonym_secret()
 
     try:
@@ -192,7 +218,7 @@ def export_labels(
     tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
     try:
         tmp.mkdir()
-        rows, missing, written = [], [], 0
+        rows, missing, written, reader_rows = [], [], 0, []
         for n, d in enumerate(chosen):
             if cancel is not None and cancel.is_set():
                 raise ExportCancelled("export cancelled; nothing was written")
@@ -222,8 +248,23 @@ def export_labels(
                     "agrees_with_model": _agrees(d.label, flag, thresholds),
                     "body_part": (row_info.body_part if row_info else None) or "",
                     "view": (row_info.view if row_info else None) or "",
+                    **_reference_columns(by_reader.get(d.image_id, {})),
                 }
             )
+            for reader, r in sorted(by_reader.get(d.image_id, {}).items()):
+                reader_rows.append(
+                    {
+                        "image_id": pid,
+                        "reader": reader,
+                        "role": r.role or "reader",
+                        "label": r.label,
+                        "decided_at": _iso(r.decided_at),
+                        "reading_mode": r.reading_mode or "aided",
+                        "time_to_decision_s": "" if r.shown_ms is None else f"{r.shown_ms / 1000:.3f}",
+                        "model_version": r.model_version or "",
+                        "probability": "" if r.probability is None else f"{r.probability:.6f}",
+                    }
+                )
             if on_progress is not None:
                 on_progress(n + 1, len(chosen))
         counts = {label: 0 for label in wanted}
@@ -233,6 +274,11 @@ def export_labels(
         writer.writeheader()
         writer.writerows(rows)
         _write(tmp / "labels.csv", buf.getvalue().encode("utf-8"))
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, fieldnames=READER_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(reader_rows)
+        _write(tmp / "labels_by_reader.csv", buf.getvalue().encode("utf-8"))
         header = {
             "app": APP_NAME,
             "app_version": app_version(),

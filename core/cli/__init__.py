@@ -1,4 +1,4 @@
-"""The headless ``fracture-triage`` subcommands (scan, info, export, import-labels, db, train, evaluate).
+"""The headless ``fracture-triage`` subcommands (scan, info, export, import-labels, db, agreement, readers, train, evaluate).
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds a parser whose
 ``func(args) -> int`` runs it. Heavy imports (onnxruntime, torch) happen inside ``func`` only.
@@ -20,6 +20,8 @@ SUBCOMMAND_MODULES: dict[str, str] = {
     "export": "core.cli.export_cmd",
     "import-labels": "core.cli.import_cmd",
     "db": "core.cli.db_cmd",
+    "agreement": "core.cli.agreement_cmd",
+    "readers": "core.cli.readers_cmd",
     "train": "core.cli.train_cmd",
     "evaluate": "core.cli.train_cmd",
 }

@@ -24,7 +24,8 @@ def register(sub) -> None:  # noqa: ANN001
     p = sub.add_parser(
         "export",
         help="export the current labels (and images) for retraining",
-        description="Write labels.csv and labels.json (and with --images an ImageFolder layout "
+        description="Write labels.csv (one row per image, with its reference label), labels_by_reader.csv (one row per "
+        "image and reader) and labels.json (and with --images an ImageFolder layout "
         "fracture/ no_fracture/ doubt/ of 8-bit greyscale PNGs without metadata) into a new folder. "
         "No patient identifiers, file names or notes are exported; image ids are pseudonymous.",
     )

@@ -6,8 +6,13 @@ Rules: a 'decide' event sets a label and ``replaces`` the decision that was curr
 label of an image is its latest 'decide' event that no 'undo' event points at — so undoing the latest
 decision brings back the one before it, and undoing the only one leaves the image undecided.
 
-Current labels are computed in SQL (``ROW_NUMBER() OVER (PARTITION BY image_id ORDER BY id DESC)``
-over the events not undone), so neither engine ships the whole history to Python.
+Several readers (revision 0004): each reader has their own current label per image — a reader's
+decision ``replaces`` that reader's own earlier one, and undo brings back that reader's previous
+label, never another reader's (blinding). ``current_labels(reader=None)`` gives the latest current
+decision of anyone (the single-reader view); ``labels_by_reader`` every reader's.
+
+Current labels are computed in SQL (``ROW_NUMBER() OVER (PARTITION BY image_id[, reviewer_id] ORDER
+BY id DESC)`` over the events not undone), so neither engine ships the whole history to Python.
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ class Decision:
     undoes: Optional[int] = None
     restored: Optional["Decision"] = None
     uid: Optional[str] = None
+    role: Optional[str] = None  # 'reader' | 'adjudicator' (None: before revision 0004, a reader)
+    reading_mode: Optional[str] = None  # 'aided' | 'blinded' (None: before revision 0004, aided)
+    shown_ms: Optional[int] = None  # from showing the image to this decision
+    db_user: Optional[str] = None  # PostgreSQL current_user
 
     @property
     def is_undo(self) -> bool:
@@ -73,6 +82,10 @@ def _decision(row) -> Decision:  # noqa: ANN001
         replaces=row.replaces_id,
         undoes=row.undoes_id,
         uid=row.uid,
+        role=row.role,
+        reading_mode=row.reading_mode,
+        shown_ms=row.shown_ms,
+        db_user=row.db_user,
     )
 
 
@@ -90,6 +103,10 @@ def _events_query():
         _D.c.replaces_id,
         _D.c.undoes_id,
         _D.c.uid,
+        _D.c.role,
+        _D.c.reading_mode,
+        _D.c.shown_ms,
+        _D.c.db_user,
     ).join(_R, _R.c.id == _D.c.reviewer_id)
 
 
@@ -110,31 +127,48 @@ def _not_undone():
     return ~select(undo.c.id).where(undo.c.undoes_id == _D.c.id).exists()
 
 
-def _current_ids(image_ids: Optional[list[str]]):
-    """Subquery: the id of each image's current 'decide' event."""
+def _current_ids(image_ids: Optional[list[str]], *, per_reader: bool = False, reader: Optional[str] = None):
+    """Subquery: the id of each image's current 'decide' event (per reader with ``per_reader``; only
+    this ``reader``'s with ``reader``)."""
+    partition = (_D.c.image_id, _D.c.reviewer_id) if per_reader or reader else (_D.c.image_id,)
     ranked = select(
-        _D.c.id, func.row_number().over(partition_by=_D.c.image_id, order_by=_D.c.id.desc()).label("rn")
+        _D.c.id, func.row_number().over(partition_by=partition, order_by=_D.c.id.desc()).label("rn")
     ).where(_D.c.kind == KIND_DECIDE, _not_undone())
     if image_ids is not None:
         ranked = ranked.where(_D.c.image_id.in_(image_ids))
+    if reader is not None:
+        ranked = ranked.where(_D.c.reviewer_id.in_(select(_R.c.id).where(_R.c.name == reader)))
     ranked = ranked.subquery("ranked")
     return select(ranked.c.id).where(ranked.c.rn == 1)
 
 
-def current_labels(conn: Connection, image_ids: Optional[Iterable[str]] = None) -> dict[str, Decision]:
-    """image id → its current decision (one query per 500 ids; all images when ``image_ids`` is None)."""
+def _current(conn: Connection, image_ids: Optional[Iterable[str]], **kw) -> list[Decision]:  # noqa: ANN003
     groups = [None] if image_ids is None else list(chunks(list(dict.fromkeys(image_ids))))
-    out: dict[str, Decision] = {}
+    out: list[Decision] = []
     for group in groups:
-        q = _events_query().where(_D.c.id.in_(_current_ids(None if group is None else list(group))))
-        for r in conn.execute(q):
-            d = _decision(r)
-            out[d.image_id] = d
+        q = _events_query().where(_D.c.id.in_(_current_ids(None if group is None else list(group), **kw)))
+        out.extend(_decision(r) for r in conn.execute(q.order_by(_D.c.id)))
     return out
 
 
-def current_for(conn: Connection, image_id: str) -> Optional[Decision]:
-    return current_labels(conn, [image_id]).get(image_id)
+def current_labels(
+    conn: Connection, image_ids: Optional[Iterable[str]] = None, reader: Optional[str] = None
+) -> dict[str, Decision]:
+    """image id → its current decision: the latest of anyone, or ``reader``'s own (one query per
+    500 ids; all images when ``image_ids`` is None)."""
+    return {d.image_id: d for d in _current(conn, image_ids, reader=reader)}
+
+
+def labels_by_reader(conn: Connection, image_ids: Optional[Iterable[str]] = None) -> dict[str, dict[str, Decision]]:
+    """image id → reader name → that reader's current decision."""
+    out: dict[str, dict[str, Decision]] = {}
+    for d in _current(conn, image_ids, per_reader=True):
+        out.setdefault(d.image_id, {})[d.reviewer] = d
+    return out
+
+
+def current_for(conn: Connection, image_id: str, reader: Optional[str] = None) -> Optional[Decision]:
+    return current_labels(conn, [image_id], reader).get(image_id)
 
 
 def last_undoable_id(conn: Connection, reviewer_id: int) -> Optional[int]:

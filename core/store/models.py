@@ -31,6 +31,13 @@ def _time(**kw) -> Column:  # noqa: ANN003
     return Column(UTC_TIME, nullable=kw.pop("nullable", False), **kw)
 
 
+ROLE_READER = "reader"
+ROLE_ADJUDICATOR = "adjudicator"
+ROLES = (ROLE_READER, ROLE_ADJUDICATOR)
+MODE_AIDED = "aided"  # the model's probability, flag and heatmap were shown
+MODE_BLINDED = "blinded"  # the model was hidden (and the order random)
+MODES = (MODE_AIDED, MODE_BLINDED)
+
 KIND_DECIDE = "decide"
 KIND_UNDO = "undo"
 
@@ -96,10 +103,14 @@ class Prediction(SQLModel, table=True):
 
 
 class Reviewer(SQLModel, table=True):
+    """A reader: name or initials, and a role — ``reader`` (reads images) or ``adjudicator`` (decides
+    the reference label where readers disagree; revision 0004)."""
+
     __tablename__ = "reviewer"
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String, nullable=False, unique=True))
     created_at: datetime = Field(sa_column=_time())
+    role: str = Field(default=ROLE_READER, sa_column=Column(String, nullable=False, server_default=ROLE_READER))
 
 
 class DecisionEvent(SQLModel, table=True):
@@ -127,6 +138,21 @@ class DecisionEvent(SQLModel, table=True):
     # lost connection, or a decision copied between databases, is recognised and never stored twice.
     # Nullable only because SQLite cannot add a NOT NULL column in place; every row has one.
     uid: Optional[str] = Field(default=None, sa_column=Column(String(32), nullable=True))
+    # revision 0004: the role the reviewer decided in, aided or blinded reading, milliseconds from
+    # showing the image to the decision, and on PostgreSQL the database user (``current_user``)
+    role: Optional[str] = None
+    reading_mode: Optional[str] = None
+    shown_ms: Optional[int] = None
+    db_user: Optional[str] = None
+
+
+class Claim(SQLModel, table=True):
+    """An image a reader has open, so others' "next image" skips it until ``expires_at`` (revision 0004)."""
+
+    __tablename__ = "claim"
+    image_id: str = Field(sa_column=Column(String, ForeignKey("image.id"), primary_key=True))
+    reviewer_id: int = Field(sa_column=Column(Integer, ForeignKey("reviewer.id"), nullable=False))
+    expires_at: datetime = Field(sa_column=_time())
 
 
 class MetaValue(SQLModel, table=True):
@@ -137,4 +163,5 @@ class MetaValue(SQLModel, table=True):
     value: str
 
 
-__all__ = ["Image", "Location", "ScanError", "Prediction", "Reviewer", "DecisionEvent", "MetaValue", "LABELS"]
+__all__ = ["Image", "Location", "ScanError", "Prediction", "Reviewer", "DecisionEvent", "MetaValue", "Claim", "LABELS",
+           "ROLES", "MODES", "ROLE_READER", "ROLE_ADJUDICATOR", "MODE_AIDED", "MODE_BLINDED"]

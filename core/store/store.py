@@ -28,10 +28,14 @@ from core.store.decisions import Decision
 from core.store.engine import describe, read_connection, run_write
 from core.store.errors import StoreError
 from core.store.sqlbits import chunks, insert_ignore, name_key, path_from_key, path_key, under, upsert
+from core.store import readers as rd
 from core.store.models import (
     KIND_DECIDE,
     KIND_UNDO,
     LABELS,
+    MODES,
+    ROLE_READER,
+    ROLES,
     DecisionEvent,
     Image,
     Location,
@@ -205,15 +209,31 @@ class Store:
         note: Optional[str] = None,
         model_version: Optional[str] = None,
         probability: Optional[float] = None,
+        reading_mode: Optional[str] = None,
+        shown_ms: Optional[int] = None,
+        uid: Optional[str] = None,
     ) -> Decision:
-        """Append a decision event; returns only after it is committed (fsynced with synchronous=FULL)."""
+        """Append a decision event; returns only after it is committed (fsynced with synchronous=FULL).
+
+        It replaces the reviewer's own current decision of the image (each reader has their own), is
+        recorded with the reviewer's role, the reading mode (``aided`` default, ``blinded``), the time
+        from showing the image (``shown_ms``) and on PostgreSQL the database user; it releases the
+        reviewer's claim on the image. ``uid`` (32 hex): the caller's own id for this decision — a
+        second call with the same uid returns the stored decision instead of adding one (an import
+        re-run after a crash); by default a new random one."""
         if label not in LABELS:
             raise ValueError(f"label must be one of {', '.join(LABELS)}, not {label!r}")
+        if reading_mode is not None and reading_mode not in MODES:
+            raise ValueError(f"reading mode must be one of {', '.join(MODES)}, not {reading_mode!r}")
+        if shown_ms is not None and shown_ms < 0:
+            raise ValueError("the time to a decision cannot be negative")
         reviewer = (reviewer or "").strip()
         if not reviewer:
             raise ValueError("a reviewer name is required for every decision")
         now = _now()
-        uid = uuid.uuid4().hex  # made once: a retried attempt whose first try did commit is recognised
+        if uid is not None and (len(uid) != 32 or any(c not in "0123456789abcdef" for c in uid)):
+            raise ValueError("a decision uid is 32 lower-case hex digits")
+        uid = uid or uuid.uuid4().hex  # made once: a retried attempt whose first try did commit is recognised
 
         def work(conn: Connection) -> Decision:
             # lock the image row: decisions on one image are serialised (FOR UPDATE; no-op on SQLite)
@@ -223,10 +243,17 @@ class Store:
             if done is not None:
                 return done
             reviewer_id = self._reviewer_id(conn, reviewer, now)
-            current = dec.current_for(conn, image_id)
+            role = conn.execute(select(_R.c.role).where(_R.c.id == reviewer_id)).scalar_one()
+            current = dec.current_for(conn, image_id, reviewer)
+            db_user = conn.exec_driver_sql("SELECT current_user").scalar() if conn.dialect.name == "postgresql" else None
+            rd.release_claim(conn, image_id, reviewer_id)
             new_id = conn.execute(
                 insert(_D).values(
                     uid=uid,
+                    role=role,
+                    reading_mode=reading_mode,
+                    shown_ms=None if shown_ms is None else int(shown_ms),
+                    db_user=db_user,
                     image_id=image_id,
                     reviewer_id=reviewer_id,
                     kind=KIND_DECIDE,
@@ -255,7 +282,7 @@ class Store:
                 return None
             done = dec.by_uid(conn, uid)
             if done is not None:
-                return Decision(**{**done.__dict__, "restored": dec.current_for(conn, done.image_id)})
+                return Decision(**{**done.__dict__, "restored": dec.current_for(conn, done.image_id, reviewer)})
             target_id = dec.last_undoable_id(conn, rid)
             if target_id is None:
                 return None
@@ -268,20 +295,82 @@ class Store:
                     kind=KIND_UNDO,
                     created_at=now,
                     undoes_id=target_id,
+                    role=target.role,
+                    reading_mode=target.reading_mode,
+                    db_user=(conn.exec_driver_sql("SELECT current_user").scalar()
+                             if conn.dialect.name == "postgresql" else None),
                     model_version=target.model_version,
                     probability=target.probability,
                 )
             ).inserted_primary_key[0]
             undo = dec.get(conn, new_id)
-            restored = dec.current_for(conn, target.image_id)
+            restored = dec.current_for(conn, target.image_id, reviewer)
             return Decision(**{**undo.__dict__, "restored": restored})
 
         return run_write(self.engine, work)
 
-    def current_labels(self, image_ids: Optional[Iterable[str]] = None) -> dict[str, Decision]:
-        """image id → its current decision (images without one are absent)."""
+    def current_labels(self, image_ids: Optional[Iterable[str]] = None, reader: Optional[str] = None) -> dict[str, Decision]:
+        """image id → its current decision: the latest of anyone, or only ``reader``'s own (images
+        without one are absent)."""
         with read_connection(self.engine) as conn:
-            return dec.current_labels(conn, image_ids)
+            return dec.current_labels(conn, image_ids, reader)
+
+    def labels_by_reader(self, image_ids: Optional[Iterable[str]] = None) -> dict[str, dict[str, Decision]]:
+        """image id → reader → that reader's current decision (adjudications included, role 'adjudicator')."""
+        with read_connection(self.engine) as conn:
+            return dec.labels_by_reader(conn, image_ids)
+
+    def reference_labels(self, image_ids: Optional[Iterable[str]] = None) -> dict[str, "rd.Reference"]:
+        """image id → its reference label (adjudication, or the readers' agreement; see ``readers``),
+        for every image with at least one reading."""
+        return {img: rd.reference_of(labels) for img, labels in self.labels_by_reader(image_ids).items()}
+
+    # ------------------------------------------------------------------ readers and claims
+    def set_reader(self, name: str, role: str = ROLE_READER) -> None:
+        """Create the reader, or change their role ('reader' or 'adjudicator')."""
+        name = (name or "").strip()
+        if not name:
+            raise ValueError("a reader needs a name or initials")
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        now = _now()
+        run_write(self.engine, lambda conn: upsert(conn, _R, dict(name=name, role=role, created_at=now), ["name"], ["role"]))
+
+    def readers(self) -> list[tuple[str, str]]:
+        """(name, role) of every reader, by name."""
+        with read_connection(self.engine) as conn:
+            return [(n, r) for n, r in conn.execute(select(_R.c.name, _R.c.role).order_by(_R.c.name))]
+
+    def claim(self, reader: str, image_id: str, ttl_s: float = rd.CLAIM_TTL_S) -> bool:
+        """Claim an image for ``reader`` (renews their own claim); False if another reader holds it."""
+        now = _now()
+
+        def work(conn: Connection) -> bool:
+            return rd.take_claim(conn, image_id, self._reviewer_id(conn, reader.strip(), now), now, ttl_s)
+
+        return run_write(self.engine, work)
+
+    def claim_next(self, reader: str, candidates: Iterable[str], ttl_s: float = rd.CLAIM_TTL_S) -> Optional[str]:
+        """The first of ``candidates`` (in order) that nobody else holds, claimed for ``reader``; None
+        when all are held. Two readers asking at once get different images."""
+        for image_id in candidates:
+            if self.claim(reader, image_id, ttl_s):
+                return image_id
+        return None
+
+    def release(self, reader: str, image_id: str) -> None:
+        def work(conn: Connection) -> None:
+            rid = conn.execute(select(_R.c.id).where(_R.c.name == reader.strip())).scalar()
+            if rid is not None:
+                rd.release_claim(conn, image_id, rid)
+
+        run_write(self.engine, work)
+
+    def claimed_by_others(self, reader: Optional[str], image_ids: Iterable[str]) -> set[str]:
+        """Which of ``image_ids`` another reader has open right now (unexpired claims)."""
+        with read_connection(self.engine) as conn:
+            rid = None if reader is None else conn.execute(select(_R.c.id).where(_R.c.name == reader.strip())).scalar()
+            return rd.claimed_by_others(conn, rid, image_ids, _now())
 
     def decision_history(self, image_id: str) -> list[Decision]:
         """Every event of one image, oldest first (the audit trail)."""
@@ -293,6 +382,7 @@ class Store:
             return dec.events(conn)
 
     def reviewers(self) -> list[str]:
+        """Every reviewer's name (readers and adjudicators), by name."""
         with read_connection(self.engine) as conn:
             return [r for (r,) in conn.execute(select(_R.c.name).order_by(_R.c.name))]
 

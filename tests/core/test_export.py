@@ -131,7 +131,8 @@ def test_labels_csv_and_json(clinic):
     store, ids, tmp = clinic
     out = tmp / "export"
     export_labels(store, out, images=True, thresholds=Thresholds(0.3, 0.7))
-    assert sorted(p.name for p in out.iterdir()) == ["doubt", "fracture", "labels.csv", "labels.json", "no_fracture"]
+    assert sorted(p.name for p in out.iterdir()) == ["doubt", "fracture", "labels.csv", "labels.json",
+                                                     "labels_by_reader.csv", "no_fracture"]
     rows = list(csv.DictReader(io.StringIO((out / "labels.csv").read_text(encoding="utf-8"))))
     assert tuple(rows[0]) == COLUMNS
     secret = store.pseudonym_secret()
@@ -154,6 +155,27 @@ def test_labels_csv_and_json(clinic):
     # DICOM written as the windowed 8-bit display image, at full size
     with Image.open(out / r0["file"]) as im:
         assert im.size == (32, 40)
+
+
+def test_reference_label_and_labels_by_reader(clinic):
+    from core.export import READER_COLUMNS
+
+    store, ids, tmp = clinic
+    store.record_decision(ids[0], "dr c", "fracture", reading_mode="blinded", shown_ms=3500)  # agrees
+    store.record_decision(ids[1], "dr c", "no_fracture")  # dr a said fracture: disputed
+    out = tmp / "export"
+    export_labels(store, out)
+    secret = store.pseudonym_secret()
+    rows = {r["image_id"]: r for r in csv.DictReader(io.StringIO((out / "labels.csv").read_text()))}
+    r0, r1 = rows[pseudonym(secret, ids[0])], rows[pseudonym(secret, ids[1])]
+    assert (r0["reference_label"], r0["reference_source"], r0["readers"]) == ("fracture", "agreed", "2")
+    assert (r1["reference_label"], r1["reference_source"]) == ("", "disputed")
+    assert rows[pseudonym(secret, ids[3])]["reference_source"] == "single"
+    per = list(csv.DictReader(io.StringIO((out / "labels_by_reader.csv").read_text())))
+    assert tuple(per[0]) == READER_COLUMNS and len(per) == 6  # 4 images, two of them read twice
+    c0 = next(r for r in per if r["reader"] == "dr c" and r["image_id"] == r0["image_id"])
+    assert (c0["label"], c0["reading_mode"], c0["time_to_decision_s"], c0["role"]) == ("fracture", "blinded", "3.500", "reader")
+    assert "dr a" in {r["reader"] for r in per} and not any(ids[0] in r["image_id"] for r in per)
 
 
 def test_filters_reviewer_since_labels(clinic):

@@ -1,0 +1,101 @@
+"""Several readers on one database (both engines): each reader's own current label and undo, roles,
+the reference label from agreement or adjudication, reading mode and time to decision stored,
+the database user on PostgreSQL, and claims that give two readers different images."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from core.store.readers import ADJUDICATED, AGREED, DISPUTED, SINGLE, adjudicated, needs_second_read, readers_disagree
+from tests.core.store.helpers import fake_id, fill
+
+
+def test_each_reader_has_their_own_label_and_undo(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.1])
+    a = fake_id(0)
+    d1 = store.record_decision(a, "dr a", "fracture")
+    d2 = store.record_decision(a, "dr b", "no_fracture")
+    assert d2.replaces is None  # dr b's first reading of the image, not a replacement of dr a's
+    d3 = store.record_decision(a, "dr a", "doubt")
+    assert d3.replaces == d1.id
+    assert store.current_labels([a], reader="dr a")[a].label == "doubt"
+    assert store.current_labels([a], reader="dr b")[a].label == "no_fracture"
+    assert store.current_labels([a])[a].id == d3.id  # the latest of anyone
+    by = store.labels_by_reader([a])[a]
+    assert {k: v.label for k, v in by.items()} == {"dr a": "doubt", "dr b": "no_fracture"}
+    u = store.undo_last("dr a")
+    assert u.restored.id == d1.id  # dr a's own earlier label, never dr b's
+    u = store.undo_last("dr a")
+    assert u.restored is None and store.current_labels([a], reader="dr a") == {}
+    assert store.current_labels([a])[a].id == d2.id
+
+
+def test_reference_label_agreement_dispute_adjudication(store, tmp_path):
+    fill(store, tmp_path, [0.5] * 4)
+    i0, i1, i2, i3 = (fake_id(i) for i in range(4))
+    store.set_reader("adj", "adjudicator")
+    assert ("adj", "adjudicator") in store.readers()
+    store.record_decision(i0, "A", "fracture")
+    store.record_decision(i0, "B", "fracture")
+    store.record_decision(i1, "A", "fracture")
+    store.record_decision(i1, "B", "no_fracture")
+    store.record_decision(i2, "A", "no_fracture")
+    store.record_decision(i3, "A", "fracture")
+    store.record_decision(i3, "B", "doubt")
+    adj = store.record_decision(i3, "adj", "no_fracture")
+    assert adj.role == "adjudicator"
+    ref = store.reference_labels()
+    assert (ref[i0].label, ref[i0].source, ref[i0].readers) == ("fracture", AGREED, 2)
+    assert (ref[i1].label, ref[i1].source) == (None, DISPUTED)
+    assert (ref[i2].label, ref[i2].source) == ("no_fracture", SINGLE)
+    assert (ref[i3].label, ref[i3].source, ref[i3].readers) == ("no_fracture", ADJUDICATED, 2)
+    by = store.labels_by_reader()
+    assert [needs_second_read(by[i]) for i in (i0, i1, i2, i3)] == [False, False, True, False]
+    assert [readers_disagree(by[i]) for i in (i0, i1, i2, i3)] == [False, True, False, False]
+    assert [adjudicated(by[i]) for i in (i0, i1, i2, i3)] == [False, False, False, True]
+    store.undo_last("adj")  # undoing the adjudication puts it back in the queue
+    assert store.reference_labels([i3])[i3].source == DISPUTED
+
+
+def test_mode_time_role_and_database_user_are_stored(store, tmp_path, engine_name):
+    fill(store, tmp_path, [0.5])
+    d = store.record_decision(fake_id(0), "A", "fracture", reading_mode="blinded", shown_ms=4200,
+                              model_version="m1", probability=0.5)
+    back = store.decision_history(fake_id(0))[0]
+    assert (back.reading_mode, back.shown_ms, back.role) == ("blinded", 4200, "reader")
+    if engine_name == "postgresql":
+        assert back.db_user == "postgres"  # the test server's user
+    else:
+        assert back.db_user is None
+    assert d.uid == back.uid
+    with pytest.raises(ValueError):
+        store.record_decision(fake_id(0), "A", "fracture", reading_mode="half-blind")
+    with pytest.raises(ValueError):
+        store.set_reader("A", "boss")
+
+
+def test_claims_give_two_readers_different_images(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.8, 0.7])
+    ids = [fake_id(i) for i in range(3)]
+    got: dict[str, str] = {}
+    barrier = threading.Barrier(2)
+
+    def reader(name: str) -> None:
+        barrier.wait(10)
+        got[name] = store.claim_next(name, ids)
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in ("A", "B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert set(got) == {"A", "B"} and got["A"] != got["B"] and {got["A"], got["B"]} <= set(ids)
+    assert store.claimed_by_others("A", ids) == {got["B"]}
+    assert store.claim("A", got["A"])  # renewing one's own claim
+    assert not store.claim("A", got["B"])
+    store.record_decision(got["B"], "B", "fracture")  # deciding releases the claim
+    assert store.claimed_by_others("A", ids) == set()
+    assert store.claim("C", ids[2], ttl_s=-1)  # an expired claim...
+    assert store.claim("A", ids[2])  # ...is free for anyone
