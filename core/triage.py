@@ -7,12 +7,15 @@ A decision is split in three steps so a GUI can keep the database off its GUI th
 ``prepare(label)`` (GUI thread: what is being decided, with the score shown) → ``write(pending)``
 (any thread, e.g. the DB writer: durable ``Store.record_decision``) → ``apply(decision)`` (GUI thread:
 update the worklist and advance to the next image still to review in the current order).
-``decide(label)`` runs the three in a row. Undo: ``write_undo()`` → ``apply(undo_decision)``, which moves
+``decide(label)`` runs the three in a row. Every decision carries the reading mode (``reading_mode``:
+``aided``, or ``blinded`` when the model is hidden) and the milliseconds since its image became the
+current one. Undo: ``write_undo()`` → ``apply(undo_decision)``, which moves
 to the image whose decision was undone.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -32,6 +35,8 @@ class PendingDecision:
     model_version: Optional[str]
     probability: Optional[float]
     note: Optional[str] = None
+    reading_mode: Optional[str] = None  # 'aided' | 'blinded'
+    shown_ms: Optional[int] = None  # from the image becoming current to the key press
 
 
 class Triage:
@@ -41,8 +46,10 @@ class Triage:
         self.store = store
         self.worklist = worklist
         self.reviewer = reviewer
+        self.reading_mode = "aided"  # 'blinded' when the model is hidden from the reader
         self.current = -1
         self._current_key: Optional[str] = None
+        self._shown_at = time.monotonic()
         self._unsubscribe = worklist.subscribe(self._on_change)
         self._settle()
 
@@ -61,7 +68,10 @@ class Triage:
         else:
             self.current = min(max(index, 0), n - 1)
         item = self.current_item
-        self._current_key = self._key(item)
+        key = self._key(item)
+        if key != self._current_key:
+            self._shown_at = time.monotonic()  # a new image on screen: its time to decision starts
+        self._current_key = key
         return self.current if self.current >= 0 else None
 
     @staticmethod
@@ -116,7 +126,9 @@ class Triage:
         item = self.current_item
         if item is None or item.error is not None or not item.image_id:
             return None
-        return PendingDecision(item.image_id, self.reviewer, label, item.model_version, item.probability, note)
+        shown_ms = int((time.monotonic() - self._shown_at) * 1000)
+        return PendingDecision(item.image_id, self.reviewer, label, item.model_version, item.probability, note,
+                               self.reading_mode, shown_ms)
 
     def write(self, pending: PendingDecision) -> "Decision":
         """The durable part (safe on a worker thread)."""
@@ -127,6 +139,8 @@ class Triage:
             note=pending.note,
             model_version=pending.model_version,
             probability=pending.probability,
+            reading_mode=pending.reading_mode,
+            shown_ms=pending.shown_ms,
         )
 
     def write_undo(self) -> Optional["Decision"]:

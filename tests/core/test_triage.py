@@ -111,3 +111,28 @@ def test_empty_worklist(tmp_path):
     assert t.current == -1 and t.current_item is None
     assert t.run("fracture") is None and t.run("next") is None and t.run("undo") is None
     store.close()
+
+
+def test_decision_records_mode_and_time_since_the_image_was_shown(tmp_path, monkeypatch):
+    import core.triage as triage_mod
+    from core.model.card import Thresholds
+    from core.triage import Triage
+    from core.worklist import Worklist
+    from tests.core.store.helpers import fake_id, fill, open_test_store
+
+    clock = [100.0]
+    monkeypatch.setattr(triage_mod.time, "monotonic", lambda: clock[0])
+    store = open_test_store(tmp_path)
+    fill(store, tmp_path, [0.9, 0.2])
+    wl = Worklist(store, Thresholds(0.3, 0.7), tmp_path)
+    wl.reload()
+    t = Triage(store, wl, "dr t")
+    t.reading_mode = "blinded"
+    clock[0] += 2.5
+    d = t.decide("fracture")
+    assert (d.reading_mode, d.shown_ms) == ("blinded", 2500)
+    clock[0] += 0.75  # the next image has been on screen since the decision moved there
+    d2 = t.decide("no_fracture")
+    assert d2.shown_ms == 750 and d2.image_id != d.image_id
+    assert {fake_id(0), fake_id(1)} == {d.image_id, d2.image_id}
+    store.close()
