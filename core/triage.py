@@ -1,28 +1,30 @@
-"""Keyboard triage as named actions over a ``Worklist`` and a ``Store`` (the desktop app only binds keys
-to these names; the logic is tested without Qt).
-
-Actions (``ACTIONS``, each ``f(triage)``): fracture, no_fracture, doubt, undo, next, previous.
+"""Keyboard triage for one reviewer over a ``ReviewOrder`` and a ``Store``: where the reviewer is
+(``current``, a row of the order), moving (``next``/``previous``/``go_to``) and deciding. The desktop
+app only binds keys to these; the logic is tested without Qt.
 
 A decision is split in three steps so a GUI can keep the database off its GUI thread:
 ``prepare(label)`` (GUI thread: what is being decided, with the score shown) → ``write(pending)``
 (any thread, e.g. the DB writer: durable ``Store.record_decision``) → ``apply(decision)`` (GUI thread:
-update the worklist and advance to the next image still to review in the current order).
-``decide(label)`` runs the three in a row. Every decision carries the reading mode (``reading_mode``:
-``aided``, or ``blinded`` when the model is hidden) and the milliseconds since its image became the
-current one. Undo: ``write_undo()`` → ``apply(undo_decision)``, which moves
-to the image whose decision was undone.
+update the worklist and advance to the next image still to review in the order shown, wrapping to
+the top). Every decision carries the reading mode (``reading_mode``: ``aided``, or ``blinded`` when
+the model is hidden) and the milliseconds since its image became the current one. Undo:
+``write_undo()`` → ``apply(undo_decision)``, which moves to the image whose decision was undone.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
-from core.worklist import Change, Worklist, WorkItem
+from core.order import ReviewOrder, row_key
+from core.worklist import Change, WorkItem
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.store import Decision, Store
+
+TRIAGE_ACTIONS = ("fracture", "no_fracture", "doubt", "undo", "next", "previous")
+DECISION_ACTIONS = ("fracture", "no_fracture", "doubt")
 
 
 @dataclass(frozen=True)
@@ -40,17 +42,18 @@ class PendingDecision:
 
 
 class Triage:
-    """Triage state for one reviewer: the current row (``current``, -1 when the list is empty)."""
+    """Triage state for one reviewer: the current row (``current``, -1 when the order is empty)."""
 
-    def __init__(self, store: "Store", worklist: Worklist, reviewer: str) -> None:
+    def __init__(self, store: "Store", order: ReviewOrder, reviewer: str) -> None:
         self.store = store
-        self.worklist = worklist
+        self.order = order
+        self.worklist = order.worklist
         self.reviewer = reviewer
         self.reading_mode = "aided"  # 'blinded' when the model is hidden from the reader
         self.current = -1
         self._current_key: Optional[str] = None
         self._shown_at = time.monotonic()
-        self._unsubscribe = worklist.subscribe(self._on_change)
+        self._unsubscribe = order.subscribe(self._on_change)
         self._settle()
 
     def close(self) -> None:
@@ -59,37 +62,44 @@ class Triage:
     # ------------------------------------------------------------------ position
     @property
     def current_item(self) -> Optional[WorkItem]:
-        return self.worklist[self.current] if 0 <= self.current < len(self.worklist) else None
+        return self.order[self.current] if 0 <= self.current < len(self.order) else None
 
-    def go_to(self, index: Optional[int]) -> Optional[int]:
-        n = len(self.worklist)
-        if n == 0 or index is None:
+    @property
+    def current_key(self) -> Optional[str]:
+        return self._current_key
+
+    def go_to(self, row: Optional[int]) -> Optional[int]:
+        n = len(self.order)
+        if n == 0 or row is None:
             self.current = -1 if n == 0 else self.current
         else:
-            self.current = min(max(index, 0), n - 1)
+            self.current = min(max(row, 0), n - 1)
         item = self.current_item
-        key = self._key(item)
+        key = row_key(item) if item is not None else None
         if key != self._current_key:
             self._shown_at = time.monotonic()  # a new image on screen: its time to decision starts
         self._current_key = key
         return self.current if self.current >= 0 else None
 
-    @staticmethod
-    def _key(item: Optional[WorkItem]) -> Optional[str]:
-        if item is None:
-            return None
-        return item.image_id if item.error is None and item.image_id else str(item.path)
+    def go_to_key(self, key: Optional[str]) -> Optional[int]:
+        """Move to a row by its key (a mouse pick); stays put when it is not shown."""
+        row = self.order.row_of(key)
+        return self.go_to(row) if row is not None else (self.current if self.current >= 0 else None)
+
+    def go_to_top(self) -> Optional[int]:
+        """The first row still to review (else the first row)."""
+        return self.go_to(self.order.next_to_review(0) or 0)
 
     def _settle(self) -> None:
         """After a reset: stay on the same image if it is still shown, else clamp."""
-        n = len(self.worklist)
+        n = len(self.order)
         if n == 0:
             self.current, self._current_key = -1, None
             return
-        idx = self.worklist.index_of(self._current_key) if self._current_key else None
-        if idx is None:
-            idx = self.current if self.current >= 0 else (self.worklist.next_to_review(0) or 0)
-        self.go_to(idx)
+        row = self.order.row_of(self._current_key)
+        if row is None:
+            row = self.current if self.current >= 0 else (self.order.next_to_review(0) or 0)
+        self.go_to(row)
 
     def _on_change(self, change: Change) -> None:
         count = change.last - change.first + 1
@@ -97,7 +107,7 @@ class Triage:
             self._settle()
             return
         if self.current < 0:
-            if len(self.worklist):
+            if len(self.order):
                 self.go_to(0)
             return
         if change.kind == "inserted" and change.first <= self.current:
@@ -107,19 +117,13 @@ class Triage:
                 self.current -= count
             elif change.first <= self.current:  # the current row left the view: the row after it takes its place
                 self.current = change.first
-                self.go_to(self.current)
-                return
         self.go_to(self.current)
 
     def next(self) -> Optional[int]:
-        return self.go_to(self.worklist.next(self.current))
+        return self.go_to(self.order.next(self.current))
 
     def previous(self) -> Optional[int]:
-        return self.go_to(self.worklist.previous(self.current))
-
-    def next_to_review(self) -> Optional[int]:
-        nxt = self.worklist.next_to_review(self.current)
-        return self.go_to(nxt) if nxt is not None else None
+        return self.go_to(self.order.previous(self.current))
 
     # ------------------------------------------------------------------ decisions
     def prepare(self, label: str, note: Optional[str] = None) -> Optional[PendingDecision]:
@@ -149,58 +153,22 @@ class Triage:
 
     def apply(self, decision: Optional["Decision"]) -> Optional[int]:
         """Show a written decision; after a decision on the current image, advance to the next image
-        still to review (in the current order, wrapping to the top); after an undo, go to its image."""
+        still to review (in the order shown, wrapping to the top); after an undo, go to its image."""
         if decision is None:
             return self.current if self.current >= 0 else None
-        was_current = self._current_key == decision.image_id
+        if decision.is_undo:
+            self.worklist.apply_decision(decision)
+            row = self.order.row_of(decision.image_id)
+            return self.go_to(row) if row is not None else (self.current if self.current >= 0 else None)
+        if self._current_key != decision.image_id:
+            self.worklist.apply_decision(decision)
+            return self.current if self.current >= 0 else None
+        # where to go is decided in the order as the reviewer saw it when deciding
+        nxt = self.order.next_to_review(self.current + 1, skip=decision.image_id)
+        target = row_key(self.order[nxt]) if nxt is not None else None
         pos = self.current
         self.worklist.apply_decision(decision)
-        if decision.is_undo:
-            idx = self.worklist.index_of(decision.image_id)
-            return self.go_to(idx) if idx is not None else (self.current if self.current >= 0 else None)
-        if not was_current:
-            return self.current if self.current >= 0 else None
-        idx = self.worklist.index_of(decision.image_id)
-        start = pos if idx is None else idx + 1
-        nxt = self.worklist.next_to_review(start)
-        if nxt is None:  # nothing left to review: stay where the decision was made
-            return self.go_to(idx if idx is not None else pos)
-        return self.go_to(nxt)
-
-    def decide(self, label: str, note: Optional[str] = None) -> Optional["Decision"]:
-        pending = self.prepare(label, note)
-        if pending is None:
-            return None
-        decision = self.write(pending)
-        self.apply(decision)
-        return decision
-
-    def undo(self) -> Optional["Decision"]:
-        decision = self.write_undo()
-        self.apply(decision)
-        return decision
-
-    def run(self, action: str):  # noqa: ANN201
-        try:
-            fn = ACTIONS[action]
-        except KeyError:
-            raise ValueError(f"unknown triage action {action!r}; one of {', '.join(ACTIONS)}") from None
-        return fn(self)
-
-
-ACTIONS: dict[str, Callable[[Triage], object]] = {
-    "fracture": lambda t: t.decide("fracture"),
-    "no_fracture": lambda t: t.decide("no_fracture"),
-    "doubt": lambda t: t.decide("doubt"),
-    "undo": lambda t: t.undo(),
-    "next": lambda t: t.next(),
-    "previous": lambda t: t.previous(),
-}
-ACTION_TITLES = {
-    "fracture": "Fracture (confirm)",
-    "no_fracture": "No fracture (reject)",
-    "doubt": "Doubt / needs a second look",
-    "undo": "Undo the last decision",
-    "next": "Next image",
-    "previous": "Previous image",
-}
+        if target is None:  # nothing left to review: stay where the decision was made
+            row = self.order.row_of(decision.image_id)
+            return self.go_to(row if row is not None else pos)
+        return self.go_to(self.order.row_of(target))

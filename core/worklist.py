@@ -5,7 +5,7 @@ with filters, counts, navigation and change notifications a GUI table model can 
 Order: images with a probability (descending), then images without one, then files that could not be
 read (errors). The sort key of a row is ``(group, -probability, seq)`` with ``seq`` its arrival number,
 so new scan results are placed by ``bisect`` (O(log n) comparisons plus one list insert) — nothing is
-ever resorted except on ``reload``.
+ever resorted except on ``apply`` (a fresh load).
 
 Notifications are sent AFTER the change, to callbacks registered with ``subscribe``: ``Change(kind,
 first, last)`` where kind is 'reset' (re-read everything), 'inserted' (rows first..last are new, indices
@@ -13,14 +13,13 @@ in the new list), 'removed' (rows first..last are gone, indices in the list befo
 'updated' (rows first..last changed in place). A Qt model keeps its own row count, and on each change
 calls begin…/end… back to back (beginInsertRows(first, last); count = len(worklist); endInsertRows()).
 
-``next_to_review(i)``: the first row at or after ``i`` that still needs review; when there is none
-below, it wraps and searches from the top (so nothing is left behind); None when nothing is left.
+The order the reviewer goes through (a column sort, next/previous, next to review) is
+``core.order.ReviewOrder``'s, over this list.
 """
 
 from __future__ import annotations
 
 import bisect
-import itertools
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -97,6 +96,15 @@ def matches(item: WorkItem, name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """What ``Worklist.load`` read from the store (plain data: safe to pass between threads)."""
+
+    rows: list  # core.store.ImageRow
+    labels: Mapping[str, "Decision"]
+    errors: list  # core.store.ErrorRow
+
+
+@dataclass(frozen=True)
 class Change:
     kind: str  # 'reset' | 'inserted' | 'removed' | 'updated'
     first: int = 0
@@ -112,7 +120,9 @@ def _error_key(path: Path | str) -> str:
 
 
 class Worklist:
-    """See the module docstring. Not thread-safe: use it from one thread (the GUI thread)."""
+    """See the module docstring. Not thread-safe: use it from one thread (the GUI thread), except
+    ``load``, which only reads the store (the desktop runs it on a worker, then ``apply`` on the GUI
+    thread)."""
 
     def __init__(
         self,
@@ -148,15 +158,21 @@ class Worklist:
             return (1, 0.0, self._seq)
         return (0, -float(item.probability), self._seq)
 
-    def reload(self) -> None:
-        """Re-read the folder's images, decisions and errors from the store (one sort), then 'reset'."""
+    def load(self) -> "Snapshot":
+        """Read the folder's images, their current decisions and its file errors from the store.
+        Thread-safe (it only reads the store): run it off the GUI thread, then ``apply`` the result."""
         rows = self.store.image_rows(self.root, self.model_version)
         labels = self.store.current_labels([r.image_id for r in rows])
+        return Snapshot(rows=rows, labels=labels, errors=self.store.error_rows(self.root))
+
+    def apply(self, snapshot: "Snapshot") -> None:
+        """Replace every row with ``snapshot``'s (one sort), then notify 'reset'. The worklist's thread."""
         self._items.clear()
         self._sk.clear()
         self._key_of.clear()
         self._seq = 0
-        for r in rows:
+        labels = snapshot.labels
+        for r in snapshot.rows:
             d = labels.get(r.image_id)
             self._items[r.image_id] = WorkItem(
                 image_id=r.image_id,
@@ -173,7 +189,7 @@ class Worklist:
                 error=None,
                 note=r.notes or None,
             )
-        for e in self.store.error_rows(self.root):
+        for e in snapshot.errors:
             self._items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
         for key, item in self._items.items():
             sk = self._sort_key(item)
@@ -183,6 +199,10 @@ class Worklist:
         self.stats["sorts"] += 1
         self._recount()
         self._rebuild_view()
+
+    def reload(self) -> None:
+        """``apply(load())`` on the calling thread (tools and tests; the desktop splits the two)."""
+        self.apply(self.load())
 
     def _error_item(self, path: Path, error: Optional[str], kind: Optional[str], image_id: Optional[str]) -> WorkItem:
         return WorkItem(
@@ -345,10 +365,6 @@ class Worklist:
     def filter(self) -> str:
         return self._filter
 
-    @filter.setter
-    def filter(self, name: str) -> None:
-        self.set_filter(name)
-
     def set_filter(self, name: str) -> None:
         if name not in FILTERS:
             raise ValueError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
@@ -367,36 +383,22 @@ class Worklist:
     def counts(self) -> dict[str, int]:
         return dict(self._counts)
 
-    def item(self, image_id: str) -> Optional[WorkItem]:
-        """The row of an image whether or not it passes the current filter."""
-        return self._items.get(image_id)
+    def item(self, key: str) -> Optional[WorkItem]:
+        """The row of an image id (or of an unreadable file, by its path) whether or not it passes the
+        current filter."""
+        return self._items.get(key) or self._items.get(_error_key(key))
 
-    def index_of(self, image_id: str) -> Optional[int]:
+    def rank(self, key: str) -> Optional[tuple]:
+        """A row's place in the worklist's own order (comparable; see the module docstring)."""
+        return self._sk.get(key) or self._sk.get(_error_key(key))
+
+    def index_of(self, key: str) -> Optional[int]:
         """Row index of an image (or of an error row, by its path) in the current view, or None."""
-        sk = self._sk.get(image_id) or self._sk.get(_error_key(image_id))
+        sk = self.rank(key)
         if sk is None:
             return None
         i = bisect.bisect_left(self._view, sk)
         return i if i < len(self._view) and self._view[i] == sk else None
-
-    def next_to_review(self, from_index: int) -> Optional[int]:
-        """First row at or after ``from_index`` still to review, else the first from the top; None if none."""
-        n = len(self._view)
-        if n == 0:
-            return None
-        start = min(max(from_index, 0), n)
-        for i in itertools.chain(range(start, n), range(0, start)):
-            if self[i].to_review:
-                return i
-        return None
-
-    def next(self, index: int) -> Optional[int]:
-        n = len(self._view)
-        return None if n == 0 else min(max(index + 1, 0), n - 1)
-
-    def previous(self, index: int) -> Optional[int]:
-        n = len(self._view)
-        return None if n == 0 else max(min(index - 1, n - 1), 0)
 
     # ------------------------------------------------------------------ notifications
     def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:

@@ -16,7 +16,9 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWi
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core import APP_NAME
+from core.order import row_key
 from core.settings import Settings
+from core.triage import DECISION_ACTIONS, TRIAGE_ACTIONS
 from desktop import shortcuts, theme
 from desktop.actions import Actions, opacity_slider, preset_combo
 from desktop.dialogs.about import AboutDialog
@@ -26,7 +28,7 @@ from desktop.dialogs.settings import SettingsDialog
 from desktop.dialogs.shortcut_help import ShortcutHelp
 from desktop.empty_state import EmptyState
 from desktop.review_pane import ReviewPane
-from desktop.session import TRIAGE_ACTIONS, ReviewSession
+from desktop.session import ReviewSession
 from desktop.statusbar import StatusBar
 from desktop.tasks import TaskRunner
 from desktop.worklist_view import WorklistPanel
@@ -120,7 +122,6 @@ class MainWindow(QMainWindow):
         s.scan_progress.connect(lambda p: self.status.scan_progress(p.done, p.total, p.rate))
         s.scan_finished.connect(self._scan_finished)
         s.scan_failed.connect(self._scan_failed)
-        s.view_order = lambda: self.worklist.view_order() if self.worklist.is_sorted_by_user() else None
         self.worklist.filter_selected.connect(s.set_filter)
         self.worklist.image_activated.connect(s.select)
         self.review.image_shown.connect(self._image_shown)
@@ -159,10 +160,10 @@ class MainWindow(QMainWindow):
         self.presets.setEnabled(on)
         self.opacity.setEnabled(on)
 
-    def _worklist_bound(self, wl) -> None:
+    def _worklist_bound(self, order) -> None:
         self._set_review_enabled(True)
-        self.worklist.model.set_worklist(wl)
-        self.worklist.show_filter(wl.filter)
+        self.worklist.model.set_order(order)
+        self.worklist.show_filter(order.worklist.filter)
         first = self.stack.currentWidget() is not self.splitter
         self.stack.setCurrentWidget(self.splitter)
         if first:
@@ -198,27 +199,9 @@ class MainWindow(QMainWindow):
         self.worklist.set_counts(counts)
         self.status.set_counts(counts)
 
-    def _neighbours(self) -> list:
-        s = self.session
-        wl, t = s.worklist, s.triage
-        if wl is None or t is None or t.current < 0:
-            return []
-        order = s.view_order() if s.view_order is not None else None
-        if order:
-            ids = [i.image_id for i in order]
-            cur = t.current_item
-            pos = ids.index(cur.image_id) if cur is not None and cur.image_id in ids else 0
-            nxt = next((order[i] for i in range(pos + 1, len(order)) if order[i].to_review), None)
-            return [nxt] + [order[i] for i in (pos + 1, pos - 1) if 0 <= i < len(order)]
-        i = t.current
-        idx = wl.next_to_review(i + 1)
-        out = [wl[idx]] if idx is not None else []
-        return out + [wl[j] for j in (i + 1, i - 1) if 0 <= j < len(wl)]
-
     def _current_changed(self, item) -> None:
-        self.review.show_item(item, self._neighbours())
-        self.worklist.select_image(item.image_id if item is not None and item.error is None
-                                   else (str(item.path) if item is not None else None))
+        self.review.show_item(item, self.session.neighbours())
+        self.worklist.select_key(row_key(item) if item is not None else None)
 
     def _decision_saved(self, decision, item) -> None:
         cur = self.session.current_item
@@ -277,7 +260,7 @@ class MainWindow(QMainWindow):
             self.help_overlay.hide()
             return
         if name in TRIAGE_ACTIONS:
-            if name in ("fracture", "no_fracture", "doubt") and not self.session.reviewer and not self.ask_reviewer():
+            if name in DECISION_ACTIONS and not self.session.reviewer and not self.ask_reviewer():
                 return
             self.review.action_time = time.perf_counter()
             self.session.perform(name)
@@ -359,7 +342,7 @@ class MainWindow(QMainWindow):
         return False
 
     def open_demo(self) -> None:
-        from desktop.demo import DemoUnavailable, build_demo_folder
+        from core.demo import DemoUnavailable, build_demo_folder
 
         def failed(exc: BaseException) -> None:
             if not isinstance(exc, (DemoUnavailable, OSError)):

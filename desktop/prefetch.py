@@ -2,8 +2,9 @@
 
 ``load_for_viewer`` (runs on a worker thread of the task runner) reads a file with the core reader
 (full resolution, keeping DICOM modality values for window/level), re-hashes the bytes it read (a
-file replaced since the scan is not shown under its old image id: ``LoadedImage.changed``), builds the Qt image and, when the
-model has a class-activation output, the heatmap overlay. ``ImageCache`` keeps the few most recent
+file replaced since the scan is not shown under its old image id: ``LoadedImage.changed``), builds the
+Qt image, the window presets (``core.imaging.presets``) and, when the model has a class-activation
+output, the heatmap overlay (``core.imaging.heatmap``). ``ImageCache`` keeps the few most recent
 results and prefetches the next images, so moving to the next image shows it at once.
 """
 
@@ -17,16 +18,15 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from core.imaging.preprocess import letterbox, letterbox_geometry, to_tensor
-from core.imaging.reader import is_dicom, read_image
-from core.imaging.window import range_window
 from core.imaging.errors import FileError
+from core.imaging.heatmap import heatmap_rgba
+from core.imaging.presets import compute_presets
+from core.imaging.preprocess import letterbox, to_tensor
+from core.imaging.reader import is_dicom, read_image
 
-HEATMAP_LONG_SIDE = 512
 CHANGED_MESSAGE = ("This file has changed since it was scanned (same name, different image). It is being "
                    "scored again; decide once its new score is shown.")
 log = logging.getLogger("fracture_triage.desktop.prefetch")
@@ -74,52 +74,13 @@ def grey_qimage(grey: np.ndarray) -> QImage:
     return QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
 
 
-def compute_presets(src: np.ndarray, as_read: Optional[tuple[float, float]],
-                    inverted: bool = False) -> list[tuple[str, Optional[tuple[float, float]]]]:
-    """The four window presets: as acquired, full range, high contrast, bone detail. ``inverted``: the
-    values are shown inverted (MONOCHROME1), so bone is at the LOW end of ``src``."""
-    sample = src[:: max(1, src.shape[0] // 256), :: max(1, src.shape[1] // 256)].astype(np.float32, copy=False)
-    lo, p03, p2, p45, p55, p98, p997, hi = np.percentile(sample, [0, 0.3, 2, 45, 55, 98, 99.7, 100])
-    bone = range_window(p03, max(p55, p03 + 1)) if inverted else range_window(p45, max(p997, p45 + 1))
-    return [
-        ("As acquired", as_read),
-        ("Full range", range_window(lo, max(hi, lo + 1))),
-        ("High contrast", range_window(p2, max(p98, p2 + 1))),
-        ("Bone detail", bone),
-    ]
-
-
-_STOPS = np.array([  # value, r, g, b, alpha (a blue→cyan→yellow→red ramp; low values transparent)
-    [0.00, 0, 0, 255, 0],
-    [0.30, 0, 160, 255, 0],
-    [0.50, 40, 230, 120, 80],
-    [0.75, 255, 220, 0, 160],
-    [1.00, 255, 40, 0, 210],
-], dtype=np.float32)
-
-
 def heatmap_image(cam: np.ndarray, src_w: int, src_h: int, size: int) -> Optional[QImage]:
-    """Class-activation map (model-input space, covering the letterboxed ``size``² canvas) → an RGBA
-    overlay with the image's aspect ratio (long side ``HEATMAP_LONG_SIDE``); None if it is flat."""
-    c = np.asarray(cam, dtype=np.float32)
-    if c.ndim != 2 or not np.isfinite(c).all():
+    """The class-activation overlay (``core.imaging.heatmap.heatmap_rgba``) as an owned QImage."""
+    rgba = heatmap_rgba(cam, src_w, src_h, size)
+    if rgba is None:
         return None
-    c = c - c.min()
-    top = float(c.max())
-    if top <= 1e-9:
-        return None
-    c /= top
-    canvas = np.asarray(Image.fromarray(c, "F").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
-    geo = letterbox_geometry(src_w, src_h, size)
-    region = canvas[geo.top: geo.top + geo.height, geo.left: geo.left + geo.width]
-    scale = HEATMAP_LONG_SIDE / max(src_w, src_h)
-    out_w, out_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
-    v = np.asarray(Image.fromarray(np.ascontiguousarray(region), "F").resize((out_w, out_h), Image.Resampling.BILINEAR),
-                   dtype=np.float32).clip(0, 1)
-    rgba = np.empty((out_h, out_w, 4), np.uint8)
-    for ch in range(4):
-        rgba[..., ch] = np.interp(v, _STOPS[:, 0], _STOPS[:, ch + 1]).astype(np.uint8)
-    return QImage(rgba.data, out_w, out_h, out_w * 4, QImage.Format.Format_RGBA8888).copy()
+    h, w = rgba.shape[:2]
+    return QImage(rgba.data, w, h, w * 4, QImage.Format.Format_RGBA8888).copy()
 
 
 def load_for_viewer(image_id: str, path: Path, *, model=None, cam: Optional[np.ndarray] = None) -> LoadedImage:
@@ -192,9 +153,6 @@ class ImageCache(QObject):
         if item is not None:
             self._items.move_to_end(image_id)
         return item
-
-    def is_loading(self, image_id: str) -> bool:
-        return image_id in self._in_flight
 
     def request(self, image_id: str, path: Path) -> None:
         """Decode ``image_id`` in the background unless cached or already on its way."""

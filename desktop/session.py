@@ -15,27 +15,26 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.model import Thresholds
+from core.order import ReviewOrder, row_key
 from core.recorder import BatchResult, DatabaseFailing, ScanRecorder
 from core.scan import ScanProgress, scan, score_file
 from core.store import StoreError
-from core.triage import Triage
+from core.triage import DECISION_ACTIONS, TRIAGE_ACTIONS, Triage
 from core.worklist import Worklist
 
 log = logging.getLogger("fracture_triage.desktop.session")
 
-DECISIONS = {"fracture": "fracture", "no_fracture": "no_fracture", "doubt": "doubt"}
-TRIAGE_ACTIONS = ("fracture", "no_fracture", "doubt", "undo", "next", "previous")
 NO_MODEL_THRESHOLDS = Thresholds(suspicious=2.0, definite=2.0)  # nothing is flagged without a model
 FLUSH_INTERVAL_S = 0.12
 
 
 class ReviewSession(QObject):
-    worklist_changed = Signal(object)  # the new Worklist (bound to the table)
+    worklist_changed = Signal(object)  # the new ReviewOrder over the new Worklist (bound to the table)
     counts_changed = Signal(dict)
     current_changed = Signal(object)  # WorkItem | None
     scan_started = Signal(str)
@@ -56,13 +55,11 @@ class ReviewSession(QObject):
         self.reviewer = reviewer
         self.root: Optional[Path] = None
         self.worklist: Optional[Worklist] = None
+        self.order: Optional[ReviewOrder] = None
         self.triage: Optional[Triage] = None
         self.scanning = False
         self.last_summary = None
-        self.view_order: Optional[Callable[[], Optional[list]]] = None  # set by the window when user-sorted
-        self.action_started_at: Optional[float] = None
         self.last_write_ms = 0.0  # duration of the last durable decision write (writer thread)
-        self._order_before: Optional[list] = None  # the table's order when a decision key was pressed
         self._queue: deque[str] = deque()
         self._stale: set[str] = set()  # image ids whose file changed since the scan (being re-scored)
         self._busy = False
@@ -100,9 +97,10 @@ class ReviewSession(QObject):
         self._user_moved = False
         wl = Worklist(self.store, self.thresholds, root, self.model_version)
 
-        def loaded(_):
+        def loaded(snapshot):  # on the GUI thread: apply what the worker read, then scan
             if gen != self._gen:
                 return
+            wl.apply(snapshot)
             self._bind(wl)
             if self.model is not None:
                 self._start_scan(root, gen)
@@ -112,7 +110,7 @@ class ReviewSession(QObject):
                 self.scan_failed.emit(_message(exc, "The database could not be read"))
                 self._bind(wl)
 
-        self.tasks.run_in_background(wl.reload, loaded, failed)
+        self.tasks.run_in_background(wl.load, loaded, failed)  # the store is read off the GUI thread
         return True
 
     def _bind(self, wl: Worklist) -> None:
@@ -120,10 +118,13 @@ class ReviewSession(QObject):
             self._unsubscribe()
         if self.triage is not None:
             self.triage.close()
+        if self.order is not None:
+            self.order.close()
         self.worklist = wl
-        self.triage = Triage(self.store, wl, self.reviewer)
-        self.worklist_changed.emit(wl)
-        self._unsubscribe = wl.subscribe(self._on_worklist_change)
+        self.order = ReviewOrder(wl)
+        self.triage = Triage(self.store, self.order, self.reviewer)
+        self.worklist_changed.emit(self.order)
+        self._unsubscribe = self.order.subscribe(self._on_worklist_change)
         self._current_key = object()
         self._emit_counts()
         self._check_current()
@@ -131,8 +132,8 @@ class ReviewSession(QObject):
     def set_filter(self, name: str) -> None:
         if self.worklist is not None and self.worklist.filter != name:
             self.worklist.set_filter(name)
-            if self.triage is not None and self.triage.current_item is None and len(self.worklist):
-                self.triage.go_to(self.worklist.next_to_review(0) or 0)
+            if self.triage is not None and self.triage.current_item is None and len(self.order):
+                self.triage.go_to_top()
             self._check_current()
 
     def _on_worklist_change(self, _change) -> None:
@@ -146,7 +147,7 @@ class ReviewSession(QObject):
 
     def _check_current(self) -> None:
         item = self.triage.current_item if self.triage is not None else None
-        key = (item.image_id, str(item.path)) if item is not None else None
+        key = (row_key(item), item.error is None) if item is not None else None
         if key != self._current_key:
             self._current_key = key
             self.current_changed.emit(item)
@@ -200,7 +201,7 @@ class ReviewSession(QObject):
             self.worklist.add_scan_items(result.stored, result.labels)
             t = self.triage
             if not self._user_moved and t is not None and not self.busy:
-                top = self.worklist.next_to_review(0)
+                top = self.order.next_to_review(0)
                 if top is not None and top != t.current:
                     t.go_to(top)
                     self._check_current()
@@ -248,10 +249,8 @@ class ReviewSession(QObject):
             self.worklist.add_scan_items([item], labels)
             if item.image_id != image_id:
                 self.worklist.forget(image_id)
-            if was_current and self.triage is not None:
-                idx = self.worklist.index_of(item.image_id) if item.image_id else None
-                if idx is not None:
-                    self.triage.go_to(idx)
+            if was_current and self.triage is not None and item.image_id:
+                self.triage.go_to_key(item.image_id)
             self._check_current()
             self.rescored.emit(image_id, item)
 
@@ -274,21 +273,29 @@ class ReviewSession(QObject):
         if self.triage is not None:
             self.triage.reviewer = name
 
-    def select(self, image_id: str) -> None:
-        """The user picked a row with the mouse."""
-        if self.worklist is None or self.triage is None:
+    def select(self, key: str) -> None:
+        """The user picked a row with the mouse (``key``: ``core.order.row_key``)."""
+        if self.order is None or self.triage is None:
             return
-        idx = self.worklist.index_of(image_id)
-        if idx is not None:
+        if self.order.row_of(key) is not None:
             self._user_moved = True
-            self.triage.go_to(idx)
+            self.triage.go_to_key(key)
             self._check_current()
 
+    def neighbours(self) -> list:
+        """The images the reviewer may see next (next to review, next, previous): decode these ahead."""
+        t, order = self.triage, self.order
+        if t is None or order is None or t.current < 0:
+            return []
+        i = t.current
+        idx = order.next_to_review(i + 1)
+        out = [order[idx]] if idx is not None else []
+        return out + [order[j] for j in (i + 1, i - 1) if 0 <= j < len(order)]
+
     def perform(self, action: str) -> None:
-        """Queue a triage action (see ``core.triage.ACTIONS``); they run strictly in order."""
+        """Queue a triage action (``core.triage.TRIAGE_ACTIONS``); they run strictly in order."""
         if action not in TRIAGE_ACTIONS:
             raise ValueError(f"unknown triage action {action!r}")
-        self.action_started_at = time.perf_counter()
         self._user_moved = True
         self._queue.append(action)
         self._drain()
@@ -303,21 +310,20 @@ class ReviewSession(QObject):
             t = self.triage
             if t is None:
                 continue
-            if action in DECISIONS:
+            if action in DECISION_ACTIONS:
                 cur = t.current_item
                 if cur is not None and cur.image_id in self._stale:
                     self.notice.emit("This file has changed since it was scanned; it is being scored again. "
                                      "Decide once its new score is shown.")
                     self.action_done.emit(action)
                     continue
-                pending = t.prepare(DECISIONS[action])
+                pending = t.prepare(action)
                 if pending is None:
                     self.notice.emit("Nothing to decide here: choose an image that could be read.")
                     self.action_done.emit(action)
                     continue
                 item = t.current_item
                 self._busy = True
-                self._order_before = self.view_order() if self.view_order is not None else None
                 self.tasks.run_on_writer(lambda p=pending: self._timed(t.write, p),
                                          lambda d, it=item, a=action: self._applied(a, d, it),
                                          lambda exc, a=action: self._write_failed(a, exc))
@@ -339,51 +345,23 @@ class ReviewSession(QObject):
             self.last_write_ms = (time.perf_counter() - t0) * 1000.0
 
     def _navigate(self, action: str) -> None:
-        t = self.triage
-        order = self.view_order() if self.view_order is not None else None
-        if order:
-            cur = t.current_item
-            ids = [self._key(i) for i in order]
-            pos = ids.index(self._key(cur)) if cur is not None and self._key(cur) in ids else -1
-            pos = min(pos + 1, len(order) - 1) if action == "next" else max(pos - 1, 0)
-            t.go_to(self.worklist.index_of(ids[pos]))
-        elif action == "next":
-            t.next()
+        if action == "next":
+            self.triage.next()
         else:
-            t.previous()
+            self.triage.previous()
         self._check_current()
-
-    @staticmethod
-    def _key(item) -> str:
-        return item.image_id if item.error is None and item.image_id else str(item.path)
 
     def _applied(self, action: str, decision, item) -> None:
         self._busy = False
         t = self.triage
         if t is not None and decision is not None:
             t.apply(decision)
-            order, self._order_before = self._order_before, None
-            if order and not decision.is_undo:
-                self._advance_in(order, decision.image_id)
             self._check_current()
             self.decision_saved.emit(decision, item)
         elif decision is None and action == "undo":
             self.notice.emit("Nothing to undo.")
         self.action_done.emit(action)
         self._drain()
-
-    def _advance_in(self, order: list, image_id: str) -> None:
-        """Auto-advance in the table's own order (as it was when the key was pressed) when the user
-        sorted it by a column: the next row after the decided one that is still to review."""
-        ids = [self._key(i) for i in order]
-        start = ids.index(image_id) + 1 if image_id in ids else 0
-        for i in list(range(start, len(order))) + list(range(0, start)):
-            now = self.worklist.item(ids[i])
-            if now is not None and now.to_review:
-                idx = self.worklist.index_of(ids[i])
-                if idx is not None:
-                    self.triage.go_to(idx)
-                return
 
     def _write_failed(self, action: str, exc: BaseException) -> None:
         self._busy = False
@@ -400,6 +378,8 @@ class ReviewSession(QObject):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self.order is not None:
+            self.order.close()
 
 
 def _message(exc: BaseException, what: str) -> str:

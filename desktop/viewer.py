@@ -9,7 +9,6 @@ are in the review pane's header strip). ``shown`` is emitted after an image has 
 from __future__ import annotations
 
 import math
-import time
 from typing import Optional
 
 import numpy as np
@@ -68,7 +67,6 @@ class ImageViewer(QGraphicsView):
         self._wl_drag: Optional[tuple[QPoint, tuple[float, float]]] = None
         self._render_pending = False
         self._pending_shown: Optional[str] = None
-        self.last_paint_time = 0.0
 
     # -- content ---------------------------------------------------------------------------------------
     @property
@@ -250,8 +248,8 @@ class ImageViewer(QGraphicsView):
             if self._window is None:
                 out = img.grey if not self._invert else 255 - img.grey
             else:
-                c, w = self._window
-                out = apply_window(img.raw, c, w, img.inverted != self._invert)
+                c, w = self._window  # re-windowed with the image's own VOI LUT function (e.g. SIGMOID)
+                out = apply_window(img.raw, c, w, img.inverted != self._invert, function=img.window_function)
         else:
             c, w = self._window if self._window is not None else range_window(0, 255)
             lut = apply_window(np.arange(256, dtype=np.float32), c, w, self._invert)
@@ -336,7 +334,6 @@ class ImageViewer(QGraphicsView):
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
-        self.last_paint_time = time.perf_counter()
         if self._pending_shown is not None:
             image_id, self._pending_shown = self._pending_shown, None
             self.shown.emit(image_id)

@@ -1,114 +1,98 @@
-"""The worklist table: a Qt model over ``core.worklist.Worklist``, the probability-bar delegate, and
-the panel with the filter tabs (each with its count) above the table.
+"""The worklist table: a Qt model that displays a ``core.order.ReviewOrder`` row by row, the
+probability-bar delegate, and the panel with the filter tabs (each with its count) above the table.
 
-The model mirrors the worklist's rows in its own list and follows the worklist's change
-notifications ('reset', 'inserted', 'updated', 'removed') with the matching begin/end calls, so views
-(and pytest-qt's model tester) always see a consistent model while a scan adds rows.
+The model keeps no copy of the rows, only their keys (``core.order.row_key``) in the order's order: it
+reads each row's item from the worklist when asked, and follows the order's change notifications
+('reset', 'inserted', 'updated', 'removed') with the matching begin/end calls, so views (and
+pytest-qt's model tester) always see a consistent model while a scan adds rows. A click on a column header asks the order to sort (``ReviewOrder.set_sort``); the
+order, not Qt, decides where each row goes and which image is next.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
-from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QSortFilterProxyModel, Qt,
-                            Signal)
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QTabBar, QTableView, QVBoxLayout, QWidget)
 
+from core.order import row_key
 from core.worklist import FILTER_TITLES, FILTERS
 from desktop import theme
 
 COLUMNS = ("File", "Probability", "Flag", "Decision", "Reviewer", "Body part / view", "Problem / note")
 COL_FILE, COL_PROB, COL_FLAG, COL_DECISION, COL_REVIEWER, COL_BODY, COL_ERROR = range(len(COLUMNS))
+SORT_COLUMN = {COL_FILE: "name", COL_PROB: "probability", COL_FLAG: "flag", COL_DECISION: "label",
+               COL_REVIEWER: "reviewer", COL_BODY: "body", COL_ERROR: "error"}  # -> core.order.SORT_COLUMNS
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1  # the WorkItem
-SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a sortable key per column
-IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 3
-
-
-
-def _change_parts(change: Any) -> tuple[str, list[int]]:
-    kind = getattr(change, "kind", None)
-    rows = getattr(change, "rows", None)
-    if kind is None and isinstance(change, (tuple, list)):
-        kind, rows = change[0], (change[1] if len(change) > 1 else ())
-    return str(kind), sorted(int(r) for r in (rows or ()))
-
-
-def _ranges(rows: list[int]) -> list[tuple[int, int]]:
-    """Sorted row numbers → contiguous (first, last) ranges."""
-    out: list[tuple[int, int]] = []
-    for r in rows:
-        if out and r == out[-1][1] + 1:
-            out[-1] = (out[-1][0], r)
-        else:
-            out.append((r, r))
-    return out
+ROW_KEY_ROLE = Qt.ItemDataRole.UserRole + 3  # core.order.row_key: image id, or the path of an unreadable file
 
 
 class WorklistModel(QAbstractTableModel):
-    """Read-only table over a core Worklist (or nothing, before a folder is open)."""
+    """Read-only table displaying a core ``ReviewOrder`` (or nothing, before a folder is open)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._worklist = None
+        self._order = None
         self._unsubscribe = None
-        self._items: list = []
+        self._keys: list[str] = []  # the rows' keys, as of the last notification Qt was told about
+        self._sort: tuple[Optional[str], bool] = (None, False)  # asked for by the header, kept across folders
 
     # -- binding ---------------------------------------------------------------------------------------
     @property
-    def worklist(self):
-        return self._worklist
+    def order(self):
+        return self._order
 
-    def set_worklist(self, worklist) -> None:
+    def set_order(self, order) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         self.beginResetModel()
-        self._worklist = worklist
-        self._items = [worklist[i] for i in range(len(worklist))] if worklist is not None else []
+        self._order = order
+        self._keys = [row_key(it) for it in order] if order is not None else []
         self.endResetModel()
-        if worklist is not None:
-            self._unsubscribe = worklist.subscribe(self._on_change)
+        if order is not None:
+            self._unsubscribe = order.subscribe(self._on_change)
+            order.set_sort(*self._sort)
 
-    def _on_change(self, change: Any) -> None:
-        wl = self._worklist
-        kind, rows = _change_parts(change)
-        if kind == "inserted":
-            for first, last in _ranges(rows):
-                self.beginInsertRows(QModelIndex(), first, last)
-                self._items[first:first] = [wl[i] for i in range(first, last + 1)]
-                self.endInsertRows()
-        elif kind == "removed":
-            for first, last in reversed(_ranges(rows)):
-                self.beginRemoveRows(QModelIndex(), first, last)
-                del self._items[first:last + 1]
-                self.endRemoveRows()
-        elif kind == "updated":
-            for first, last in _ranges(rows):
-                if last >= len(self._items):
-                    continue
-                for i in range(first, last + 1):
-                    self._items[i] = wl[i]
-                self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
-        else:  # 'reset' or anything unknown: rebuild
+    def _on_change(self, change) -> None:
+        order = self._order
+        if change.kind == "inserted":
+            self.beginInsertRows(QModelIndex(), change.first, change.last)
+            self._keys[change.first:change.first] = [row_key(order[i]) for i in change.rows]
+            self.endInsertRows()
+        elif change.kind == "removed":
+            self.beginRemoveRows(QModelIndex(), change.first, change.last)
+            del self._keys[change.first:change.last + 1]
+            self.endRemoveRows()
+        elif change.kind == "updated":
+            if change.last < len(self._keys):
+                self.dataChanged.emit(self.index(change.first, 0), self.index(change.last, len(COLUMNS) - 1))
+        else:  # 'reset'
             self.beginResetModel()
-            self._items = [wl[i] for i in range(len(wl))] if wl is not None else []
+            self._keys = [row_key(it) for it in order] if order is not None else []
             self.endResetModel()
 
     def item(self, row: int):
-        return self._items[row] if 0 <= row < len(self._items) else None
+        if self._order is None or not 0 <= row < len(self._keys):
+            return None
+        return self._order.worklist.item(self._keys[row])
 
-    def row_of(self, key: str) -> int:
-        """Row of an image (by image id) or of an unreadable file (by its path)."""
-        for i, it in enumerate(self._items):
-            if (it.error is None and it.image_id == key) or (it.error is not None and str(it.path) == key):
-                return i
-        return -1
+    def row_of(self, key: Optional[str]) -> int:
+        """Row of an image (by image id) or of an unreadable file (by its path); -1 when not shown."""
+        row = self._order.row_of(key) if self._order is not None else None
+        return -1 if row is None else row
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """A header click: the review order sorts (column -1: back to the probability order)."""
+        self._sort = (SORT_COLUMN.get(column), order == Qt.SortOrder.DescendingOrder)
+        if self._order is not None:
+            self._order.set_sort(*self._sort)
 
     # -- QAbstractTableModel ---------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._items)
+        return 0 if parent.isValid() else len(self._keys)
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
@@ -124,18 +108,16 @@ class WorklistModel(QAbstractTableModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._items):
+        it = self.item(index.row()) if index.isValid() else None
+        if it is None:
             return None
-        it = self._items[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(it, col)
         if role == ITEM_ROLE:
             return it
-        if role == IMAGE_ID_ROLE:  # the worklist's key: image id, or the path of an unreadable file
-            return it.image_id if it.error is None and it.image_id else str(it.path)
-        if role == SORT_ROLE:
-            return self._sort_key(it, col)
+        if role == ROW_KEY_ROLE:
+            return row_key(it)
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_ERROR or (col == COL_FILE and (it.error or it.note)):
                 if it.error:
@@ -177,15 +159,6 @@ class WorklistModel(QAbstractTableModel):
             return it.error or it.note or ""
         return None
 
-    @staticmethod
-    def _sort_key(it, col: int):
-        if col == COL_PROB:
-            return -1.0 if it.probability is None else float(it.probability)
-        if col == COL_FLAG:
-            return {"definite": 2, "suspicious": 1}.get(it.flag or "", 0)
-        value = WorklistModel._display(it, col)
-        return (value or "").lower()
-
 
 class ProbabilityDelegate(QStyledItemDelegate):
     """Probability as a number and a bar coloured by the model card's flag."""
@@ -226,10 +199,6 @@ class WorklistPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = WorklistModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.proxy.setDynamicSortFilter(True)
         self.tabs = QTabBar(self)
         self.tabs.setDrawBase(False)
         self.tabs.setExpanding(False)
@@ -241,7 +210,7 @@ class WorklistPanel(QWidget):
         self.tabs.currentChanged.connect(self._tab_changed)
         self.table = QTableView(self)
         self.table.setObjectName("worklist")
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setItemDelegateForColumn(COL_PROB, ProbabilityDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -250,12 +219,12 @@ class WorklistPanel(QWidget):
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the probability order
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicatorShown(False)
         self.table.horizontalHeader().setSortIndicatorClearable(True)  # third click: back to probability order
         self.table.horizontalHeader().sortIndicatorChanged.connect(
             lambda *_: self.table.horizontalHeader().setSortIndicatorShown(True))
-        self.proxy.sort(-1)
         vh = self.table.verticalHeader()
         vh.hide()
         vh.setDefaultSectionSize(max(24, self.fontMetrics().height() + 10))
@@ -307,7 +276,8 @@ class WorklistPanel(QWidget):
         self.table.setColumnHidden(COL_BODY, errors or not self._has_body_info())
 
     def _has_body_info(self) -> bool:
-        return any(getattr(it, "body_part", None) or getattr(it, "view", None) for it in self.model._items[:500])
+        rows = (self.model.item(r) for r in range(min(500, self.model.rowCount())))
+        return any(it.body_part or it.view for it in rows if it is not None)
 
     def _has_notes(self) -> bool:
         """Some listed image carries a reader's note (multi-page TIFF, part of a JPEG missing...)."""
@@ -317,34 +287,30 @@ class WorklistPanel(QWidget):
         self._adapt_columns(self.current_filter())
 
     # -- rows ------------------------------------------------------------------------------------------
-    def is_sorted_by_user(self) -> bool:
-        return self.proxy.sortColumn() >= 0
+    def shown_items(self) -> list:
+        """The rows as the table shows them (tests, screenshots)."""
+        return [self.model.item(r) for r in range(self.model.rowCount())]
 
-    def view_order(self) -> list:
-        """The worklist's items in the order the table shows them."""
-        return [self.proxy.index(r, 0).data(ITEM_ROLE) for r in range(self.proxy.rowCount())]
-
-    def select_image(self, image_id: Optional[str]) -> None:
-        """Make ``image_id``'s row current and visible (no ``image_activated``)."""
-        row = self.model.row_of(image_id) if image_id else -1
+    def select_key(self, key: Optional[str]) -> None:
+        """Make the row named ``key`` (``core.order.row_key``) current and visible (no ``image_activated``)."""
+        row = self.model.row_of(key) if key else -1
         self._programmatic = True
         try:
             if row < 0:
                 self.table.selectionModel().clearSelection()
                 return
-            pidx = self.proxy.mapFromSource(self.model.index(row, 0))
-            self.table.selectionModel().setCurrentIndex(
-                pidx, QItemSelectionFlags.ROWS)
-            self.table.scrollTo(pidx, QAbstractItemView.ScrollHint.EnsureVisible)
+            idx = self.model.index(row, 0)
+            self.table.selectionModel().setCurrentIndex(idx, QItemSelectionFlags.ROWS)
+            self.table.scrollTo(idx, QAbstractItemView.ScrollHint.EnsureVisible)
         finally:
             self._programmatic = False
 
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if self._programmatic or not current.isValid():
             return
-        image_id = current.data(IMAGE_ID_ROLE)
-        if image_id:
-            self.image_activated.emit(image_id)
+        key = current.data(ROW_KEY_ROLE)
+        if key:
+            self.image_activated.emit(key)
 
 
 class QItemSelectionFlags:

@@ -52,7 +52,7 @@ EXCLUDED_MODULES = (
 MODEL_FILE_SUFFIXES = (".onnx", ".json", ".md")
 
 # The demo radiographs (``--demo``) bundled from the pydicom-data package: the JPEG 2000 CR chest and
-# tibia, 1.7 MB in all (the package is 56 MB; desktop/demo.py takes whichever of its files exist).
+# tibia, 1.7 MB in all (the package is 56 MB; core/demo.py takes whichever of its files exist).
 DEMO_FILES = ("RG1_J2KI.dcm", "RG3_J2KI.dcm", "RG3_J2KR.dcm")
 
 # Qt plugins kept, by plugin directory, as file names without "lib" and extension (Linux, Windows,

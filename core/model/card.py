@@ -1,6 +1,7 @@
 """The model card: the JSON file beside every ``.onnx`` that says what the model is (name, version,
 input size and preprocessing, outputs, thresholds, metrics, data credit) and pins the exact ``.onnx``
-bytes by SHA-256. Owns parsing, validation and verification of cards; nothing here runs a model.
+bytes by SHA-256. Owns parsing, validation (a pydantic schema, ``_CardSchema``) and verification of
+cards; nothing here runs a model.
 
 A card is ``<stem>.json`` next to ``<stem>.onnx``. The app refuses a model whose card is missing,
 unreadable, incomplete, for another preprocessing, or whose ``sha256`` does not match the file.
@@ -14,6 +15,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from core.imaging.preprocess import PREPROCESSING_ID
 
@@ -92,62 +95,130 @@ def card_path_for(onnx_path: Path) -> Path:
     return Path(onnx_path).with_suffix(".json")
 
 
-def _get(raw: dict, dotted: str, kind: type | tuple[type, ...], where: Path) -> Any:
-    value: Any = raw
-    for key in dotted.split("."):
-        if not isinstance(value, dict) or key not in value:
-            raise ModelError(f"model card {where} is missing '{dotted}'")
-        value = value[key]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise ModelError(f"model card {where}: '{dotted}' has the wrong type ({type(value).__name__})")
-    return value
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False)
+
+
+class _InputSchema(_Strict):
+    name: str
+    size: int
+    channels: int
+    dtype: str
+    preprocessing: str
+
+    @field_validator("size")
+    @classmethod
+    def _plausible(cls, v: int) -> int:
+        if not 8 <= v <= 4096:
+            raise ValueError(f"input size {v} is not plausible")
+        return v
+
+    @field_validator("channels")
+    @classmethod
+    def _grey(cls, v: int) -> int:
+        if v != 1:
+            raise ValueError(f"the app feeds 1-channel (greyscale) input, card says {v}")
+        return v
+
+    @field_validator("dtype")
+    @classmethod
+    def _float32(cls, v: str) -> str:
+        if v != "float32":
+            raise ValueError(f"input dtype must be float32, card says {v}")
+        return v
+
+    @field_validator("preprocessing")
+    @classmethod
+    def _ours(cls, v: str) -> str:
+        if v != PREPROCESSING_ID:
+            raise ValueError(f"preprocessing '{v}' is not what this app does ('{PREPROCESSING_ID}')")
+        return v
+
+
+class _OutputSchema(_Strict):
+    name: str
+
+
+class _ThresholdsSchema(_Strict):
+    suspicious: float
+    definite: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "_ThresholdsSchema":
+        if not 0.0 <= self.suspicious <= self.definite <= 1.0:
+            raise ValueError("thresholds must satisfy 0 <= suspicious <= definite <= 1")
+        return self
+
+
+class _CardSchema(_Strict):
+    """The card's JSON as the app requires it (training adds more keys; they are kept in ``raw``)."""
+
+    name: str
+    version: str
+    input: _InputSchema
+    outputs: list[_OutputSchema]
+    thresholds: _ThresholdsSchema
+    sha256: str
+    metrics: Any = None
+    intended_use: Any = None
+    data_credit: Any = None
+
+    @field_validator("outputs")
+    @classmethod
+    def _some(cls, v: list) -> list:
+        if not v:
+            raise ValueError("'outputs' must list objects with a 'name'")
+        return v
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        v = v.lower()
+        if len(v) != 64 or any(c not in "0123456789abcdef" for c in v):
+            raise ValueError("'sha256' is not a SHA-256 hex digest")
+        return v
+
+
+def _problem(exc: ValidationError, where: Path) -> ModelError:
+    """The first validation problem as one line naming the card and the field."""
+    err = exc.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int)) or "card"
+    kind = err["type"]
+    if kind == "missing":
+        return ModelError(f"model card {where} is missing '{loc}'")
+    if kind == "value_error":
+        return ModelError(f"model card {where}: {str(err['msg']).removeprefix('Value error, ')}")
+    if kind.endswith("_type") or kind in ("model_attributes_type", "is_instance_of", "finite_number"):
+        if loc.startswith("outputs"):
+            return ModelError(f"model card {where}: 'outputs' must list objects with a 'name'")
+        got = err.get("input")
+        return ModelError(f"model card {where}: '{loc}' has the wrong type ({type(got).__name__})")
+    return ModelError(f"model card {where}: '{loc}' {err['msg']}")
 
 
 def parse_card(raw: Any, where: Path) -> ModelCard:
     """Validate a decoded card dict (raises ModelError naming the first problem)."""
     if not isinstance(raw, dict):
         raise ModelError(f"model card {where} is not a JSON object")
-    size = _get(raw, "input.size", int, where)
-    if not 8 <= size <= 4096:
-        raise ModelError(f"model card {where}: input size {size} is not plausible")
-    channels = _get(raw, "input.channels", int, where)
-    if channels != 1:
-        raise ModelError(f"model card {where}: the app feeds 1-channel (greyscale) input, card says {channels}")
-    dtype = _get(raw, "input.dtype", str, where)
-    if dtype != "float32":
-        raise ModelError(f"model card {where}: input dtype must be float32, card says {dtype}")
-    prep = _get(raw, "input.preprocessing", str, where)
-    if prep != PREPROCESSING_ID:
-        raise ModelError(
-            f"model card {where}: preprocessing '{prep}' is not what this app does ('{PREPROCESSING_ID}')"
-        )
-    outputs = _get(raw, "outputs", list, where)
-    if not outputs or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs):
-        raise ModelError(f"model card {where}: 'outputs' must list objects with a 'name'")
-    suspicious = _get(raw, "thresholds.suspicious", float, where)
-    definite = _get(raw, "thresholds.definite", float, where)
-    if not 0.0 <= suspicious <= definite <= 1.0:
-        raise ModelError(f"model card {where}: thresholds must satisfy 0 <= suspicious <= definite <= 1")
-    sha = _get(raw, "sha256", str, where).lower()
-    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-        raise ModelError(f"model card {where}: 'sha256' is not a SHA-256 hex digest")
-    metrics = raw.get("metrics") or {}
+    try:
+        card = _CardSchema.model_validate(raw)
+    except ValidationError as exc:
+        raise _problem(exc, where) from None
+    metrics = card.metrics or {}
     return ModelCard(
-        name=_get(raw, "name", str, where),
-        version=_get(raw, "version", str, where),
-        input_name=_get(raw, "input.name", str, where),
-        input_size=size,
-        channels=channels,
-        dtype=dtype,
-        preprocessing=prep,
-        outputs=tuple(outputs),
-        thresholds=Thresholds(suspicious, definite),
-        sha256=sha,
+        name=card.name,
+        version=card.version,
+        input_name=card.input.name,
+        input_size=card.input.size,
+        channels=card.input.channels,
+        dtype=card.input.dtype,
+        preprocessing=card.input.preprocessing,
+        outputs=tuple(raw["outputs"]),
+        thresholds=Thresholds(card.thresholds.suspicious, card.thresholds.definite),
+        sha256=card.sha256,
         metrics=metrics if isinstance(metrics, dict) else {"value": metrics},
-        intended_use=str(raw.get("intended_use") or ""),
-        data_credit=str(raw.get("data_credit") or ""),
+        intended_use=str(card.intended_use or ""),
+        data_credit=str(card.data_credit or ""),
         path=where,
         raw=raw,
     )

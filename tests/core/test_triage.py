@@ -1,5 +1,6 @@
-"""Keyboard triage as named actions, without Qt: decisions are durable and auto-advance to the next
-image still to review, undo, next/previous, and the split write/apply used by a GUI's worker thread."""
+"""Keyboard triage without Qt: decisions are durable and auto-advance to the next image still to
+review in the order shown (also under a column sort), undo, next/previous, and the split
+prepare/write/apply a GUI uses to write on its writer thread."""
 
 from __future__ import annotations
 
@@ -7,9 +8,25 @@ import threading
 
 import pytest
 
-from core.triage import ACTIONS, ACTION_TITLES, Triage
+from core.order import ReviewOrder
+from core.triage import Triage
 from core.worklist import Worklist
-from tests.core.store.helpers import Thresholds, fake_id, fill, open_test_store
+from tests.core.store.helpers import Thresholds, fake_id, fill, item, open_test_store
+
+
+def decide(t: Triage, label: str):
+    pending = t.prepare(label)
+    if pending is None:
+        return None
+    d = t.write(pending)
+    t.apply(d)
+    return d
+
+
+def undo(t: Triage):
+    d = t.write_undo()
+    t.apply(d)
+    return d
 
 
 @pytest.fixture
@@ -18,43 +35,39 @@ def setup(tmp_path):
     fill(store, tmp_path, [0.9, 0.8, 0.7, 0.6, 0.5])
     wl = Worklist(store, Thresholds(0.3, 0.7), tmp_path)
     wl.reload()
-    t = Triage(store, wl, "dr k")
+    order = ReviewOrder(wl)
+    t = Triage(store, order, "dr k")
     yield store, wl, t
     t.close()
+    order.close()
     store.close()
-
-
-def test_actions_table():
-    assert set(ACTIONS) == {"fracture", "no_fracture", "doubt", "undo", "next", "previous"}
-    assert set(ACTION_TITLES) == set(ACTIONS)
 
 
 def test_decide_advances_in_to_review_filter(setup):
     store, wl, t = setup
     assert t.current == 0 and t.current_item.image_id == fake_id(0)
-    d = t.run("fracture")
+    d = decide(t, "fracture")
     assert d.label == "fracture" and d.reviewer == "dr k" and d.probability == 0.9 and d.model_version == "m1"
     assert store.current_labels()[fake_id(0)].label == "fracture"  # durable in the store
     assert t.current_item.image_id == fake_id(1) and len(wl) == 4
-    t.run("no_fracture")
-    t.run("doubt")
+    decide(t, "no_fracture")
+    decide(t, "doubt")
     assert t.current_item.image_id == fake_id(3)
-    assert {k: v.label for k, v in store.current_labels().items()} == {
-        fake_id(0): "fracture", fake_id(1): "no_fracture", fake_id(2): "doubt"}
+    assert store.current_labels()[fake_id(2)].label == "doubt" and len(store.current_labels()) == 3
 
 
 def test_undo_goes_back_to_the_undone_image(setup):
     store, wl, t = setup
-    t.run("fracture")
-    t.run("no_fracture")
+    decide(t, "fracture")
+    decide(t, "no_fracture")
     assert t.current_item.image_id == fake_id(2)
-    u = t.run("undo")
+    u = undo(t)
     assert u.is_undo and u.restored is None
     assert t.current_item.image_id == fake_id(1) and t.current_item.label is None
     assert fake_id(1) not in store.current_labels()
-    t.run("undo")
+    undo(t)
     assert t.current_item.image_id == fake_id(0) and len(wl) == 5
-    assert t.run("undo") is None  # nothing left to undo: stays put
+    assert undo(t) is None  # nothing left to undo: stays put
     assert t.current == 0
 
 
@@ -62,19 +75,37 @@ def test_all_filter_auto_advance_skips_decided_and_wraps(setup):
     store, wl, t = setup
     wl.set_filter("all")
     t.go_to(3)
-    t.run("fracture")
+    decide(t, "fracture")
     assert t.current == 4
-    t.run("fracture")  # last row decided: wraps to the first still to review
+    decide(t, "fracture")  # last row decided: wraps to the first still to review
     assert t.current == 0
     for _ in range(3):
-        t.run("doubt")
+        decide(t, "doubt")
     assert t.current == 2  # everything decided: stays on the last decided row
-    t.run("previous")
+    t.previous()
     assert t.current == 1
-    t.run("next")
-    t.run("next")
-    t.run("next")
+    for _ in range(3):
+        t.next()
     assert t.current == 4  # next stops at the end
+
+
+def test_advance_follows_a_column_sort(setup):
+    store, wl, t = setup
+    t.order.set_sort("probability")  # ascending: lowest first
+    assert t.current_item.image_id == fake_id(0) and t.current == 4  # the sort kept the current image
+    t.go_to(0)
+    assert t.current_item.image_id == fake_id(4)
+    decide(t, "fracture")
+    assert t.current_item.image_id == fake_id(3)
+    wl.set_filter("all")
+    t.order.set_sort("label", descending=True)  # decided first: [4 (fracture), 0, 1, 2, 3]
+    assert [it.image_id for it in t.order] == [fake_id(i) for i in (4, 0, 1, 2, 3)]
+    t.go_to_key(fake_id(2))
+    decide(t, "doubt")  # the next below in the order as seen when deciding, though 2 moves up
+    assert [it.image_id for it in t.order] == [fake_id(i) for i in (4, 2, 0, 1, 3)]
+    assert t.current_item.image_id == fake_id(3) and t.current == 4
+    decide(t, "fracture")  # the last row: wraps to the first still to review
+    assert t.current_item.image_id == fake_id(0)
 
 
 def test_split_write_on_worker_thread_then_apply(setup):
@@ -96,29 +127,31 @@ def test_split_write_on_worker_thread_then_apply(setup):
 
 def test_current_row_follows_inserts_above_it(setup, tmp_path):
     store, wl, t = setup
-    from tests.core.store.helpers import item
-
     t.go_to(2)
     wl.add_scan_items([item(tmp_path / "top.png", "top", 0.99)])
     assert t.current == 3 and t.current_item.image_id == fake_id(2)
+
+
+def test_go_to_key_and_top(setup):
+    store, wl, t = setup
+    assert t.go_to_key(fake_id(3)) == 3 and t.current_key == fake_id(3)
+    assert t.go_to_key("not shown") == 3
+    assert t.go_to_top() == 0
 
 
 def test_empty_worklist(tmp_path):
     store = open_test_store(tmp_path)
     wl = Worklist(store, Thresholds(), tmp_path)
     wl.reload()
-    t = Triage(store, wl, "r")
+    t = Triage(store, ReviewOrder(wl), "r")
     assert t.current == -1 and t.current_item is None
-    assert t.run("fracture") is None and t.run("next") is None and t.run("undo") is None
+    assert t.prepare("fracture") is None and t.next() is None and undo(t) is None
     store.close()
 
 
 def test_decision_records_mode_and_time_since_the_image_was_shown(tmp_path, monkeypatch):
     import core.triage as triage_mod
     from core.model.card import Thresholds
-    from core.triage import Triage
-    from core.worklist import Worklist
-    from tests.core.store.helpers import fake_id, fill, open_test_store
 
     clock = [100.0]
     monkeypatch.setattr(triage_mod.time, "monotonic", lambda: clock[0])
@@ -126,13 +159,13 @@ def test_decision_records_mode_and_time_since_the_image_was_shown(tmp_path, monk
     fill(store, tmp_path, [0.9, 0.2])
     wl = Worklist(store, Thresholds(0.3, 0.7), tmp_path)
     wl.reload()
-    t = Triage(store, wl, "dr t")
+    t = Triage(store, ReviewOrder(wl), "dr t")
     t.reading_mode = "blinded"
     clock[0] += 2.5
-    d = t.decide("fracture")
+    d = decide(t, "fracture")
     assert (d.reading_mode, d.shown_ms) == ("blinded", 2500)
     clock[0] += 0.75  # the next image has been on screen since the decision moved there
-    d2 = t.decide("no_fracture")
+    d2 = decide(t, "no_fracture")
     assert d2.shown_ms == 750 and d2.image_id != d.image_id
     assert {fake_id(0), fake_id(1)} == {d.image_id, d2.image_id}
     store.close()

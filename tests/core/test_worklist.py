@@ -70,21 +70,16 @@ def test_root_limits_the_worklist(store, tmp_path):
     assert len(_wl(store, None)) == 3
 
 
-def test_navigation_and_next_to_review_wraps(store, tmp_path):
+def test_index_of_item_and_rank(store, tmp_path):
     fill(store, tmp_path, [0.9, 0.8, 0.7, 0.6])
-    store.record_decision(fake_id(0), "r", "fracture")
-    store.record_decision(fake_id(2), "r", "fracture")
+    store.record_scan_results(tmp_path, [error_item(tmp_path / "bad.jpg")])
     wl = _wl(store, tmp_path)
     wl.set_filter("all")
-    assert wl.next_to_review(0) == 1
-    assert wl.next_to_review(2) == 3
-    assert wl.next_to_review(4) == 1  # past the end: from the top
-    store.record_decision(fake_id(1), "r", "doubt")
-    store.record_decision(fake_id(3), "r", "doubt")
-    wl.reload()
-    assert wl.next_to_review(0) is None
-    assert wl.next(3) == 3 and wl.next(0) == 1 and wl.previous(0) == 0 and wl.previous(2) == 1
     assert wl.index_of(fake_id(2)) == 2 and wl.index_of("nope") is None
+    bad = str(tmp_path / "bad.jpg")
+    assert wl.index_of(bad) == 4 and wl.item(bad).error and wl.rank(bad) > wl.rank(fake_id(3))
+    wl.set_filter("to_review")
+    assert wl.index_of(bad) is None and wl.item(bad) is not None
 
 
 def test_decisions_move_rows_between_filters_with_notifications(store, tmp_path):
@@ -235,3 +230,27 @@ def test_incremental_updates_match_a_full_recomputation():
         assert wl.counts() == {f: sum(matches(i, f) for i in every) for f in FILTERS}
 
     run()
+
+
+def test_load_reads_off_thread_and_apply_notifies(store, tmp_path):
+    """The thread contract: ``load`` only reads the store (no rows change, nothing is notified),
+    ``apply`` on the worklist's thread replaces the rows and says 'reset'."""
+    import threading
+
+    fill(store, tmp_path, [0.4, 0.9])
+    store.record_scan_results(tmp_path, [error_item(tmp_path / "bad.jpg")])
+    store.record_decision(fake_id(1), "r", "doubt")
+    wl = Worklist(store, Thresholds(0.3, 0.7), tmp_path)
+    changes: list[Change] = []
+    wl.subscribe(changes.append)
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("snap", wl.load()))
+    t.start()
+    t.join(60)
+    assert changes == [] and len(wl) == 0  # nothing happened to the worklist off its thread
+    snap = got["snap"]
+    assert {r.image_id for r in snap.rows} == {fake_id(0), fake_id(1)} and len(snap.errors) == 1
+    assert snap.labels[fake_id(1)].label == "doubt"
+    wl.apply(snap)
+    assert changes == [Change("reset", 0, 0)] and [w.image_id for w in wl] == [fake_id(0)]
+    assert wl.counts()["errors"] == 1 and wl.counts()["doubt"] == 1

@@ -78,7 +78,7 @@ def make_window(qtbot, tmp_path, test_model, db_url):
 def scanned(make_window, image_folder, qtbot):
     """A window that has opened ``image_folder`` and finished scanning it."""
     w = make_window()
-    with qtbot.waitSignal(w.scan_done, timeout=20000):
+    with qtbot.waitSignal(w.scan_done, timeout=60000):
         w.open_folder(image_folder)
     qtbot.waitUntil(lambda: w.review.viewer.image is not None and w.review.viewer.image.qimage is not None)
     return w

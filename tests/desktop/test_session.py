@@ -49,7 +49,7 @@ def session_on(qtbot, tmp_path, test_model):
 def test_scan_fills_the_worklist_in_probability_order(session_on, tmp_path, qtbot):
     s = session_on()
     folder = make_image_folder(tmp_path / "x")
-    with qtbot.waitSignal(s.scan_finished, timeout=20000):
+    with qtbot.waitSignal(s.scan_finished, timeout=60000):
         assert s.open_folder(folder)
     assert [it.name for it in s.worklist] == expected_order()
     assert s.current_item.name == expected_order()[0]
@@ -60,7 +60,7 @@ def test_results_the_database_refuses_are_reported_not_listed(session_on, tmp_pa
     s = session_on(bad={"xray_03.png"})
     notices = []
     s.notice.connect(notices.append)
-    with qtbot.waitSignal(s.scan_finished, timeout=20000):
+    with qtbot.waitSignal(s.scan_finished, timeout=60000):
         s.open_folder(make_image_folder(tmp_path / "x"))
     names = [it.name for it in s.worklist]
     assert "xray_03.png" not in names and len(names) == N_IMAGES - 1  # what the table shows is what is stored
@@ -73,8 +73,8 @@ def test_a_failing_database_stops_the_scan_with_a_message(session_on, tmp_path, 
     for i in range(N_IMAGES, n):  # more files than the recorder forgives in a row
         (folder / f"xray_{i:02d}.png").write_bytes((folder / "xray_00.png").read_bytes() + bytes([i]))
     s = session_on(bad={f"xray_{i:02d}.png" for i in range(n)})
-    with qtbot.waitSignal(s.scan_failed, timeout=20000) as sig:
+    with qtbot.waitSignal(s.scan_failed, timeout=60000) as sig:
         s.open_folder(folder)
     assert sig.args[0].startswith("Scan results could not be saved: disk I/O error")
-    qtbot.waitUntil(lambda: not s.scanning or s.last_summary is not None, timeout=20000)
+    qtbot.waitUntil(lambda: not s.scanning or s.last_summary is not None, timeout=60000)
     assert len(s.worklist) == 0

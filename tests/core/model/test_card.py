@@ -88,3 +88,29 @@ def test_threshold_flags():
     assert [t.flag(p) for p in (0.0, 0.29, 0.3, 0.69, 0.7, 1.0)] == [None, None, "suspicious", "suspicious",
                                                                       "definite", "definite"]
     assert t.flag(None) is None and t.flag(float("nan")) is None
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"input__size": True}, "wrong type"),  # a bool is not a size
+        ({"input__size": 5000}, "not plausible"),
+        ({"input__dtype": "float16"}, "float32"),
+        ({"thresholds__definite": "0.7"}, "'thresholds.definite' has the wrong type"),
+        ({"thresholds__definite": 1.5}, "thresholds must satisfy"),
+        ({"outputs": [{"nom": "x"}]}, "missing 'outputs.name'"),
+        ({"outputs": ["probability"]}, "'outputs' must list objects"),
+        ({"name": 7}, "'name' has the wrong type"),
+        ({"version": None}, "missing 'version'"),
+    ],
+)
+def test_more_invalid_cards(model_copy, change, message):
+    _rewrite_card(model_copy, **change)
+    with pytest.raises(ModelError, match=message):
+        load_card(card_path_for(model_copy))
+
+
+def test_card_not_an_object(model_copy):
+    card_path_for(model_copy).write_text("[1, 2]")
+    with pytest.raises(ModelError, match="not a JSON object"):
+        load_card(card_path_for(model_copy))

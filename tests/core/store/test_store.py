@@ -242,3 +242,28 @@ def test_non_utf8_file_names_round_trip(store, tmp_path):
     assert [r.path for r in store.image_rows(root)] == [str(odd)]
     assert os.fsencode(store.error_rows(root)[0].path).endswith(b"bad\xfe.jpg")
     assert store.images_named(odd.name) == {it.image_id}
+
+
+def test_image_rows_one_query_latest_location_and_prediction(store, tmp_path):
+    """Latest location under the root (a newer one elsewhere does not count), latest prediction of the
+    version asked for (None when it has none), images ordered by path."""
+    import time
+
+    first = [item(tmp_path / "in" / f"{n}.png", n, 0.1 * n, model="m1") for n in (3, 1, 2)]
+    store.record_scan_results(tmp_path / "in", first)
+    time.sleep(0.01)
+    store.record_scan_results(tmp_path / "in", [item(tmp_path / "in" / "moved" / "1.png", 1, 0.5, model="m2")])
+    time.sleep(0.01)
+    store.record_scan_results(tmp_path / "out", [item(tmp_path / "out" / "2.png", 2, 0.7, model="m1")])
+    rows = store.image_rows(tmp_path / "in")
+    assert [r.image_id for r in rows] == [fake_id(2), fake_id(3), fake_id(1)]  # in/2, in/3, in/moved/1
+    by_id = {r.image_id: r for r in rows}
+    assert by_id[fake_id(1)].path == str(tmp_path / "in" / "moved" / "1.png")  # the latest location
+    assert by_id[fake_id(2)].path == str(tmp_path / "in" / "2.png")  # the newer one is outside the root
+    assert (by_id[fake_id(1)].probability, by_id[fake_id(1)].model_version) == (0.5, "m2")  # latest of any version
+    assert by_id[fake_id(2)].probability == 0.7  # latest prediction, wherever the file was seen
+    m1 = {r.image_id: r for r in store.image_rows(tmp_path / "in", "m1")}
+    assert m1[fake_id(1)].probability == 0.1 and m1[fake_id(3)].probability == pytest.approx(0.3)
+    none = store.image_rows(tmp_path / "in", "m9")
+    assert all(r.probability is None and r.model_version == "m9" for r in none) and len(none) == 3
+    assert [r.image_id for r in store.image_rows(image_ids=[fake_id(2)])] == [fake_id(2)]

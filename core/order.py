@@ -1,0 +1,215 @@
+"""``ReviewOrder``: the order the reviewer goes through the worklist — THE one owner of "which row is
+where" and "which image is next". The desktop table displays it row by row (keeping no copy) and
+the triage moves through it.
+
+* **Order**: the worklist's own (probability, highest first) or, after ``set_sort(column,
+  descending)``, sorted by one column (``SORT_COLUMNS``); ties keep the worklist's order in both
+  directions. Under a sort, rows are placed by ``bisect`` as the worklist changes (no re-sort).
+* **Row key** (``row_key``): the image id, or the path of a file that could not be read — the one
+  way a row is named anywhere (table, session, triage).
+* **Navigation**: ``next``/``previous`` (clamped) and ``next_to_review`` (the first row at or after
+  a row that still needs review, wrapping to the top; ``skip`` leaves one image out).
+* **Notifications**: ``subscribe(callback)`` gets ``core.worklist.Change`` objects in THIS order's row
+  numbers, after each change (same contract as ``Worklist``).
+
+Not thread-safe: use it from one thread (the GUI thread), like the worklist under it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from typing import Any, Callable, Iterator, Optional
+
+from core.worklist import Change, WorkItem, Worklist
+
+FLAG_RANK = {"definite": 2, "suspicious": 1}
+
+
+def row_key(item: WorkItem) -> str:
+    """How a row is named: its image id, or the path of a file that could not be read."""
+    return item.image_id if item.error is None and item.image_id else str(item.path)
+
+
+def _text(value: Optional[str]) -> str:
+    return (value or "").lower()
+
+
+SORT_COLUMNS: dict[str, Callable[[WorkItem], Any]] = {
+    "name": lambda it: _text(it.name),
+    "probability": lambda it: -1.0 if it.probability is None else float(it.probability),
+    "flag": lambda it: FLAG_RANK.get(it.flag or "", 0),
+    "label": lambda it: _text(it.label),
+    "reviewer": lambda it: _text(it.reviewer),
+    "body": lambda it: " / ".join(x for x in (it.body_part, it.view) if x).lower(),
+    "error": lambda it: _text(it.error),
+}
+
+
+class _Desc:
+    """A sort value compared in reverse (descending columns keep ascending tie-breaks)."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v: Any) -> None:
+        self.v = v
+
+    def __lt__(self, other: "_Desc") -> bool:
+        return other.v < self.v
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and self.v == other.v
+
+    def __hash__(self) -> int:  # pragma: no cover - not used as a dict key
+        return hash(self.v)
+
+
+class ReviewOrder:
+    def __init__(self, worklist: Worklist) -> None:
+        self.worklist = worklist
+        self.sort_column: Optional[str] = None
+        self.descending = False
+        self._subscribers: list[Callable[[Change], None]] = []
+        # under a sort: the worklist's view as row keys (to read its notifications), and the sorted rows
+        self._mirror: list[str] = []
+        self._rows: list[tuple] = []  # (sort value, worklist rank, row key), sorted
+        self._entry: dict[str, tuple] = {}
+        self._unsubscribe = worklist.subscribe(self._on_change)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    # ------------------------------------------------------------------ sorting
+    @property
+    def sorted_by_user(self) -> bool:
+        return self.sort_column is not None
+
+    def set_sort(self, column: Optional[str], descending: bool = False) -> None:
+        """Sort by ``column`` (one of ``SORT_COLUMNS``), or back to the worklist's order with None."""
+        if column is not None and column not in SORT_COLUMNS:
+            raise ValueError(f"unknown sort column {column!r}; one of {', '.join(SORT_COLUMNS)}")
+        if (column, bool(descending)) == (self.sort_column, self.descending) or (column is None and self.sort_column is None):
+            return
+        self.sort_column, self.descending = column, bool(descending) if column is not None else False
+        self._rebuild()
+        self._emit(Change("reset", 0, len(self) - 1))
+
+    def _entry_for(self, item: WorkItem) -> tuple:
+        key = row_key(item)
+        value = SORT_COLUMNS[self.sort_column](item)  # type: ignore[index]
+        return (_Desc(value) if self.descending else value, self.worklist.rank(key), key)
+
+    def _rebuild(self) -> None:
+        if self.sort_column is None:
+            self._mirror, self._rows, self._entry = [], [], {}
+            return
+        items = list(self.worklist)
+        self._mirror = [row_key(it) for it in items]
+        self._entry = {row_key(it): self._entry_for(it) for it in items}
+        self._rows = sorted(self._entry.values())
+
+    # ------------------------------------------------------------------ following the worklist
+    def _on_change(self, change: Change) -> None:
+        if self.sort_column is None:
+            self._emit(change)
+            return
+        if change.kind == "reset":
+            self._rebuild()
+            self._emit(Change("reset", 0, len(self) - 1))
+        elif change.kind == "inserted":
+            for i in change.rows:
+                self._mirror.insert(i, row_key(self.worklist[i]))
+                self._insert(self.worklist[i])
+        elif change.kind == "removed":
+            for i in reversed(change.rows):
+                self._remove(self._mirror.pop(i))
+        elif change.kind == "updated":
+            for i in change.rows:
+                item = self.worklist[i]
+                key = self._mirror[i]
+                new = self._entry_for(item)
+                if new == self._entry.get(key):
+                    pos = bisect.bisect_left(self._rows, new)
+                    self._emit(Change("updated", pos, pos))
+                else:
+                    self._remove(key)
+                    self._insert(item)
+
+    def _insert(self, item: WorkItem) -> None:
+        entry = self._entry_for(item)
+        self._entry[entry[2]] = entry
+        pos = bisect.bisect_left(self._rows, entry)
+        self._rows.insert(pos, entry)
+        self._emit(Change("inserted", pos, pos))
+
+    def _remove(self, key: str) -> None:
+        entry = self._entry.pop(key)
+        pos = bisect.bisect_left(self._rows, entry)
+        del self._rows[pos]
+        self._emit(Change("removed", pos, pos))
+
+    # ------------------------------------------------------------------ rows
+    def __len__(self) -> int:
+        return len(self._rows) if self.sort_column is not None else len(self.worklist)
+
+    def __getitem__(self, row: int) -> WorkItem:
+        if self.sort_column is None:
+            return self.worklist[row]
+        if row < 0:
+            row += len(self._rows)
+        return self._item(self._rows[row][2])
+
+    def __iter__(self) -> Iterator[WorkItem]:
+        if self.sort_column is None:
+            return iter(self.worklist)
+        return (self._item(e[2]) for e in self._rows)
+
+    def _item(self, key: str) -> WorkItem:
+        item = self.worklist.item(key)
+        assert item is not None, key
+        return item
+
+    def row_of(self, key: Optional[str]) -> Optional[int]:
+        """The row of an image id (or of an unreadable file's path), or None when it is not shown."""
+        if not key:
+            return None
+        if self.sort_column is None:
+            return self.worklist.index_of(key)
+        entry = self._entry.get(key)
+        if entry is None:
+            return None
+        return bisect.bisect_left(self._rows, entry)
+
+    # ------------------------------------------------------------------ navigation
+    def next(self, row: int) -> Optional[int]:
+        n = len(self)
+        return None if n == 0 else min(max(row + 1, 0), n - 1)
+
+    def previous(self, row: int) -> Optional[int]:
+        n = len(self)
+        return None if n == 0 else max(min(row - 1, n - 1), 0)
+
+    def next_to_review(self, row: int, skip: Optional[str] = None) -> Optional[int]:
+        """First row at or after ``row`` still to review (other than ``skip``), else the first from
+        the top; None when nothing is left."""
+        n = len(self)
+        start = min(max(row, 0), n)
+        for i in itertools.chain(range(start, n), range(0, start)):
+            item = self[i]
+            if item.to_review and (skip is None or row_key(item) != skip):
+                return i
+        return None
+
+    # ------------------------------------------------------------------ notifications
+    def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, change: Change) -> None:
+        for cb in list(self._subscribers):
+            cb(change)

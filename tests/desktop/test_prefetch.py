@@ -1,0 +1,63 @@
+"""``desktop.prefetch``: decoding for the viewer off the GUI thread (image, presets, heatmap; a bad
+file becomes a reason, never an exception) and the LRU cache that prefetches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.model import load_model
+from desktop.prefetch import ImageCache, heatmap_image, load_for_viewer
+from desktop.tasks import TaskRunner
+
+
+def png(path: Path, level: int = 120, size=(40, 30)) -> Path:
+    Image.fromarray(np.full(size[::-1], level, np.uint8)).save(path)
+    return path
+
+
+def test_load_a_png_with_presets(tmp_path):
+    img = load_for_viewer("id1", png(tmp_path / "a.png"))
+    assert img.error == "" and (img.width, img.height) == (40, 30) and img.qimage.width() == 40
+    assert img.raw is None and img.source is img.grey
+    assert [n for n, _ in img.presets][0] == "As acquired" and img.presets[0][1] is None
+
+
+def test_heatmap_with_a_model_that_has_one(tmp_path, test_model):
+    img = load_for_viewer("id1", png(tmp_path / "a.png"), model=load_model(test_model))
+    assert img.heatmap is None or img.heatmap.width() == 512  # the test model's CAM may be flat
+    cam = np.zeros((8, 8), np.float32)
+    cam[2, 2] = 1.0
+    q = heatmap_image(cam, 40, 30, 64)
+    assert (q.width(), q.height()) == (512, 384)
+
+
+@pytest.mark.parametrize("content,reason", [(None, "can no longer be read"), (b"\xff\xd8\xff\xe0junk", "JPEG")])
+def test_a_bad_file_gives_a_reason(tmp_path, content, reason):
+    path = tmp_path / "b.jpg"
+    if content is not None:
+        path.write_bytes(content)
+    img = load_for_viewer("id2", path)
+    assert reason in img.error and img.qimage is None
+
+
+def test_cache_loads_in_the_background_and_keeps_the_most_recent(qtbot, tmp_path):
+    tasks = TaskRunner()
+    cache = ImageCache(tasks, lambda: None, capacity=2)
+    try:
+        paths = [png(tmp_path / f"{i}.png", 40 + i) for i in range(3)]
+        for i, p in enumerate(paths):
+            with qtbot.waitSignal(cache.loaded, timeout=30000) as sig:
+                cache.request(f"id{i}", p)
+            assert sig.args == [f"id{i}"]
+        assert cache.get("id0") is None  # evicted: capacity 2
+        assert cache.get("id2").error == "" and cache.get("id1") is not None
+        with qtbot.assertNotEmitted(cache.loaded, wait=50):
+            cache.request("id2", paths[2])  # cached: nothing to do
+        cache.clear()
+        assert cache.get("id2") is None
+    finally:
+        tasks.shutdown()

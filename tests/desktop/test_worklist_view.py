@@ -1,0 +1,93 @@
+"""``desktop.worklist_view`` on its own: the table displays the core review order (it never sorts by
+itself), header clicks ask the order to sort, rows arriving under a sort keep the model consistent
+(Qt's model tester), and the panel's tabs and row picks."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.order import ReviewOrder, row_key
+from core.worklist import Worklist
+from desktop.worklist_view import COL_DECISION, COL_FILE, COL_PROB, ITEM_ROLE, ROW_KEY_ROLE, WorklistPanel
+from tests.core.store.helpers import Thresholds, error_item, fake_id, fill, item, open_test_store
+
+
+@pytest.fixture
+def bound(qtbot, tmp_path):
+    store = open_test_store(tmp_path)
+    fill(store, tmp_path, [0.2, 0.9, 0.5, 0.7])
+    store.record_scan_results(tmp_path, [error_item(tmp_path / "bad.jpg")])
+    wl = Worklist(store, Thresholds(0.3, 0.7), tmp_path)
+    wl.reload()
+    order = ReviewOrder(wl)
+    panel = WorklistPanel()
+    qtbot.addWidget(panel)
+    panel.model.set_order(order)
+    yield panel, order, wl, store
+    order.close()
+    store.close()
+
+
+def names(panel):
+    return [it.name for it in panel.shown_items()]
+
+
+def test_shows_the_order_and_sorts_through_it(bound):
+    panel, order, wl, store = bound
+    assert names(panel) == ["img0001.png", "img0003.png", "img0002.png", "img0000.png"]  # probability order
+    panel.table.sortByColumn(COL_FILE, Qt.SortOrder.AscendingOrder)
+    assert order.sort_column == "name" and not order.descending
+    assert names(panel) == sorted(names(panel))
+    panel.table.sortByColumn(COL_PROB, Qt.SortOrder.DescendingOrder)
+    assert (order.sort_column, order.descending) == ("probability", True)
+    assert [it.probability for it in panel.shown_items()] == [0.9, 0.7, 0.5, 0.2]
+    panel.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+    assert order.sort_column is None
+
+
+def test_roles_and_row_of(bound):
+    panel, order, wl, store = bound
+    m = panel.model
+    idx = m.index(0, COL_PROB)
+    assert idx.data() == "90%" and idx.data(ITEM_ROLE).image_id == fake_id(1)
+    assert idx.data(ROW_KEY_ROLE) == fake_id(1) and m.row_of(fake_id(1)) == 0 and m.row_of("nope") == -1
+    wl.set_filter("errors")
+    assert m.rowCount() == 1 and m.index(0, 0).data(ROW_KEY_ROLE) == str(wl[0].path) == row_key(wl[0])
+
+
+def test_rows_arriving_under_a_sort_keep_the_model_consistent(bound, qtmodeltester, tmp_path):
+    panel, order, wl, store = bound
+    qtmodeltester.check(panel.model)
+    panel.table.sortByColumn(COL_DECISION, Qt.SortOrder.DescendingOrder)
+    from PySide6.QtTest import QAbstractItemModelTester
+
+    tester = QAbstractItemModelTester(panel.model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    wl.set_filter("all")
+    for n in range(6):
+        wl.add_scan_items([item(tmp_path / f"new{n}.png", f"new{n}", 0.1 * n)])
+    wl.apply_decision(store.record_decision(fake_id(2), "RB", "fracture"))
+    assert [row_key(it) for it in panel.shown_items()] == [row_key(it) for it in order]
+    assert panel.shown_items()[0].image_id == fake_id(2)  # the one decided row first (label descending)
+    del tester
+
+
+def test_a_row_pick_names_the_row_and_programmatic_selection_does_not(bound, qtbot):
+    panel, order, wl, store = bound
+    picked = []
+    panel.image_activated.connect(picked.append)
+    panel.select_key(fake_id(3))
+    assert picked == [] and panel.table.currentIndex().row() == 1
+    panel.table.setCurrentIndex(panel.model.index(2, 0))
+    assert picked == [fake_id(2)]
+
+
+def test_tabs_emit_filters_and_show_counts(bound, qtbot):
+    panel, order, wl, store = bound
+    with qtbot.waitSignal(panel.filter_selected) as sig:
+        panel.tabs.setCurrentIndex(6)
+    assert sig.args == ["errors"]
+    panel.set_counts(wl.counts())
+    assert panel.tabs.tabText(0) == "To review 4" and panel.tabs.tabText(6) == "Errors 1"
+    panel.show_filter("all")  # no signal when the session sets it
+    assert panel.current_filter() == "all"
