@@ -281,7 +281,8 @@ class WorklistPanel(QWidget):
 
     def _has_notes(self) -> bool:
         """Some listed image carries a reader's note (multi-page TIFF, part of a JPEG missing...)."""
-        return any(it.error is None and it.note for it in self.model._items[:2000])
+        rows = (self.model.item(r) for r in range(min(2000, self.model.rowCount())))
+        return any(it.error is None and it.note for it in rows if it is not None)
 
     def refresh_columns(self) -> None:
         self._adapt_columns(self.current_filter())
