@@ -240,6 +240,9 @@ class WorklistPanel(QWidget):
         self.table.setColumnHidden(COL_BODY, True)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self._programmatic = False
+        self._key_before_reset: Optional[str] = None  # a sort resets the model: the current row stays current
+        self.model.modelAboutToBeReset.connect(self._remember_current)
+        self.model.modelReset.connect(lambda: self.select_key(self._key_before_reset))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -305,6 +308,10 @@ class WorklistPanel(QWidget):
             self.table.scrollTo(idx, QAbstractItemView.ScrollHint.EnsureVisible)
         finally:
             self._programmatic = False
+
+    def _remember_current(self) -> None:
+        idx = self.table.currentIndex()
+        self._key_before_reset = idx.data(ROW_KEY_ROLE) if idx.isValid() else None
 
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if self._programmatic or not current.isValid():

@@ -91,3 +91,11 @@ def test_tabs_emit_filters_and_show_counts(bound, qtbot):
     assert panel.tabs.tabText(0) == "To review 4" and panel.tabs.tabText(6) == "Errors 1"
     panel.show_filter("all")  # no signal when the session sets it
     assert panel.current_filter() == "all"
+
+
+def test_the_current_row_stays_current_when_the_order_is_sorted(bound):
+    panel, order, wl, store = bound
+    panel.select_key(fake_id(3))
+    panel.table.sortByColumn(COL_FILE, Qt.SortOrder.AscendingOrder)
+    assert panel.table.currentIndex().data(ROW_KEY_ROLE) == fake_id(3)
+    assert panel.table.selectionModel().isRowSelected(panel.table.currentIndex().row())
