@@ -3,6 +3,7 @@ file becomes a reason, never an exception) and the LRU cache that prefetches."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +20,21 @@ def png(path: Path, level: int = 120, size=(40, 30)) -> Path:
     return path
 
 
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_load_a_png_with_presets(tmp_path):
-    img = load_for_viewer("id1", png(tmp_path / "a.png"))
+    path = png(tmp_path / "a.png")
+    img = load_for_viewer(sha(path), path)
     assert img.error == "" and (img.width, img.height) == (40, 30) and img.qimage.width() == 40
     assert img.raw is None and img.source is img.grey
     assert [n for n, _ in img.presets][0] == "As acquired" and img.presets[0][1] is None
 
 
 def test_heatmap_with_a_model_that_has_one(tmp_path, test_model):
-    img = load_for_viewer("id1", png(tmp_path / "a.png"), model=load_model(test_model))
+    path = png(tmp_path / "a.png")
+    img = load_for_viewer(sha(path), path, model=load_model(test_model))
     assert img.heatmap is None or img.heatmap.width() == 512  # the test model's CAM may be flat
     cam = np.zeros((8, 8), np.float32)
     cam[2, 2] = 1.0
@@ -49,15 +56,16 @@ def test_cache_loads_in_the_background_and_keeps_the_most_recent(qtbot, tmp_path
     cache = ImageCache(tasks, lambda: None, capacity=2)
     try:
         paths = [png(tmp_path / f"{i}.png", 40 + i) for i in range(3)]
-        for i, p in enumerate(paths):
+        ids = [sha(p) for p in paths]
+        for image_id, p in zip(ids, paths):
             with qtbot.waitSignal(cache.loaded, timeout=30000) as sig:
-                cache.request(f"id{i}", p)
-            assert sig.args == [f"id{i}"]
-        assert cache.get("id0") is None  # evicted: capacity 2
-        assert cache.get("id2").error == "" and cache.get("id1") is not None
+                cache.request(image_id, p)
+            assert sig.args == [image_id]
+        assert cache.get(ids[0]) is None  # evicted: capacity 2
+        assert cache.get(ids[2]).error == "" and cache.get(ids[1]) is not None
         with qtbot.assertNotEmitted(cache.loaded, wait=50):
-            cache.request("id2", paths[2])  # cached: nothing to do
+            cache.request(ids[2], paths[2])  # cached: nothing to do
         cache.clear()
-        assert cache.get("id2") is None
+        assert cache.get(ids[2]) is None
     finally:
         tasks.shutdown()
