@@ -261,7 +261,7 @@ def test_image_rows_one_query_latest_location_and_prediction(store, tmp_path):
     assert by_id[fake_id(1)].path == str(tmp_path / "in" / "moved" / "1.png")  # the latest location
     assert by_id[fake_id(2)].path == str(tmp_path / "in" / "2.png")  # the newer one is outside the root
     assert (by_id[fake_id(1)].probability, by_id[fake_id(1)].model_version) == (0.5, "m2")  # latest of any version
-    assert by_id[fake_id(2)].probability == 0.7  # latest prediction, wherever the file was seen
+    assert by_id[fake_id(2)].probability == 0.2  # one prediction per model version: the first one stays
     m1 = {r.image_id: r for r in store.image_rows(tmp_path / "in", "m1")}
     assert m1[fake_id(1)].probability == 0.1 and m1[fake_id(3)].probability == pytest.approx(0.3)
     none = store.image_rows(tmp_path / "in", "m9")
