@@ -16,11 +16,14 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_home(tmp_path_factory):
-    """Never touch the real user's data/config directories from tests."""
+    """Never touch the real user's data/config directories (or a database or model chosen through the
+    environment, see ``core.config``) from tests."""
     home = tmp_path_factory.mktemp("app-home")
     old = os.environ.get("FRACTURE_TRIAGE_HOME")
     os.environ["FRACTURE_TRIAGE_HOME"] = str(home)
+    chosen = {k: os.environ.pop(k) for k in ("FRACTURE_TRIAGE_DB", "FRACTURE_TRIAGE_MODEL") if k in os.environ}
     yield home
+    os.environ.update(chosen)
     if old is None:
         os.environ.pop("FRACTURE_TRIAGE_HOME", None)
     else:
