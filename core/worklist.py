@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional
@@ -32,7 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.model.card import Thresholds
     from core.store import Decision, Store
 
-FILTERS = ("to_review", "flagged", "all", "decided", "doubt", "disagreements", "errors")
+FILTERS = ("to_review", "flagged", "all", "decided", "doubt", "disagreements", "second_read", "disputed",
+           "adjudicated", "errors")
 FILTER_TITLES = {
     "to_review": "To review",
     "flagged": "Flagged",
@@ -40,6 +41,9 @@ FILTER_TITLES = {
     "decided": "Decided",
     "doubt": "Doubt",
     "disagreements": "Disagreements",
+    "second_read": "Second read",
+    "disputed": "Disputed",
+    "adjudicated": "Adjudicated",
     "errors": "Errors",
 }
 
@@ -59,6 +63,7 @@ class WorkItem:
     view: Optional[str]
     error: Optional[str]  # why the file could not be read (errors only)
     error_kind: Optional[str] = None
+    reading: Optional[str] = None  # among all readers: single / agreed / disputed / adjudicated (None: unread)
     note: Optional[str] = None  # the reader's caveats for a readable image ("first page of 3 (multi-page TIFF)")
 
     @property
@@ -92,6 +97,12 @@ def matches(item: WorkItem, name: str) -> bool:
         return item.label == "doubt"
     if name == "disagreements":
         return item.disagrees
+    if name == "second_read":
+        return item.reading == "single"
+    if name == "disputed":
+        return item.reading == "disputed"
+    if name == "adjudicated":
+        return item.reading == "adjudicated"
     raise ValueError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
 
 
@@ -102,6 +113,7 @@ class Snapshot:
     rows: list  # core.store.ImageRow
     labels: Mapping[str, "Decision"]
     errors: list  # core.store.ErrorRow
+    readings: Mapping[str, str] = field(default_factory=dict)  # image id -> reading status (several readers)
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,14 @@ class Change:
     @property
     def rows(self) -> range:
         return range(self.first, self.last + 1)
+
+
+def _reading_after(decision: "Decision", before: Optional[str]) -> Optional[str]:
+    """The image's reading status after ``decision`` (the store attaches it; None there: unknown)."""
+    reading = getattr(decision, "reading", None)
+    if reading is None:
+        return before
+    return None if reading == "unread" else reading
 
 
 def _error_key(path: Path | str) -> str:
@@ -163,7 +183,8 @@ class Worklist:
         Thread-safe (it only reads the store): run it off the GUI thread, then ``apply`` the result."""
         rows = self.store.image_rows(self.root, self.model_version)
         labels = self.store.current_labels([r.image_id for r in rows])
-        return Snapshot(rows=rows, labels=labels, errors=self.store.error_rows(self.root))
+        readings = self._readings([r.image_id for r in rows])
+        return Snapshot(rows=rows, labels=labels, errors=self.store.error_rows(self.root), readings=readings)
 
     def apply(self, snapshot: "Snapshot") -> None:
         """Replace every row with ``snapshot``'s (one sort), then notify 'reset'. The worklist's thread."""
@@ -188,6 +209,7 @@ class Worklist:
                 view=r.view,
                 error=None,
                 note=r.notes or None,
+                reading=snapshot.readings.get(r.image_id),
             )
         for e in snapshot.errors:
             self._items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
@@ -203,6 +225,13 @@ class Worklist:
     def reload(self) -> None:
         """``apply(load())`` on the calling thread (tools and tests; the desktop splits the two)."""
         self.apply(self.load())
+
+    def _readings(self, image_ids: list[str]) -> dict[str, str]:
+        """image id → reference source among all readers (see ``core.store.readers``)."""
+        refs = getattr(self.store, "reference_labels", None)
+        if refs is None or not image_ids:
+            return {}
+        return {k: v.source for k, v in refs(image_ids).items()}
 
     def _error_item(self, path: Path, error: Optional[str], kind: Optional[str], image_id: Optional[str]) -> WorkItem:
         return WorkItem(
@@ -254,6 +283,8 @@ class Worklist:
         if labels is None:
             new_ids = [i.image_id for i in items if i.status != ERROR and i.image_id and i.image_id not in self._items]
             labels = self.store.current_labels(new_ids) if new_ids else {}
+        decided = [k for k, d in labels.items() if d is not None and k not in self._items]
+        readings = self._readings(decided)  # only images new to this list that someone already read
         for si in items:
             path = Path(si.path).absolute()
             if si.status == ERROR or not si.image_id:
@@ -287,6 +318,7 @@ class Worklist:
                     view=dicom.view_position if dicom else None,
                     error=None,
                     note="; ".join(si.meta.notes) if si.meta is not None and si.meta.notes else None,
+                    reading=readings.get(si.image_id),
                 ),
             )
 
@@ -308,6 +340,7 @@ class Worklist:
                 label=current.label if current else None,
                 reviewer=current.reviewer if current else None,
                 decided_at=current.decided_at if current else None,
+                reading=_reading_after(decision, old.reading),
             ),
         )
 

@@ -62,6 +62,8 @@ class Decision:
     reading_mode: Optional[str] = None  # 'aided' | 'blinded' (None: before revision 0004, aided)
     shown_ms: Optional[int] = None  # from showing the image to this decision
     db_user: Optional[str] = None  # PostgreSQL current_user
+    reading: Optional[str] = None  # set on what record_decision/undo_last return: the image's reference
+    # source after this event (single / agreed / disputed / adjudicated / unread), see core.store.readers
 
     @property
     def is_undo(self) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Optional
@@ -265,7 +265,7 @@ class Store:
                     replaces_id=current.id if current else None,
                 )
             ).inserted_primary_key[0]
-            return dec.get(conn, new_id)
+            return replace(dec.get(conn, new_id), reading=self._reading(conn, image_id))
 
         return run_write(self.engine, work)
 
@@ -305,7 +305,7 @@ class Store:
             ).inserted_primary_key[0]
             undo = dec.get(conn, new_id)
             restored = dec.current_for(conn, target.image_id, reviewer)
-            return Decision(**{**undo.__dict__, "restored": restored})
+            return Decision(**{**undo.__dict__, "restored": restored, "reading": self._reading(conn, target.image_id)})
 
         return run_write(self.engine, work)
 
@@ -385,6 +385,10 @@ class Store:
         """Every reviewer's name (readers and adjudicators), by name."""
         with read_connection(self.engine) as conn:
             return [r for (r,) in conn.execute(select(_R.c.name).order_by(_R.c.name))]
+
+    @staticmethod
+    def _reading(conn: Connection, image_id: str) -> str:
+        return rd.reference_of(dec.labels_by_reader(conn, [image_id]).get(image_id, {})).source
 
     @staticmethod
     def _reviewer_id(conn: Connection, name: str, now: datetime) -> int:

@@ -34,6 +34,28 @@ def test_order_and_stable_ties(store, tmp_path):
     assert wl[0].flag == "definite" and wl[2].flag == "suspicious" and wl[4].flag is None
 
 
+def test_reading_filters_follow_decisions_of_several_readers(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.8, 0.7, 0.6])
+    store.set_reader("adj", "adjudicator")
+    store.record_decision(fake_id(0), "A", "fracture")
+    store.record_decision(fake_id(1), "A", "fracture")
+    store.record_decision(fake_id(1), "B", "fracture")  # agreed
+    store.record_decision(fake_id(2), "A", "fracture")
+    store.record_decision(fake_id(2), "B", "no_fracture")  # disputed
+    wl = _wl(store, tmp_path)
+    names = lambda f: (wl.set_filter(f), [w.name for w in wl])[1]  # noqa: E731
+    assert names("second_read") == ["img0000.png"]
+    assert names("disputed") == ["img0002.png"]
+    assert names("adjudicated") == []
+    # a second read and an adjudication arrive: the rows move without a reload
+    wl.apply_decision(store.record_decision(fake_id(0), "B", "no_fracture"))
+    wl.apply_decision(store.record_decision(fake_id(2), "adj", "no_fracture"))
+    assert names("disputed") == ["img0000.png"] and names("adjudicated") == ["img0002.png"]
+    assert wl.counts()["second_read"] == 0
+    wl.apply_decision(store.undo_last("adj"))
+    assert names("disputed") == ["img0000.png", "img0002.png"]
+
+
 def test_filters_and_counts(store, tmp_path):
     fill(store, tmp_path, [0.95, 0.8, 0.5, 0.2, 0.1, 0.05])
     store.record_scan_results(tmp_path, [error_item(tmp_path / "bad.jpg", "DICOM has no pixel data")])
@@ -44,6 +66,7 @@ def test_filters_and_counts(store, tmp_path):
     wl = _wl(store, tmp_path)
     assert wl.counts() == {
         "to_review": 2, "flagged": 3, "all": 7, "decided": 4, "doubt": 1, "disagreements": 2, "errors": 1,
+        "second_read": 4, "disputed": 0, "adjudicated": 0,
     }
     expected = {
         "to_review": ["img0002.png", "img0005.png"],

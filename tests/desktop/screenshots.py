@@ -74,6 +74,7 @@ def main(argv=None) -> int:
     from core.model import ModelError, load_model
     from core.settings import Settings
     from core.store import open_store
+    from core.worklist import FILTERS
     from desktop import theme
     from desktop.main_window import MainWindow
 
@@ -171,7 +172,7 @@ def main(argv=None) -> int:
         w.grab().save(str(out / f"help_{w_}x{h_}.png"))
         w.on_action("help")
         settle(app, 100)
-    w.worklist.tabs.setCurrentIndex(6)  # Errors: unreadable files and why
+    w.worklist.tabs.setCurrentIndex(FILTERS.index("errors"))  # Errors: unreadable files and why
     settle(app, 300)
     w.grab().save(str(out / f"errors_{w.width()}x{w.height()}.png"))
     print(f"screenshots in {out}")

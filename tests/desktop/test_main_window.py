@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from core.worklist import FILTERS
 from tests.desktop.conftest import N_IMAGES, expected_order
 
 
@@ -41,7 +42,7 @@ def test_scan_fills_the_worklist_sorted_by_probability(scanned):
     assert w.session.worklist.counts()["to_review"] == N_IMAGES
     assert current_name(w) == expected_order()[0]  # the top of the list is shown
     assert "fracture probability" in w.review.header.label.text()
-    assert "Errors 1" in w.worklist.tabs.tabText(6)
+    assert "Errors 1" in w.worklist.tabs.tabText(FILTERS.index("errors"))
     assert w.windowTitle().startswith("Fracture Triage")
 
 
@@ -125,7 +126,7 @@ def test_filters_and_counts(scanned, qtbot):
 
 def test_corrupt_file_appears_under_errors(scanned, qtbot):
     w = scanned
-    w.worklist.tabs.setCurrentIndex(6)
+    w.worklist.tabs.setCurrentIndex(FILTERS.index("errors"))
     model = w.worklist.model
     assert model.rowCount() == 1
     item = model.item(0)
