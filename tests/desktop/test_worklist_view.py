@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.order import ReviewOrder, row_key
-from core.worklist import Worklist
+from core.worklist import FILTERS, Worklist
 from desktop.worklist_view import COL_DECISION, COL_FILE, COL_PROB, ITEM_ROLE, ROW_KEY_ROLE, WorklistPanel
 from tests.core.store.helpers import Thresholds, error_item, fake_id, fill, item, open_test_store
 
@@ -85,10 +85,10 @@ def test_a_row_pick_names_the_row_and_programmatic_selection_does_not(bound, qtb
 def test_tabs_emit_filters_and_show_counts(bound, qtbot):
     panel, order, wl, store = bound
     with qtbot.waitSignal(panel.filter_selected) as sig:
-        panel.tabs.setCurrentIndex(6)
+        panel.tabs.setCurrentIndex(FILTERS.index("errors"))
     assert sig.args == ["errors"]
     panel.set_counts(wl.counts())
-    assert panel.tabs.tabText(0) == "To review 4" and panel.tabs.tabText(6) == "Errors 1"
+    assert panel.tabs.tabText(0) == "To review 4" and panel.tabs.tabText(FILTERS.index("errors")) == "Errors 1"
     panel.show_filter("all")  # no signal when the session sets it
     assert panel.current_filter() == "all"
 
