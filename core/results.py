@@ -57,3 +57,6 @@ class ScanItem:
     error_kind: Optional[str] = None  # FileError kind
     duplicate_of: Optional[Path] = None
     cam: Optional[np.ndarray] = field(default=None, repr=False)  # class-activation map, model-input space
+    scope: Optional[str] = None  # 'in_scope' | 'out_of_scope' (core.scope); None when not assessed
+    scope_reason: Optional[str] = None  # why out of scope, for clinicians (never patient data)
+    scope_distance: Optional[float] = None  # content distance to the training images, when measured

@@ -33,7 +33,8 @@ from core.discovery import DiscoveryStats, FoundFile, discover, read_found
 from core.imaging.errors import FileError
 from core.results import DUPLICATE, ERROR, REUSED, SCORED, ImageMeta, ScanItem
 
-KnownFn = Callable[[Path, int, int], Optional[tuple[str, Optional[float], Optional[ImageMeta]]]]
+# (image id, probability, meta[, scope, scope_reason]) of an unchanged, already scored file
+KnownFn = Callable[[Path, int, int], Optional[tuple]]
 
 _STOP = object()
 
@@ -102,6 +103,7 @@ class _Pipeline:
         self.batch_size = batch_size
         self.keep_cams = keep_cams
         self.size = model.input_size
+        self.gate = _gate_for(model)
         self.read_q: queue.Queue = queue.Queue(maxsize=2 * workers)
         self.dec_q: queue.Queue = queue.Queue(maxsize=2 * batch_size)
         self.lock = threading.RLock()  # results, duplicates, callbacks
@@ -165,6 +167,7 @@ class _Pipeline:
             dup.status, dup.error, dup.error_kind = ERROR, origin.error, origin.error_kind
         else:
             dup.probability, dup.model_version, dup.meta = origin.probability, origin.model_version, origin.meta
+            dup.scope, dup.scope_reason, dup.scope_distance = origin.scope, origin.scope_reason, origin.scope_distance
         self.emit(dup, self.order.get(dup.path, -1))
 
     def claim(self, image_id: str, path: Path) -> Optional[_Origin]:
@@ -210,6 +213,7 @@ class _Pipeline:
                 return
             canvas, _geo, decoded = _prepare(data, self.size, f.path.name)
             meta = decoded.meta
+            verdict = _assess(decoded)
             del data, decoded
         except FileError as exc:
             self.emit(ScanItem(f.path, f.size, f.mtime_ns, ERROR, image_id=image_id, error=exc.reason,
@@ -228,7 +232,7 @@ class _Pipeline:
         with self.lock:
             self.in_flight += 1
             self.summary.max_in_flight = max(self.summary.max_in_flight, self.in_flight)
-        self.dec_q.put((index, item, canvas))
+        self.dec_q.put((index, item, canvas, verdict))
 
     def inference_worker(self) -> None:
         stops = 0
@@ -266,14 +270,22 @@ class _Pipeline:
                 return
             from core.imaging.preprocess import to_tensor
 
-            x = to_tensor(np.stack([c for _, _, c in batch]))
-            pred = self.model.predict(x, with_cam=self.keep_cams)
+            x = to_tensor(np.stack([job[2] for job in batch]))
+            if self.gate.has_content:
+                pred = self.model.predict(x, with_cam=self.keep_cams, with_embedding=True)
+                distances = self.gate.distances(pred.embeddings)
+            else:
+                pred = self.model.predict(x, with_cam=self.keep_cams)
+                distances = None
             version = self.model.version
-            for k, (index, item, _c) in enumerate(batch):
+            for k, (index, item, _c, verdict) in enumerate(batch):
                 item.probability = float(pred.probabilities[k])
                 item.model_version = version
                 if self.keep_cams and pred.cams is not None:
                     item.cam = pred.cams[k].copy()
+                if verdict is not None:
+                    v = self.gate.finish(verdict, None if distances is None else float(distances[k]))
+                    item.scope, item.scope_reason, item.scope_distance = v.scope, v.reason, v.distance
                 self.emit(item, index)
         finally:
             with self.lock:
@@ -300,19 +312,40 @@ class _Pipeline:
             if self.known is not None:
                 hit = self.known(f.path, f.size, f.mtime_ns)
                 if hit is not None and hit[1] is not None:
-                    image_id, probability, meta = hit
+                    image_id, probability, meta = hit[:3]
+                    scope, reason = (tuple(hit[3:5]) + (None, None))[:2]
                     origin = self.claim(image_id, f.path)
                     if origin is not None:
                         self.duplicate(f, image_id, origin, index)
                     else:
                         self.emit(ScanItem(f.path, f.size, f.mtime_ns, REUSED, image_id=image_id,
                                            probability=float(probability), model_version=self.model.version,
-                                           meta=meta), index)
+                                           meta=meta, scope=scope, scope_reason=reason), index)
                     index += 1
                     continue
             self.read_q.put((index, f))
             index += 1
         report_unreadable()
+
+
+def _gate_for(model):
+    from core.scope import Gate
+
+    card = getattr(model, "card", None)
+    return Gate.for_card(card) if card is not None else Gate(None)
+
+
+def _assess(decoded):
+    """The tags/colour/quality verdict; a bug in a check must not lose the image (no verdict then)."""
+    from core.scope import assess
+
+    try:
+        return assess(decoded)
+    except Exception:  # noqa: BLE001 - logged by the caller's error handler would be better; keep scanning
+        import logging
+
+        logging.getLogger(__name__).exception("scope check failed on one image")
+        return None
 
 
 def _prepare(data: bytes, size: int, name: str):

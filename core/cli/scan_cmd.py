@@ -2,10 +2,13 @@
 
 Progress goes to stderr (a bar on a terminal, a quiet line every few seconds otherwise); the summary
 (scored, duplicates, skipped, failed with each failure's reason) goes to stdout. ``--csv`` writes one
-row per file found: ``path,status,probability,model_version,error,note`` with status scored /
-duplicate / skipped / error, sorted by probability (highest first); ``note`` holds the per-file caveats
-of a scored image ("first page of 3 (multi-page TIFF)", "first frame of 4 (multi-frame DICOM)", "38% of
-the image data is missing ...", library warnings), "; "-joined. Exit 0 when the scan completes, even if files
+row per file found: ``path,status,probability,model_version,error,note,scope,scope_reason`` with status
+scored / duplicate / skipped / error; ``note`` holds the per-file caveats of a scored image ("first page
+of 3 (multi-page TIFF)", "first frame of 4 (multi-frame DICOM)", "38% of the image data is missing ...",
+library warnings), "; "-joined; ``scope`` is in_scope / out_of_scope (``core.scope``; empty when not
+assessed) with ``scope_reason``. Rows: in-scope images first by probability (highest first), then
+out-of-scope images, then the rest. The summary counts out-of-scope images by reason; out-of-scope
+images are never counted as flagged. Exit 0 when the scan completes, even if files
 failed; 2 with one clear line when it cannot run (no such folder, bad model, unusable database);
 130 when interrupted (what was scored by then is stored).
 
@@ -28,8 +31,9 @@ from pathlib import Path
 from core.cli import CliError
 from core.fileio import atomic_write
 from core.imaging.warn import PREFIX as WARNING_PREFIX
+from core.scope.verdict import OUT_OF_SCOPE
 
-CSV_COLUMNS = ("path", "status", "probability", "model_version", "error", "note")
+CSV_COLUMNS = ("path", "status", "probability", "model_version", "error", "note", "scope", "scope_reason")
 _CSV_STATUS = {"scored": "scored", "reused": "scored", "duplicate": "duplicate", "error": "error"}
 
 
@@ -116,12 +120,31 @@ def _csv_rows(summary):
     for it in summary.items:
         prob = "" if it.probability is None else f"{it.probability:.6f}"
         note = "; ".join(it.meta.notes) if it.meta is not None else ""
-        rows.append((it.probability, display(it.path), _CSV_STATUS.get(it.status, it.status), prob,
-                     it.model_version or "", it.error or "", note))
+        group = 2 if it.probability is None else (1 if it.scope == OUT_OF_SCOPE else 0)
+        rows.append(((group, -(it.probability or 0.0)), display(it.path), _CSV_STATUS.get(it.status, it.status), prob,
+                     it.model_version or "", it.error or "", note, it.scope or "", it.scope_reason or ""))
     for path, reason in summary.discovery.skipped:
-        rows.append((None, display(path), "skipped", "", "", reason, ""))
-    rows.sort(key=lambda r: (r[0] is None, -(r[0] or 0.0), r[1]))
+        rows.append(((2, 0.0), display(path), "skipped", "", "", reason, "", "", ""))
+    rows.sort(key=lambda r: (r[0], r[1]))
     return [r[1:] for r in rows]
+
+
+def scope_counts(items) -> tuple[int, list[tuple[str, int]]]:
+    """(in-scope images, [(reason, count)] of out-of-scope images, most common first) of scored items."""
+    from collections import Counter
+
+    scored = [i for i in items if i.status in ("scored", "reused") and i.probability is not None]
+    reasons = Counter(_reason_group(i.scope_reason) for i in scored if i.scope == OUT_OF_SCOPE)
+    inside = sum(1 for i in scored if i.scope != OUT_OF_SCOPE)
+    return inside, sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _reason_group(reason: Optional[str]) -> str:
+    """Reasons with a measured figure in brackets are counted together ("colour photograph …")."""
+    text = reason or "out of scope"
+    if text.startswith("image incomplete"):
+        return "image incomplete"
+    return text.split(" (", 1)[0]
 
 
 def write_csv(path: Path, summary) -> int:
@@ -140,10 +163,19 @@ def print_summary(summary, model, *, store_note: str) -> None:
     rate = (s.scored + s.reused) / s.elapsed_s if s.elapsed_s > 0 else 0.0
     _say(f"{'Cancelled' if s.cancelled else 'Scanned'} {display(s.root)} in {s.elapsed_s:.1f} s "
          f"with model {model.name} {model.version}")
+    from core.scope import Gate
+
+    _say("  " + Gate.for_card(model.card).describe())
     _say(f"  scored:     {s.scored + s.reused}" + (f" ({s.reused} unchanged, reused from the database)" if s.reused else "")
          + f"  [{rate:.1f} images/s]")
-    flags = [model.card.thresholds.flag(i.probability) for i in s.items if i.status in ("scored", "reused")]
+    flags = [model.card.thresholds.flag(i.probability) for i in s.items
+             if i.status in ("scored", "reused") and i.scope != OUT_OF_SCOPE]
     _say(f"  flagged:    {flags.count('definite')} definite, {flags.count('suspicious')} suspicious")
+    inside, reasons = scope_counts(s.items)
+    _say(f"  in scope:   {inside}")
+    _say(f"  out of scope: {sum(n for _, n in reasons)} (never flagged, listed after the in-scope images)")
+    for reason, n in reasons:
+        _say(f"    {n:5d}  {reason}")
     _say(f"  duplicates: {s.duplicates}")
     _say(f"  skipped:    {s.skipped} ({st.skipped_hidden} hidden, {st.skipped_non_image} not images, "
          f"{st.skipped_special} pipes/sockets/devices, {st.skipped_links} links not followed"

@@ -70,6 +70,13 @@ class ModelCard:
     def has_cam(self) -> bool:
         return "cam" in self.output_names
 
+    @property
+    def scope_content(self) -> Optional[dict]:
+        """The scope gate's content section (``scope.content``), or None (e.g. triagenet 1.0.0)."""
+        scope = self.raw.get("scope") if isinstance(self.raw, dict) else None
+        content = scope.get("content") if isinstance(scope, dict) else None
+        return content if isinstance(content, dict) else None
+
     def summary_lines(self) -> list[str]:
         """Human-readable summary (``fracture-triage info``, the desktop About box)."""
         lines = [
@@ -79,6 +86,16 @@ class ModelCard:
             f"outputs: {', '.join(self.output_names)}",
             f"thresholds: suspicious >= {self.thresholds.suspicious:g}, definite >= {self.thresholds.definite:g}",
         ]
+        content = self.scope_content
+        if content is None:
+            lines.append("scope gate: DICOM tags, colour and image quality only (no content statistics in this "
+                         "card: images without tags are not compared with the training images)")
+        else:
+            gated = content.get("oof_gated")
+            lines.append(f"scope gate: DICOM tags, colour, image quality and image content (distance threshold "
+                         f"{float(content['threshold']):.4g}"
+                         + (f", {float(gated):.1%} of out-of-fold training images gated" if gated is not None else "")
+                         + ")")
         for key, value in self.metrics.items():
             if isinstance(value, (dict, list)):
                 value = json.dumps(value, sort_keys=True)
@@ -205,6 +222,7 @@ def parse_card(raw: Any, where: Path) -> ModelCard:
     except ValidationError as exc:
         raise _problem(exc, where) from None
     metrics = card.metrics or {}
+    _check_scope(raw, where)
     return ModelCard(
         name=card.name,
         version=card.version,
@@ -222,6 +240,27 @@ def parse_card(raw: Any, where: Path) -> ModelCard:
         path=where,
         raw=raw,
     )
+
+
+def _check_scope(raw: dict, where: Path) -> None:
+    """The optional ``scope.content`` section (the scope gate's statistics, ``core.scope.content``)."""
+    scope = raw.get("scope")
+    if scope is None:
+        return
+    if not isinstance(scope, dict):
+        raise ModelError(f"model card {where}: 'scope' must be an object")
+    content = scope.get("content")
+    if content is None:
+        return
+    from core.scope.content import ContentGateError, load_section
+
+    try:
+        load_section(content)
+    except ContentGateError as exc:
+        raise ModelError(f"model card {where}: {exc}") from None
+    names = [o.get("name") for o in raw.get("outputs", []) if isinstance(o, dict)]
+    if "embedding" not in names:
+        raise ModelError(f"model card {where}: 'scope.content' needs an 'embedding' output, the card lists none")
 
 
 def load_card(card_path: Path) -> ModelCard:

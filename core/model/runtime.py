@@ -53,6 +53,7 @@ def thread_plan(cores: Optional[int] = None) -> ThreadPlan:
 class Prediction:
     probabilities: np.ndarray  # float32 (N,)
     cams: Optional[np.ndarray] = None  # float32 (N, h, w) class-activation maps in model-input space
+    embeddings: Optional[np.ndarray] = None  # float32 (N, D) pooled features (models with an 'embedding' output)
 
 
 class Model:
@@ -67,6 +68,7 @@ class Model:
         self._input_name = card.input_name
         self._prob_name = "probability"
         self._cam_name: Optional[str] = None
+        self._embedding_name: Optional[str] = None
 
     @property
     def version(self) -> str:
@@ -147,14 +149,30 @@ class Model:
         else:
             raise ModelError(f"model {self.path} has no outputs")
         self._cam_name = "cam" if "cam" in names else None
+        self._embedding_name = "embedding" if "embedding" in names else None
+        if self.card.scope_content is not None:
+            emb = next(o for o in sess.get_outputs() if o.name == "embedding") if self._embedding_name else None
+            dim = self.card.scope_content.get("dim")
+            if emb is None:
+                raise ModelError(f"model {self.path}: its card has scope statistics but the model has no "
+                                 "'embedding' output")
+            if isinstance(emb.shape[-1], int) and isinstance(dim, int) and emb.shape[-1] != dim:
+                raise ModelError(f"model {self.path}: 'embedding' has {emb.shape[-1]} features, its card's "
+                                 f"scope statistics {dim}")
 
     @property
     def has_cam(self) -> bool:
         self.ensure_session()
         return self._cam_name is not None
 
-    def predict(self, batch: np.ndarray, *, with_cam: bool = True) -> Prediction:
-        """Score a float32 batch (N, 1, S, S) in [0, 1] (``core.imaging.preprocess.to_tensor``)."""
+    @property
+    def has_embedding(self) -> bool:
+        self.ensure_session()
+        return self._embedding_name is not None
+
+    def predict(self, batch: np.ndarray, *, with_cam: bool = True, with_embedding: bool = False) -> Prediction:
+        """Score a float32 batch (N, 1, S, S) in [0, 1] (``core.imaging.preprocess.to_tensor``);
+        ``with_embedding`` also returns the model's ``embedding`` output when it has one."""
         sess = self.ensure_session()
         x = np.ascontiguousarray(batch, dtype=np.float32)
         s = self.input_size
@@ -166,6 +184,9 @@ class Model:
         names = [self._prob_name]
         if with_cam and self._cam_name:
             names.append(self._cam_name)
+        want_emb = bool(with_embedding and self._embedding_name)
+        if want_emb:
+            names.append(self._embedding_name)
         try:
             out = sess.run(names, {self._input_name: x})
         except Exception as exc:
@@ -174,13 +195,20 @@ class Model:
         if probs.shape[0] != n:
             raise ModelError(f"model {self.path} returned {probs.shape[0]} probabilities for {n} images")
         cams = None
-        if len(out) > 1:
+        if with_cam and self._cam_name:
             cams = np.asarray(out[1], dtype=np.float32)
             if cams.ndim == 4 and cams.shape[1] == 1:
                 cams = cams[:, 0]
             if cams.ndim != 3 or cams.shape[0] != n:
                 cams = None  # not a per-image map: never hand a misaligned heatmap to the viewer
-        return Prediction(probs, cams)
+        embeddings = None
+        if want_emb:
+            embeddings = np.asarray(out[-1], dtype=np.float32)
+            if embeddings.ndim > 2 and embeddings.shape[0] == n:
+                embeddings = embeddings.reshape(n, -1)
+            if embeddings.ndim != 2 or embeddings.shape[0] != n:
+                raise ModelError(f"model {self.path} returned embeddings of shape {embeddings.shape} for {n} images")
+        return Prediction(probs, cams, embeddings)
 
 
 def find_default_model(directory: Optional[Path] = None) -> Path:

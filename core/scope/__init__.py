@@ -64,10 +64,7 @@ class Gate:
 
     @classmethod
     def for_card(cls, card: Any) -> "Gate":
-        raw = getattr(card, "raw", None) or {}
-        scope = raw.get("scope") if isinstance(raw, dict) else None
-        section = scope.get("content") if isinstance(scope, dict) else None
-        return cls(section)
+        return cls(getattr(card, "scope_content", None))
 
     @property
     def has_content(self) -> bool:

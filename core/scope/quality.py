@@ -15,7 +15,7 @@ import numpy as np
 
 from core.scope.verdict import KIND_COLOUR, KIND_QUALITY, Verdict, out
 
-MIN_SIDE = 128  # px: smaller than this is a thumbnail or an icon, not a radiograph to triage
+MIN_SIDE = 64  # px: smaller than this is an icon or a thumbnail, not a radiograph to triage (FracAtlas: 181 px and up)
 MAX_COLOUR_SHARE = 0.05  # above this share of clearly coloured pixels the picture is a colour image
 MIN_SPREAD = 8  # grey levels between the 1st and 99th percentile: below this the image is blank
 MAX_MISSING = 0.20  # a truncated file missing more than this share of its rows is incomplete

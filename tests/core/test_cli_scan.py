@@ -50,7 +50,8 @@ def test_scan_stores_writes_csv_and_summarises(folder, test_model, db_url, tmp_p
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     rows = read_csv(out)
-    assert list(rows[0].keys()) == ["path", "status", "probability", "model_version", "error", "note"]
+    assert list(rows[0].keys()) == ["path", "status", "probability", "model_version", "error", "note", "scope",
+                                    "scope_reason"]
     by_name = {Path(r["path"]).name: r for r in rows}
     assert set(by_name) == {"dark.jpg", "mid.jpg", "bright.jpg", "other.jpg", "copy.jpg", "broken.jpg", "IM0001",
                             "notes.txt", "pipe.dcm"}  # hidden .DS_Store: counted, not listed

@@ -24,9 +24,19 @@ from core.imaging.errors import FileError
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
+def textured(value: int, size) -> np.ndarray:
+    """A (h, w) uint8 image of mean ``value`` that is not blank: 8×8 blocks (aligned with JPEG's, so
+    they survive compression exactly) alternating ±6 grey levels, less near 0 and 255."""
+    h, w = size[1], size[0]
+    amp = max(0, min(6, value, 255 - value))
+    y, x = np.mgrid[0:h, 0:w]
+    sign = np.where(((y // 8) + (x // 8)) % 2 == 0, 1, -1)
+    return (value + amp * sign).astype(np.uint8)
+
+
 def jpeg_bytes(value: int = 128, size=(40, 30)) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(np.full(size[::-1], value, np.uint8)).save(buf, "JPEG")
+    Image.fromarray(textured(value, size)).save(buf, "JPEG")
     return buf.getvalue()
 
 
