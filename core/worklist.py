@@ -2,8 +2,10 @@
 the whole database), sorted by fracture probability (highest first; ties keep their arrival order),
 with filters, counts, navigation and change notifications a GUI table model can follow.
 
-Order: images with a probability (descending), then images without one, then files that could not be
-read (errors). The sort key of a row is ``(group, -probability, seq)`` with ``seq`` its arrival number,
+Order: in-scope images with a probability (descending), then out-of-scope images (``core.scope``: never
+flagged, never among the in-scope ones; by probability too), then images without a probability, then
+files that could not be read (errors). An image a reader marked "in scope after all" is in scope. The
+sort key of a row is ``(group, -probability, seq)`` with ``seq`` its arrival number,
 so new scan results are placed by ``bisect`` (O(log n) comparisons plus one list insert) — nothing is
 ever resorted except on ``apply`` (a fresh load).
 
@@ -28,12 +30,14 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional
 
 from core.results import ERROR, ScanItem
 
+OUT_OF_SCOPE = "out_of_scope"  # core.scope.verdict.OUT_OF_SCOPE (results-level constant, no import)
+
 if TYPE_CHECKING:  # pragma: no cover
     from core.model.card import Thresholds
     from core.store import Decision, Store
 
 FILTERS = ("to_review", "flagged", "all", "decided", "doubt", "disagreements", "second_read", "disputed",
-           "adjudicated", "errors")
+           "adjudicated", "out_of_scope", "errors")
 FILTER_TITLES = {
     "to_review": "To review",
     "flagged": "Flagged",
@@ -44,6 +48,7 @@ FILTER_TITLES = {
     "second_read": "Second read",
     "disputed": "Disputed",
     "adjudicated": "Adjudicated",
+    "out_of_scope": "Out of scope",
     "errors": "Errors",
 }
 
@@ -65,14 +70,25 @@ class WorkItem:
     error_kind: Optional[str] = None
     reading: Optional[str] = None  # among all readers: single / agreed / disputed / adjudicated (None: unread)
     note: Optional[str] = None  # the reader's caveats for a readable image ("first page of 3 (multi-page TIFF)")
+    scope: Optional[str] = None  # the model's verdict: 'in_scope' | 'out_of_scope' | None (not assessed)
+    scope_reason: Optional[str] = None
+    scope_marked_by: Optional[str] = None  # a reader who marked it "in scope after all" (mark in force)
+    scope_marked_at: Optional[datetime] = None
+
+    @property
+    def out_of_scope(self) -> bool:
+        """Out of the model's scope and not marked "in scope after all" by a reader."""
+        return self.error is None and self.scope == OUT_OF_SCOPE and self.scope_marked_by is None
 
     @property
     def to_review(self) -> bool:
-        return self.error is None and self.label is None
+        return self.error is None and self.label is None and not self.out_of_scope
 
     @property
     def disagrees(self) -> bool:
         """The decision contradicts the model's flag (fracture without a flag, or no fracture with one)."""
+        if self.out_of_scope:  # no flag to disagree with
+            return False
         if self.label == "fracture":
             return self.flag is None
         if self.label == "no_fracture":
@@ -87,8 +103,10 @@ def matches(item: WorkItem, name: str) -> bool:
         return item.error is not None
     if item.error is not None:
         return False
+    if name == "out_of_scope":
+        return item.out_of_scope
     if name == "to_review":
-        return item.label is None
+        return item.to_review
     if name == "flagged":
         return item.flag is not None
     if name == "decided":
@@ -167,16 +185,21 @@ class Worklist:
         self.stats = {"sorts": 0, "inserts": 0}
 
     # ------------------------------------------------------------------ building
-    def _flag(self, p: Optional[float]) -> Optional[str]:
-        return None if p is None else self.thresholds.flag(p)
+    def _flag(self, p: Optional[float], out_of_scope: bool = False) -> Optional[str]:
+        return None if p is None or out_of_scope else self.thresholds.flag(p)
+
+    def _with_scope(self, item: WorkItem) -> WorkItem:
+        """The item with its flag settled by its scope: an out-of-scope image never carries a flag."""
+        flag = self._flag(item.probability, item.out_of_scope)
+        return item if flag == item.flag else replace(item, flag=flag)
 
     def _sort_key(self, item: WorkItem) -> tuple:
         self._seq += 1
         if item.error is not None:
-            return (2, 0.0, self._seq)
+            return (3, 0.0, self._seq)
         if item.probability is None or math.isnan(item.probability):
-            return (1, 0.0, self._seq)
-        return (0, -float(item.probability), self._seq)
+            return (2, 0.0, self._seq)
+        return (1 if item.out_of_scope else 0, -float(item.probability), self._seq)
 
     def load(self) -> "Snapshot":
         """Read the folder's images, their current decisions and its file errors from the store.
@@ -195,7 +218,8 @@ class Worklist:
         labels = snapshot.labels
         for r in snapshot.rows:
             d = labels.get(r.image_id)
-            self._items[r.image_id] = WorkItem(
+            mark = r.scope_mark if r.scope_mark is not None and r.scope_mark.in_scope else None
+            self._items[r.image_id] = self._with_scope(WorkItem(
                 image_id=r.image_id,
                 path=Path(r.path),
                 name=Path(r.path).name,
@@ -210,7 +234,11 @@ class Worklist:
                 error=None,
                 note=r.notes or None,
                 reading=snapshot.readings.get(r.image_id),
-            )
+                scope=r.scope,
+                scope_reason=r.scope_reason,
+                scope_marked_by=mark.reviewer if mark else None,
+                scope_marked_at=mark.at if mark else None,
+            ))
         for e in snapshot.errors:
             self._items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
         for key, item in self._items.items():
@@ -297,14 +325,18 @@ class Worklist:
             old = self._items.get(si.image_id)
             mv = si.model_version or self.model_version
             if old is not None:
-                if si.probability is not None and si.probability != old.probability:
-                    self._put(si.image_id, replace(old, probability=si.probability, model_version=mv, flag=self._flag(si.probability)))
+                changed = si.probability is not None and si.probability != old.probability
+                if changed or (si.scope is not None and (si.scope, si.scope_reason) != (old.scope, old.scope_reason)):
+                    self._put(si.image_id, self._with_scope(replace(
+                        old, probability=si.probability if si.probability is not None else old.probability,
+                        model_version=mv, scope=si.scope or old.scope,
+                        scope_reason=si.scope_reason if si.scope is not None else old.scope_reason)))
                 continue
             d = labels.get(si.image_id)
             dicom = si.meta.dicom if si.meta is not None else None
             self._put(
                 si.image_id,
-                WorkItem(
+                self._with_scope(WorkItem(
                     image_id=si.image_id,
                     path=path,
                     name=path.name,
@@ -319,7 +351,9 @@ class Worklist:
                     error=None,
                     note="; ".join(si.meta.notes) if si.meta is not None and si.meta.notes else None,
                     reading=readings.get(si.image_id),
-                ),
+                    scope=si.scope,
+                    scope_reason=si.scope_reason,
+                )),
             )
 
     def forget(self, image_id: str) -> None:
@@ -344,11 +378,21 @@ class Worklist:
             ),
         )
 
+    def apply_scope_mark(self, mark) -> None:
+        """Show a recorded "in scope after all" mark (``core.store.scope_events.ScopeMark``) or its
+        withdrawal on its row: the row moves between the out-of-scope group and the in-scope ranking."""
+        old = self._items.get(mark.image_id)
+        if old is None:
+            return
+        by, at = (mark.reviewer, mark.at) if mark.in_scope else (None, None)
+        self._put(mark.image_id, self._with_scope(replace(old, scope_marked_by=by, scope_marked_at=at)))
+
     def _put(self, key: str, item: WorkItem) -> None:
         """Insert or replace one row, keeping both sorted lists and the counts, and notify."""
         old = self._items.get(key)
         if old is not None:
-            same_place = old.probability == item.probability and (old.error is None) == (item.error is None)
+            same_place = (old.probability == item.probability and (old.error is None) == (item.error is None)
+                          and old.out_of_scope == item.out_of_scope)
             if not same_place:
                 self._remove(key)
                 old = None

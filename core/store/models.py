@@ -100,6 +100,8 @@ class Prediction(SQLModel, table=True):
     model_version: str
     probability: float
     created_at: datetime = Field(sa_column=_time())
+    scope: Optional[str] = None  # 'in_scope' | 'out_of_scope' (core.scope; revision 0004), None: not assessed
+    scope_reason: Optional[str] = None  # why out of scope, for clinicians
 
 
 class Reviewer(SQLModel, table=True):
@@ -155,6 +157,21 @@ class Claim(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=_time())
 
 
+class ScopeOverride(SQLModel, table=True):
+    """Append-only: a reader marked an out-of-scope image "in scope after all" (``in_scope`` true) or
+    withdrew that mark (false). The latest event per image is in force (revision 0004)."""
+
+    __tablename__ = "scope_override"
+    __table_args__ = (Index("ix_scope_override_image", "image_id", "id"),)
+    id: Optional[int] = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    image_id: str = Field(sa_column=Column(String, ForeignKey("image.id"), nullable=False))
+    reviewer_id: int = Field(sa_column=Column(Integer, ForeignKey("reviewer.id"), nullable=False))
+    in_scope: bool
+    created_at: datetime = Field(sa_column=_time())
+    model_version: Optional[str] = None  # the model whose verdict was overridden
+    scope_reason: Optional[str] = None  # the verdict's reason at the time
+
+
 class MetaValue(SQLModel, table=True):
     """Small key/value settings of this database (e.g. the export pseudonym secret)."""
 
@@ -163,5 +180,5 @@ class MetaValue(SQLModel, table=True):
     value: str
 
 
-__all__ = ["Image", "Location", "ScanError", "Prediction", "Reviewer", "DecisionEvent", "MetaValue", "Claim", "LABELS",
-           "ROLES", "MODES", "ROLE_READER", "ROLE_ADJUDICATOR", "MODE_AIDED", "MODE_BLINDED"]
+__all__ = ["Image", "Location", "ScanError", "Prediction", "Reviewer", "DecisionEvent", "ScopeOverride", "MetaValue",
+           "Claim", "LABELS", "ROLES", "MODES", "ROLE_READER", "ROLE_ADJUDICATOR", "MODE_AIDED", "MODE_BLINDED"]

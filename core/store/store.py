@@ -44,6 +44,8 @@ from core.store.models import (
     Reviewer,
     ScanError,
 )
+from core.store import scope_events
+from core.store.scope_events import ScopeMark
 
 _I, _L, _E, _P = Image.__table__, Location.__table__, ScanError.__table__, Prediction.__table__
 _R, _D, _M = Reviewer.__table__, DecisionEvent.__table__, MetaValue.__table__
@@ -66,6 +68,9 @@ class ImageRow:
     view: Optional[str]
     format: Optional[str]
     notes: Optional[str] = None  # the reader's "; "-joined caveats ("first page of 3 (multi-page TIFF)")
+    scope: Optional[str] = None  # the model's verdict (core.scope); None: not assessed
+    scope_reason: Optional[str] = None
+    scope_mark: Optional[ScopeMark] = None  # a reader's "in scope after all" mark in force, if any
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,7 @@ class Store:
                 upsert(conn, _L, dict(path=path, name=Path(path).name, **loc), ["path"], list(loc))
                 conn.execute(delete(_E).where(_E.c.path == path))
                 if item.probability is not None and item.model_version:
-                    insert_ignore(
+                    inserted = insert_ignore(
                         conn,
                         _P,
                         dict(
@@ -171,9 +176,15 @@ class Store:
                             model_version=item.model_version,
                             probability=float(item.probability),
                             created_at=now,
+                            scope=item.scope,
+                            scope_reason=item.scope_reason,
                         ),
                         ["image_id", "model_version"],
                     )
+                    if not inserted and item.scope is not None:  # a re-scan's verdict replaces the stored one
+                        conn.execute(update(_P).where(_P.c.image_id == item.image_id,
+                                                      _P.c.model_version == item.model_version)
+                                     .values(scope=item.scope, scope_reason=item.scope_reason))
 
         run_write(self.engine, work)
 
@@ -183,8 +194,9 @@ class Store:
 
     def known_location(
         self, path: Path, size: int, mtime_ns: int, model_version: Optional[str]
-    ) -> Optional[tuple[str, Optional[float], Optional[ImageMeta]]]:
-        """(image id, probability for ``model_version`` or None, meta) if ``path`` is unchanged since it was stored."""
+    ) -> Optional[tuple[str, Optional[float], Optional[ImageMeta], Optional[str], Optional[str]]]:
+        """(image id, probability for ``model_version`` or None, meta, scope, scope reason) if ``path`` is
+        unchanged since it was stored."""
         with read_connection(self.engine) as conn:
             loc = conn.execute(
                 select(_L.c.image_id).where(_L.c.path == path_key(path), _L.c.size == size, _L.c.mtime_ns == mtime_ns)
@@ -192,12 +204,14 @@ class Store:
             if loc is None:
                 return None
             img = conn.execute(select(_I).where(_I.c.id == loc.image_id)).first()
-            prob = None
+            pred = None
             if model_version:
-                prob = conn.execute(
-                    select(_P.c.probability).where(_P.c.image_id == loc.image_id, _P.c.model_version == model_version)
-                ).scalar()
-            return loc.image_id, prob, (_meta_from_row(img) if img is not None else None)
+                pred = conn.execute(
+                    select(_P.c.probability, _P.c.scope, _P.c.scope_reason).where(
+                        _P.c.image_id == loc.image_id, _P.c.model_version == model_version)
+                ).first()
+            prob, scope, reason = (pred.probability, pred.scope, pred.scope_reason) if pred else (None, None, None)
+            return loc.image_id, prob, (_meta_from_row(img) if img is not None else None), scope, reason
 
     # ------------------------------------------------------------------ decisions
     def record_decision(
@@ -309,6 +323,28 @@ class Store:
 
         return run_write(self.engine, work)
 
+    def mark_scope(self, image_id: str, reviewer: str, *, in_scope: bool = True, model_version: Optional[str] = None,
+                   scope_reason: Optional[str] = None) -> ScopeMark:
+        """Record that ``reviewer`` says the image is in scope after all (``in_scope``), or withdraws
+        that; returns after the event is committed. The next gate fit reads these from exports."""
+        reviewer = (reviewer or "").strip()
+        if not reviewer:
+            raise ValueError("a reviewer name is required to mark an image in scope")
+        now = _now()
+
+        def work(conn: Connection) -> ScopeMark:
+            if conn.execute(select(_I.c.id).where(_I.c.id == image_id)).first() is None:
+                raise StoreError(f"image {image_id[:12]}… is not in the database (scan its folder first)", "unknown_image")
+            rid = self._reviewer_id(conn, reviewer, now)
+            return scope_events.add(conn, image_id, rid, in_scope, now, model_version, scope_reason)
+
+        return run_write(self.engine, work)
+
+    def scope_marks(self, image_ids: Optional[Iterable[str]] = None) -> dict[str, ScopeMark]:
+        """image id → the "in scope after all" mark in force (latest event), for marked images only."""
+        with read_connection(self.engine) as conn:
+            return scope_events.in_force(conn, image_ids)
+
     def current_labels(self, image_ids: Optional[Iterable[str]] = None, reader: Optional[str] = None) -> dict[str, Decision]:
         """image id → its current decision: the latest of anyone, or only ``reader``'s own (images
         without one are absent)."""
@@ -408,6 +444,7 @@ class Store:
             groups = [None] if image_ids is None else list(chunks(list(dict.fromkeys(image_ids))))
             rows: list[ImageRow] = []
             for group in groups:
+                marks = scope_events.in_force(conn, group)
                 for r in conn.execute(self._image_rows_query(root, model_version, group, dialect)):
                     rows.append(
                         ImageRow(
@@ -419,6 +456,9 @@ class Store:
                             view=r.view_position,
                             format=r.format,
                             notes=r.notes,
+                            scope=r.scope,
+                            scope_reason=r.scope_reason,
+                            scope_mark=marks.get(r.id),
                         )
                     )
             if len(groups) > 1:
@@ -439,6 +479,8 @@ class Store:
             _P.c.image_id,
             _P.c.probability,
             _P.c.model_version,
+            _P.c.scope,
+            _P.c.scope_reason,
             func.row_number().over(partition_by=_P.c.image_id, order_by=(_P.c.created_at.desc(), _P.c.id.desc())).label("rn"),
         )
         if model_version:
@@ -449,7 +491,7 @@ class Store:
         loc, pred = loc.subquery("loc"), pred.subquery("pred")
         return (
             select(_I.c.id, _I.c.body_part, _I.c.view_position, _I.c.format, _I.c.notes, loc.c.path,
-                   pred.c.probability, pred.c.model_version)
+                   pred.c.probability, pred.c.model_version, pred.c.scope, pred.c.scope_reason)
             .join(loc, (loc.c.image_id == _I.c.id) & (loc.c.rn == 1))
             .outerjoin(pred, (pred.c.image_id == _I.c.id) & (pred.c.rn == 1))
             .order_by(loc.c.path)

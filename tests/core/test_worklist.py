@@ -277,3 +277,51 @@ def test_load_reads_off_thread_and_apply_notifies(store, tmp_path):
     wl.apply(snap)
     assert changes == [Change("reset", 0, 0)] and [w.image_id for w in wl] == [fake_id(0)]
     assert wl.counts()["errors"] == 1 and wl.counts()["doubt"] == 1
+
+
+# --- scope gate -----------------------------------------------------------------------------------
+def _scoped(root, n, prob, scope, reason=None):
+    from tests.core.store.helpers import item
+
+    it = item(root / f"s{n}.png", 1000 + n, prob)
+    it.scope, it.scope_reason = scope, reason
+    return it
+
+
+def test_out_of_scope_never_flagged_never_among_in_scope_own_tab(tmp_path):
+    from core.model.card import Thresholds
+    from core.worklist import Worklist
+    from tests.core.store.helpers import open_test_store
+
+    store = open_test_store(tmp_path)
+    root = tmp_path / "xr"
+    items = [_scoped(root, 1, 0.99, "out_of_scope", "CT image"), _scoped(root, 2, 0.5, "in_scope"),
+             _scoped(root, 3, 0.1, "in_scope"), _scoped(root, 4, 0.8, "out_of_scope", "chest radiograph")]
+    store.record_scan_results(root, items)
+    wl = Worklist(store, Thresholds(0.3, 0.7), root, "m1")
+    wl.reload()
+    wl.set_filter("all")
+    assert [w.probability for w in wl] == [0.5, 0.1, 0.99, 0.8]  # in-scope ranking first
+    assert [w.flag for w in wl] == ["suspicious", None, None, None]
+    assert wl.counts()["out_of_scope"] == 2 and wl.counts()["to_review"] == 2 and wl.counts()["flagged"] == 1
+    wl.set_filter("out_of_scope")
+    assert [w.scope_reason for w in wl] == ["CT image", "chest radiograph"]
+
+    # marked "in scope after all": ranked and flagged like any in-scope image; withdrawn: back out
+    mark = store.mark_scope(items[3].image_id, "dr who", model_version="m1")
+    wl.apply_scope_mark(mark)
+    assert wl.counts()["out_of_scope"] == 1 and wl.counts()["flagged"] == 2
+    wl.set_filter("all")
+    assert [w.probability for w in wl][:2] == [0.8, 0.5] and wl[0].flag == "definite"
+    assert wl[0].scope_marked_by == "dr who"
+    wl2 = Worklist(store, Thresholds(0.3, 0.7), root, "m1")  # and it is read back from the store
+    wl2.reload()
+    assert wl2.item(items[3].image_id).flag == "definite"
+    wl.apply_scope_mark(store.mark_scope(items[3].image_id, "dr who", in_scope=False))
+    assert wl.counts()["out_of_scope"] == 2 and wl.item(items[3].image_id).flag is None
+
+    # scan results arriving incrementally are placed the same way
+    wl.add_scan_items([_scoped(root, 5, 0.95, "out_of_scope", "colour photograph")])
+    assert wl.item(items[0].image_id) is not None and wl.counts()["out_of_scope"] == 3
+    assert [w.probability for w in wl][:2] == [0.5, 0.1]
+    store.close()

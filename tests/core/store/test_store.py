@@ -121,8 +121,8 @@ def test_scan_results_and_known_location(store, tmp_path):
     it = item(root / "a.dcm", 1, 0.8)
     it.meta = meta
     store.record_scan_results(root, [it, error_item(root / "bad.jpg")])
-    assert store.known_location(it.path, it.size, it.mtime_ns, "m1") == (it.image_id, 0.8, meta)
-    assert store.known_location(it.path, it.size, it.mtime_ns, "m2") == (it.image_id, None, meta)
+    assert store.known_location(it.path, it.size, it.mtime_ns, "m1") == (it.image_id, 0.8, meta, None, None)
+    assert store.known_location(it.path, it.size, it.mtime_ns, "m2") == (it.image_id, None, meta, None, None)
     assert store.known_location(it.path, it.size + 1, it.mtime_ns, "m1") is None  # changed file
     assert [e.error for e in store.error_rows(root)] == ["truncated JPEG"]
     store.clear_scan_errors(root)
