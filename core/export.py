@@ -15,6 +15,10 @@ of the display image (DICOM: windowed with the file's VOI LUT/window, MONOCHROME
 pixels the model scores; JPEG/PNG/TIFF/BMP: EXIF orientation applied). No DICOM header, EXIF, ICC
 profile or PNG text chunk is written.
 
+Each row carries the scope verdict (``scope``, ``scope_reason``) of the model version the reader saw
+and any "in scope after all" mark in force (``scope_marked_by``/``scope_marked_at``): the gate's next
+fit counts marked images as in scope (``core.scope.exports.gate_rows``).
+
 Atomicity: everything is built in a hidden temporary sibling of the destination and renamed into
 place at the end; an interrupted or failed export leaves nothing at the destination. A destination
 that exists and is not empty is refused unless ``force`` (then it is replaced as a whole, after the
@@ -59,6 +63,10 @@ COLUMNS = (
     "reference_label",
     "reference_source",
     "readers",
+    "scope",  # the model's verdict for the decision's model version: in_scope / out_of_scope (core.scope)
+    "scope_reason",
+    "scope_marked_by",  # a reader who marked the image "in scope after all" (then the next gate fit uses it)
+    "scope_marked_at",
 )
 READER_COLUMNS = (
     "image_id",
@@ -118,6 +126,28 @@ def _reference_columns(labels) -> dict:  # noqa: ANN001
 
     ref = reference_of(labels)
     return {"reference_label": ref.label or "", "reference_source": ref.source, "readers": str(ref.readers)}
+def _verdicts(store: "Store", chosen) -> dict:  # noqa: ANN001
+    """image id → (scope, reason) for the model version each decision was made with (else the latest)."""
+    out: dict = {}
+    by_version: dict = {}
+    for d in chosen:
+        by_version.setdefault(d.model_version, []).append(d.image_id)
+    for version, ids in by_version.items():
+        for r in store.image_rows(model_version=version, image_ids=ids):
+            if r.scope is not None:
+                out[r.image_id] = (r.scope, r.scope_reason)
+    return out
+
+
+def _scope_columns(verdict, mark) -> dict:  # noqa: ANN001
+    scope, reason = verdict if verdict else ("", "")
+    in_force = mark is not None and mark.in_scope
+    return {
+        "scope": scope,
+        "scope_reason": reason or "",
+        "scope_marked_by": mark.reviewer if in_force else "",
+        "scope_marked_at": _iso(mark.at) if in_force else "",
+    }
 
 
 def _png_bytes(data: bytes, name: str) -> bytes:
@@ -209,6 +239,8 @@ def export_labels(
     chosen.sort(key=lambda d: d.id)
     info = {r.image_id: r for r in store.image_rows(image_ids=[d.image_id for d in chosen])}
     by_reader = store.labels_by_reader([d.image_id for d in chosen])
+    scopes = _verdicts(store, chosen)
+    marks = store.scope_marks([d.image_id for d in chosen])
     secret = store.pseudonym_secret()
 
     try:
@@ -249,6 +281,7 @@ def export_labels(
                     "body_part": (row_info.body_part if row_info else None) or "",
                     "view": (row_info.view if row_info else None) or "",
                     **_reference_columns(by_reader.get(d.image_id, {})),
+                    **_scope_columns(scopes.get(d.image_id), marks.get(d.image_id)),
                 }
             )
             for reader, r in sorted(by_reader.get(d.image_id, {}).items()):

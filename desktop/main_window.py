@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
         return self.session.open_folder(folder)
 
     def _set_review_enabled(self, on: bool) -> None:
-        for name in TRIAGE_ACTIONS + ("heatmap", "invert", "rotate", "reset_view", "fit", "zoom_in", "zoom_out",
+        for name in TRIAGE_ACTIONS + ("in_scope", "heatmap", "invert", "rotate", "reset_view", "fit", "zoom_in", "zoom_out",
                                       "actual_size", "preset_1", "preset_2", "preset_3", "preset_4"):
             self.actions[name].setEnabled(on)
         self.presets.setEnabled(on)
@@ -258,6 +258,10 @@ class MainWindow(QMainWindow):
         v = self.review.viewer
         if self.help_overlay.isVisible():  # any key first closes the help (nothing is decided unseen)
             self.help_overlay.hide()
+            return
+        if name == "in_scope":
+            if self.session.reviewer or self.ask_reviewer():
+                self.session.toggle_scope_mark()
             return
         if name in TRIAGE_ACTIONS:
             if name in DECISION_ACTIONS and not self.session.reviewer and not self.ask_reviewer():

@@ -75,6 +75,14 @@ class InfoPanel(QFrame):
             if loaded.notes:
                 parts.append("<span style='color:#e8c07d'>Note:</span> " + m + html.escape("; ".join(loaded.notes))
                              + "</span>")
+        if getattr(item, "scope", None) == "out_of_scope":
+            why = html.escape(item.scope_reason or "unlike the training images")
+            if item.scope_marked_by:
+                parts.append(f"<span style='color:#9fd3a8'>In scope after all</span> {m}({html.escape(item.scope_marked_by)};"
+                             f" model said: {why})</span>")
+            else:
+                parts.append(f"<span style='color:#f0a58f'>Out of the model's scope:</span> {why} "
+                             f"{m}(no fracture flag; S: in scope after all)</span>")
         if item.label and item.reviewer:
             when = item.decided_at.strftime("%Y-%m-%d %H:%M") if item.decided_at else ""
             parts.append(f"{m}decided by</span> {html.escape(item.reviewer)} {m}{when}</span>")

@@ -292,6 +292,35 @@ class ReviewSession(QObject):
         out = [order[idx]] if idx is not None else []
         return out + [order[j] for j in (i + 1, i - 1) if 0 <= j < len(order)]
 
+    def toggle_scope_mark(self) -> None:
+        """The current out-of-scope image is "in scope after all" (recorded: who, when, model version,
+        verdict); on an image already marked, the mark is withdrawn. Written on the writer thread."""
+        wl, item = self.worklist, self.current_item
+        if wl is None or item is None or item.error is not None or not item.image_id:
+            self.notice.emit("Choose an image first.")
+            return
+        if item.scope != "out_of_scope":
+            self.notice.emit("This image is in the model's scope already.")
+            return
+        if not self.reviewer:
+            self.notice.emit("Enter your name (File › Reviewer…) before marking an image in scope.")
+            return
+        marked = item.scope_marked_by is not None
+        store, reviewer, version = self.store, self.reviewer, self.model_version
+
+        def write():
+            return store.mark_scope(item.image_id, reviewer, in_scope=not marked, model_version=version,
+                                    scope_reason=item.scope_reason)
+
+        def done(mark) -> None:
+            if self.worklist is wl:
+                wl.apply_scope_mark(mark)
+                self._check_current()
+            self.notice.emit(f"Marked in scope after all by {mark.reviewer}: {item.name} is ranked with the others now."
+                             if mark.in_scope else f"{item.name} is out of scope again ({item.scope_reason}).")
+
+        self.tasks.run_on_writer(write, done, lambda exc: self.notice.emit(_message(exc, "mark the image in scope")))
+
     def perform(self, action: str) -> None:
         """Queue a triage action (``core.triage.TRIAGE_ACTIONS``); they run strictly in order."""
         if action not in TRIAGE_ACTIONS:

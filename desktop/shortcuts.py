@@ -28,6 +28,7 @@ DEFAULT_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("no_fracture", "No fracture (reject)", ("N",), _T),
     ActionSpec("doubt", "Doubt / needs a second look", ("D",), _T),
     ActionSpec("undo", "Undo the last decision", ("Ctrl+Z", "Backspace"), _T),
+    ActionSpec("in_scope", "Out-of-scope image: in scope after all (again: withdraw)", ("S",), _T),
     ActionSpec("next", "Next image", ("Space", "J", "Down"), _T),
     ActionSpec("previous", "Previous image", ("K", "Up"), _T),
     ActionSpec("heatmap", "Heatmap on/off", ("H",), _V),

@@ -119,6 +119,8 @@ class WorklistModel(QAbstractTableModel):
         if role == ROW_KEY_ROLE:
             return row_key(it)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_ERROR and not it.error and _scope_text(it):
+                return _scope_text(it) + "\nPress S to mark it in scope after all (or to withdraw that)."
             if col == COL_ERROR or (col == COL_FILE and (it.error or it.note)):
                 if it.error:
                     return f"{it.path}\n{it.error}"
@@ -148,6 +150,8 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_PROB:
             return "—" if it.probability is None else f"{it.probability * 100:.0f}%"
         if col == COL_FLAG:
+            if getattr(it, "out_of_scope", False):
+                return "Out of scope"
             return theme.FLAG_TEXT.get(it.flag or "", "")
         if col == COL_DECISION:
             return theme.LABEL_TEXT.get(it.label or "", "")
@@ -156,8 +160,17 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_BODY:
             return " / ".join(x for x in (it.body_part, it.view) if x)
         if col == COL_ERROR:
-            return it.error or it.note or ""
+            return it.error or _scope_text(it) or it.note or ""
         return None
+
+
+def _scope_text(it) -> str:
+    """The scope verdict as the table shows it (Problem column)."""
+    if getattr(it, "scope", None) != "out_of_scope":
+        return ""
+    if getattr(it, "scope_marked_by", None):
+        return f"in scope after all ({it.scope_marked_by}); model said: {it.scope_reason or 'out of scope'}"
+    return f"out of scope: {it.scope_reason or 'unlike the training images'}"
 
 
 class ProbabilityDelegate(QStyledItemDelegate):

@@ -54,8 +54,17 @@ def card_html(model, model_problem: str = "") -> str:
             for k, v in rows) + "</table>")
     parts.append(f"<p><b>Input.</b> {c.input_size}×{c.input_size} greyscale, {html.escape(c.preprocessing)}; "
                  f"heatmap: {'yes' if c.has_cam else 'no'}</p>")
+    gate = next((line for line in c.summary_lines() if line.startswith("scope gate:")), "")
+    if gate:
+        parts.append(f"<p><b>Scope gate.</b> {html.escape(gate.split(':', 1)[1].strip())}. Images out of the "
+                     "model's scope (CT, MR, chest films, photographs, incomplete images …) are never flagged and are "
+                     "listed under “Out of scope” with the reason.</p>")
     if c.data_credit:
         parts.append(f"<p><b>Data.</b> {html.escape(c.data_credit)}</p>")
+    from core.demo import FRACATLAS_CREDIT as DEMO_CREDIT
+
+    parts.append(f"<p><b>Demo images.</b> Twelve radiographs from {html.escape(DEMO_CREDIT)}; real films "
+                 "from the pydicom-data package (MIT) when it is installed.</p>")
     parts.append(f"<p style='color:#97a1ab'>Model file: {html.escape(str(model.path))}<br>sha256 {c.sha256}</p>")
     return "".join(parts)
 

@@ -59,8 +59,11 @@ def test_scan_stores_writes_csv_and_summarises(folder, test_model, db_url, tmp_p
     assert sorted([by_name["bright.jpg"]["status"], by_name["copy.jpg"]["status"]]) == ["duplicate", "scored"]
     assert by_name["broken.jpg"]["status"] == "error" and by_name["broken.jpg"]["error"]
     assert by_name["notes.txt"]["status"] == "skipped" and by_name["pipe.dcm"]["status"] == "skipped"
-    probs = [float(r["probability"]) for r in rows if r["probability"]]
-    assert probs == sorted(probs, reverse=True) and len(probs) == 6
+    probs = [float(r["probability"]) for r in rows if r["probability"] and r["scope"] == "in_scope"]
+    assert probs == sorted(probs, reverse=True) and len(probs) == 5
+    # the 32×24 DICOM is out of scope: listed after every in-scope image, with its reason
+    assert [r["scope"] for r in rows if r["probability"]][-1] == "out_of_scope"
+    assert by_name["IM0001"]["scope_reason"].startswith("image too small")
     assert rows[-1]["probability"] == "" and by_name["mid.jpg"]["model_version"] == "0.0.1-test"
     text = captured.out
     assert "scored:     5" in text and "duplicates: 1" in text and "failed:     1" in text

@@ -1,5 +1,6 @@
-"""The demo folder (``core.demo``): the pydicom-data radiographs copied in atomically, again only
-when they changed, and a clear message naming what to install when the package is missing."""
+"""The demo folder (``core.demo``): the twelve bundled FracAtlas radiographs and the pydicom-data
+films copied in atomically, again only when they changed; without pydicom-data the bundled ones alone,
+and a clear message naming what to install when even those are missing."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import builtins
 
 import pytest
 
-from core.demo import DEMO_FILES, DemoUnavailable, build_demo_folder, demo_dir
+import core.demo
+from core.demo import DEMO_FILES, DemoUnavailable, build_demo_folder, bundled_radiographs, demo_dir
 
 
 def test_demo_folder_from_pydicom_data(tmp_path):
     pytest.importorskip("data_store", reason="pydicom-data is not installed")
     folder = build_demo_folder(tmp_path / "demo")
     names = sorted(p.name for p in folder.iterdir())
-    assert names and set(names) <= set(DEMO_FILES)
+    bundled = {p.name for p in bundled_radiographs()}
+    assert len(bundled) == 12 and bundled <= set(names)
+    assert set(names) - bundled and set(names) - bundled <= set(DEMO_FILES)
     assert not any(p.name.startswith(".") for p in folder.iterdir())  # no partial copies left
     first = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     build_demo_folder(folder)  # unchanged files are not copied again
@@ -30,9 +34,12 @@ def test_missing_package_says_what_to_install(tmp_path, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_data_store)
+    folder = build_demo_folder(tmp_path / "demo")  # the bundled radiographs alone
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in bundled_radiographs())
+    monkeypatch.setattr(core.demo, "bundled_radiographs", lambda: [])
     with pytest.raises(DemoUnavailable, match="pip install pydicom-data"):
-        build_demo_folder(tmp_path / "demo")
-    assert not (tmp_path / "demo").exists()
+        build_demo_folder(tmp_path / "demo2")
+    assert not (tmp_path / "demo2").exists()
 
 
 def test_default_folder_is_in_the_user_data_directory(tmp_path, monkeypatch):

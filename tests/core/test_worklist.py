@@ -67,6 +67,7 @@ def test_filters_and_counts(store, tmp_path):
     assert wl.counts() == {
         "to_review": 2, "flagged": 3, "all": 7, "decided": 4, "doubt": 1, "disagreements": 2, "errors": 1,
         "second_read": 4, "disputed": 0, "adjudicated": 0,
+        "out_of_scope": 0,
     }
     expected = {
         "to_review": ["img0002.png", "img0005.png"],
