@@ -91,7 +91,7 @@ def test_begin_forgets_old_errors_and_known_answers(store, tmp_path):
     assert len(store.error_rows(tmp_path)) == 1
     rec.begin()
     assert store.error_rows(tmp_path) == []
-    image_id, prob, _meta = rec.known(good.path, good.size, good.mtime_ns)
+    image_id, prob, _meta, _scope, _reason = rec.known(good.path, good.size, good.mtime_ns)
     assert (image_id, prob) == (good.image_id, 0.8)
     assert rec.known(good.path, good.size + 1, good.mtime_ns) is None
 
