@@ -89,3 +89,37 @@ class Gate:
                     "statistics, so images without tags are not checked against the training images)")
         return (f"scope gate: DICOM tags, colour, image quality and image content (distance threshold "
                 f"{self.threshold:.3g} on {self.section['dim']}-feature embeddings)")
+
+
+def model_card_lines(section: Optional[dict]) -> list[str]:
+    """Markdown for a model card's "Scope gate" section (the training report includes it): what the
+    gate does, what it does not catch, and the fitted figures of ``section`` (``scope.content``)."""
+    lines = [
+        "## Scope gate",
+        "",
+        "Every scored image gets a verdict, in_scope or out_of_scope with a reason; out-of-scope images are "
+        "never flagged and are listed after the in-scope ones (README, \"What the model is for\").",
+        "- DICOM tags: CR/DX/RG (and DR) radiographs are in scope; CT, MR, US, NM, PET, MG, dental, RF "
+        "(fluoroscopy), XA (angiography), DXA and other non-projection modalities are out; body parts outside "
+        "hand, arm, shoulder, hip, pelvis, leg and foot (chest, skull, spine, abdomen, breast ...) are out; unknown "
+        "or empty tags never reject by themselves; multi-frame images are out.",
+        "- Colour (> 5% clearly coloured pixels), size (< 64 px a side), nearly blank, mostly white (documents), "
+        "truncated files missing > 20% of their rows.",
+    ]
+    if section is None:
+        lines.append("- No content statistics: images without tags are not compared with the training images.")
+    else:
+        lines.append(
+            f"- Image content: PCA-Mahalanobis distance of the {section.get('dim')}-feature `embedding` to the "
+            f"training images ({section.get('components')} principal directions plus residual), threshold "
+            f"{float(section['threshold']):.4g} chosen on out-of-fold embeddings so that at most "
+            f"{float(section.get('max_gated', 0.02)):.0%} of in-scope images are gated: "
+            f"{float(section.get('oof_gated', float('nan'))):.1%} of {section.get('oof_images')} out-of-fold "
+            "FracAtlas images are gated.")
+    lines += [
+        "- Not caught: children's radiographs; body parts that look alike (forearm, foot, elbow without tags); "
+        "tag-free radiographs of other body parts that the embedding finds close to the training images; "
+        "greyscale photographs of films. A reader can mark an image \"in scope after all\" (recorded; the next "
+        "gate fit counts it as in scope).",
+    ]
+    return lines

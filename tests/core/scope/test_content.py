@@ -96,3 +96,13 @@ def test_gate_combines_content_with_tags():
     assert gate.finish(TAGS_IN, far).scope == "in_scope"  # a radiograph of a hand by its tags stays in
     assert Gate(None).finish(IN, far) is IN and not Gate(None).has_content
     assert "no content" in Gate(None).describe()
+
+
+def test_model_card_lines_state_the_fitted_figures():
+    from core.scope import model_card_lines
+
+    inlier, _ = clusters()
+    section = fit(inlier)
+    text = "\n".join(model_card_lines(section))
+    assert "## Scope gate" in text and f"{section['oof_gated']:.1%}" in text and "Not caught" in text
+    assert "No content statistics" in "\n".join(model_card_lines(None))
