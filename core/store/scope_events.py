@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Optional
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 
 from core.store.models import Reviewer, ScopeOverride
@@ -55,3 +55,29 @@ def in_force(conn: Connection, image_ids: Optional[Iterable[str]] = None) -> dic
         if wanted is None or r.image_id in wanted:
             out[r.image_id] = _mark(r)
     return out
+
+
+def latest_query(image_ids: Optional[Iterable[str]] = None):  # noqa: ANN201
+    """Every marked image's events ranked newest first (``rn`` = 1 is the mark in force), with the
+    reviewer's name: for joining into ``Store.image_rows``' one query."""
+    q = select(_S.c.image_id, _S.c.id, _S.c.in_scope, _S.c.created_at, _S.c.model_version, _S.c.scope_reason,
+               _R.c.name, func.row_number().over(partition_by=_S.c.image_id, order_by=_S.c.id.desc()).label("rn")
+               ).join(_R, _R.c.id == _S.c.reviewer_id)
+    if image_ids is not None:
+        q = q.where(_S.c.image_id.in_(list(image_ids)))
+    return q
+
+
+def columns(mark) -> list:  # noqa: ANN001
+    """The columns of ``latest_query``'s subquery that ``from_row`` reads (labelled ``mark_*``)."""
+    return [mark.c.id.label("mark_id"), mark.c.in_scope.label("mark_in_scope"),
+            mark.c.created_at.label("mark_at"), mark.c.model_version.label("mark_model_version"),
+            mark.c.scope_reason.label("mark_scope_reason"), mark.c.name.label("mark_reviewer")]
+
+
+def from_row(r) -> Optional[ScopeMark]:  # noqa: ANN001
+    """The mark in force from an ``image_rows`` row (None when the image was never marked)."""
+    if r.mark_id is None:
+        return None
+    return ScopeMark(r.mark_id, r.id, r.mark_reviewer, bool(r.mark_in_scope), _utc(r.mark_at), r.mark_model_version,
+                     r.mark_scope_reason)

@@ -444,7 +444,6 @@ class Store:
             groups = [None] if image_ids is None else list(chunks(list(dict.fromkeys(image_ids))))
             rows: list[ImageRow] = []
             for group in groups:
-                marks = scope_events.in_force(conn, group)
                 for r in conn.execute(self._image_rows_query(root, model_version, group, dialect)):
                     rows.append(
                         ImageRow(
@@ -458,7 +457,7 @@ class Store:
                             notes=r.notes,
                             scope=r.scope,
                             scope_reason=r.scope_reason,
-                            scope_mark=marks.get(r.id),
+                            scope_mark=scope_events.from_row(r),
                         )
                     )
             if len(groups) > 1:
@@ -488,12 +487,15 @@ class Store:
         if image_ids is not None:
             loc = loc.where(_L.c.image_id.in_(list(image_ids)))
             pred = pred.where(_P.c.image_id.in_(list(image_ids)))
-        loc, pred = loc.subquery("loc"), pred.subquery("pred")
+        mark = scope_events.latest_query(image_ids)
+        loc, pred, mark = loc.subquery("loc"), pred.subquery("pred"), mark.subquery("mark")
         return (
             select(_I.c.id, _I.c.body_part, _I.c.view_position, _I.c.format, _I.c.notes, loc.c.path,
-                   pred.c.probability, pred.c.model_version, pred.c.scope, pred.c.scope_reason)
+                   pred.c.probability, pred.c.model_version, pred.c.scope, pred.c.scope_reason,
+                   *scope_events.columns(mark))
             .join(loc, (loc.c.image_id == _I.c.id) & (loc.c.rn == 1))
             .outerjoin(pred, (pred.c.image_id == _I.c.id) & (pred.c.rn == 1))
+            .outerjoin(mark, (mark.c.image_id == _I.c.id) & (mark.c.rn == 1))
             .order_by(loc.c.path)
         )
 
