@@ -100,7 +100,7 @@ class Prediction(SQLModel, table=True):
     model_version: str
     probability: float
     created_at: datetime = Field(sa_column=_time())
-    scope: Optional[str] = None  # 'in_scope' | 'out_of_scope' (core.scope; revision 0004), None: not assessed
+    scope: Optional[str] = None  # 'in_scope' | 'out_of_scope' (core.scope; revision 0005), None: not assessed
     scope_reason: Optional[str] = None  # why out of scope, for clinicians
 
 
@@ -159,7 +159,7 @@ class Claim(SQLModel, table=True):
 
 class ScopeOverride(SQLModel, table=True):
     """Append-only: a reader marked an out-of-scope image "in scope after all" (``in_scope`` true) or
-    withdrew that mark (false). The latest event per image is in force (revision 0004)."""
+    withdrew that mark (false). The latest event per image is in force (revision 0005)."""
 
     __tablename__ = "scope_override"
     __table_args__ = (Index("ix_scope_override_image", "image_id", "id"),)
