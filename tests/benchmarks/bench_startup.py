@@ -65,6 +65,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "FRACTURE_TRIAGE_HOME": str(tmp / "home")}
+    # an installed app runs from compiled bytecode (wheel install, PyInstaller's archive): let the
+    # checkout's __pycache__ be written and used, as it would be, instead of compiling every start
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     empty = tmp / "empty"
     empty.mkdir()
     db = f"sqlite:///{tmp / 'db.sqlite3'}"
