@@ -29,8 +29,8 @@ EXCLUDED_MODULES = (
     "tkinter", "_tkinter", "matplotlib", "IPython", "jedi", "pandas", "scipy",
     "setuptools", "pip", "wheel", "PyInstaller", "data_store.tests",
     "sqlalchemy.testing", "mako.testing", "numpy.tests", "readline",
-    # no TLS: the app never talks to a network (urllib/asyncio/http.client cope without ssl)
-    "ssl", "_ssl",
+    # (ssl stays: psycopg imports it when it loads, to share OpenSSL's set-up with libpq — without it
+    # the bundle cannot reach a PostgreSQL server at all — and TLS to a networked server needs it)
     # Pillow parts the app does not use: fonts (freetype, harfbuzz), Tk, WebP and AVIF images
     "PIL.ImageFont", "PIL._imagingft", "PIL.ImageTk", "PIL._imagingtk", "PIL.WebPImagePlugin", "PIL._webp",
     "PIL.AvifImagePlugin", "PIL._avif",
