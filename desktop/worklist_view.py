@@ -119,7 +119,7 @@ class WorklistModel(QAbstractTableModel):
         if role == ROW_KEY_ROLE:
             return row_key(it)
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_ERROR and not it.error and _scope_text(it):
+            if col in (COL_ERROR, COL_FLAG) and not it.error and _scope_text(it):
                 return _scope_text(it) + "\nPress S to mark it in scope after all (or to withdraw that)."
             if col == COL_ERROR or (col == COL_FILE and (it.error or it.note)):
                 if it.error:
@@ -151,7 +151,7 @@ class WorklistModel(QAbstractTableModel):
             return "—" if it.probability is None else f"{it.probability * 100:.0f}%"
         if col == COL_FLAG:
             if getattr(it, "out_of_scope", False):
-                return "Out of scope"
+                return "Out"  # of scope: the Problem column and the tooltip say why (fits the narrow column)
             return theme.FLAG_TEXT.get(it.flag or "", "")
         if col == COL_DECISION:
             return theme.LABEL_TEXT.get(it.label or "", "")

@@ -29,7 +29,10 @@ def test_out_of_scope_tab_reason_and_mark(make_window, tmp_path, qtbot):
     names = [model.item(r).name for r in range(model.rowCount())]
     assert names[-1] == "photo.png"
     row = names.index("photo.png")
-    assert model.data(model.index(row, COL_FLAG)) == "Out of scope"
+    assert model.data(model.index(row, COL_FLAG)) == "Out"
+    from PySide6.QtCore import Qt
+
+    assert "colour photograph" in model.data(model.index(row, COL_FLAG), Qt.ItemDataRole.ToolTipRole)
     assert model.data(model.index(row, COL_ERROR)).startswith("out of scope: colour photograph")
     tabs.setCurrentIndex(OUT_TAB)
     assert model.rowCount() == 1
