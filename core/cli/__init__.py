@@ -35,7 +35,8 @@ class _Version(argparse.Action):
     """``--version``, reading the installed metadata only when asked (importlib.metadata is slow to load)."""
 
     def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
-        parser.exit(message=f"{APP_NAME} {app_version()}\n")
+        print(f"{APP_NAME} {app_version()}", flush=True)  # on stdout, as --version always was (argparse's exit message goes to stderr)
+        parser.exit()
 
 
 def build_parser(prog: str = "fracture-triage") -> argparse.ArgumentParser:

@@ -276,3 +276,14 @@ def test_csv_note_column_carries_each_files_caveats(tmp_path, test_model, capsys
     assert "first frame of 4 (multi-frame DICOM)" in notes["cine.dcm"]
     assert "missing" in notes["half.jpg"] and "truncated" in notes["half.jpg"]
     assert notes["plain.jpg"] == ""
+
+
+def test_version_goes_to_stdout(capsys):
+    """`fracture-triage --version` prints on stdout (scripts and the bundle's smoke test read it there)."""
+    from core.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Fracture Triage ") and err == ""

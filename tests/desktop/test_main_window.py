@@ -295,10 +295,19 @@ def test_recent_folders_drop_and_geometry_persist(make_window, image_folder, qtb
     assert [a.text() for a in w2.recent_menu.actions()] == [str(image_folder.absolute())]
 
 
-def test_first_results_fast_and_scan_cancel(make_window, tmp_path, qtbot):
+def test_first_results_fast_and_scan_cancel(make_window, tmp_path, qtbot, monkeypatch):
     import time
 
+    from core.model.runtime import Model
     from tests.desktop.conftest import make_image_folder
+
+    real_predict = Model.predict
+
+    def slow_predict(self, *a, **k):  # on the scan's inference thread: keeps the scan running until cancelled
+        time.sleep(0.05)
+        return real_predict(self, *a, **k)
+
+    monkeypatch.setattr(Model, "predict", slow_predict)
 
     folder = tmp_path / "many"
     for i in range(25):
