@@ -1,8 +1,9 @@
 """``ScanRecorder``: how a scan's results reach the store — one policy for the CLI and the desktop.
 
 * **Batching**: ``add(item)`` buffers results (safe from the scan's threads) and hands back a batch
-  when ``batch_size`` results are waiting or ``interval_s`` has passed since the last one; ``rest()``
-  hands back what is left when the scan ends.
+  when ``batch_size`` results are waiting or ``interval_s`` has passed since the last one (the very
+  first result at once, so the first row shows without waiting); ``rest()`` hands back what is left
+  when the scan ends.
 * **Writing**: ``write(batch)`` (on the caller's one database-writer thread, batches in order) stores
   the batch in one transaction; if the database refuses it, the batch is retried item by item so one
   odd file cannot lose the others' results, and the files that still fail are listed in
@@ -60,7 +61,7 @@ class ScanRecorder:
         self._in_a_row = 0
         self._lock = threading.Lock()
         self._buffer: list[ScanItem] = []
-        self._last = time.monotonic()
+        self._last = float("-inf")  # the first result goes out at once (the first row shows without delay)
 
     @property
     def failed(self) -> bool:

@@ -39,14 +39,16 @@ def _items(tmp_path, n, start=0):
 
 def test_batches_by_size_then_rest(store, tmp_path):
     rec = ScanRecorder(store, tmp_path, batch_size=3, interval_s=3600)
-    out = [rec.add(i) for i in _items(tmp_path, 7)]
-    assert [len(b) for b in out if b] == [3, 3]
+    out = [rec.add(i) for i in _items(tmp_path, 8)]
+    assert [len(b) for b in out if b] == [1, 3, 3]  # the first result at once, then full batches
     assert len(rec.rest()) == 1 and rec.rest() == []
 
 
 def test_batches_by_time(store, tmp_path):
     rec = ScanRecorder(store, tmp_path, batch_size=1000, interval_s=0.0)
     assert [len(rec.add(i) or []) for i in _items(tmp_path, 3)] == [1, 1, 1]
+    slow = ScanRecorder(store, tmp_path, batch_size=1000, interval_s=3600)
+    assert [len(slow.add(i) or []) for i in _items(tmp_path, 3)] == [1, 0, 0]  # then wait for the interval
 
 
 def test_a_refused_batch_is_retried_file_by_file(store, tmp_path):

@@ -315,6 +315,19 @@ def test_first_results_fast_and_scan_cancel(make_window, tmp_path, qtbot, monkey
         for p in (folder / f"d{i:02d}").iterdir():
             p.write_bytes(p.read_bytes() + i.to_bytes(2, "little"))
     w = make_window()
+    # after the first batch, inference waits for the cancel click: the scan cannot finish first
+    import threading
+
+    model, gate, calls = w.session.model, threading.Event(), []
+    predict = model.predict
+
+    def gated(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            gate.wait(60)
+        return predict(*args, **kwargs)
+
+    model.predict = gated
     t0 = time.perf_counter()
     w.open_folder(folder)
     qtbot.waitUntil(lambda: w.worklist.model.rowCount() > 0, timeout=60000)
@@ -323,6 +336,7 @@ def test_first_results_fast_and_scan_cancel(make_window, tmp_path, qtbot, monkey
     assert w.session.scanning and w.status.cancel.isVisible()  # results are shown while the scan runs
     with qtbot.waitSignal(w.scan_done, timeout=60000) as blocker:
         qtbot.mouseClick(w.status.cancel, Qt.MouseButton.LeftButton)
+        gate.set()
     summary = blocker.args[0]
     assert summary.cancelled and len(summary.items) < 25 * N_IMAGES
     assert "cancelled" in w.status.progress_label.text()
