@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.training import metrics as M
+from core.evaluation import metrics as M
 from core.training import report
 from core.training.baselines import majority_scores, metadata_oof
 from core.training.cache import DEFAULT_CACHE, load_images

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.training import metrics as M
+from core.evaluation import metrics as M
 
 
 def _plt():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.training import metrics as M
+from core.evaluation import metrics as M
 
 SUBGROUPS = (("hand", "hand", 1), ("leg", "leg", 1), ("hip", "hip", 1), ("shoulder", "shoulder", 1),
              ("hardware", "hardware", 1), ("no_hardware", "hardware", 0))
@@ -67,17 +67,7 @@ def calibration(y, raw_logits, prior_shift: float, fold) -> dict:
             "after_temperature_crossfitted": fmt(after), "after_temperature_in_sample": fmt(M.sigmoid(z / t))}
 
 
-def choose_thresholds(y, p_cal, groups, *, margin: bool = True) -> dict:
-    """The two operating points: 'suspicious' (sensitivity ≥ 0.95) and 'definite' (specificity ≥ 0.90),
-    with the margin rule ``metrics.MARGIN_RULE`` (default) or exactly at the targets (``margin=False``,
-    the 1.0.0 rule). The one place thresholds are chosen, for the card and for a clinic's recalibration."""
-    if margin:
-        return {"suspicious": M.threshold_with_margin(y, p_cal, groups, target=0.95, kind="sensitivity"),
-                "definite": M.threshold_with_margin(y, p_cal, groups, target=0.90, kind="specificity"),
-                "rule": M.MARGIN_RULE}
-    return {"suspicious": M.threshold_for_sensitivity(y, p_cal, 0.95),
-            "definite": M.threshold_for_specificity(y, p_cal, 0.90),
-            "rule": "highest threshold with sensitivity ≥ 0.95; lowest with specificity ≥ 0.90 (no margin)"}
+choose_thresholds = M.choose_thresholds  # lives in core.evaluation.metrics (the app bundle has it too)
 
 
 def model_metrics(y, p_cal, groups, meta: dict | None = None, *, margin: bool = True) -> dict:

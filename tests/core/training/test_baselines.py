@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from core.training import metrics as M
+from core.evaluation import metrics as M
 from core.training.baselines import fit_logistic, majority_scores, metadata_oof
 from core.training.data import META_COLUMNS
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.training import metrics as M
+from core.evaluation import metrics as M
 
 
 def _brute_auc(y, p):

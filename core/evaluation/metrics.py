@@ -1,5 +1,8 @@
-"""Evaluation metrics in numpy: ROC/PR curves and areas, operating points, calibration (Brier, ECE,
-temperature fitting), and cluster-bootstrap 95% intervals. No scikit-learn, no torch.
+"""Evaluation metrics in numpy: ROC/PR curves and areas, operating points and THE rule that picks the
+card's two thresholds (``choose_thresholds``, with or without the margin rule), calibration (Brier, ECE, temperature fitting),
+cluster-bootstrap 95% intervals (single and paired), and McNemar's exact test. No scikit-learn, no
+torch: used by training (``core.training.report``) and by the clinic's own performance, calibration
+and model comparison (``core.evaluation``), which the app bundle carries.
 
 Conventions: ``y`` is 0/1 (1 = fracture), ``p`` a score where higher means more likely fractured; an
 image is *flagged* at threshold ``t`` when ``p >= t``.
@@ -7,6 +10,7 @@ image is *flagged* at threshold ``t`` when ``p >= t``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -99,6 +103,24 @@ def threshold_for_specificity(y, p, target: float = 0.90) -> float:
     return float(np.nextafter(t, np.inf))
 
 
+SENSITIVITY_TARGET = 0.95  # 'suspicious': the highest threshold that still catches this share of fractures
+SPECIFICITY_TARGET = 0.90  # 'definite': the lowest threshold that still clears this share of non-fractures
+
+
+def choose_thresholds(y, p_cal, groups, *, margin: bool = True) -> dict:
+    """The two operating points: 'suspicious' (sensitivity ≥ 0.95) and 'definite' (specificity ≥ 0.90),
+    with the margin rule ``MARGIN_RULE`` (default) or exactly at the targets (``margin=False``,
+    the 1.0.0 rule). The one place thresholds are chosen, for the card (``core.training.report``) and
+    for a clinic's recalibration (``core.evaluation.calibration``)."""
+    if margin:
+        return {"suspicious": threshold_with_margin(y, p_cal, groups, target=SENSITIVITY_TARGET, kind="sensitivity"),
+                "definite": threshold_with_margin(y, p_cal, groups, target=SPECIFICITY_TARGET, kind="specificity"),
+                "rule": MARGIN_RULE}
+    return {"suspicious": threshold_for_sensitivity(y, p_cal, SENSITIVITY_TARGET),
+            "definite": threshold_for_specificity(y, p_cal, SPECIFICITY_TARGET),
+            "rule": "highest threshold with sensitivity ≥ 0.95; lowest with specificity ≥ 0.90 (no margin)"}
+
+
 def at_threshold(y, p, t: float) -> dict[str, float]:
     """Sensitivity, specificity, PPV, NPV and the flagged share when flagging p ≥ t."""
     y, p = _yp(y, p)
@@ -173,27 +195,73 @@ def fit_temperature(y, logits, lo: float = 0.05, hi: float = 20.0) -> float:
     return float(np.exp((a + b) / 2))
 
 
+def bootstrap_indices(groups, n_samples: int, n: int = 1000, seed: int = 0):
+    """Yield ``n`` index arrays, each a resample of whole groups with replacement (``groups`` None:
+    single samples). The one resampling scheme behind every interval here."""
+    g = np.arange(n_samples) if groups is None else np.asarray(groups)
+    if len(g) != n_samples:
+        raise ValueError("groups and scores differ in length")
+    uniq, inv = np.unique(g, return_inverse=True)
+    order = np.argsort(inv, kind="stable")
+    counts = np.bincount(inv, minlength=len(uniq))
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        pick = rng.integers(0, len(uniq), len(uniq))
+        lens = counts[pick]
+        # concatenated members of the picked groups, without a Python loop over groups
+        offs = np.repeat(starts[pick] - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(lens.sum())
+        yield order[offs]
+
+
+def _interval(point: float, vals: list, alpha: float) -> tuple[float, float, float]:
+    if not vals:
+        return point, float("nan"), float("nan")
+    lo, hi = np.quantile(vals, [alpha / 2, 1 - alpha / 2])
+    return point, float(lo), float(hi)
+
+
 def bootstrap_ci(stat: Callable[[np.ndarray, np.ndarray], float], y, p, groups=None, n: int = 1000,
                  seed: int = 0, alpha: float = 0.05) -> tuple[float, float, float]:
     """(point estimate, low, high): percentile interval from resampling whole groups (patients / id
     blocks) with replacement, or single samples when ``groups`` is None."""
     y, p = _yp(y, p)
     point = float(stat(y, p))
-    g = np.arange(len(y)) if groups is None else np.asarray(groups)
-    uniq, inv = np.unique(g, return_inverse=True)
-    members = np.split(np.argsort(inv, kind="stable"), np.cumsum(np.bincount(inv))[:-1])
-    rng = np.random.default_rng(seed)
     vals = []
-    for _ in range(n):
-        pick = rng.integers(0, len(uniq), len(uniq))
-        idx = np.concatenate([members[i] for i in pick])
+    for idx in bootstrap_indices(groups, len(y), n, seed):
         v = stat(y[idx], p[idx])
         if np.isfinite(v):
             vals.append(v)
-    if not vals:
-        return point, float("nan"), float("nan")
-    lo, hi = np.quantile(vals, [alpha / 2, 1 - alpha / 2])
-    return point, float(lo), float(hi)
+    return _interval(point, vals, alpha)
+
+
+def paired_bootstrap_ci(stat: Callable[[np.ndarray, np.ndarray], float], y, p_a, p_b, groups=None,
+                        n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Interval of ``stat(y, p_a) − stat(y, p_b)`` where both models are scored on the SAME resample
+    each time (the images are shared, so their errors are correlated)."""
+    y, p_a = _yp(y, p_a)
+    _, p_b = _yp(y, p_b)
+    point = float(stat(y, p_a) - stat(y, p_b))
+    vals = []
+    for idx in bootstrap_indices(groups, len(y), n, seed):
+        v = stat(y[idx], p_a[idx]) - stat(y[idx], p_b[idx])
+        if np.isfinite(v):
+            vals.append(v)
+    return _interval(point, vals, alpha)
+
+
+def mcnemar_exact(a_only: int, b_only: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant pairs (cases where only A, or only B, is
+    right — or flags): a binomial test of ``a_only`` out of ``a_only + b_only`` against one half."""
+    a_only, b_only = int(a_only), int(b_only)
+    if a_only < 0 or b_only < 0:
+        raise ValueError("discordant counts cannot be negative")
+    n = a_only + b_only
+    if n == 0:
+        return 1.0
+    k = min(a_only, b_only)
+    tail = sum(math.comb(n, i) for i in range(k + 1))
+    return float(min(1.0, 2.0 * math.exp(math.log(tail) - n * math.log(2.0))))
 
 
 MARGIN_RULE = ("'suspicious': the highest threshold at which the lower bound of the 95% bootstrap interval "
