@@ -92,6 +92,7 @@ class _Either:
 class _Pipeline:
     def __init__(self, root, model, known, on_item, on_progress, cancel, workers, batch_size, keep_cams):
         self.root = Path(root)
+        self.files: Optional[list[FoundFile]] = None  # set: these files instead of discovery
         self.model = model
         self.known = known
         self.on_item = on_item
@@ -304,7 +305,8 @@ class _Pipeline:
                 self.emit(ScanItem(path, 0, 0, ERROR, error=reason, error_kind=FileError.UNREADABLE), index)
                 index += 1
 
-        for f in discover(self.root, cancel=self.stopped, stats=self.stats):
+        source = discover(self.root, cancel=self.stopped, stats=self.stats) if self.files is None else self.files
+        for f in source:
             report_unreadable()
             if self.stopped.is_set():
                 break
@@ -390,13 +392,15 @@ def scan(
     workers: Optional[int] = None,
     batch_size: int = 8,
     keep_cams: bool = False,
+    files: Optional[list[FoundFile]] = None,
 ) -> ScanSummary:
     """Scan ``root`` with ``model`` (a ``core.model.Model``); see the module docstring.
 
     Raises ``NotADirectoryError``/``FileNotFoundError`` for a bad root, ``ModelError`` when the model
     fails, or whatever ``known``/``on_item``/``on_progress`` raised; per-file problems never raise
     (they are ERROR items). ``keep_cams`` keeps each image's class-activation map on its item (off by
-    default: the viewer computes the one it shows).
+    default: the viewer computes the one it shows). ``files``: score exactly these files instead of
+    discovering ``root`` (model comparison re-scores the labelled images this way).
     """
     from core.model.runtime import thread_plan
 
@@ -406,6 +410,10 @@ def scan(
     workers = max(1, int(workers))
     batch_size = max(1, int(batch_size))
     p = _Pipeline(root, model, known, on_item, on_progress, cancel, workers, batch_size, keep_cams)
+    if files is not None:
+        p.files = list(files)
+        p.stats.found = len(p.files)
+        p.stats.done = True
     model.ensure_session()  # a bad model fails here, before any file is touched
     threads = [threading.Thread(target=p.decode_worker, name=f"scan-decode-{i}", daemon=True) for i in range(workers)]
     threads.append(threading.Thread(target=p.inference_worker, name="scan-infer", daemon=True))

@@ -1,4 +1,5 @@
-"""The headless ``fracture-triage`` subcommands (scan, info, export, import-labels, db, agreement, readers, train, evaluate).
+"""The headless ``fracture-triage`` subcommands (scan, info, export, import-labels, db, agreement, readers,
+performance, calibrate, models, train, evaluate).
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds a parser whose
 ``func(args) -> int`` runs it. Heavy imports (onnxruntime, torch) happen inside ``func`` only.
@@ -22,6 +23,9 @@ SUBCOMMAND_MODULES: dict[str, str] = {
     "db": "core.cli.db_cmd",
     "agreement": "core.cli.agreement_cmd",
     "readers": "core.cli.readers_cmd",
+    "performance": "core.cli.performance_cmd",
+    "calibrate": "core.cli.calibrate_cmd",
+    "models": "core.cli.models_cmd",
     "train": "core.cli.train_cmd",
     "evaluate": "core.cli.train_cmd",
 }

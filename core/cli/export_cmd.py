@@ -36,19 +36,21 @@ def register(sub) -> None:  # noqa: ANN001
     p.add_argument("--reviewer", metavar="NAME", help="only images whose current decision is by this reviewer")
     p.add_argument("--since", metavar="DATE", type=_since, help="only decisions made at or after DATE (UTC)")
     p.add_argument("--labels", nargs="+", choices=LABELS, metavar="LABEL", help=f"only these labels ({', '.join(LABELS)})")
-    p.add_argument("--model", metavar="PATH", type=Path, help="model whose card thresholds define the flag (default: $FRACTURE_TRIAGE_MODEL, else the "
+    p.add_argument("--model", metavar="PATH", type=Path, help="model whose active thresholds define the flag (default: $FRACTURE_TRIAGE_MODEL, else the "
                    "settings' model, else the installed one)")
     p.add_argument("--force", action="store_true", help="replace a non-empty destination folder")
     p.set_defaults(func=run)
 
 
-def _thresholds(model: Path | None):  # noqa: ANN202
+def _thresholds(config, store):  # noqa: ANN001, ANN202
+    """The active thresholds of the model in use (``core.evaluation.calibration``), or None."""
     try:
-        from core.model import find_default_model, load_card
-        from core.model.card import card_path_for
+        from core.evaluation.calibration import active_thresholds
+        from core.model import load_verified_card
+        from core.model.registry import Registry
 
-        path = model or find_default_model()
-        return load_card(card_path_for(Path(path))).thresholds
+        card = load_verified_card(Registry().resolve(config.model_path, config.model_source, store).path)
+        return active_thresholds(store, card).thresholds
     except Exception as exc:  # the flag columns stay empty; the export itself still works
         print(f"note: no model card ({exc}); model_flag/agrees_with_model left empty", file=sys.stderr)
         return None
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             reviewer=args.reviewer,
             since=args.since,
             labels=args.labels,
-            thresholds=_thresholds(config.model_path),
+            thresholds=_thresholds(config, store),
             force=args.force,
         )
     except (ExportError, StoreError) as exc:

@@ -1,8 +1,10 @@
 """``fracture-triage info``: versions (app, Python, onnxruntime, pydicom, ...), the model card summary
 (or the clear reason there is no usable model), and where the database, settings, logs and resources
-live. Never creates anything and opens no connection; reading the card verifies the model's sha256.
-The database URL is shown without its password; for a PostgreSQL server it says where it is and
-that backups are the server's job.
+live, which model the database has activated and which thresholds are active (the card's or a
+calibration on the clinic's labels). Never creates or upgrades anything, and opens no connection to a
+database server (the activation and calibration are read from an existing SQLite file only); reading
+the card verifies the model's sha256. The database URL is shown without its password; for a PostgreSQL
+server it says where it is and that backups are the server's job.
 """
 
 from __future__ import annotations
@@ -30,6 +32,27 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _existing_store(db_url: str):
+    """The database as it is (no migration, no backup, nothing created), or None when there is none
+    yet or it has no model events table (an older schema) or cannot be read."""
+    from core.store import Store, make_engine
+    from core.store.engine import sqlite_path
+
+    try:
+        path = sqlite_path(db_url)
+        if path is None or not Path(path).is_file():  # no file yet, or a server: info opens no connection
+            return None
+        store = Store(make_engine(db_url))
+    except Exception:  # noqa: BLE001 - info never fails for the database's sake
+        return None
+    try:
+        store.model_events(kinds=("activate",))  # the table exists and can be read
+        return store
+    except Exception:  # noqa: BLE001
+        store.close()
+        return None
+
+
 def _version(dist: str) -> str:
     try:
         from importlib import metadata  # here, not at import: building the CLI parser must stay cheap
@@ -46,7 +69,7 @@ def _exists(path: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from core.cli.scan_cmd import _say, display
     from core.config import DEFAULT, resolve
-    from core.model import ModelError, find_default_model, load_verified_card
+    from core.model import ModelError, load_verified_card
     from core.paths import app_dirs
     from core.resources import models_dir, resources_dir
     from core.store.backup import BACKUPS_ON_SERVER
@@ -58,17 +81,32 @@ def run(args: argparse.Namespace) -> int:
         _say(f"  {dist} {_version(dist)}")
 
     config = resolve(db=args.db, model=args.model)
+    store = _existing_store(config.db_url)
     _say("")
     try:
-        path = config.model_path or find_default_model()
+        from core.model.registry import Registry
+
+        res = Registry().resolve(config.model_path, config.model_source, store)
+        path = res.path
         card = load_verified_card(path)
     except ModelError as exc:
         _say(f"Model: none usable: {exc}")
     else:
-        source = "" if config.model_source == DEFAULT else f", from the {config.model_source}"
+        source = {"shipped": "", "activated": ", activated in the database"}.get(res.how, f", from the {res.how}")
         _say(f"Model file: {display(path)} (matches its card{source})")
+        if res.note:
+            _say(f"  note: {res.note}")
         for line in card.summary_lines():
             _say(f"  {line}")
+        from core.evaluation.calibration import active_thresholds
+
+        if store is not None:
+            _say(f"Active thresholds: {active_thresholds(store, card).describe()}")
+        else:
+            _say("Active thresholds: the model card's unless calibrated (no SQLite database with model events "
+                 "to read; `fracture-triage calibrate --history` asks a server)")
+    if store is not None:
+        store.close()
 
     dirs = app_dirs()
     _say("")

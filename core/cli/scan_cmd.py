@@ -2,8 +2,9 @@
 
 Progress goes to stderr (a bar on a terminal, a quiet line every few seconds otherwise); the summary
 (scored, duplicates, skipped, failed with each failure's reason) goes to stdout. ``--csv`` writes one
-row per file found: ``path,status,probability,model_version,error,note,scope,scope_reason`` with status
-scored / duplicate / skipped / error; ``note`` holds the per-file caveats of a scored image ("first page
+row per file found: ``path,status,probability,model_version,flag,error,note,scope,scope_reason`` with
+status scored / duplicate / skipped / error; ``flag`` definite / suspicious / empty at the active thresholds
+(``core.evaluation.calibration``; never for out-of-scope images); ``note`` holds the per-file caveats of a scored image ("first page
 of 3 (multi-page TIFF)", "first frame of 4 (multi-frame DICOM)", "38% of the image data is missing ...",
 library warnings), "; "-joined; ``scope`` is in_scope / out_of_scope (``core.scope``; empty when not
 assessed) with ``scope_reason``. Rows: in-scope images first by probability (highest first), then
@@ -33,7 +34,7 @@ from core.fileio import atomic_write
 from core.imaging.warn import PREFIX as WARNING_PREFIX
 from core.scope.verdict import OUT_OF_SCOPE
 
-CSV_COLUMNS = ("path", "status", "probability", "model_version", "error", "note", "scope", "scope_reason")
+CSV_COLUMNS = ("path", "status", "probability", "model_version", "flag", "error", "note", "scope", "scope_reason")
 _CSV_STATUS = {"scored": "scored", "reused": "scored", "duplicate": "duplicate", "error": "error"}
 
 
@@ -115,16 +116,19 @@ def _open_store(config):
         raise CliError(f"cannot use the database: {exc}") from None
 
 
-def _csv_rows(summary):
+def _csv_rows(summary, thresholds=None):
     rows = []
     for it in summary.items:
         prob = "" if it.probability is None else f"{it.probability:.6f}"
         note = "; ".join(it.meta.notes) if it.meta is not None else ""
         group = 2 if it.probability is None else (1 if it.scope == OUT_OF_SCOPE else 0)
+        flag = ""
+        if thresholds is not None and it.status != "error" and it.scope != OUT_OF_SCOPE:
+            flag = thresholds.flag(it.probability) or ""
         rows.append(((group, -(it.probability or 0.0)), display(it.path), _CSV_STATUS.get(it.status, it.status), prob,
-                     it.model_version or "", it.error or "", note, it.scope or "", it.scope_reason or ""))
+                     it.model_version or "", flag, it.error or "", note, it.scope or "", it.scope_reason or ""))
     for path, reason in summary.discovery.skipped:
-        rows.append(((2, 0.0), display(path), "skipped", "", "", reason, "", "", ""))
+        rows.append(((2, 0.0), display(path), "skipped", "", "", "", reason, "", "", ""))
     rows.sort(key=lambda r: (r[0], r[1]))
     return [r[1:] for r in rows]
 
@@ -147,9 +151,10 @@ def _reason_group(reason: Optional[str]) -> str:
     return text.split(" (", 1)[0]
 
 
-def write_csv(path: Path, summary) -> int:
-    """Write the CSV atomically (temp file + rename); returns the number of rows."""
-    rows = _csv_rows(summary)
+def write_csv(path: Path, summary, thresholds=None) -> int:
+    """Write the CSV atomically (temp file + rename); returns the number of rows. ``thresholds``: the
+    active ones (``flag`` column; empty without)."""
+    rows = _csv_rows(summary, thresholds)
     with atomic_write(path, newline="") as fh:
         w = csv.writer(fh)
         w.writerow(CSV_COLUMNS)
@@ -157,7 +162,7 @@ def write_csv(path: Path, summary) -> int:
     return len(rows)
 
 
-def print_summary(summary, model, *, store_note: str) -> None:
+def print_summary(summary, model, *, store_note: str, thresholds=None) -> None:
     s = summary
     st = s.discovery
     rate = (s.scored + s.reused) / s.elapsed_s if s.elapsed_s > 0 else 0.0
@@ -168,7 +173,8 @@ def print_summary(summary, model, *, store_note: str) -> None:
     _say("  " + Gate.for_card(model.card).describe())
     _say(f"  scored:     {s.scored + s.reused}" + (f" ({s.reused} unchanged, reused from the database)" if s.reused else "")
          + f"  [{rate:.1f} images/s]")
-    flags = [model.card.thresholds.flag(i.probability) for i in s.items
+    thresholds = thresholds or model.card.thresholds
+    flags = [thresholds.flag(i.probability) for i in s.items
              if i.status in ("scored", "reused") and i.scope != OUT_OF_SCOPE]
     _say(f"  flagged:    {flags.count('definite')} definite, {flags.count('suspicious')} suspicious")
     inside, reasons = scope_counts(s.items)
@@ -187,9 +193,11 @@ def print_summary(summary, model, *, store_note: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.model import ModelError, load_model
-    from core.scan import scan
     from core.config import resolve
+    from core.evaluation.calibration import active_thresholds
+    from core.model import ModelError, load_model
+    from core.model.registry import Registry
+    from core.scan import scan
 
     root: Path = args.folder
     if not root.exists():
@@ -203,33 +211,18 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise CliError(f"--{name.replace('_', '-')} must be at least 1")
     config = resolve(db=args.db, model=args.model)
+    store = None if args.no_store else _open_store(config)
     try:
-        model = load_model(config.model_path, threads=args.threads)
+        resolved = Registry().resolve(config.model_path, config.model_source, store)
+        model = load_model(resolved.path, threads=args.threads)
+        model.ensure_session()  # after the database: it says which model is activated
     except ModelError as exc:
-        raise CliError(f"cannot use the model: {exc}") from None
-    # the onnxruntime session (import + graph optimisation, the slowest part of start-up) is made on
-    # its own thread while the database opens; a bad model still stops the scan before any file
-    session_error: list[BaseException] = []
-
-    def make_session() -> None:
-        try:
-            model.ensure_session()
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread below
-            session_error.append(exc)
-
-    session = threading.Thread(target=make_session, name="scan-model-session", daemon=True)
-    session.start()
-    try:
-        store = None if args.no_store else _open_store(config)
-    finally:
-        session.join()
-    if session_error:
         if store is not None:
             store.close()
-        exc = session_error[0]
-        if isinstance(exc, ModelError):
-            raise CliError(f"cannot use the model: {exc}") from None
-        raise exc
+        raise CliError(f"cannot use the model: {exc}") from None
+    if resolved.note:
+        _say(f"note: {resolved.note}", sys.stderr)
+    active = active_thresholds(store, model.card)
     recorder = None
     writer: ThreadPoolExecutor | None = None
     cancel = threading.Event()
@@ -295,9 +288,10 @@ def run(args: argparse.Namespace) -> int:
         note = "Results not stored (--no-store)"
     if args.csv is not None:
         try:
-            n = write_csv(args.csv, summary)
+            n = write_csv(args.csv, summary, active.thresholds)
         except OSError as exc:
             raise CliError(f"cannot write the CSV {display(args.csv)}: {exc.strerror or exc}") from None
         note += f"\nCSV written to {display(args.csv)} ({n} rows)"
-    print_summary(summary, model, store_note=note)
+    note += f"\nFlags at {active.describe()}"
+    print_summary(summary, model, store_note=note, thresholds=active.thresholds)
     return 0

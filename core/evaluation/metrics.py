@@ -235,6 +235,18 @@ def bootstrap_ci(stat: Callable[[np.ndarray, np.ndarray], float], y, p, groups=N
     return _interval(point, vals, alpha)
 
 
+def _round(a: float, digits: int = 4) -> float | None:
+    return None if not np.isfinite(a) else round(float(a), digits)
+
+
+def estimate(stat: Callable[[np.ndarray, np.ndarray], float], y, p, groups=None, n: int = 1000,
+             seed: int = 0) -> dict:
+    """``{"value": v, "ci95": [lo, hi]}`` (rounded, None where undefined): how the card and the
+    clinic's reports write a figure with its bootstrap interval."""
+    v, lo, hi = bootstrap_ci(stat, y, p, groups, n=n, seed=seed)
+    return {"value": _round(v), "ci95": [_round(lo), _round(hi)]}
+
+
 def paired_bootstrap_ci(stat: Callable[[np.ndarray, np.ndarray], float], y, p_a, p_b, groups=None,
                         n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float, float]:
     """Interval of ``stat(y, p_a) − stat(y, p_b)`` where both models are scored on the SAME resample

@@ -14,6 +14,7 @@ from core.store.engine import make_engine
 from core.store.errors import StoreError
 from core.store.models import LABELS
 from core.store.opening import open_store
-from core.store.store import ErrorRow, ImageRow, Store
+from core.store.model_events import ModelEventRow
+from core.store.store import ErrorRow, ImageRow, LabelledImage, Store
 
-__all__ = ["open_store", "make_engine", "Store", "StoreError", "Decision", "LABELS", "ImageRow", "ErrorRow"]
+__all__ = ["open_store", "make_engine", "Store", "StoreError", "Decision", "LABELS", "ImageRow", "ErrorRow", "LabelledImage", "ModelEventRow"]

@@ -172,6 +172,25 @@ class ScopeOverride(SQLModel, table=True):
     scope_reason: Optional[str] = None  # the verdict's reason at the time
 
 
+class ModelEvent(SQLModel, table=True):
+    """Append-only trail of what the clinic did with its models (revision 0006): kind 'calibrate'
+    (thresholds fitted on the clinic's labels made active for one model version), 'revert' (back to
+    the card's thresholds for that version) or 'activate' (this model is the one the app uses). Who,
+    when, and on what basis (``basis``: JSON with the counts the figures rest on)."""
+
+    __tablename__ = "model_event"
+    __table_args__ = (Index("ix_model_event_version", "model_version", "id"),)
+    id: Optional[int] = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    kind: str  # 'calibrate' | 'revert' | 'activate'
+    model_name: str
+    model_version: str
+    suspicious: Optional[float] = None  # for 'calibrate'
+    definite: Optional[float] = None
+    basis: Optional[str] = None  # JSON
+    actor: str  # who (reviewer name)
+    created_at: datetime = Field(sa_column=_time())
+
+
 class MetaValue(SQLModel, table=True):
     """Small key/value settings of this database (e.g. the export pseudonym secret)."""
 
@@ -180,5 +199,5 @@ class MetaValue(SQLModel, table=True):
     value: str
 
 
-__all__ = ["Image", "Location", "ScanError", "Prediction", "Reviewer", "DecisionEvent", "ScopeOverride", "MetaValue",
+__all__ = ["Image", "Location", "ScanError", "Prediction", "Reviewer", "DecisionEvent", "ScopeOverride", "ModelEvent", "MetaValue",
            "Claim", "LABELS", "ROLES", "MODES", "ROLE_READER", "ROLE_ADJUDICATOR", "MODE_AIDED", "MODE_BLINDED"]

@@ -24,11 +24,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from core.results import DUPLICATE, ERROR, REUSED, SCORED, DicomMeta, ImageMeta, ScanItem
 from core.store import decisions as dec
+from core.store import model_events as mev
 from core.store.decisions import Decision
 from core.store.engine import describe, read_connection, run_write
 from core.store.errors import StoreError
 from core.store.sqlbits import chunks, insert_ignore, name_key, path_from_key, path_key, under, upsert
 from core.store import readers as rd
+from core.store.model_events import ModelEventRow
 from core.store.models import (
     KIND_DECIDE,
     KIND_UNDO,
@@ -71,6 +73,23 @@ class ImageRow:
     scope: Optional[str] = None  # the model's verdict (core.scope); None: not assessed
     scope_reason: Optional[str] = None
     scope_mark: Optional[ScopeMark] = None  # a reader's "in scope after all" mark in force, if any
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """An image with a current decision, with what evaluation needs: the label and when it was made,
+    the version and score the reader saw, body part/view/study where known, every stored score."""
+
+    image_id: str
+    label: str
+    decided_at: datetime
+    seen_version: Optional[str]
+    seen_probability: Optional[float]
+    body_part: Optional[str]
+    view: Optional[str]
+    study_uid: Optional[str]
+    path: Optional[str]  # most recently seen location
+    scores: dict  # model version -> probability
 
 
 @dataclass(frozen=True)
@@ -430,6 +449,73 @@ class Store:
     def _reviewer_id(conn: Connection, name: str, now: datetime) -> int:
         insert_ignore(conn, _R, dict(name=name, created_at=now), ["name"])
         return int(conn.execute(select(_R.c.id).where(_R.c.name == name)).scalar_one())
+
+    # ------------------------------------------------------------------ model events, evaluation
+    def record_model_event(self, kind: str, model_name: str, model_version: str, actor: str, *,
+                           suspicious: Optional[float] = None, definite: Optional[float] = None,
+                           basis: Optional[dict] = None) -> ModelEventRow:
+        """Append a calibration / revert / activation event (see ``core.store.model_events``)."""
+        now = _now()
+        return run_write(self.engine, lambda conn: mev.insert_event(
+            conn, kind=kind, model_name=model_name, model_version=model_version, actor=actor, created_at=now,
+            suspicious=suspicious, definite=definite, basis=basis))
+
+    def model_events(self, model_version: Optional[str] = None, kinds: Optional[Iterable[str]] = None) -> list[ModelEventRow]:
+        with read_connection(self.engine) as conn:
+            return mev.events(conn, model_version=model_version, kinds=kinds)
+
+    def latest_model_event(self, kinds: Iterable[str], model_version: Optional[str] = None) -> Optional[ModelEventRow]:
+        with read_connection(self.engine) as conn:
+            return mev.latest(conn, kinds=kinds, model_version=model_version)
+
+    def labelled_images(self) -> list[LabelledImage]:
+        """Every image with a current decision (any label), with its stored scores of every version."""
+        with read_connection(self.engine) as conn:
+            current = dec.current_labels(conn)
+            if not current:
+                return []
+            ids = list(current)
+            info: dict = {}
+            scores: dict[str, dict] = {i: {} for i in ids}
+            paths: dict[str, str] = {}
+            for k in range(0, len(ids), 500):
+                chunk = ids[k : k + 500]
+                for r in conn.execute(select(_I.c.id, _I.c.body_part, _I.c.view_position, _I.c.study_uid)
+                                      .where(_I.c.id.in_(chunk))):
+                    info[r.id] = r
+                for r in conn.execute(select(_P.c.image_id, _P.c.model_version, _P.c.probability)
+                                      .where(_P.c.image_id.in_(chunk)).order_by(_P.c.created_at, _P.c.id)):
+                    scores[r.image_id][r.model_version] = r.probability
+                for r in conn.execute(select(_L.c.image_id, _L.c.path).where(_L.c.image_id.in_(chunk))
+                                      .order_by(_L.c.last_seen, _L.c.id)):
+                    paths[r.image_id] = path_from_key(r.path)
+        out = []
+        for i in ids:
+            d, r = current[i], info.get(i)
+            out.append(LabelledImage(
+                image_id=i, label=d.label, decided_at=d.decided_at, seen_version=d.model_version,
+                seen_probability=d.probability, body_part=r.body_part if r else None,
+                view=r.view_position if r else None, study_uid=r.study_uid if r else None,
+                path=paths.get(i), scores=scores[i]))
+        return out
+
+    def record_predictions(self, model_version: str, probabilities: dict[str, float]) -> int:
+        """Store scores of ``model_version`` for known images (kept if that version already scored
+        one); returns how many rows were added. Used to keep a candidate model's scores."""
+        now = _now()
+
+        def work(conn: Connection) -> int:
+            added = 0
+            for image_id, p in probabilities.items():
+                have = conn.execute(select(_P.c.id).where(_P.c.image_id == image_id,
+                                                          _P.c.model_version == model_version)).first()
+                if have is None and conn.execute(select(_I.c.id).where(_I.c.id == image_id)).first() is not None:
+                    conn.execute(insert(_P).values(image_id=image_id, model_version=model_version,
+                                                   probability=float(p), created_at=now))
+                    added += 1
+            return added
+
+        return run_write(self.engine, work)
 
     # ------------------------------------------------------------------ reads for worklist/export/import
     def image_rows(

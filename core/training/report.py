@@ -15,9 +15,7 @@ N_BOOT = 1000
 
 
 def _ci(stat, y, p, groups, seed=0) -> dict:
-    v, lo, hi = M.bootstrap_ci(stat, y, p, groups, n=N_BOOT, seed=seed)
-    r = lambda a: None if not np.isfinite(a) else round(float(a), 4)  # noqa: E731
-    return {"value": r(v), "ci95": [r(lo), r(hi)]}
+    return M.estimate(stat, y, p, groups, n=N_BOOT, seed=seed)
 
 
 def ranking_metrics(y, p, groups) -> dict:

@@ -50,9 +50,15 @@ def test_scan_stores_writes_csv_and_summarises(folder, test_model, db_url, tmp_p
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     rows = read_csv(out)
-    assert list(rows[0].keys()) == ["path", "status", "probability", "model_version", "error", "note", "scope",
+    assert list(rows[0].keys()) == ["path", "status", "probability", "model_version", "flag", "error", "note", "scope",
                                     "scope_reason"]
     by_name = {Path(r["path"]).name: r for r in rows}
+    # the test card's thresholds (0.3 / 0.7): flag follows the probability, never on errors or skipped files
+    # (and never on out-of-scope images)
+    for r in rows:
+        p = float(r["probability"]) if r["probability"] and r["scope"] != "out_of_scope" else None
+        assert r["flag"] == ("" if p is None else "definite" if p >= 0.7 else "suspicious" if p >= 0.3 else "")
+    assert by_name["dark.jpg"]["flag"] == ""
     assert set(by_name) == {"dark.jpg", "mid.jpg", "bright.jpg", "other.jpg", "copy.jpg", "broken.jpg", "IM0001",
                             "notes.txt", "pipe.dcm"}  # hidden .DS_Store: counted, not listed
     assert {by_name[n]["status"] for n in ("dark.jpg", "mid.jpg", "other.jpg", "IM0001")} == {"scored"}
