@@ -28,7 +28,8 @@ class Actions:
         self.window = window
         self.by_name: dict[str, QAction] = {}
         extra = (("about", "About Fracture Triage and the model"), ("demo", "Open the demo images"),
-                 ("quit", "Quit"), ("fit", "Fit to window"))
+                 ("quit", "Quit"), ("fit", "Fit to window"),
+                 ("model", "Model: performance, calibration, models…"))
         specs = [(s.name, s.label) for s in shortcuts.DEFAULT_ACTIONS] + list(extra)
         for name, label in specs:
             act = QAction(label, window)
@@ -74,6 +75,8 @@ class Actions:
         for n in ("heatmap", "invert", "rotate", None, "fit", "actual_size", "zoom_in", "zoom_out", "reset_view", None,
                   "preset_1", "preset_2", "preset_3", "preset_4"):
             v.addSeparator() if n is None else v.addAction(self[n])
+        m = bar.addMenu("&Model")
+        m.addAction(self["model"])
         h = bar.addMenu("&Help")
         h.addAction(self["help"])
         h.addAction(self["about"])

@@ -90,7 +90,16 @@ def run_app(argv: list[str] | None = None) -> int:
                                      "Choose another location with --db, or in settings.json (db_url).")
             reporter.uninstall()
             return 2
-    model, problem = load_model_or_reason(config.model_path)
+    from core.model.registry import Registry
+
+    try:
+        resolved = Registry().resolve(config.model_path, config.model_source, store)
+        model_path, model_note = resolved.path, resolved.note
+    except Exception as exc:  # noqa: BLE001 - e.g. no shipped model: load_model_or_reason says why
+        model_path, model_note = config.model_path, f"{exc}"
+    model, problem = load_model_or_reason(model_path)
+    if model_note:
+        log.warning("model: %s", model_note)
     if model is None:
         log.warning("no model: %s", problem)
     if headless and model is None:

@@ -292,6 +292,8 @@ class MainWindow(QMainWindow):
             AboutDialog(self.session.model, self.model_problem, self).open()
         elif name == "demo":
             self.open_demo()
+        elif name == "model":
+            self.open_model_dialog()
 
     def _toggle_heatmap(self) -> None:
         v = self.review.viewer
@@ -325,6 +327,26 @@ class MainWindow(QMainWindow):
         self.tasks.run_in_background(store.reviewers, dlg.set_reviewers, lambda exc: None)
         dlg.open()
         return dlg
+
+    def open_model_dialog(self, registry=None):
+        """The Model dialog (performance here, calibration, registry, compare); see desktop.dialogs.model."""
+        from desktop.dialogs.model import ModelDialog
+
+        dlg = ModelDialog(self.tasks, self.session, self, registry=registry)
+        dlg.thresholds_changed.connect(self._thresholds_changed)
+        dlg.model_activated.connect(self._model_activated)
+        self.model_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def _thresholds_changed(self) -> None:
+        self.session.thresholds_changed()
+        self._refresh_status_static()
+
+    def _model_activated(self, model) -> None:
+        self.session.switch_model(model)
+        self.model_problem = ""
+        self._refresh_status_static()
 
     def open_settings(self) -> None:
         dlg = SettingsDialog(self.settings, self)
@@ -367,10 +389,12 @@ class MainWindow(QMainWindow):
         self.status.set_model(f"Model {m.name} {m.version}" if m else "No model installed", m is not None)
         self.status.set_reviewer(self.session.reviewer)
         if m is not None and self.settings.show_thresholds:
-            t = m.card.thresholds
-            self.status.set_thresholds(f"Flags ≥ {t.suspicious * 100:.0f}% / ≥ {t.definite * 100:.0f}%")
-            self.status.thresholds.setToolTip(f"Suspicious at ≥ {t.suspicious * 100:.0f}%, definite at ≥ "
-                                              f"{t.definite * 100:.0f}% fracture probability (model card)")
+            t = self.session.thresholds
+            src = "calibrated here" if self.session.active is not None and self.session.active.calibrated else "model card"
+            self.status.set_thresholds(f"Flags ≥ {t.suspicious * 100:.1f}% / ≥ {t.definite * 100:.1f}%"
+                                       + (" (calibrated)" if src != "model card" else ""))
+            self.status.thresholds.setToolTip(f"Suspicious at ≥ {t.suspicious * 100:.2f}%, definite at ≥ "
+                                              f"{t.definite * 100:.2f}% fracture probability ({src})")
         else:
             self.status.set_thresholds("")
 

@@ -19,6 +19,7 @@ from typing import Optional
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from core.evaluation.calibration import active_thresholds
 from core.model import Thresholds
 from core.order import ReviewOrder, row_key
 from core.recorder import BatchResult, DatabaseFailing, ScanRecorder
@@ -52,6 +53,7 @@ class ReviewSession(QObject):
         self.tasks = tasks
         self.store = store
         self.model = model
+        self.active = active_thresholds(store, model.card) if model is not None else None
         self.reviewer = reviewer
         self.root: Optional[Path] = None
         self.worklist: Optional[Worklist] = None
@@ -76,7 +78,21 @@ class ReviewSession(QObject):
     # -- model ---------------------------------------------------------------------------------------
     @property
     def thresholds(self) -> Thresholds:
-        return self.model.card.thresholds if self.model is not None else NO_MODEL_THRESHOLDS
+        """The active thresholds (``core.evaluation.calibration``: the card's or a calibration's)."""
+        return self.active.thresholds if self.active is not None else NO_MODEL_THRESHOLDS
+
+    def thresholds_changed(self) -> None:
+        """A calibration was applied or reverted: re-read the active thresholds and reload the open folder."""
+        self.active = active_thresholds(self.store, self.model.card) if self.model is not None else None
+        if self.root is not None:
+            self.open_folder(self.root)
+
+    def switch_model(self, model) -> None:
+        """Use ``model`` from now on (after a recorded activation): its active thresholds, and the open
+        folder re-opened — scores the model already has (e.g. from a comparison) are reused."""
+        self.cancel_scan()
+        self.model = model
+        self.thresholds_changed()
 
     @property
     def model_version(self) -> Optional[str]:
