@@ -25,7 +25,7 @@ def labelled_window(make_window, tmp_path, qtbot):
     for i, v in enumerate(levels):
         Image.fromarray(np.clip(rng.normal(v, 4, (64, 64)), 0, 255).astype(np.uint8)).save(folder / f"x{i:02d}.png")
     w = make_window()
-    with qtbot.waitSignal(w.scan_done, timeout=60000):
+    with qtbot.waitSignal(w.scan_done, timeout=300000):
         w.open_folder(folder)
     store = w.session.store
     for it in list(w.session.worklist):
@@ -39,10 +39,9 @@ def test_report_calibration_and_compare(labelled_window, qtbot, tmp_path, test_m
     w = labelled_window
     reg = Registry(tmp_path / "registry", test_model.parent)
     cand = write_model(tmp_path / "cand", name="testnet", version="0.0.2-test", gain=-6.0)
-    with qtbot.waitCallback(timeout=60000) as cb:
-        dlg = w.open_model_dialog(registry=reg)
-        dlg.report_ready.connect(cb)
-    rep = cb.args[0]
+    dlg = w.open_model_dialog(registry=reg)
+    qtbot.waitUntil(lambda: dlg.report is not None, timeout=300000)
+    rep = dlg.report
     assert rep["enough_labels"] and rep["counts"]["images"] == N
     assert len(dlg.roc.fpr) > 2 and len(dlg.roc.points) == 2 and dlg.calibration_plot.bins
     assert dlg.alarm.isVisible() == bool(rep["alarm"])
@@ -51,13 +50,13 @@ def test_report_calibration_and_compare(labelled_window, qtbot, tmp_path, test_m
     # calibrate: recorded, the session's flags and the status bar follow; revert restores the card's
     assert dlg.apply_button.isEnabled() and not dlg.revert_button.isEnabled()
     proposed = dlg.proposal.thresholds
-    with qtbot.waitSignal(dlg.thresholds_changed, timeout=30000):
+    with qtbot.waitSignal(dlg.thresholds_changed, timeout=120000):
         dlg.apply_calibration()
     assert w.session.thresholds == proposed and w.session.active.calibrated
     assert "(calibrated)" in w.status.thresholds.text()
-    qtbot.waitUntil(lambda: w.session.worklist is not None and w.session.worklist.thresholds == proposed, timeout=30000)
-    qtbot.waitUntil(dlg.revert_button.isEnabled, timeout=60000)
-    with qtbot.waitSignal(dlg.thresholds_changed, timeout=30000):
+    qtbot.waitUntil(lambda: w.session.worklist is not None and w.session.worklist.thresholds == proposed, timeout=120000)
+    qtbot.waitUntil(dlg.revert_button.isEnabled, timeout=300000)
+    with qtbot.waitSignal(dlg.thresholds_changed, timeout=120000):
         dlg.revert_calibration()
     assert w.session.thresholds == w.session.model.card.thresholds
     assert [e.kind for e in w.session.store.model_events()] == ["calibrate", "revert"]
@@ -65,15 +64,16 @@ def test_report_calibration_and_compare(labelled_window, qtbot, tmp_path, test_m
 
     # add a candidate and compare it in the background
     dlg.add_model(str(cand))
-    qtbot.waitUntil(lambda: dlg.models_table.rowCount() == 2, timeout=30000)
+    qtbot.waitUntil(lambda: dlg.models_table.rowCount() == 2, timeout=120000)
     entry = [e for e in dlg.entries if e.key == "testnet-0.0.2-test"][0]
-    with qtbot.waitSignal(dlg.compare_done, timeout=120000) as done:
+    with qtbot.waitSignal(dlg.compare_done, timeout=600000) as done:
         dlg.compare_selected(entry)
     rep = done.args[0]
     assert rep is not None and rep["counts"]["images"] == N
     assert rep["auc_difference"]["candidate_minus_current"] < 0
     assert dlg.disagree.rowCount() == min(N, 20) and not dlg.progress.isVisible()
     viewer = dlg.open_disagreement(0)
-    qtbot.waitUntil(lambda: viewer.viewer.image is not None, timeout=30000)
+    qtbot.waitUntil(lambda: viewer.viewer.image is not None, timeout=120000)
     # the worklist still shows the current model's scores
+    w.session.worklist.set_filter("all")
     assert {it.model_version for it in w.session.worklist} == {w.session.model.version}
