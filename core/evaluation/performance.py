@@ -65,7 +65,7 @@ def _by(d: L.LabelledSet, keys: list, active: ActiveThresholds, n_boot: int) -> 
     return rows
 
 
-def alarm(fig: dict, promise: float = M.SENSITIVITY_TARGET) -> Optional[str]:
+def alarm(fig: dict, promise: float = M.SENSITIVITY_TARGET, calibrated: bool = False) -> Optional[str]:
     """The plain-language warning, or None when the labels support the card's promise."""
     if not fig.get("enough_labels"):
         return None
@@ -76,8 +76,10 @@ def alarm(fig: dict, promise: float = M.SENSITIVITY_TARGET) -> Optional[str]:
     missed = fig["suspicious"]["confusion"]["fn"]
     return (f"The 'suspicious' flag may be missing more fractures here than the model card promises: it "
             f"caught {s['value']:.0%} of the {s['n']} confirmed fractures ({missed} missed; 95% interval "
-            f"{lo:.0%}–{s['ci95'][1]:.0%}), and the card promises at least {promise:.0%}. Read unflagged "
-            f"images too, and consider `fracture-triage calibrate` to refit the thresholds on this clinic's labels.")
+            f"{lo:.0%}–{s['ci95'][1]:.0%}), and the card promises at least {promise:.0%}. Read unflagged images too"
+            + (f"; the active thresholds were already fitted on these labels, so only more confirmed fractures "
+               f"can narrow the interval." if calibrated else
+               ", and consider `fracture-triage calibrate` to refit the thresholds on this clinic's labels."))
 
 
 def curves(d: L.LabelledSet, bins: int = 10) -> dict:
@@ -103,7 +105,7 @@ def report(store: "Store", card: "ModelCard", since: Optional[datetime] = None, 
            "minimum": {"fracture": L.MIN_FRACTURES, "no_fracture": L.MIN_NON_FRACTURES},
            "promise": {"suspicious_sensitivity": M.SENSITIVITY_TARGET, "definite_specificity": M.SPECIFICITY_TARGET},
            **main}
-    out["alarm"] = alarm(main)
+    out["alarm"] = alarm(main, calibrated=active.calibrated)
     out["by_body_part"] = _by(d, d.body_part, active, n_boot)
     out["by_view"] = _by(d, d.view, active, n_boot)
     out["by_month"] = _by(d, d.month, active, n_boot)

@@ -29,7 +29,8 @@ from typing import Optional
 from core.store.errors import StoreError
 
 # tables in the order their rows can be inserted (parents first)
-TABLES = ("meta", "image", "reviewer", "location", "scan_error", "prediction", "decision")
+TABLES = ("meta", "image", "reviewer", "location", "scan_error", "prediction", "decision", "model_event")
+OPTIONAL = {"model_event"}  # added by revision 0003: a database from before it simply has none
 _CHUNK = 512
 _MAX_SPAN = 20_000_000  # a rowid range larger than this means a damaged max(rowid): scan instead
 
@@ -278,6 +279,9 @@ def salvage(damaged: Path, to: Path) -> SalvageReport:
         try:
             for table in TABLES:
                 stats = report.tables.setdefault(table, TableSalvage())
+                if table not in present and table in OPTIONAL:
+                    stats.note = "not in this database (made before this table existed)"
+                    continue
                 if table not in present:
                     stats.note = "table missing from the damaged file"
                     report.schema_damaged = True
