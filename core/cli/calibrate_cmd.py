@@ -13,8 +13,9 @@ def register(sub) -> None:  # noqa: ANN001
     p = sub.add_parser(
         "calibrate",
         help="refit the 'suspicious'/'definite' thresholds on this clinic's confirmed labels",
-        description="Proposes 'suspicious' (highest threshold with sensitivity >= 0.95) and 'definite' (lowest "
-        "with specificity >= 0.90) thresholds fitted on the confirmed labels, with the counts they rest on and "
+        description="Proposes 'suspicious' (sensitivity >= 0.95) and 'definite' (specificity >= 0.90) thresholds "
+        "fitted on the confirmed labels with the model card's margin rule (the target held by the lower bound of "
+        "the bootstrap 95%% interval), with the counts they rest on and "
         "the share of images they would flag. --apply makes them active for this model version; --revert goes "
         "back to the model card's thresholds. Both are recorded (who, when, based on what).",
     )

@@ -7,7 +7,8 @@ events, the card's. The worklist (flags, filters, disagreement queue), export (`
 ``agrees_with_model``), the scan summary and CSV (``flag``), ``performance`` and ``info`` all ask here.
 
 ``propose(...)`` fits both thresholds on the confirmed labels with the card's own rule
-(``core.evaluation.metrics.card_thresholds``: the same function training uses for the card), and says
+(``core.evaluation.metrics.choose_thresholds`` with its margin rule: the same function training uses
+for the card; bootstrap groups are the studies where known), and says
 what they rest on and what share of the folder's images they would flag; ``apply`` / ``revert``
 record the change as a model event (who, when, based on what). Nothing is ever edited in place.
 """
@@ -101,11 +102,11 @@ class Proposal:
     in_sample: dict  # sensitivity/specificity of the proposal on the labels it was fitted on
     flagged_share: dict  # {"proposed": share, "current": share, "images": n} over every scored image
     since: Optional[str] = None
+    rule: str = M.MARGIN_RULE
 
     def basis(self) -> dict:
         return {"counts": self.counts, "in_sample": self.in_sample, "flagged_share": self.flagged_share,
-                "rule": f"suspicious: highest threshold with sensitivity >= {M.SENSITIVITY_TARGET}; definite: lowest "
-                        f"with specificity >= {M.SPECIFICITY_TARGET} (the model card's rule)",
+                "rule": self.rule,
                 "since": self.since}
 
     def as_dict(self) -> dict:
@@ -131,8 +132,9 @@ def propose(store: "Store", card: "ModelCard", since: Optional[datetime] = None)
     if not L.enough(data.y):
         return Proposal(card.name, card.version, None, current, counts, False, L.not_enough_message(data.y), {},
                         {"images": int(len(scored))}, since_text)
-    t_s, t_d = M.card_thresholds(data.y, data.p)
-    prop = Thresholds(float(t_s), float(t_d))  # exact: rounding could drop the lowest fracture below it
+    th = M.choose_thresholds(data.y, data.p, data.groups)
+    t_s, t_d = float(th["suspicious"]), float(th["definite"])
+    prop = Thresholds(t_s, max(t_d, t_s))  # exact: rounding could drop the lowest fracture below it
     s_pt, d_pt = M.at_threshold(data.y, data.p, prop.suspicious), M.at_threshold(data.y, data.p, prop.definite)
     in_sample = {"suspicious": {"sensitivity": round(s_pt["sensitivity"], 4), "specificity": round(s_pt["specificity"], 4)},
                  "definite": {"sensitivity": round(d_pt["sensitivity"], 4), "specificity": round(d_pt["specificity"], 4)}}
@@ -143,7 +145,7 @@ def propose(store: "Store", card: "ModelCard", since: Optional[datetime] = None)
     msg = (f"fitted on {data.fractures} fractures and {data.non_fractures} non-fractures confirmed here: "
            f"suspicious >= {prop.suspicious:.6g} (now {cur.suspicious:.6g}), definite >= {prop.definite:.6g} "
            f"(now {cur.definite:.6g})")
-    return Proposal(card.name, card.version, prop, current, counts, True, msg, in_sample, share, since_text)
+    return Proposal(card.name, card.version, prop, current, counts, True, msg, in_sample, share, since_text, th["rule"])
 
 
 def apply(store: "Store", proposal: Proposal, actor: str) -> "ModelEventRow":

@@ -98,8 +98,9 @@ class ModelDialog(QDialog):
         w = QWidget()
         v = QVBoxLayout(w)
         intro = QLabel("Thresholds refitted on this clinic's confirmed labels with the model card's rule: "
-                       "'suspicious' is the highest threshold that still catches 95% of the fractures, "
-                       "'definite' the lowest that clears 90% of the non-fractures. Applying or reverting is "
+                       "'suspicious' is the highest threshold at which the lower bound of the 95% interval of the "
+                       "sensitivity still reaches 95%, 'definite' the lowest at which that of the specificity "
+                       "still reaches 90%. Applying or reverting is "
                        "recorded (who, when, on which labels) and changes the flags in the worklist, its filters, "
                        "the disagreement queue, exports and scan CSVs.")
         intro.setWordWrap(True)

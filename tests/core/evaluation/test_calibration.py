@@ -26,9 +26,13 @@ def test_proposal_uses_the_cards_rule_on_confirmed_labels_only(setup):
     store, card, y, p = setup
     prop = C.propose(store, card)
     assert prop.enough
-    t_s, t_d = M.card_thresholds(y, p)
-    assert prop.thresholds.suspicious == pytest.approx(t_s, abs=1e-6)
-    assert prop.thresholds.definite == pytest.approx(t_d, abs=1e-6)
+    from core.evaluation import labelled as L
+
+    data = L.build(store.labelled_images(), card.version)
+    th = M.choose_thresholds(data.y, data.p, data.groups)
+    assert prop.thresholds.suspicious == pytest.approx(th["suspicious"], abs=1e-9)
+    assert prop.thresholds.definite == pytest.approx(th["definite"], abs=1e-9)
+    assert prop.basis()["rule"] == M.MARGIN_RULE
     assert prop.counts["fracture"] == 40 and prop.counts["no_fracture"] == 120 and prop.counts["doubt_excluded"] == 3
     assert prop.in_sample["suspicious"]["sensitivity"] >= 0.95
     assert prop.in_sample["definite"]["specificity"] >= 0.90

@@ -1,8 +1,8 @@
 """model_event: the clinic's calibrations (thresholds refitted on its own labels), reverts to the card's
 thresholds, and model activations, as append-only events (who, when, on what basis).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("definite", sa.Float(), nullable=True),
         sa.Column("basis", sa.String(), nullable=True),
         sa.Column("actor", sa.String(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True).with_variant(sa.DateTime(), "sqlite"), nullable=False),
     )
     op.create_index("ix_model_event_version", "model_event", ["model_version", "id"])
 
