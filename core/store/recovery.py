@@ -30,7 +30,7 @@ from core.store.errors import StoreError
 
 # tables in the order their rows can be inserted (parents first)
 TABLES = ("meta", "image", "reviewer", "location", "scan_error", "prediction", "decision", "model_event")
-OPTIONAL = {"model_event"}  # added by revision 0005: a database from before it simply has none
+OPTIONAL = {"model_event"}  # added by revision 0006: a database from before it simply has none
 _CHUNK = 512
 _MAX_SPAN = 20_000_000  # a rowid range larger than this means a damaged max(rowid): scan instead
 
