@@ -173,20 +173,22 @@ def fit(net: torch.nn.Module, images_u8: np.ndarray, labels: np.ndarray, cfg: Fi
 class Predictions:
     """Eval-mode outputs on a set of images: logits of the image and of its horizontal flip (so flip
     TTA can be judged out of fold without predicting twice), the TTA logit exactly as the exported
-    graph pools it (cell maps averaged, then pooled), the TTA-averaged cell logits and embeddings."""
+    graph pools it (cell maps averaged, then pooled), the TTA-averaged cell logits, and the embeddings
+    of the image alone (what the exported graph gives without TTA) and averaged with its flip (with TTA)."""
 
     logits: np.ndarray
     flipped: np.ndarray
     tta: np.ndarray
     cams: np.ndarray  # float16 (N, h, w)
-    embeddings: np.ndarray  # float16 (N, C)
+    embeddings: np.ndarray  # float16 (N, C), the image alone
+    embeddings_tta: np.ndarray | None = None  # float16 (N, C), averaged with the flipped image's
 
 
 @torch.no_grad()
 def predict(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64, threads: int = 2) -> Predictions:
     torch.set_num_threads(threads)
     net.eval()
-    parts: dict[str, list] = {k: [] for k in ("logits", "flipped", "tta", "cams", "embeddings")}
+    parts: dict[str, list] = {k: [] for k in ("logits", "flipped", "tta", "cams", "embeddings", "embeddings_tta")}
     for s in range(0, len(images_u8), batch):
         x = to_float(images_u8, np.arange(s, min(s + batch, len(images_u8))))
         if hasattr(net, "maps"):
@@ -198,7 +200,8 @@ def predict(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64, thr
             parts["flipped"].append(net.pool(cam_f).numpy())
             parts["tta"].append(net.pool(avg).numpy())
             parts["cams"].append(avg.numpy().astype(np.float16))
-            parts["embeddings"].append((0.5 * (emb + emb_f)).numpy().astype(np.float16))
+            parts["embeddings"].append(emb.numpy().astype(np.float16))
+            parts["embeddings_tta"].append((0.5 * (emb + emb_f)).numpy().astype(np.float16))
         else:
             lo, fl = net(x).float().numpy(), net(torch.flip(x, dims=[3])).float().numpy()
             parts["logits"].append(lo)
@@ -208,7 +211,7 @@ def predict(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64, thr
         z = np.zeros(0, np.float32)
         return Predictions(z, z, z, np.zeros((0, 0, 0), np.float16), np.zeros((0, 0), np.float16))
     cat = {k: (np.concatenate(v) if v else None) for k, v in parts.items()}
-    return Predictions(cat["logits"], cat["flipped"], cat["tta"], cat["cams"], cat["embeddings"])
+    return Predictions(cat["logits"], cat["flipped"], cat["tta"], cat["cams"], cat["embeddings"], cat["embeddings_tta"])
 
 
 def predict_logits(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64,

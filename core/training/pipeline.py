@@ -207,7 +207,7 @@ def train(opts: TrainOptions) -> Path:
                                  **report.baseline_metrics(y, seed_scores, groups,
                                                            decision_logit=float(np.log(sr.fit.pos_factor))),
                                  "cv_seconds": round(s_oof.seconds)}
-    scope = _fit_scope(net, images, oof)
+    scope = _fit_scope(net, images, oof, tta)
     graph = ExportGraph(net, temperature=cal["temperature"], prior_shift=shift, tta=tta, with_embedding=True).eval()
     onnx_bytes = export_bytes(graph, recipe.size)
     sample = to_float(images, np.arange(min(8, len(images)))).numpy()
@@ -277,19 +277,24 @@ HEADS = {"gap": "global average pooling + linear on the stride-32 features (CAM 
                   "logit = log-sum-exp pooling of the cells; trained with a per-cell loss from the fracture boxes"}
 
 
-def _fit_scope(net, images: np.ndarray, oof) -> dict | None:
+def _fit_scope(net, images: np.ndarray, oof, tta: bool) -> dict | None:
     """The content part of the scope gate (``core.scope``) from out-of-fold embeddings (threshold) and
-    the final model's embeddings of all training images (statistics), or None without embeddings."""
-    if oof.embeddings is None or not oof.train_embeddings:
+    the final model's embeddings of all training images (statistics), or None without embeddings.
+    Every embedding is taken as the exported graph computes it (flip-averaged only with TTA)."""
+    val_all, train_sets = oof.embedding_sets(tta)
+    if val_all is None or not train_sets:
         return None
     from core.scope.content import ContentGateError, fit_content_gate
     from core.training.loop import predict
 
+    if not tta and oof.embeddings is None:
+        _log("  note: these fold results keep only flip-averaged embeddings; the gate's threshold comes from them")
     folds = np.unique(oof.fold)
-    val = [oof.embeddings[oof.fold == f] for f in folds]
-    final = predict(net, images).embeddings.astype(np.float32)
+    val = [val_all[oof.fold == f] for f in folds]
+    p = predict(net, images)
+    final = (p.embeddings_tta if tta else p.embeddings).astype(np.float32)
     try:
-        section = fit_content_gate(oof.train_embeddings, val, final)
+        section = fit_content_gate(train_sets, val, final)
     except ContentGateError as exc:
         _log(f"  scope gate (content) not fitted: {exc}; the app will apply only the tag, colour and quality checks")
         return None

@@ -83,8 +83,17 @@ class OOF:
     seconds: float
     tta: np.ndarray | None = None  # the flip-TTA logit exactly as the exported graph pools it
     cams: np.ndarray | None = None  # (N, h, w) TTA-averaged cell logits
-    embeddings: np.ndarray | None = None  # (N, C) out-of-fold embeddings
+    embeddings: np.ndarray | None = None  # (N, C) out-of-fold embeddings of the image alone
     train_embeddings: list | None = None  # per fold: embeddings of that fold's training images by its model
+    embeddings_tta: np.ndarray | None = None  # the same, averaged with the flipped image's (flip TTA)
+    train_embeddings_tta: list | None = None
+
+    def embedding_sets(self, tta: bool):
+        """(out-of-fold, per-fold training) embeddings as the exported graph computes them with or
+        without flip TTA; fold files written before both were kept hold only the flip-averaged ones."""
+        if tta or self.embeddings is None:
+            return self.embeddings_tta, self.train_embeddings_tta
+        return self.embeddings, self.train_embeddings
 
     def scores(self, tta: bool) -> np.ndarray:
         if tta:
@@ -110,7 +119,7 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
     logits = np.full(len(listing), np.nan, np.float32)
     flipped = np.full(len(listing), np.nan, np.float32)
     tta = np.full(len(listing), np.nan, np.float32)
-    cams, embs, train_embs = None, None, []
+    cams, embs, embs_tta = None, {}, {}
     seconds = 0.0
     for f in range(folds):
         path = out / f"fold{f}.npz"
@@ -130,21 +139,28 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
             pt = predict(net, images[tr])
             tmp = path.with_suffix(".tmp.npz")
             arrays = {"idx": va, "logits": pv.logits, "flipped": pv.flipped, "tta": pv.tta, "cams": pv.cams,
-                      "embeddings": pv.embeddings, "train_idx": tr, "train_embeddings": pt.embeddings}
+                      "emb_plain": pv.embeddings, "emb_flipavg": pv.embeddings_tta, "train_idx": tr,
+                      "train_emb_plain": pt.embeddings, "train_emb_flipavg": pt.embeddings_tta}
             np.savez(tmp, seconds=seconds_fit, **{k: v for k, v in arrays.items() if v is not None})
             tmp.replace(path)
             z = np.load(path)
         idx = z["idx"]
         logits[idx], flipped[idx] = z["logits"], z["flipped"]
         tta[idx] = z["tta"] if "tta" in z else 0.5 * (z["logits"] + z["flipped"])
-        if "cams" in z and "embeddings" in z and "train_embeddings" in z and z["cams"].size:
+        if "cams" in z and z["cams"].size:
             if cams is None:
                 cams = np.full((len(listing),) + z["cams"].shape[1:], np.nan, np.float32)
-                embs = np.full((len(listing), z["embeddings"].shape[1]), np.nan, np.float32)
-            cams[idx], embs[idx] = z["cams"], z["embeddings"]
-            train_embs.append(z["train_embeddings"].astype(np.float32))
+            cams[idx] = z["cams"]
+        # embeddings: "emb_plain"/"emb_flipavg" (and train_*); older fold files: "embeddings" = flip-averaged
+        for key, old_key, store in (("emb_plain", None, embs), ("emb_flipavg", "embeddings", embs_tta)):
+            k = key if key in z else old_key
+            if k is not None and k in z and z[k].size:
+                store.setdefault("oof", np.full((len(listing), z[k].shape[1]), np.nan, np.float32))[idx] = z[k]
+                tk = "train_" + key if ("train_" + key) in z else "train_embeddings"
+                store.setdefault("train", []).append(z[tk].astype(np.float32))
         seconds += float(z["seconds"])
-    return OOF(logits, flipped, fold, seconds, tta, cams, embs, train_embs or None)
+    return OOF(logits, flipped, fold, seconds, tta, cams, embs.get("oof"), embs.get("train"),
+               embs_tta.get("oof"), embs_tta.get("train"))
 
 
 def train_final(listing: Listing, images: np.ndarray, recipe: Recipe, *, init_state: dict | None = None,

@@ -98,3 +98,15 @@ def test_train_box_supervised_head_reports_localisation_and_comparison(fracatlas
     assert "suspicious" in card["thresholds"] and "lower bound" in card["evaluation"]["out_of_fold"]["threshold_rule"]
     md = (tmp_path / "m" / "MODEL_CARD.md").read_text()
     assert "Compared with earlier models" in md and "heatmap peak in box" in md
+    # the gate's statistics describe the embeddings the shipped graph itself produces (TTA on or off)
+    import numpy as np
+
+    from core.imaging.preprocess import to_tensor
+    from core.training.cache import load_images
+    from core.training.data import load_folder
+    from core.training.export_onnx import run_onnx
+
+    assert "scope" in card
+    images, ok, _ = load_images(load_folder(fracatlas_dir), 64, tmp_path / "cache")
+    _, _, emb = run_onnx(model.read_bytes(), to_tensor(images[ok]), embedding=True)
+    assert np.allclose(emb.mean(0), card["scope"]["content"]["mean"], atol=2e-3)
