@@ -69,7 +69,7 @@ class Actions:
         f.addSeparator()
         f.addAction(self["quit"])
         r = bar.addMenu("&Review")
-        for n in ("fracture", "no_fracture", "doubt", "undo", None, "next", "previous"):
+        for n in ("fracture", "no_fracture", "doubt", "undo", None, "in_scope", None, "next", "previous"):
             r.addSeparator() if n is None else r.addAction(self[n])
         v = bar.addMenu("&View")
         for n in ("heatmap", "invert", "rotate", None, "fit", "actual_size", "zoom_in", "zoom_out", "reset_view", None,
