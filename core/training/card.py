@@ -88,8 +88,9 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def render_markdown(card: dict, plots: dict[str, str] | None = None) -> str:
-    """MODEL_CARD.md text from a card dict; ``plots`` maps 'roc'/'pr'/'calibration' to PNG file names."""
+def render_markdown(card: dict, plots: dict[str, str] | None = None, extra: list[str] | None = None) -> str:
+    """MODEL_CARD.md text from a card dict; ``plots`` maps 'roc'/'pr'/'calibration' to PNG file names;
+    ``extra``: further Markdown lines placed before the limitations (the scope gate's section)."""
     m = card.get("evaluation", {})
     oof = m.get("out_of_fold", {})
     base = m.get("baselines", {})
@@ -181,6 +182,7 @@ def render_markdown(card: dict, plots: dict[str, str] | None = None) -> str:
               f"({tr.get('machine', '')}).", ""]
     if tr.get("what_was_tried"):
         lines += ["## What was tried", ""] + [f"- {t}" for t in tr["what_was_tried"]] + [""]
+    lines += list(extra or [])
     if card.get("limitations"):
         lines += ["## Limitations", ""] + [f"- {t}" for t in card["limitations"]] + [""]
     lines += ["## Data credit", "", card.get("data_credit", ""), ""]

@@ -267,7 +267,10 @@ def train(opts: TrainOptions) -> Path:
     }
     card["metrics"] = headline(card["evaluation"])
     write_json(out / f"{stem}.json", card)
-    (out / "MODEL_CARD.md").write_text(render_markdown(card, plots), encoding="utf-8")
+    from core.scope import model_card_lines
+
+    extra = model_card_lines(scope.get("content") if scope else None) + [""]
+    (out / "MODEL_CARD.md").write_text(render_markdown(card, plots, extra), encoding="utf-8")
     _log(f"wrote {out / (stem + '.onnx')} (+ .json, .pt, MODEL_CARD.md, plots)")
     return out / f"{stem}.onnx"
 

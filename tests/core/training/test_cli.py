@@ -97,7 +97,7 @@ def test_train_box_supervised_head_reports_localisation_and_comparison(fracatlas
     assert card["evaluation"]["comparison"][0]["model"] == "triagenet-t1"
     assert "suspicious" in card["thresholds"] and "lower bound" in card["evaluation"]["out_of_fold"]["threshold_rule"]
     md = (tmp_path / "m" / "MODEL_CARD.md").read_text()
-    assert "Compared with earlier models" in md and "heatmap peak in box" in md
+    assert "Compared with earlier models" in md and "heatmap peak in box" in md and "## Scope gate" in md
     # the gate's statistics describe the embeddings the shipped graph itself produces (TTA on or off)
     import numpy as np
 
