@@ -21,7 +21,7 @@ import bisect
 import itertools
 from typing import Any, Callable, Iterator, Optional
 
-from core.worklist import Change, WorkItem, Worklist
+from core.worklist import Change, Subscribers, WorkItem, Worklist
 
 FLAG_RANK = {"definite": 2, "suspicious": 1}
 
@@ -69,7 +69,7 @@ class ReviewOrder:
         self.worklist = worklist
         self.sort_column: Optional[str] = None
         self.descending = False
-        self._subscribers: list[Callable[[Change], None]] = []
+        self._subscribers = Subscribers()
         # under a sort: the worklist's view as row keys (to read its notifications), and the sorted rows
         self._mirror: list[str] = []
         self._rows: list[tuple] = []  # (sort value, worklist rank, row key), sorted
@@ -202,14 +202,7 @@ class ReviewOrder:
 
     # ------------------------------------------------------------------ notifications
     def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def _emit(self, change: Change) -> None:
-        for cb in list(self._subscribers):
-            cb(change)
+        self._subscribers.emit(change)

@@ -157,6 +157,27 @@ def _error_key(path: Path | str) -> str:
     return "error:" + str(path)
 
 
+class Subscribers:
+    """Callbacks told of each ``Change`` (the worklist's and the review order's notifications)."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[Change], None]] = []
+
+    def add(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        """Subscribe ``callback``; returns the function that unsubscribes it."""
+        self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def emit(self, change: Change) -> None:
+        for cb in list(self._callbacks):
+            cb(change)
+
+
 class Worklist:
     """See the module docstring. Not thread-safe: use it from one thread (the GUI thread), except
     ``load``, which only reads the store (the desktop runs it on a worker, then ``apply`` on the GUI
@@ -181,7 +202,7 @@ class Worklist:
         self._view: list[tuple] = []  # sort keys of the rows matching the filter, sorted
         self._counts = dict.fromkeys(FILTERS, 0)
         self._seq = 0
-        self._subscribers: list[Callable[[Change], None]] = []
+        self._subscribers = Subscribers()
         self.stats = {"sorts": 0, "inserts": 0}
 
     # ------------------------------------------------------------------ building
@@ -479,14 +500,7 @@ class Worklist:
 
     # ------------------------------------------------------------------ notifications
     def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def _emit(self, change: Change) -> None:
-        for cb in list(self._subscribers):
-            cb(change)
+        self._subscribers.emit(change)

@@ -212,10 +212,3 @@ def predict(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64, thr
         return Predictions(z, z, z, np.zeros((0, 0, 0), np.float16), np.zeros((0, 0), np.float16))
     cat = {k: (np.concatenate(v) if v else None) for k, v in parts.items()}
     return Predictions(cat["logits"], cat["flipped"], cat["tta"], cat["cams"], cat["embeddings"], cat["embeddings_tta"])
-
-
-def predict_logits(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64,
-                   threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """(logits, logits of the horizontally flipped images), fp32, eval mode."""
-    p = predict(net, images_u8, batch=batch, threads=threads)
-    return p.logits, p.flipped
