@@ -128,12 +128,15 @@ def compare(store: "Store", current_card, candidate_card, *, scoring: Optional[S
     a_ver, b_ver = current_card.version, candidate_card.version
     keep = [r for r in rows if r.label in ("fracture", "no_fracture")
             and r.scores.get(a_ver) is not None and r.scores.get(b_ver) is not None]
+    # paired: only images both versions rank (either scope gate's "out of scope" leaves an image out)
+    gated = [r for r in keep if a_ver in r.out_of_scope or b_ver in r.out_of_scope]
+    keep = [r for r in keep if not (a_ver in r.out_of_scope or b_ver in r.out_of_scope)]
     da, db = L.build(keep, a_ver), L.build(keep, b_ver)
     ta, tb = active_thresholds(store, current_card), active_thresholds(store, candidate_card)
     out: dict = {"current": {"name": current_card.name, "version": a_ver, "thresholds": ta.as_dict()},
                  "candidate": {"name": candidate_card.name, "version": b_ver, "thresholds": tb.as_dict()},
                  "scoring": scoring.as_dict() if scoring else None,
-                 "counts": da.counts(), "enough_labels": L.enough(da.y)}
+                 "counts": {**da.counts(), "out_of_scope_excluded": len(gated)}, "enough_labels": L.enough(da.y)}
     if a_ver == b_ver:
         out["enough_labels"] = False
         out["message"] = f"the candidate has the same version ({a_ver}) as the current model; nothing to compare"

@@ -1,6 +1,7 @@
 """The clinic's confirmed labels as arrays for one model version: which images count (a current
 decision of ``fracture`` / ``no_fracture``, optionally made since a date, with a stored score of that
-version), which do not and why (doubt, no score of that version), the bootstrap groups (the DICOM
+version), which do not and why (doubt, no score of that version, out of the model's scope: the scope gate
+withheld the score from the worklist and no reader marked the image in scope after all), the bootstrap groups (the DICOM
 study where known, else the image itself), and the minimum-count rule every figure obeys.
 """
 
@@ -30,6 +31,7 @@ class LabelledSet:
     doubt: int = 0  # current decision 'doubt' (excluded)
     unscored: int = 0  # fracture/no_fracture but no score of this version (excluded)
     before_since: int = 0  # decided before --since (excluded)
+    out_of_scope: int = 0  # the version's scope gate put it out of scope, no "in scope after all" mark (excluded)
     counts_note: dict = field(default_factory=dict)
 
     @property
@@ -47,7 +49,7 @@ class LabelledSet:
     def counts(self) -> dict:
         return {"images": self.n, "fracture": self.fractures, "no_fracture": self.non_fractures,
                 "doubt_excluded": self.doubt, "without_score_excluded": self.unscored,
-                "before_since_excluded": self.before_since}
+                "before_since_excluded": self.before_since, "out_of_scope_excluded": self.out_of_scope}
 
     def subset(self, mask: np.ndarray) -> "LabelledSet":
         idx = np.flatnonzero(mask)
@@ -82,7 +84,7 @@ def parse_since(text: Optional[str]) -> Optional[datetime]:
 def build(labelled: Sequence, model_version: str, since: Optional[datetime] = None) -> LabelledSet:
     """From ``Store.labelled_images()`` rows to arrays for ``model_version``."""
     ids, ys, ps, groups, parts, views, months, paths = [], [], [], [], [], [], [], []
-    doubt = unscored = before = 0
+    doubt = unscored = before = gated = 0
     for r in labelled:
         if since is not None and r.decided_at < since:
             before += 1
@@ -96,6 +98,9 @@ def build(labelled: Sequence, model_version: str, since: Optional[datetime] = No
         if p is None or not np.isfinite(p):
             unscored += 1
             continue
+        if model_version in getattr(r, "out_of_scope", ()):
+            gated += 1
+            continue
         ids.append(r.image_id)
         ys.append(1 if r.label == "fracture" else 0)
         ps.append(float(p))
@@ -106,7 +111,7 @@ def build(labelled: Sequence, model_version: str, since: Optional[datetime] = No
         paths.append(r.path)
     return LabelledSet(model_version, ids, np.asarray(ys, dtype=int), np.asarray(ps, dtype=float),
                        np.asarray(groups, dtype=object), parts, views, months, paths,
-                       doubt=doubt, unscored=unscored, before_since=before)
+                       doubt=doubt, unscored=unscored, before_since=before, out_of_scope=gated)
 
 
 def versions_scored(labelled: Sequence) -> list[str]:

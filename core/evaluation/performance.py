@@ -163,7 +163,8 @@ def text_lines(rep: dict) -> list[str]:
              + (f" (decisions since {rep['since']})" if rep.get("since") else ""),
              f"Thresholds: {rep['thresholds_text']}",
              f"Labels: {_counts(c)} ({c['doubt_excluded']} doubt, {c['without_score_excluded']} without a score "
-             f"of this version" + (f", {c['before_since_excluded']} before --since" if rep.get("since") else "")
+             f"of this version, {c.get('out_of_scope_excluded', 0)} out of the model's scope"
+             + (f", {c['before_since_excluded']} before --since" if rep.get("since") else "")
              + " excluded)"]
     if not rep["enough_labels"]:
         lines.append(rep["message"][0].upper() + rep["message"][1:] + ".")

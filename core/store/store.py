@@ -90,6 +90,9 @@ class LabelledImage:
     study_uid: Optional[str]
     path: Optional[str]  # most recently seen location
     scores: dict  # model version -> probability
+    # model versions whose scope gate put the image out of scope, unless a reader's "in scope after
+    # all" mark is in force (those images carry no flag and their scores do not describe the model)
+    out_of_scope: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
@@ -478,14 +481,19 @@ class Store:
             info: dict = {}
             scores: dict[str, dict] = {i: {} for i in ids}
             paths: dict[str, str] = {}
+            gated: dict[str, set] = {}
+            marks: dict[str, ScopeMark] = {}
             for k in range(0, len(ids), 500):
                 chunk = ids[k : k + 500]
                 for r in conn.execute(select(_I.c.id, _I.c.body_part, _I.c.view_position, _I.c.study_uid)
                                       .where(_I.c.id.in_(chunk))):
                     info[r.id] = r
-                for r in conn.execute(select(_P.c.image_id, _P.c.model_version, _P.c.probability)
+                for r in conn.execute(select(_P.c.image_id, _P.c.model_version, _P.c.probability, _P.c.scope)
                                       .where(_P.c.image_id.in_(chunk)).order_by(_P.c.created_at, _P.c.id)):
                     scores[r.image_id][r.model_version] = r.probability
+                    if r.scope == "out_of_scope":
+                        gated.setdefault(r.image_id, set()).add(r.model_version)
+                marks.update(scope_events.in_force(conn, chunk))
                 for r in conn.execute(select(_L.c.image_id, _L.c.path).where(_L.c.image_id.in_(chunk))
                                       .order_by(_L.c.last_seen, _L.c.id)):
                     paths[r.image_id] = path_from_key(r.path)
@@ -496,7 +504,8 @@ class Store:
                 image_id=i, label=d.label, decided_at=d.decided_at, seen_version=d.model_version,
                 seen_probability=d.probability, body_part=r.body_part if r else None,
                 view=r.view_position if r else None, study_uid=r.study_uid if r else None,
-                path=paths.get(i), scores=scores[i]))
+                path=paths.get(i), scores=scores[i],
+                out_of_scope=frozenset() if (i in marks and marks[i].in_scope) else frozenset(gated.get(i, ()))))
         return out
 
     def record_predictions(self, model_version: str, probabilities: dict[str, float]) -> int:

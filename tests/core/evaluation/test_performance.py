@@ -31,7 +31,8 @@ def test_figures_match_sklearn_and_carry_their_counts(case):
     rep = report(store, card, n_boot=200)
     assert rep["enough_labels"]
     assert rep["counts"] == {"images": 195, "fracture": 45, "no_fracture": 150, "doubt_excluded": 4,
-                             "without_score_excluded": 0, "before_since_excluded": 0}
+                             "without_score_excluded": 0, "before_since_excluded": 0,
+                             "out_of_scope_excluded": 0}
     assert rep["roc_auc"]["value"] == pytest.approx(skm.roc_auc_score(y, p), abs=1e-4)
     assert rep["average_precision"]["value"] == pytest.approx(skm.average_precision_score(y, p), abs=1e-4)
     lo, hi = rep["roc_auc"]["ci95"]
@@ -110,3 +111,30 @@ def test_study_is_the_bootstrap_group_where_known():
     d = L.build([R(0, "1.2.3"), R(1, "1.2.3"), R(2, None)], "v")
     assert list(d.groups) == ["study:1.2.3", "study:1.2.3", "image:id2"]
     assert np.array_equal(d.y, [0, 1, 0]) and d.month == ["2026-03"] * 3
+
+
+def test_out_of_scope_images_do_not_count_unless_marked_in_scope_after_all(tmp_path):
+    """An image the version's scope gate put out of scope was never flagged: its score does not describe
+    the model and is left out (counted); a reader's "in scope after all" mark brings it back."""
+    import dataclasses
+
+    from core.evaluation import labelled as L
+    from tests.core.store.helpers import fake_id, item
+
+    y, p = scores_and_labels(30, 40, seed=5)
+    store = labelled_store(tmp_path, y, p)
+    version = "0.0.1-test"
+    gated = [0, 1, 2, 40, 41]  # three fractures, two non-fractures
+    root = tmp_path / "xr"
+    store.record_scan_results(root, [dataclasses.replace(item(root / f"img{i:04d}.png", i, float(p[i]), model=version),
+                                                         scope="out_of_scope", scope_reason="CT image")
+                                     for i in gated])
+    data = L.build(store.labelled_images(), version)
+    assert data.n == len(y) - len(gated) and data.out_of_scope == len(gated)
+    assert data.counts()["out_of_scope_excluded"] == len(gated)
+    assert fake_id(0) not in data.image_ids and data.fractures == 27
+    store.mark_scope(fake_id(0), "dr a", in_scope=True, model_version=version, scope_reason="CT image")
+    again = L.build(store.labelled_images(), version)
+    assert again.n == len(y) - len(gated) + 1 and fake_id(0) in again.image_ids
+    assert "out of the model's scope" in "\n".join(text_lines(report(store, model_card(tmp_path), n_boot=50)))
+    store.close()
