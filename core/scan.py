@@ -1,8 +1,9 @@
 """The scan pipeline: discovery → read + SHA-256 → decode to model input → batched inference → results.
 
 Threads (all inside ``scan``; it returns when everything has stopped):
-  * the caller's thread walks the folder (``core.discovery``), asks ``known`` whether an unchanged file
-    was scored before (REUSED, no decoding) and feeds the read queue;
+  * the caller's thread walks the folder (``core.discovery``), asks ``known_batch`` which of the files
+    found are unchanged and were scored before (REUSED, no decoding) — in batches, 16 files first, then
+    doubling up to 512 — and feeds the read queue the others;
   * ``workers`` decode threads read each file once (``read_found``), hash those bytes (image identity),
     settle duplicates within this scan (first file with those bytes is decoded, later ones become
     DUPLICATE of it), and decode with ``core.imaging.preprocess.prepare`` (reduced-size JPEG decoding)
@@ -35,6 +36,11 @@ from core.results import DUPLICATE, ERROR, REUSED, SCORED, ImageMeta, ScanItem
 
 # (image id, probability, meta[, scope, scope_reason]) of an unchanged, already scored file
 KnownFn = Callable[[Path, int, int], Optional[tuple]]
+# the same question for many files at once: found files -> {path: that tuple} for the known ones
+KnownBatchFn = Callable[[list[FoundFile]], dict]
+FIRST_KNOWN_BATCH = 16  # the first batch is small: the first results come at once
+KNOWN_BATCH = 512  # then doubling up to this many files per question
+KNOWN_WAIT_S = 0.25  # a slow walk (network share) still asks at least this often
 
 _STOP = object()
 
@@ -293,9 +299,12 @@ class _Pipeline:
                 self.in_flight -= n
 
     def feed(self) -> None:
-        """Caller's thread: discovery, reuse of known files, feeding the decoders."""
+        """Caller's thread: discovery, reuse of known files (asked in batches), feeding the decoders."""
         reported_unreadable = 0
         index = 0
+        pending: list[tuple[int, FoundFile]] = []
+        want = FIRST_KNOWN_BATCH
+        since = 0.0
 
         def report_unreadable():
             nonlocal reported_unreadable, index
@@ -305,29 +314,63 @@ class _Pipeline:
                 self.emit(ScanItem(path, 0, 0, ERROR, error=reason, error_kind=FileError.UNREADABLE), index)
                 index += 1
 
+        def flush():
+            nonlocal want
+            hits = self.known([f for _, f in pending]) if self.known is not None else {}
+            for i, f in pending:
+                if self.stopped.is_set():
+                    break
+                hit = hits.get(f.path)
+                if hit is not None and hit[1] is not None:
+                    self._reuse(f, hit, i)
+                else:
+                    self.read_q.put((i, f))
+            pending.clear()
+            want = min(2 * want, KNOWN_BATCH)
+
         source = discover(self.root, cancel=self.stopped, stats=self.stats) if self.files is None else self.files
         for f in source:
             report_unreadable()
             if self.stopped.is_set():
                 break
             self.order[f.path] = index
-            if self.known is not None:
-                hit = self.known(f.path, f.size, f.mtime_ns)
-                if hit is not None and hit[1] is not None:
-                    image_id, probability, meta = hit[:3]
-                    scope, reason = (tuple(hit[3:5]) + (None, None))[:2]
-                    origin = self.claim(image_id, f.path)
-                    if origin is not None:
-                        self.duplicate(f, image_id, origin, index)
-                    else:
-                        self.emit(ScanItem(f.path, f.size, f.mtime_ns, REUSED, image_id=image_id,
-                                           probability=float(probability), model_version=self.model.version,
-                                           meta=meta, scope=scope, scope_reason=reason), index)
-                    index += 1
-                    continue
-            self.read_q.put((index, f))
+            if self.known is None:
+                self.read_q.put((index, f))
+            else:
+                if not pending:
+                    since = time.perf_counter()
+                pending.append((index, f))
+                if len(pending) >= want or time.perf_counter() - since > KNOWN_WAIT_S:
+                    flush()
             index += 1
+        if pending and not self.stopped.is_set():
+            flush()
         report_unreadable()
+
+    def _reuse(self, f: FoundFile, hit: tuple, index: int) -> None:
+        image_id, probability, meta = hit[:3]
+        scope, reason = (tuple(hit[3:5]) + (None, None))[:2]
+        origin = self.claim(image_id, f.path)
+        if origin is not None:
+            self.duplicate(f, image_id, origin, index)
+        else:
+            self.emit(ScanItem(f.path, f.size, f.mtime_ns, REUSED, image_id=image_id,
+                               probability=float(probability), model_version=self.model.version,
+                               meta=meta, scope=scope, scope_reason=reason), index)
+
+
+def _per_file(known: KnownFn) -> KnownBatchFn:
+    """A one-file ``known`` asked file by file, as a batch function."""
+
+    def batch(files: list[FoundFile]) -> dict:
+        out = {}
+        for f in files:
+            hit = known(f.path, f.size, f.mtime_ns)
+            if hit is not None:
+                out[f.path] = hit
+        return out
+
+    return batch
 
 
 def _gate_for(model):
@@ -386,6 +429,7 @@ def scan(
     model,
     *,
     known: Optional[KnownFn] = None,
+    known_batch: Optional[KnownBatchFn] = None,
     on_item: Optional[Callable[[ScanItem], None]] = None,
     on_progress: Optional[Callable[[ScanProgress], None]] = None,
     cancel: Optional[threading.Event] = None,
@@ -398,7 +442,9 @@ def scan(
 
     Raises ``NotADirectoryError``/``FileNotFoundError`` for a bad root, ``ModelError`` when the model
     fails, or whatever ``known``/``on_item``/``on_progress`` raised; per-file problems never raise
-    (they are ERROR items). ``keep_cams`` keeps each image's class-activation map on its item (off by
+    (they are ERROR items). ``known_batch(files)`` asks which of a batch of found files are unchanged
+    since they were stored ({path: hit}, a hit as ``known`` returns it; one database query per batch),
+    ``known(path, size, mtime_ns)`` the same one file at a time. ``keep_cams`` keeps each image's class-activation map on its item (off by
     default: the viewer computes the one it shows). ``files``: score exactly these files instead of
     discovering ``root`` (model comparison re-scores the labelled images this way).
     """
@@ -409,7 +455,9 @@ def scan(
         workers = thread_plan().decode_workers
     workers = max(1, int(workers))
     batch_size = max(1, int(batch_size))
-    p = _Pipeline(root, model, known, on_item, on_progress, cancel, workers, batch_size, keep_cams)
+    if known_batch is None and known is not None:
+        known_batch = _per_file(known)
+    p = _Pipeline(root, model, known_batch, on_item, on_progress, cancel, workers, batch_size, keep_cams)
     if files is not None:
         p.files = list(files)
         p.stats.found = len(p.files)

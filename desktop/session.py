@@ -194,7 +194,7 @@ class ReviewSession(QObject):
 
         def job(cancel: threading.Event):
             try:
-                return scan(root, model, known=recorder.known, on_item=on_item, on_progress=on_progress, cancel=cancel)
+                return scan(root, model, known_batch=recorder.known_batch, on_item=on_item, on_progress=on_progress, cancel=cancel)
             finally:
                 write(recorder.rest())
 

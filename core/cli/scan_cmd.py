@@ -260,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
     summary = None
     interrupted = False
     try:
-        summary = scan(root, model, known=recorder.known if recorder else None, on_item=on_item,
+        summary = scan(root, model, known_batch=recorder.known_batch if recorder else None, on_item=on_item,
                        on_progress=progress, cancel=cancel, workers=args.workers, batch_size=args.batch_size)
     except KeyboardInterrupt:
         interrupted = True

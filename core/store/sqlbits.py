@@ -9,7 +9,7 @@ index on ``path``), PostgreSQL gets ``LIKE`` (case-sensitive); both with their w
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Iterable, Optional, Sequence
 
 from sqlalchemy import Table, or_
@@ -25,6 +25,8 @@ _PUA_TO_SURROGATE = {v: k for k, v in _SURROGATE_TO_PUA.items()}
 
 def path_key(path: Path | str) -> str:
     """How a file system path is stored (absolute; non-UTF-8 bytes escaped, see above)."""
+    if isinstance(path, PurePath) and path.is_absolute():  # what the scan hands over: no new Path object
+        return str(path).translate(_SURROGATE_TO_PUA)
     return str(Path(path).absolute()).translate(_SURROGATE_TO_PUA)
 
 
@@ -85,10 +87,26 @@ def upsert(
     conn.execute(stmt)
 
 
+def insert_ignore_many(conn: Connection, table: Table, rows: list[dict], keys: Sequence[str]) -> None:
+    """``insert_ignore`` for many rows: one statement, executed once per row by the driver (executemany).
+    Every row has the same keys."""
+    if rows:
+        conn.execute(_insert(conn, table).on_conflict_do_nothing(index_elements=list(keys)), rows)
+
+
+def upsert_many(conn: Connection, table: Table, rows: list[dict], keys: Sequence[str], update: Iterable[str]) -> None:
+    """``upsert`` for many rows (executemany of one statement); no two rows may share ``keys``."""
+    if rows:
+        stmt = _insert(conn, table)
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update})
+        conn.execute(stmt, rows)
+
+
 def chunks(ids: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
     """``ids`` in pieces small enough for an IN list on every engine."""
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
 
 
-__all__ = ["path_key", "name_key", "path_from_key", "under", "insert_ignore", "upsert", "chunks"]
+__all__ = ["path_key", "name_key", "path_from_key", "under", "insert_ignore", "upsert", "insert_ignore_many", "upsert_many",
+           "chunks"]

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Optional
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from core.results import DUPLICATE, ERROR, REUSED, SCORED, DicomMeta, ImageMeta, ScanItem
@@ -28,7 +28,8 @@ from core.store import model_events as mev
 from core.store.decisions import Decision
 from core.store.engine import describe, read_connection, run_write
 from core.store.errors import StoreError
-from core.store.sqlbits import chunks, insert_ignore, name_key, path_from_key, path_key, under, upsert
+from core.store.sqlbits import (chunks, insert_ignore, insert_ignore_many, name_key, path_from_key, path_key, under,
+                                 upsert, upsert_many)
 from core.store import readers as rd
 from core.store.model_events import ModelEventRow
 from core.store.models import (
@@ -52,6 +53,9 @@ from core.store.scope_events import ScopeMark
 _I, _L, _E, _P = Image.__table__, Location.__table__, ScanError.__table__, Prediction.__table__
 _R, _D, _M = Reviewer.__table__, DecisionEvent.__table__, MetaValue.__table__
 _SECRET_KEY = "export_pseudonym_secret"
+_NO_META = object()
+_IMAGE_COLUMNS = ("width", "height", "format", "notes", "study_uid", "series_uid", "sop_uid", "modality", "body_part",
+                  "view_position")
 
 
 def _now() -> datetime:
@@ -156,57 +160,74 @@ class Store:
 
     # ------------------------------------------------------------------ scan results
     def record_scan_results(self, root: Path, items: list[ScanItem]) -> None:
-        """Store one batch of scan results (images, locations, predictions, errors) in one transaction."""
+        """Store one batch of scan results (images, locations, predictions, errors) in one transaction.
+
+        A handful of statements per batch, not per file: each table gets one executemany of one
+        single-statement upsert (``sqlbits.upsert_many``/``insert_ignore_many``) and the deletes go by
+        500 paths. An unchanged file (REUSED) only has its location marked as seen now — its image,
+        location and prediction are the rows the scan read it from — so a re-scan of 10,000 unchanged
+        files is 40 batches of three statements, not 60,000 statements. The last result of a path in
+        the batch is the one kept (a file scanned twice in one batch)."""
         if not items:
             return
+        for item in items:
+            if item.status != ERROR and item.image_id and item.status not in (SCORED, REUSED, DUPLICATE):
+                raise ValueError(f"unknown scan status {item.status!r}")
         now = _now()
+        last: dict[str, ScanItem] = {}
+        for item in items:
+            last.pop(path_key(item.path), None)  # keep batch order for the survivors
+            last[path_key(item.path)] = item
+        errors = {p: i for p, i in last.items() if i.status == ERROR or not i.image_id}
+        # unchanged files: their image, location and prediction rows are what the scan read them from
+        reused = [p for p, i in last.items() if i.status == REUSED and p not in errors]
+        good = {p: i for p, i in last.items() if p not in errors and i.status != REUSED}
 
         def work(conn: Connection) -> None:
-            for item in items:
-                path = path_key(item.path)
-                if item.status == ERROR or not item.image_id:
-                    conn.execute(delete(_L).where(_L.c.path == path))
-                    values = dict(
-                        path=path,
-                        name=Path(path).name,
-                        image_id=item.image_id,
-                        size=item.size,
-                        mtime_ns=item.mtime_ns,
-                        error=item.error or "could not be read",
-                        error_kind=item.error_kind,
-                        seen_at=now,
-                    )
-                    upsert(conn, _E, values, ["path"], [k for k in values if k != "path"])
+            if errors:
+                for group in chunks(list(errors)):
+                    conn.execute(delete(_L).where(_L.c.path.in_(list(group))))
+                upsert_many(conn, _E, [dict(path=p, name=Path(p).name, image_id=i.image_id, size=i.size,
+                                            mtime_ns=i.mtime_ns, error=i.error or "could not be read",
+                                            error_kind=i.error_kind, seen_at=now) for p, i in errors.items()],
+                            ["path"], ["name", "image_id", "size", "mtime_ns", "error", "error_kind", "seen_at"])
+            for group in chunks(reused):  # only "seen now" (which of an image's paths is the latest)
+                conn.execute(update(_L).where(_L.c.path.in_(list(group))).values(last_seen=now))
+                conn.execute(delete(_E).where(_E.c.path.in_(list(group))))
+            if not good:
+                return
+            images: dict[str, dict] = {}
+            fill: dict[str, dict] = {}  # meta for an earlier, meta-less record
+            for i in good.values():
+                values = {**dict.fromkeys(_IMAGE_COLUMNS), **_image_values(i)}
+                images.setdefault(i.image_id, dict(id=i.image_id, first_seen=now, **values))
+                if i.meta is not None:
+                    fill.setdefault(i.image_id, {"v_id": i.image_id, **{"v_" + k: v for k, v in values.items()}})
+            insert_ignore_many(conn, _I, list(images.values()), ["id"])
+            if fill:
+                conn.execute(update(_I).where(_I.c.id == bindparam("v_id"), _I.c.format.is_(None))
+                             .values({c: bindparam("v_" + c) for c in ("size", *_IMAGE_COLUMNS)}), list(fill.values()))
+            upsert_many(conn, _L, [dict(path=p, name=Path(p).name, image_id=i.image_id, size=i.size,
+                                        mtime_ns=i.mtime_ns, last_seen=now) for p, i in good.items()],
+                        ["path"], ["image_id", "size", "mtime_ns", "last_seen"])
+            for group in chunks(list(good)):
+                conn.execute(delete(_E).where(_E.c.path.in_(list(group))))
+            preds: dict[tuple, dict] = {}
+            verdicts: dict[tuple, dict] = {}  # a re-scan's verdict replaces the stored one
+            for i in good.values():
+                if i.probability is None or not i.model_version:
                     continue
-                if item.status not in (SCORED, REUSED, DUPLICATE):
-                    raise ValueError(f"unknown scan status {item.status!r}")
-                image_values = _image_values(item)
-                if not insert_ignore(conn, _I, dict(id=item.image_id, first_seen=now, **image_values), ["id"]):
-                    if item.meta is not None:  # fill in what an earlier, meta-less record lacked
-                        conn.execute(
-                            update(_I).where(_I.c.id == item.image_id, _I.c.format.is_(None)).values(**image_values)
-                        )
-                loc = dict(image_id=item.image_id, size=item.size, mtime_ns=item.mtime_ns, last_seen=now)
-                upsert(conn, _L, dict(path=path, name=Path(path).name, **loc), ["path"], list(loc))
-                conn.execute(delete(_E).where(_E.c.path == path))
-                if item.probability is not None and item.model_version:
-                    inserted = insert_ignore(
-                        conn,
-                        _P,
-                        dict(
-                            image_id=item.image_id,
-                            model_version=item.model_version,
-                            probability=float(item.probability),
-                            created_at=now,
-                            scope=item.scope,
-                            scope_reason=item.scope_reason,
-                        ),
-                        ["image_id", "model_version"],
-                    )
-                    if not inserted and item.scope is not None:  # a re-scan's verdict replaces the stored one
-                        conn.execute(update(_P).where(_P.c.image_id == item.image_id,
-                                                      _P.c.model_version == item.model_version)
-                                     .values(scope=item.scope, scope_reason=item.scope_reason))
+                key = (i.image_id, i.model_version)
+                preds.setdefault(key, dict(image_id=i.image_id, model_version=i.model_version,
+                                           probability=float(i.probability), created_at=now, scope=i.scope,
+                                           scope_reason=i.scope_reason))
+                if i.scope is not None:
+                    verdicts[key] = dict(v_i=key[0], v_m=key[1], v_scope=i.scope, v_reason=i.scope_reason)
+            insert_ignore_many(conn, _P, list(preds.values()), ["image_id", "model_version"])
+            if verdicts:
+                conn.execute(update(_P).where(_P.c.image_id == bindparam("v_i"), _P.c.model_version == bindparam("v_m"))
+                             .values(scope=bindparam("v_scope"), scope_reason=bindparam("v_reason")),
+                             list(verdicts.values()))
 
         run_write(self.engine, work)
 
@@ -218,22 +239,43 @@ class Store:
         self, path: Path, size: int, mtime_ns: int, model_version: Optional[str]
     ) -> Optional[tuple[str, Optional[float], Optional[ImageMeta], Optional[str], Optional[str]]]:
         """(image id, probability for ``model_version`` or None, meta, scope, scope reason) if ``path`` is
-        unchanged since it was stored."""
+        unchanged since it was stored (``known_locations`` for one file)."""
+        return self.known_locations([(path, size, mtime_ns)], model_version).get(path_key(path))
+
+    def known_locations(
+        self, files: Iterable[tuple[Path, int, int]], model_version: Optional[str]
+    ) -> dict[str, tuple[str, Optional[float], Optional[ImageMeta], Optional[str], Optional[str]]]:
+        """The unchanged ones of ``files`` ((path, size, mtime_ns) each): stored path (``path_key``) →
+        (image id, probability for ``model_version`` or None, meta, scope, scope reason). One query per
+        500 files (location by its unique path, its image, the version's prediction), one connection:
+        what a re-scan asks of every file it finds."""
+        wanted: dict[str, tuple[int, int]] = {}
+        for path, size, mtime_ns in files:
+            wanted[path_key(path)] = (int(size), int(mtime_ns))
+        if not wanted:
+            return {}
+        pred = _P.alias("p")
+        on = pred.c.image_id == _L.c.image_id
+        on = on & (pred.c.model_version == model_version) if model_version else on & (pred.c.id.is_(None))
+        cols = (_L.c.path, _L.c.size.label("loc_size"), _L.c.mtime_ns.label("loc_mtime"), _L.c.image_id,
+                _I.c.width, _I.c.height, _I.c.format, _I.c.notes, _I.c.study_uid, _I.c.series_uid, _I.c.sop_uid,
+                _I.c.modality, _I.c.body_part, _I.c.view_position,
+                pred.c.probability, pred.c.scope, pred.c.scope_reason)
+        out: dict = {}
+        metas: dict[tuple, Optional[ImageMeta]] = {}  # many images share one (size, format, no DICOM tags)
         with read_connection(self.engine) as conn:
-            loc = conn.execute(
-                select(_L.c.image_id).where(_L.c.path == path_key(path), _L.c.size == size, _L.c.mtime_ns == mtime_ns)
-            ).first()
-            if loc is None:
-                return None
-            img = conn.execute(select(_I).where(_I.c.id == loc.image_id)).first()
-            pred = None
-            if model_version:
-                pred = conn.execute(
-                    select(_P.c.probability, _P.c.scope, _P.c.scope_reason).where(
-                        _P.c.image_id == loc.image_id, _P.c.model_version == model_version)
-                ).first()
-            prob, scope, reason = (pred.probability, pred.scope, pred.scope_reason) if pred else (None, None, None)
-            return loc.image_id, prob, (_meta_from_row(img) if img is not None else None), scope, reason
+            for group in chunks(list(wanted)):
+                q = (select(*cols).select_from(_L.join(_I, _I.c.id == _L.c.image_id).outerjoin(pred, on))
+                     .where(_L.c.path.in_(list(group))))
+                for r in conn.execute(q).all():
+                    if wanted.get(r[0]) != (r[1], r[2]):
+                        continue
+                    m = r[4:14]
+                    meta = metas.get(m, _NO_META)
+                    if meta is _NO_META:
+                        meta = metas[m] = _meta_from_row(r)
+                    out[r[0]] = (r[3], r[14], meta, r[15], r[16])
+        return out
 
     # ------------------------------------------------------------------ decisions
     def record_decision(

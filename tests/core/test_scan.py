@@ -113,6 +113,27 @@ def test_known_files_are_reused_without_decoding(tmp_path, model, monkeypatch):
     assert (s.reused, s.scored) == (1, 3)
 
 
+def test_known_batch_is_asked_in_growing_batches_not_per_file(tmp_path, model, monkeypatch):
+    """A re-scan asks the store about many files at once: the first batch small (first results at
+    once), then doubling; every file is asked exactly once, in discovery order."""
+    monkeypatch.setattr(scan_mod, "FIRST_KNOWN_BATCH", 2)
+    monkeypatch.setattr(scan_mod, "KNOWN_BATCH", 8)
+    monkeypatch.setattr(scan_mod, "KNOWN_WAIT_S", 3600.0)
+    paths = make_images(tmp_path, [60 + i for i in range(20)])
+    ids = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    batches = []
+
+    def known_batch(files):
+        batches.append([f.path for f in files])
+        return {f.path: (ids[f.path], 0.5, None) for f in files if f.path.name != "img007.jpg"}
+
+    s = scan(tmp_path, model, known_batch=known_batch)
+    assert [len(b) for b in batches] == [2, 4, 8, 6]
+    assert [p for b in batches for p in b] == paths
+    assert (s.reused, s.scored) == (19, 1)
+    assert [i.path for i in s.items] == paths
+
+
 def test_known_image_id_makes_a_same_bytes_file_a_duplicate(tmp_path, model):
     a, b = make_images(tmp_path, [70, 80])
     (tmp_path / "z-copy.jpg").write_bytes(a.read_bytes())

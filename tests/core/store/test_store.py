@@ -267,3 +267,58 @@ def test_image_rows_one_query_latest_location_and_prediction(store, tmp_path):
     none = store.image_rows(tmp_path / "in", "m9")
     assert all(r.probability is None and r.model_version == "m9" for r in none) and len(none) == 3
     assert [r.image_id for r in store.image_rows(image_ids=[fake_id(2)])] == [fake_id(2)]
+
+
+def test_known_locations_answers_many_files_in_one_call(store, tmp_path):
+    """The re-scan's bulk question: unchanged files come back with their score for the asked version,
+    a changed size or mtime, an unknown path and a file never scored by that version are told apart."""
+    root = tmp_path / "xr"
+    items = [item(root / f"f{i:04d}.png", i, i / 1200) for i in range(1100)]  # more than one 500-path chunk
+    items[3].scope, items[3].scope_reason = "out_of_scope", "colour photograph"
+    store.record_scan_results(root, items)
+    store.record_scan_results(root, [item(root / "other.png", "o", None)])  # known image, no prediction
+    ask = [(i.path, i.size, i.mtime_ns) for i in items]
+    ask[5] = (items[5].path, items[5].size + 1, items[5].mtime_ns)  # grew since
+    ask[6] = (items[6].path, items[6].size, items[6].mtime_ns + 1)  # touched since
+    ask.append((root / "new.png", 1, 1))
+    other = item(root / "other.png", "o", None)
+    ask.append((other.path, other.size, other.mtime_ns))
+    found = store.known_locations(ask, "m1")
+    assert len(found) == 1100 - 2 + 1
+    from core.store.sqlbits import path_key
+
+    hit = found[path_key(items[0].path)]
+    assert hit == (items[0].image_id, 0.0, items[0].meta, None, None)
+    assert found[path_key(items[3].path)][3:] == ("out_of_scope", "colour photograph")
+    assert path_key(items[5].path) not in found and path_key(items[6].path) not in found
+    assert found[path_key(other.path)][:2] == (other.image_id, None)
+    assert store.known_locations(ask[:10], "m2")[path_key(items[0].path)][1] is None  # another version
+    assert store.known_locations([], "m1") == {}
+    assert store.known_location(items[0].path, items[0].size, items[0].mtime_ns, "m1") == hit
+
+
+def test_one_batch_with_a_path_twice_keeps_the_last_result(store, tmp_path):
+    """A watched file rewritten while its first result waits in the batch: the later result wins, as
+    when they are stored one after the other; an error then a good read leaves no error."""
+    root = tmp_path / "xr"
+    a1, a2 = item(root / "a.png", 1, 0.2), item(root / "a.png", 2, 0.9)
+    b_err, b_ok = error_item(root / "b.png"), item(root / "b.png", 3, 0.5)
+    store.record_scan_results(root, [a1, b_err, a2, b_ok])
+    assert store.known_location(a2.path, a2.size, a2.mtime_ns, "m1")[:2] == (a2.image_id, 0.9)
+    assert store.error_rows(root) == []
+    assert {r.path for r in store.image_rows(root)} == {str(a2.path), str(b_ok.path)}
+
+
+def test_a_rescan_verdict_replaces_the_stored_one_and_a_reused_one_changes_nothing(store, tmp_path):
+    root = tmp_path / "xr"
+    a = item(root / "a.png", 1, 0.4)
+    a.scope = "in_scope"
+    store.record_scan_results(root, [a])
+    again = item(root / "a.png", 1, 0.4)
+    again.scope, again.scope_reason = "out_of_scope", "blank image"
+    store.record_scan_results(root, [again])
+    assert store.known_location(a.path, a.size, a.mtime_ns, "m1")[3:] == ("out_of_scope", "blank image")
+    reused = item(root / "a.png", 1, 0.4, status="reused")
+    reused.scope = "in_scope"  # a stale copy: REUSED results never rewrite the verdict they came from
+    store.record_scan_results(root, [reused])
+    assert store.known_location(a.path, a.size, a.mtime_ns, "m1")[3:] == ("out_of_scope", "blank image")
