@@ -88,6 +88,8 @@ class TaskRunner(QObject):
         fut = executor.submit(fn)
 
         def finished(f: Future) -> None:
+            if f.cancelled():  # dropped by shutdown(cancel_futures=True): nobody waits for it any more
+                return
             exc = f.exception()
             if exc is None:
                 result = f.result()
