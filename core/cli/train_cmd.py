@@ -50,6 +50,9 @@ def register(sub) -> None:
                    help="weight of the per-cell loss from fracture boxes (map16 head; default 1.0, 0 = image labels only)")
     p.add_argument("--compare", type=Path, action="append", default=[], metavar="CARD.json",
                    help="an earlier model's card to list beside this one in the comparison table (repeatable)")
+    p.add_argument("--baseline-from", type=Path, metavar="CARD.json",
+                   help="take the seed-CNN baseline from an earlier card cross-validated on the same data and folds "
+                   "(checked) instead of re-running it")
     p.add_argument("--note", action="append", default=[], metavar="TEXT", help="'what was tried' line for the card")
     p.set_defaults(func=_train)
 
@@ -77,6 +80,7 @@ def _train(args: argparse.Namespace) -> int:
                         cache=args.cache, workdir=args.workdir, seed_baseline=args.seed_baseline,
                         seed_baseline_epochs=args.seed_baseline_epochs, tta=args.tta,
                         backbone=args.backbone, head=args.head, box_weight=args.box_weight, compare=args.compare,
+                        baseline_from=args.baseline_from,
                         notes=args.note, command=_command(args))
     try:
         path = train(opts)

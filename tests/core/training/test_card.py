@@ -17,3 +17,27 @@ def test_render_contains_essentials():
                  "one thing", "0.83"):
         assert text in md
     assert outputs_spec(256)[1]["shape"] == ["N", 8, 8]
+
+
+def test_seed_baseline_is_taken_only_from_a_card_of_the_same_data_and_folds(tmp_path):
+    import json as _json
+
+    import pytest as _pytest
+
+    from core.training.pipeline import TrainError, seed_baseline_from
+
+    card = {"name": "triagenet", "version": "2.0.0",
+            "evaluation": {"protocol": "grouped stratified 5-fold cross-validation (groups: ...)",
+                           "baselines": {"seed_cnn": {"label": "seed CNN (8 epochs)", "roc_auc": {"value": 0.78}}}},
+            "training": {"data": {"data_key": "abc"}, "split_seed": 0, "recipe": {"name": "triagenet"}}}
+    path = tmp_path / "old.json"
+    path.write_text(_json.dumps(card))
+    row = seed_baseline_from(path, "abc", 5, 0)
+    assert row["roc_auc"]["value"] == 0.78 and "from the triagenet 2.0.0 card" in row["label"]
+    assert "not re-run" in row["label"]
+    for key, folds, split in (("other", 5, 0), ("abc", 3, 0), ("abc", 5, 1)):
+        with _pytest.raises(TrainError, match="other data or folds"):
+            seed_baseline_from(path, key, folds, split)
+    path.write_text("{}")
+    with _pytest.raises(TrainError, match="no seed-CNN baseline"):
+        seed_baseline_from(path, "abc", 5, 0)

