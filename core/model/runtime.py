@@ -108,6 +108,8 @@ class Model:
     def _create_session(self):
         import onnxruntime as ort  # heavy: only when a model actually runs
 
+        if hasattr(ort, "disable_telemetry_events"):  # no telemetry from a medical app (off on Linux builds anyway)
+            ort.disable_telemetry_events()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
