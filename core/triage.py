@@ -8,7 +8,8 @@ A decision is split in three steps so a GUI can keep the database off its GUI th
 update the worklist and advance to the next image still to review in the order shown, wrapping to
 the top). Every decision carries the reading mode (``reading_mode``: ``aided``, or ``blinded`` when
 the model is hidden) and the milliseconds since its image became the current one. Undo:
-``write_undo()`` → ``apply(undo_decision)``, which moves to the image whose decision was undone.
+``write_undo()`` → ``apply(undo_decision)``, which moves to the image whose decision was undone;
+redo (after undo): ``write_redo()`` → ``apply(redo_decision)``, which moves to the image decided again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from core.worklist import Change, WorkItem
 if TYPE_CHECKING:  # pragma: no cover
     from core.store import Decision, Store
 
-TRIAGE_ACTIONS = ("fracture", "no_fracture", "doubt", "undo", "next", "previous")
+TRIAGE_ACTIONS = ("fracture", "no_fracture", "doubt", "undo", "redo", "next", "previous")
 DECISION_ACTIONS = ("fracture", "no_fracture", "doubt")
 
 
@@ -151,12 +152,17 @@ class Triage:
         """The durable part of undo (safe on a worker thread)."""
         return self.store.undo_last(self.reviewer)
 
+    def write_redo(self) -> Optional["Decision"]:
+        """The durable part of redo: the reviewer's latest undo decided again (safe on a worker thread)."""
+        return self.store.redo_last(self.reviewer)
+
     def apply(self, decision: Optional["Decision"]) -> Optional[int]:
         """Show a written decision; after a decision on the current image, advance to the next image
-        still to review (in the order shown, wrapping to the top); after an undo, go to its image."""
+        still to review (in the order shown, wrapping to the top); after an undo or a redo, go to its
+        image (the reviewer sees what was changed)."""
         if decision is None:
             return self.current if self.current >= 0 else None
-        if decision.is_undo:
+        if decision.is_undo or decision.is_redo:
             self.worklist.apply_decision(decision)
             row = self.order.row_of(decision.image_id)
             return self.go_to(row) if row is not None else (self.current if self.current >= 0 else None)

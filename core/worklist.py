@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Optional
 
 from core.results import ERROR, ScanItem
 
@@ -485,6 +485,10 @@ class Worklist:
         """The row of an image id (or of an unreadable file, by its path) whether or not it passes the
         current filter."""
         return self._items.get(key) or self._items.get(_error_key(key))
+
+    def all_items(self) -> Iterator[WorkItem]:
+        """Every row of the folder, whether or not it passes the current filter (no order)."""
+        return iter(list(self._items.values()))
 
     def rank(self, key: str) -> Optional[tuple]:
         """A row's place in the worklist's own order (comparable; see the module docstring)."""

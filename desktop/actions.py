@@ -16,7 +16,7 @@ ICONS = {
     "zoom_in": "zoom-in", "zoom_out": "zoom-out", "rotate": "rotate", "invert": "invert", "heatmap": "heatmap",
     "help": "keyboard", "settings": "settings", "about": "info", "fracture": "fracture",
     "no_fracture": "no-fracture", "doubt": "doubt", "undo": "undo", "next": "next", "previous": "previous",
-    "reset_view": "fit", "demo": "demo",
+    "reset_view": "fit", "demo": "demo", "redo": "redo", "find": "find",
 }
 CHECKABLE = ("heatmap", "invert")
 
@@ -69,7 +69,7 @@ class Actions:
         f.addSeparator()
         f.addAction(self["quit"])
         r = bar.addMenu("&Review")
-        for n in ("fracture", "no_fracture", "doubt", "undo", None, "in_scope", None, "next", "previous"):
+        for n in ("fracture", "no_fracture", "doubt", "undo", "redo", None, "in_scope", None, "next", "previous", None, "find"):
             r.addSeparator() if n is None else r.addAction(self[n])
         v = bar.addMenu("&View")
         for n in ("heatmap", "invert", "rotate", None, "fit", "actual_size", "zoom_in", "zoom_out", "reset_view", None,

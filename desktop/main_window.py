@@ -16,9 +16,11 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWi
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core import APP_NAME
+from core.find import find as find_in_order
 from core.order import row_key
 from core.settings import Settings
 from core.triage import DECISION_ACTIONS, TRIAGE_ACTIONS
+from core.worklist import FILTER_TITLES
 from desktop import shortcuts, theme
 from desktop.actions import Actions, opacity_slider, preset_combo
 from desktop.dialogs.about import AboutDialog
@@ -27,6 +29,7 @@ from desktop.dialogs.reviewer import ReviewerDialog
 from desktop.dialogs.settings import SettingsDialog
 from desktop.dialogs.shortcut_help import ShortcutHelp
 from desktop.empty_state import EmptyState
+from desktop.find_bar import FindBar
 from desktop.review_pane import ReviewPane
 from desktop.session import ReviewSession
 from desktop.statusbar import StatusBar
@@ -73,9 +76,16 @@ class MainWindow(QMainWindow):
         self.empty = EmptyState()
         self.empty.set_recent(settings.recent_folders)
         self.worklist = WorklistPanel()
+        self.find_bar = FindBar()
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.setSpacing(0)
+        ll.addWidget(self.find_bar)
+        ll.addWidget(self.worklist, 1)
         self.review = ReviewPane(self.tasks, lambda: self.session.model)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.worklist)
+        self.splitter.addWidget(left)
         self.splitter.addWidget(self.review)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
@@ -124,6 +134,9 @@ class MainWindow(QMainWindow):
         s.scan_failed.connect(self._scan_failed)
         self.worklist.filter_selected.connect(s.set_filter)
         self.worklist.image_activated.connect(s.select)
+        self.find_bar.find_requested.connect(self.find_file)
+        self.find_bar.show_all_requested.connect(self._find_in_all)
+        self.find_bar.closed.connect(lambda: self.review.viewer.setFocus())
         self.review.image_shown.connect(self._image_shown)
         self.review.cache.file_changed.connect(s.file_changed)  # bytes ≠ scanned image: score again
         s.rescored.connect(lambda old_id, _item: self.review.cache.drop(old_id))
@@ -154,7 +167,7 @@ class MainWindow(QMainWindow):
         return self.session.open_folder(folder)
 
     def _set_review_enabled(self, on: bool) -> None:
-        for name in TRIAGE_ACTIONS + ("in_scope", "heatmap", "invert", "rotate", "reset_view", "fit", "zoom_in", "zoom_out",
+        for name in TRIAGE_ACTIONS + ("in_scope", "find", "heatmap", "invert", "rotate", "reset_view", "fit", "zoom_in", "zoom_out",
                                       "actual_size", "preset_1", "preset_2", "preset_3", "preset_4"):
             self.actions[name].setEnabled(on)
         self.presets.setEnabled(on)
@@ -213,6 +226,10 @@ class MainWindow(QMainWindow):
             restored = decision.restored.label if decision.restored is not None else None
             state = theme.LABEL_TEXT.get(restored, "to review") if restored else "to review"
             self.review.toast.show_message(f"Undone — {html.escape(name)} is back to <b>{state}</b>", "#97a1ab")
+        elif decision.is_redo:
+            self.review.toast.show_message(
+                f"Redone — <b>{theme.LABEL_TEXT[decision.label]}</b> again for {html.escape(name)}",
+                LABEL_ACCENT.get(decision.label, "#3d8fd1"))
         else:
             self.review.toast.show_message(
                 f"<b>{theme.LABEL_TEXT[decision.label]}</b> recorded — {html.escape(name)}",
@@ -288,12 +305,30 @@ class MainWindow(QMainWindow):
             self.open_settings()
         elif name == "help":
             self.help_overlay.open_over(self.key_mapping)
+        elif name == "find":
+            self.find_bar.open_bar()
         elif name == "about":
             AboutDialog(self.session.model, self.model_problem, self).open()
         elif name == "demo":
             self.open_demo()
         elif name == "model":
             self.open_model_dialog()
+
+    def find_file(self, text: str, step: int = 0):
+        """Move to the file that ``core.find`` names for ``text`` from the current row (the find bar)."""
+        order, t = self.session.order, self.session.triage
+        if order is None or t is None:
+            return None
+        result = find_in_order(order, text, t.current, step)
+        if result.row is not None:
+            self.session.select(row_key(order[result.row]))
+        self.find_bar.show_result(result, FILTER_TITLES.get(order.worklist.filter, order.worklist.filter))
+        return result
+
+    def _find_in_all(self, text: str) -> None:
+        self.worklist.show_filter("all")
+        self.session.set_filter("all")
+        self.find_file(text)
 
     def _toggle_heatmap(self) -> None:
         v = self.review.viewer

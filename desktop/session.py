@@ -373,9 +373,10 @@ class ReviewSession(QObject):
                                          lambda d, it=item, a=action: self._applied(a, d, it),
                                          lambda exc, a=action: self._write_failed(a, exc))
                 return
-            if action == "undo":
+            if action in ("undo", "redo"):
+                write = t.write_undo if action == "undo" else t.write_redo
                 self._busy = True
-                self.tasks.run_on_writer(lambda: self._timed(t.write_undo), lambda d, a=action: self._applied(a, d, None),
+                self.tasks.run_on_writer(lambda w=write: self._timed(w), lambda d, a=action: self._applied(a, d, None),
                                          lambda exc, a=action: self._write_failed(a, exc))
                 return
             self._navigate(action)
@@ -403,8 +404,8 @@ class ReviewSession(QObject):
             t.apply(decision)
             self._check_current()
             self.decision_saved.emit(decision, item)
-        elif decision is None and action == "undo":
-            self.notice.emit("Nothing to undo.")
+        elif decision is None and action in ("undo", "redo"):
+            self.notice.emit(f"Nothing to {action}.")
         self.action_done.emit(action)
         self._drain()
 

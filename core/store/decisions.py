@@ -6,6 +6,14 @@ Rules: a 'decide' event sets a label and ``replaces`` the decision that was curr
 label of an image is its latest 'decide' event that no 'undo' event points at — so undoing the latest
 decision brings back the one before it, and undoing the only one leaves the image undecided.
 
+Redo: a 'decide' event whose ``undoes`` points at an 'undo' event is a *redo* — it decides the undone
+label again (same label, note, model version and score as the undone decision) and reverses that
+undo. Being a 'decide' event, every label computation (here, exports, older app versions) counts it
+without knowing about redo, and it can itself be undone. What can be redone is read from the log
+(``last_redoable_id``), so it survives a restart exactly as undo does: the reviewer's latest undo
+that is not redone yet, as long as the reviewer has made no fresh decision since (a fresh decision
+ends the redo chain, as in any editor).
+
 Several readers (revision 0004): each reader has their own current label per image — a reader's
 decision ``replaces`` that reader's own earlier one, and undo brings back that reader's previous
 label, never another reader's (blinding). ``current_labels(reader=None)`` gives the latest current
@@ -68,6 +76,11 @@ class Decision:
     @property
     def is_undo(self) -> bool:
         return self.kind == KIND_UNDO
+
+    @property
+    def is_redo(self) -> bool:
+        """A 'decide' event that reverses the undo event ``undoes`` (see the module docstring)."""
+        return self.kind == KIND_DECIDE and self.undoes is not None
 
 
 def _decision(row) -> Decision:  # noqa: ANN001
@@ -179,6 +192,25 @@ def last_undoable_id(conn: Connection, reviewer_id: int) -> Optional[int]:
         select(_D.c.id)
         .where(_D.c.reviewer_id == reviewer_id, _D.c.kind == KIND_DECIDE)
         .where(_not_undone())
+        .order_by(_D.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(q).scalar()
+
+
+def last_redoable_id(conn: Connection, reviewer_id: int) -> Optional[int]:
+    """The reviewer's latest 'undo' event that can be redone: not redone yet, and newer than the
+    reviewer's latest fresh decision (a 'decide' event that is not a redo)."""
+    fresh = (
+        select(func.max(_D.c.id))
+        .where(_D.c.reviewer_id == reviewer_id, _D.c.kind == KIND_DECIDE, _D.c.undoes_id.is_(None))
+        .scalar_subquery()
+    )
+    redo = _D.alias("r")
+    q = (
+        select(_D.c.id)
+        .where(_D.c.reviewer_id == reviewer_id, _D.c.kind == KIND_UNDO, _D.c.id > func.coalesce(fresh, 0))
+        .where(~select(redo.c.id).where(redo.c.undoes_id == _D.c.id).exists())
         .order_by(_D.c.id.desc())
         .limit(1)
     )

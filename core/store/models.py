@@ -116,7 +116,8 @@ class Reviewer(SQLModel, table=True):
 
 
 class DecisionEvent(SQLModel, table=True):
-    """Append-only audit trail: a label decided (kind 'decide') or an earlier decision undone (kind 'undo')."""
+    """Append-only audit trail: a label decided (kind 'decide') or an earlier decision undone (kind 'undo');
+    a 'decide' event whose ``undoes_id`` points at an 'undo' event is a redo (``core.store.decisions``)."""
 
     __tablename__ = "decision"
     __table_args__ = (
@@ -135,6 +136,7 @@ class DecisionEvent(SQLModel, table=True):
     model_version: Optional[str] = None  # what the reviewer saw
     probability: Optional[float] = None
     replaces_id: Optional[int] = Field(default=None, sa_column=Column(Integer, ForeignKey("decision.id")))
+    # 'undo': the decision undone; 'decide': None, or the undo event this redo reverses
     undoes_id: Optional[int] = Field(default=None, sa_column=Column(Integer, ForeignKey("decision.id")))
     # a random id made by the writer before the first attempt (revision 0003): a write retried after a
     # lost connection, or a decision copied between databases, is recognised and never stored twice.

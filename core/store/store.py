@@ -387,6 +387,54 @@ class Store:
 
         return run_write(self.engine, work)
 
+    def redo_last(self, reviewer: str) -> Optional[Decision]:
+        """Redo the reviewer's latest undo (``decisions.last_redoable_id``) as a new 'decide' event
+        with the undone decision's label, note, model version and score, whose ``undoes`` is the undo
+        event (None: nothing to redo). Like undo, it is read from the log, so it survives a restart."""
+        reviewer = (reviewer or "").strip()
+        now = _now()
+        uid = uuid.uuid4().hex
+
+        def work(conn: Connection) -> Optional[Decision]:
+            # lock the reviewer row: two redos by one reviewer at once redo two undos, not one twice
+            rid = conn.execute(select(_R.c.id).where(_R.c.name == reviewer).with_for_update()).scalar()
+            if rid is None:
+                return None
+            done = dec.by_uid(conn, uid)
+            if done is not None:
+                return done
+            undo_id = dec.last_redoable_id(conn, rid)
+            if undo_id is None:
+                return None
+            undo = dec.get(conn, undo_id)
+            target = dec.get(conn, undo.undoes)
+            conn.execute(select(_I.c.id).where(_I.c.id == target.image_id).with_for_update()).first()
+            role = conn.execute(select(_R.c.role).where(_R.c.id == rid)).scalar_one()
+            current = dec.current_for(conn, target.image_id, reviewer)
+            rd.release_claim(conn, target.image_id, rid)
+            new_id = conn.execute(
+                insert(_D).values(
+                    uid=uid,
+                    image_id=target.image_id,
+                    reviewer_id=rid,
+                    kind=KIND_DECIDE,
+                    label=target.label,
+                    note=target.note,
+                    created_at=now,
+                    model_version=target.model_version,
+                    probability=target.probability,
+                    replaces_id=current.id if current else None,
+                    undoes_id=undo_id,
+                    role=role,
+                    reading_mode=target.reading_mode,
+                    db_user=(conn.exec_driver_sql("SELECT current_user").scalar()
+                             if conn.dialect.name == "postgresql" else None),
+                )
+            ).inserted_primary_key[0]
+            return replace(dec.get(conn, new_id), reading=self._reading(conn, target.image_id))
+
+        return run_write(self.engine, work)
+
     def mark_scope(self, image_id: str, reviewer: str, *, in_scope: bool = True, model_version: Optional[str] = None,
                    scope_reason: Optional[str] = None) -> ScopeMark:
         """Record that ``reviewer`` says the image is in scope after all (``in_scope``), or withdraws

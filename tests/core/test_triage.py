@@ -29,6 +29,12 @@ def undo(t: Triage):
     return d
 
 
+def redo(t: Triage):
+    d = t.write_redo()
+    t.apply(d)
+    return d
+
+
 @pytest.fixture
 def setup(tmp_path):
     store = open_test_store(tmp_path)
@@ -69,6 +75,25 @@ def test_undo_goes_back_to_the_undone_image(setup):
     assert t.current_item.image_id == fake_id(0) and len(wl) == 5
     assert undo(t) is None  # nothing left to undo: stays put
     assert t.current == 0
+
+
+def test_redo_after_undo_goes_to_the_image_decided_again(setup):
+    store, wl, t = setup
+    decide(t, "fracture")
+    decide(t, "no_fracture")
+    undo(t)
+    undo(t)
+    assert t.current_item.image_id == fake_id(0) and len(wl) == 5
+    t.next()
+    t.next()  # the reviewer moved on; redo brings them back to the image it decides
+    r = redo(t)
+    assert r.is_redo and r.label == "fracture" and r.image_id == fake_id(0)
+    assert store.current_labels()[fake_id(0)].label == "fracture" and len(wl) == 4  # left "to review"
+    r = redo(t)
+    assert r.label == "no_fracture" and t.current_item.image_id != fake_id(1)  # it left the filter
+    assert redo(t) is None and len(wl) == 3
+    undo(t)  # undoing a redo is an ordinary undo
+    assert t.current_item.image_id == fake_id(1) and t.current_item.label is None
 
 
 def test_all_filter_auto_advance_skips_decided_and_wraps(setup):

@@ -172,6 +172,12 @@ def main(argv=None) -> int:
         w.grab().save(str(out / f"help_{w_}x{h_}.png"))
         w.on_action("help")
         settle(app, 100)
+        w.on_action("find")  # the find bar, with a query typed
+        QTest.keyClicks(w.find_bar.edit, w.session.order[min(3, len(w.session.order) - 1)].name[:6])
+        settle(app, 300)
+        w.grab().save(str(out / f"find_{w_}x{h_}.png"))
+        w.find_bar.close_bar()
+        settle(app, 100)
     w.worklist.tabs.setCurrentIndex(FILTERS.index("errors"))  # Errors: unreadable files and why
     settle(app, 300)
     w.grab().save(str(out / f"errors_{w.width()}x{w.height()}.png"))
