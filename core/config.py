@@ -1,10 +1,11 @@
-"""Which database, model and backup policy a run uses — decided here, once, for every entry point
-(the desktop app, ``scan``, ``info``, ``export``, ``import-labels``).
+"""Which database, model, backup policy and key profile a run uses — decided here, once, for every
+entry point (the desktop app, ``scan``, ``info``, ``export``, ``import-labels``).
 
 Each choice is resolved in one order: the command-line flag, then the environment
 (``FRACTURE_TRIAGE_DB``, ``FRACTURE_TRIAGE_MODEL``), then ``settings.json`` (``db_url``,
 ``model_path``), then the default (the database in the user data folder; the model installed with the
-app). ``RunConfig`` records the value and where it came from, so ``info`` can say so.
+app). ``RunConfig`` records the value and where it came from, so ``info`` can say so. The key
+profile (``key_profile``) comes from ``settings.json`` only (``default`` when unset or unknown).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from core.paths import default_db_url
-from core.settings import Settings
+from core.settings import KEY_PROFILES, Settings
 
 ENV_DB = "FRACTURE_TRIAGE_DB"
 ENV_MODEL = "FRACTURE_TRIAGE_MODEL"
@@ -34,6 +35,16 @@ class RunConfig:
     @property
     def backups_keep(self) -> int:
         return self.settings.backups_keep
+
+    @property
+    def key_profile(self) -> str:
+        return key_profile(self.settings)
+
+
+def key_profile(settings: Settings) -> str:
+    """The key table in force: ``settings.key_profile`` (one of ``KEY_PROFILES``), else ``default``."""
+    value = getattr(settings, "key_profile", "default")
+    return value if value in KEY_PROFILES else "default"
 
 
 def _first(flag: object, env_value: Optional[str], setting: str) -> tuple[Optional[str], str]:

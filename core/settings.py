@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,6 +23,7 @@ from core.paths import app_dirs
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 10
+KEY_PROFILES = ("default", "ohif")  # the app's own keys; OHIF Viewer's defaults (desktop.shortcuts)
 
 
 class Settings(BaseModel):
@@ -33,6 +34,7 @@ class Settings(BaseModel):
     model_path: str = ""  # empty: the model shipped in resources/models
     recent_folders: list[str] = Field(default_factory=list)
     shortcuts: dict[str, list[str]] = Field(default_factory=dict)  # action name -> key sequences (overrides)
+    key_profile: Literal["default", "ohif"] = "default"  # the key table the overrides apply to (core.config)
     show_thresholds: bool = True
     heatmap_opacity: float = Field(default=0.45, ge=0.0, le=1.0)
     window_geometry: str = ""  # Qt saveGeometry() as hex

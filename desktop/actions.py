@@ -16,9 +16,10 @@ ICONS = {
     "zoom_in": "zoom-in", "zoom_out": "zoom-out", "rotate": "rotate", "invert": "invert", "heatmap": "heatmap",
     "help": "keyboard", "settings": "settings", "about": "info", "fracture": "fracture",
     "no_fracture": "no-fracture", "doubt": "doubt", "undo": "undo", "next": "next", "previous": "previous",
-    "reset_view": "fit", "demo": "demo", "redo": "redo", "find": "find",
+    "reset_view": "fit", "demo": "demo", "redo": "redo", "find": "find", "rotate_left": "rotate-left",
+    "flip_horizontal": "flip-horizontal", "flip_vertical": "flip-vertical", "loupe": "loupe", "full_screen": "full-screen",
 }
-CHECKABLE = ("heatmap", "invert")
+CHECKABLE = ("heatmap", "invert", "loupe", "full_screen")
 
 
 class Actions:
@@ -28,8 +29,7 @@ class Actions:
         self.window = window
         self.by_name: dict[str, QAction] = {}
         extra = (("about", "About Fracture Triage and the model"), ("demo", "Open the demo images"),
-                 ("quit", "Quit"), ("fit", "Fit to window"),
-                 ("model", "Model: performance, calibration, models…"))
+                 ("quit", "Quit"), ("model", "Model: performance, calibration, models…"))
         specs = [(s.name, s.label) for s in shortcuts.DEFAULT_ACTIONS] + list(extra)
         for name, label in specs:
             act = QAction(label, window)
@@ -42,7 +42,6 @@ class Actions:
             window.addAction(act)
             self.by_name[name] = act
         self.by_name["quit"].setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
-        self.by_name["fit"].setShortcut(QKeySequence("Ctrl+0"))
 
     def __getitem__(self, name: str) -> QAction:
         return self.by_name[name]
@@ -72,9 +71,12 @@ class Actions:
         for n in ("fracture", "no_fracture", "doubt", "undo", "redo", None, "in_scope", None, "next", "previous", None, "find"):
             r.addSeparator() if n is None else r.addAction(self[n])
         v = bar.addMenu("&View")
-        for n in ("heatmap", "invert", "rotate", None, "fit", "actual_size", "zoom_in", "zoom_out", "reset_view", None,
-                  "preset_1", "preset_2", "preset_3", "preset_4"):
+        for n in ("heatmap", "invert", None, "rotate", "rotate_left", "flip_horizontal", "flip_vertical", None,
+                  "fit", "actual_size", "zoom_in", "zoom_out", "loupe", "reset_view", None, "full_screen"):
             v.addSeparator() if n is None else v.addAction(self[n])
+        self.presets_menu = v.addMenu("Window &presets")
+        for i in range(1, 10):
+            self.presets_menu.addAction(self[f"preset_{i}"])
         m = bar.addMenu("&Model")
         m.addAction(self["model"])
         h = bar.addMenu("&Help")
@@ -94,7 +96,7 @@ class Actions:
         for n in ("fracture", "no_fracture", "doubt", "undo"):
             tb.addAction(self[n])
         tb.addSeparator()
-        for n in ("fit", "actual_size", "rotate", "invert"):
+        for n in ("fit", "actual_size", "rotate_left", "rotate", "flip_horizontal", "invert", "loupe"):
             tb.addAction(self[n])
         tb.addWidget(presets)
         tb.addSeparator()
@@ -107,8 +109,9 @@ class Actions:
         tb.addAction(self["settings"])
         tb.addAction(self["about"])
         short = {"open_folder": "Open", "export": "Export", "fracture": "Fracture", "no_fracture": "No fracture",
-                 "doubt": "Doubt", "undo": "Undo", "fit": "", "actual_size": "", "rotate": "",
-                 "invert": "", "heatmap": "Heatmap", "help": "", "settings": "", "about": ""}
+                 "doubt": "Doubt", "undo": "Undo", "fit": "", "actual_size": "", "rotate": "", "rotate_left": "",
+                 "flip_horizontal": "", "loupe": "", "invert": "", "heatmap": "Heatmap", "help": "", "settings": "",
+                 "about": ""}
         for n, text in short.items():
             self[n].setIconText(text or self[n].text())
             btn = tb.widgetForAction(self[n])
@@ -130,10 +133,31 @@ def opacity_slider(value: float) -> QSlider:
 
 
 def preset_combo() -> QComboBox:
+    """The window presets of the image shown (filled by ``fill_presets``)."""
     c = QComboBox()
-    c.setToolTip("Window presets (keys 1–4); right-drag on the image for window/level")
+    c.setToolTip("Window presets of this image (keys 1–9): as read, the file's own windows, then full range, "
+                 "high contrast, bone detail. Right-drag on the image for window/level.")
     c.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    for i, name in enumerate(("As acquired", "Full range", "High contrast", "Bone detail"), start=1):
-        c.addItem(f"{i}  {name}")
+    c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    c.setMinimumContentsLength(14)
+    fill_presets(c, [])
     return c
 
+
+def preset_labels(presets) -> list[str]:
+    """What the combo and the menu show for an image's presets (``core.imaging.presets.Preset``)."""
+    if not presets:
+        from core.imaging.presets import PRESET_NAMES
+
+        return list(PRESET_NAMES)
+    return [p.label for p in presets]
+
+
+def fill_presets(combo: QComboBox, presets) -> None:
+    items = [f"{i}  {t}" if i <= 9 else f"   {t}" for i, t in enumerate(preset_labels(presets), start=1)]
+    if [combo.itemText(i) for i in range(combo.count())] == items:
+        return
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(items)
+    combo.blockSignals(False)

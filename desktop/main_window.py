@@ -16,13 +16,14 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWi
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core import APP_NAME
+from core.config import key_profile
 from core.find import find as find_in_order
 from core.order import row_key
 from core.settings import Settings
 from core.triage import DECISION_ACTIONS, TRIAGE_ACTIONS
 from core.worklist import FILTER_TITLES
 from desktop import shortcuts, theme
-from desktop.actions import Actions, opacity_slider, preset_combo
+from desktop.actions import Actions, fill_presets, opacity_slider, preset_combo, preset_labels
 from desktop.dialogs.about import AboutDialog
 from desktop.dialogs.export import ExportDialog
 from desktop.dialogs.reviewer import ReviewerDialog
@@ -52,6 +53,7 @@ class MainWindow(QMainWindow):
         self.model_problem = model_problem
         self.quit_after_scan = False
         self.exit_code = 0
+        self._state_before_full_screen = Qt.WindowState.WindowNoState
         self.latencies: list[float] = []
         self.tasks = tasks or TaskRunner(self)
         self.session = ReviewSession(self.tasks, store, model, reviewer or settings.reviewer, self)
@@ -151,7 +153,7 @@ class MainWindow(QMainWindow):
         v.view_changed.connect(self._sync_view_actions)
 
     def apply_shortcuts(self) -> None:
-        self.key_mapping = shortcuts.effective_shortcuts(self.settings.shortcuts)
+        self.key_mapping = shortcuts.effective_shortcuts(self.settings.shortcuts, key_profile(self.settings))
         self.actions.apply_keys(self.key_mapping)
 
     # -- opening ---------------------------------------------------------------------------------------
@@ -167,8 +169,9 @@ class MainWindow(QMainWindow):
         return self.session.open_folder(folder)
 
     def _set_review_enabled(self, on: bool) -> None:
-        for name in TRIAGE_ACTIONS + ("in_scope", "find", "heatmap", "invert", "rotate", "reset_view", "fit", "zoom_in", "zoom_out",
-                                      "actual_size", "preset_1", "preset_2", "preset_3", "preset_4"):
+        for name in TRIAGE_ACTIONS + ("in_scope", "find", "heatmap", "invert", "rotate", "rotate_left", "flip_horizontal",
+                                      "flip_vertical", "loupe", "reset_view", "fit", "zoom_in", "zoom_out",
+                                      "actual_size") + tuple(f"preset_{i}" for i in range(1, 10)):
             self.actions[name].setEnabled(on)
         self.presets.setEnabled(on)
         self.opacity.setEnabled(on)
@@ -286,8 +289,10 @@ class MainWindow(QMainWindow):
             self.review.action_time = time.perf_counter()
             self.session.perform(name)
             return
-        simple = {"invert": v.toggle_invert, "rotate": v.rotate90, "reset_view": v.reset_view, "fit": v.fit,
-                  "zoom_in": v.zoom_in, "zoom_out": v.zoom_out, "actual_size": v.actual_size, "quit": self.close}
+        simple = {"invert": v.toggle_invert, "rotate": v.rotate90, "rotate_left": v.rotate_left,
+                  "flip_horizontal": v.flip_horizontal, "flip_vertical": v.flip_vertical, "loupe": v.toggle_loupe,
+                  "reset_view": v.reset_view, "fit": v.fit, "zoom_in": v.zoom_in, "zoom_out": v.zoom_out,
+                  "actual_size": v.actual_size, "full_screen": self.toggle_full_screen, "quit": self.close}
         if name in simple:
             simple[name]()
         elif name.startswith("preset_"):
@@ -349,9 +354,37 @@ class MainWindow(QMainWindow):
         v = self.review.viewer
         self.actions["heatmap"].setChecked(v.heatmap_visible)
         self.actions["invert"].setChecked(v.inverted)
-        idx = v._preset
+        self.actions["loupe"].setChecked(v.loupe_on)
+        presets = v.image.presets if v.image is not None else []
+        fill_presets(self.presets, presets)
+        labels = preset_labels(presets)
+        for i in range(1, 10):
+            act = self.actions[f"preset_{i}"]
+            act.setText(f"Window preset {i}: {labels[i - 1]}" if i <= len(labels) else f"Window preset {i}")
+            act.setVisible(i <= len(labels))
+        idx = v.preset_index
         if 0 <= idx < self.presets.count():
             self.presets.setCurrentIndex(idx)
+
+    def toggle_full_screen(self) -> None:
+        """F11: the window fills the screen (again, or Esc: back as it was)."""
+        if self.isFullScreen():
+            self.setWindowState(self._state_before_full_screen)
+        else:
+            self._state_before_full_screen = self.windowState() & ~Qt.WindowState.WindowFullScreen
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowFullScreen)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == event.Type.WindowStateChange:
+            self.actions["full_screen"].setChecked(self.isFullScreen())
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.isFullScreen():
+            self.toggle_full_screen()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def open_export(self) -> ExportDialog:
         store = self.session.store

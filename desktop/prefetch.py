@@ -23,7 +23,7 @@ from PySide6.QtGui import QImage
 
 from core.imaging.errors import FileError
 from core.imaging.heatmap import heatmap_rgba
-from core.imaging.presets import compute_presets
+from core.imaging.presets import Preset, compute_presets
 from core.imaging.preprocess import letterbox, to_tensor
 from core.imaging.reader import is_dicom, read_image
 
@@ -48,7 +48,8 @@ class LoadedImage:
     window: Optional[tuple[float, float]] = None  # window that made ``grey`` from ``raw``
     window_function: str = "LINEAR"
     inverted: bool = False  # the reader inverted raw → grey (MONOCHROME1)
-    presets: list[tuple[str, Optional[tuple[float, float]]]] = field(default_factory=list)
+    presets: list[Preset] = field(default_factory=list)  # as read, the file's windows, data-driven
+    presentation_lut: Optional[np.ndarray] = field(default=None, repr=False)  # DICOM Presentation LUT curve
     screen_only: dict[str, str] = field(default_factory=dict, repr=False)  # never logged/stored
     body_part: str = ""
     view: str = ""
@@ -107,13 +108,16 @@ def load_for_viewer(image_id: str, path: Path, *, model=None, cam: Optional[np.n
     out.width, out.height, out.format, out.notes = dec.width, dec.height, dec.format, tuple(dec.notes)
     out.window, out.inverted = dec.window, bool(dec.inverted)
     out.window_function = getattr(dec, "window_function", "LINEAR") or "LINEAR"
+    out.presentation_lut = dec.presentation_lut if out.raw is not None else None
     out.screen_only = dict(dec.screen_only or {})
     dm = dec.meta.dicom if dec.meta is not None else None
     if dm is not None:
         out.body_part, out.view = dm.body_part or "", dm.view_position or ""
     out.qimage = grey_qimage(out.grey)
     out.presets = compute_presets(out.source, out.window if out.raw is not None else None,
-                                  inverted=out.raw is not None and out.inverted)
+                                  inverted=out.raw is not None and out.inverted,
+                                  file_windows=dec.file_windows if out.raw is not None else (),
+                                  function=out.window_function)
     if model is not None and (cam is not None or model_has_cam(model)):
         try:
             if cam is None:

@@ -238,8 +238,11 @@ class ReviewPane(QWidget):
         bits = [f"zoom {v.zoom * 100:.0f}%", v.preset_name() or "window as acquired"]
         if v.inverted:
             bits.append("inverted")
-        if v.rotation:
-            bits.append(f"rotated {v.rotation}°")
+        turned = v.orientation_text()
+        if turned:
+            bits.append(turned)
+        if v.loupe_on:
+            bits.append("loupe")
         if v.heatmap_visible:
             bits.append("heatmap on" if v.has_heatmap else "no heatmap for this model")
         return " · ".join(bits)
@@ -247,4 +250,8 @@ class ReviewPane(QWidget):
     def _update_view_text(self) -> None:
         it = self._item
         if it is not None and it.error is None:
-            self.info.right.setText(f"<span style='color:#97a1ab'>{html.escape(self._view_text())}</span>")
+            text = html.escape(self._view_text())
+            turned = html.escape(self.viewer.orientation_text())
+            if self.viewer.mirrored and turned:  # left and right are swapped on screen: stand out
+                text = text.replace(turned, f"<b style='color:#e8a33d'>{turned}</b>", 1)
+            self.info.right.setText(f"<span style='color:#97a1ab'>{text}</span>")

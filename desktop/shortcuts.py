@@ -1,8 +1,9 @@
-"""The one default shortcut table and the user's overrides of it.
+"""The one shortcut table, its key profiles and the user's overrides of it.
 
 Every keyboard action of the app is a *named action* (``fracture``, ``next``, ``heatmap`` …); the triage
 ones are the named actions of ``core.triage``. This module maps names to key sequences: the defaults
-below, merged with ``Settings.shortcuts`` (overrides per action). The main window creates one QAction per
+below, or the OHIF profile (``PROFILES``; chosen in Settings, ``Settings.key_profile`` as resolved by
+``core.config.key_profile``), merged with ``Settings.shortcuts`` (overrides per action). The main window creates one QAction per
 name from ``effective_shortcuts``; the help overlay and the settings dialog show the same table.
 """
 
@@ -34,21 +35,49 @@ DEFAULT_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("previous", "Previous image", ("K", "Up"), _T),
     ActionSpec("heatmap", "Heatmap on/off", ("H",), _V),
     ActionSpec("invert", "Invert", ("I",), _V),
-    ActionSpec("reset_view", "Reset view (fit, window, rotation)", ("R",), _V),
-    ActionSpec("preset_1", "Window preset 1: as acquired", ("1",), _V),
-    ActionSpec("preset_2", "Window preset 2: full range", ("2",), _V),
-    ActionSpec("preset_3", "Window preset 3: high contrast", ("3",), _V),
-    ActionSpec("preset_4", "Window preset 4: bone detail", ("4",), _V),
+    ActionSpec("reset_view", "Reset view (fit, window, rotation, flips)", ("R",), _V),
+    *(ActionSpec(f"preset_{i}", f"Window preset {i}", (str(i),), _V) for i in range(1, 10)),
+    ActionSpec("fit", "Fit to window", ("Ctrl+0",), _V),
     ActionSpec("zoom_in", "Zoom in", ("+", "="), _V),
     ActionSpec("zoom_out", "Zoom out", ("-",), _V),
     ActionSpec("actual_size", "Actual size (1:1)", ("0",), _V),
-    ActionSpec("rotate", "Rotate 90°", ("T",), _V),
+    ActionSpec("rotate", "Rotate 90° clockwise", ("T",), _V),
+    ActionSpec("rotate_left", "Rotate 90° counter-clockwise", ("Shift+T",), _V),
+    ActionSpec("flip_horizontal", "Flip horizontally (mirror left–right)", ("M",), _V),
+    ActionSpec("flip_vertical", "Flip vertically (mirror top–bottom)", ("Shift+M",), _V),
+    ActionSpec("loupe", "Loupe 1:1 under the pointer on/off", ("L",), _V),
+    ActionSpec("full_screen", "Full screen on/off", ("F11",), _V),
     ActionSpec("find", "Find a file by name", ("Ctrl+F",), _A),
     ActionSpec("open_folder", "Open folder…", ("Ctrl+O",), _A),
     ActionSpec("export", "Export labels…", ("Ctrl+E",), _A),
     ActionSpec("settings", "Settings…", ("Ctrl+,",), _A),
     ActionSpec("help", "Shortcut help", ("?", "F1"), _A),
 )
+
+# Key profiles: the default table above, or it changed where OHIF Viewer's default hotkeys differ
+# (OHIF v3: Space reset, R/L rotate right/left, H/V flip, I invert, +/- zoom, = fit, Down/Up next/
+# previous image, 1–9 window presets). What OHIF takes is moved: "next image" keeps J and Down
+# (Space resets), "reset" leaves R (rotate), the heatmap goes from H (flip) to Shift+H, the loupe
+# from L (rotate left) to M (OHIF's old magnify key), "=" leaves zoom in (fit). F/N/D/S, undo/redo
+# and the app keys are the same in both profiles.
+PROFILES: dict[str, dict[str, tuple[str, ...]]] = {
+    "default": {},
+    "ohif": {
+        "reset_view": ("Space",),
+        "next": ("Down", "J"),
+        "previous": ("Up", "K"),
+        "rotate": ("R",),
+        "rotate_left": ("L",),
+        "flip_horizontal": ("H",),
+        "flip_vertical": ("V",),
+        "heatmap": ("Shift+H",),
+        "loupe": ("M",),
+        "zoom_in": ("+",),
+        "zoom_out": ("-",),
+        "fit": ("=",),
+    },
+}
+PROFILE_TITLES = {"default": "Fracture Triage (default)", "ohif": "OHIF Viewer"}
 
 ACTIONS_BY_NAME: dict[str, ActionSpec] = {a.name: a for a in DEFAULT_ACTIONS}
 
@@ -59,19 +88,25 @@ def normalize(key: str) -> str:
     return seq.toString(QKeySequence.SequenceFormat.PortableText) if not seq.isEmpty() else ""
 
 
-def effective_shortcuts(overrides: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
-    """Action name → key sequences: the defaults, replaced per action by ``overrides`` (unknown action
+def profile_keys(profile: str = "default") -> dict[str, list[str]]:
+    """Action name → key sequences of a profile (an unknown profile is the default one)."""
+    changed = PROFILES.get(profile, {})
+    return {a.name: [normalize(k) for k in changed.get(a.name, a.keys)] for a in DEFAULT_ACTIONS}
+
+
+def effective_shortcuts(overrides: dict[str, list[str]] | None = None, profile: str = "default") -> dict[str, list[str]]:
+    """Action name → key sequences: the profile's, replaced per action by ``overrides`` (unknown action
     names and unparsable keys are ignored; an empty list removes an action's keys)."""
-    result = {a.name: [normalize(k) for k in a.keys] for a in DEFAULT_ACTIONS}
+    result = profile_keys(profile)
     for name, keys in (overrides or {}).items():
         if name in result and isinstance(keys, list):
             result[name] = [k for k in (normalize(str(x)) for x in keys) if k]
     return result
 
 
-def overrides_from(mapping: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The part of ``mapping`` that differs from the defaults (what ``Settings.shortcuts`` stores)."""
-    defaults = effective_shortcuts()
+def overrides_from(mapping: dict[str, list[str]], profile: str = "default") -> dict[str, list[str]]:
+    """The part of ``mapping`` that differs from the profile's keys (what ``Settings.shortcuts`` stores)."""
+    defaults = profile_keys(profile)
     return {name: list(keys) for name, keys in mapping.items() if name in defaults and list(keys) != defaults[name]}
 
 

@@ -1,9 +1,13 @@
 """The image viewer: a QGraphicsView on a dark neutral background.
 
 Fit to window, zoom about the cursor (wheel, + / −), pan by dragging, 1:1, window/level by right-drag
-with presets and reset, invert, rotate 90°, and the model's class-activation heatmap as an overlay
-with adjustable opacity. Nothing is drawn over the image except the heatmap (the probability and flag
-are in the review pane's header strip). ``shown`` is emitted after an image has actually been painted (the latency measurement ends there).
+with presets (``core.imaging.presets``: as read, the file's windows, data-driven) and reset — a
+window is applied with its preset's VOI LUT function and the file's Presentation LUT, and a drag
+keeps that function —, invert, rotate 90° both ways, flip horizontally / vertically (in screen
+space: the orientation is a rotation plus an optional left–right mirror), a 1:1 loupe
+(``desktop.loupe``), and the model's class-activation heatmap as an overlay with adjustable opacity.
+Nothing is drawn over the image except the heatmap and the loupe (the probability and flag are in
+the review pane's header strip). ``shown`` is emitted after an image has actually been painted (the latency measurement ends there).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 from core.imaging.window import apply_window, range_window
 from desktop import theme
+from desktop.loupe import Loupe
 from desktop.prefetch import LoadedImage
 
 ZOOM_STEP = 1.25
@@ -54,13 +59,17 @@ class ImageViewer(QGraphicsView):
         self._message.setWordWrap(True)
         self._message.setStyleSheet("color: #aab4be; font-size: 12pt;")
         self._message.hide()
+        self.loupe = Loupe(self.viewport())
+        self._loupe_on = False
         self._image: Optional[LoadedImage] = None
         self._display_buf: Optional[np.ndarray] = None
         self._zoom = 1.0
         self._rotation = 0
+        self._mirrored = False  # a left–right mirror after the rotation (screen space)
         self._fit_mode = True
         self._invert = False
         self._window: Optional[tuple[float, float]] = None  # None: the image as read
+        self._function = "LINEAR"  # the VOI LUT function ``_window`` is applied with
         self._preset = 0
         self._heat_visible = False
         self._heat_opacity = 0.45
@@ -76,8 +85,10 @@ class ImageViewer(QGraphicsView):
     def set_image(self, img: Optional[LoadedImage], message: str = "") -> None:
         """Show ``img`` fitted, with the window as read (None: an empty view with ``message``)."""
         self._image = img
-        self._window, self._preset, self._invert, self._rotation = None, 0, False, 0
+        self._window, self._preset, self._invert, self._rotation, self._mirrored = None, 0, False, 0, False
+        self._function = self._preset_function(0)
         self._fit_mode = True
+        self.loupe.hide()
         if img is None or img.qimage is None:
             self._pix.setPixmap(QPixmap())
             self._heat.setPixmap(QPixmap())
@@ -110,8 +121,13 @@ class ImageViewer(QGraphicsView):
         self._layout_overlays()
 
     # -- geometry --------------------------------------------------------------------------------------
+    def orientation(self) -> QTransform:
+        """The view's rotation and flips without the zoom (image → screen directions)."""
+        t = QTransform().rotate(self._rotation)
+        return t * QTransform.fromScale(-1, 1) if self._mirrored else t
+
     def _apply_transform(self) -> None:
-        self.setTransform(QTransform().rotate(self._rotation).scale(self._zoom, self._zoom))
+        self.setTransform(self.orientation() * QTransform.fromScale(self._zoom, self._zoom))
 
     def fit(self) -> None:
         """Fit the whole image in the window (keeps rotation)."""
@@ -119,7 +135,7 @@ class ImageViewer(QGraphicsView):
         if self._image is None or self._pix.pixmap().isNull():
             return
         rect = self._pix.boundingRect()
-        rotated = QTransform().rotate(self._rotation).mapRect(rect)
+        rotated = self.orientation().mapRect(rect)
         vp = self.viewport().rect()
         if rotated.width() <= 0 or rotated.height() <= 0 or vp.width() <= 0:
             return
@@ -157,19 +173,40 @@ class ImageViewer(QGraphicsView):
             return
         self.zoom_by((1.0 / self.devicePixelRatioF()) / self._zoom)
 
-    def rotate90(self) -> None:
-        self._rotation = (self._rotation + 90) % 360
+    def rotate90(self, clockwise: bool = True) -> None:
+        """Turn the image a quarter on screen (clockwise, or counter-clockwise)."""
+        turn = 90 if clockwise else -90
+        self._rotation = (self._rotation + (-turn if self._mirrored else turn)) % 360
+        self._reorient()
+
+    def rotate_left(self) -> None:
+        self.rotate90(clockwise=False)
+
+    def flip_horizontal(self) -> None:
+        """Mirror left–right as seen on screen."""
+        self._mirrored = not self._mirrored
+        self._reorient()
+
+    def flip_vertical(self) -> None:
+        """Mirror top–bottom as seen on screen (a left–right mirror and half a turn)."""
+        self._mirrored = not self._mirrored
+        self._rotation = (self._rotation + 180) % 360
+        self._reorient()
+
+    def _reorient(self) -> None:
         if self._fit_mode:
             self.fit()
         else:
             centre = self.mapToScene(self.viewport().rect().center())
             self._apply_transform()
             self.centerOn(centre)
+        self.loupe.hide()
         self.view_changed.emit()
 
     def reset_view(self) -> None:
-        """Fit, no rotation, window as read, not inverted."""
-        self._rotation, self._invert, self._window, self._preset = 0, False, None, 0
+        """Fit, no rotation or flip, window as read, not inverted."""
+        self._rotation, self._mirrored, self._invert, self._window, self._preset = 0, False, False, None, 0
+        self._function = self._preset_function(0)
         self._render()
         self.fit()
 
@@ -180,6 +217,46 @@ class ImageViewer(QGraphicsView):
     @property
     def rotation(self) -> int:
         return self._rotation
+
+    @property
+    def mirrored(self) -> bool:
+        """Shown mirrored left–right (after ``rotation``): left and right are swapped on screen."""
+        return self._mirrored
+
+    def orientation_text(self) -> str:
+        """The orientation in words for the info panel ("" when as acquired)."""
+        if self._mirrored and self._rotation == 180:
+            return "flipped top–bottom"
+        bits = [f"rotated {self._rotation}°"] if self._rotation else []
+        if self._mirrored:
+            bits.append("flipped left–right")
+        return ", ".join(bits)
+
+    # -- loupe -----------------------------------------------------------------------------------------
+    @property
+    def loupe_on(self) -> bool:
+        return self._loupe_on
+
+    def set_loupe(self, on: bool) -> None:
+        """The 1:1 loupe follows the mouse pointer over the image while on."""
+        self._loupe_on = bool(on)
+        self.viewport().setMouseTracking(self._loupe_on)
+        if self._loupe_on:
+            pos = self.viewport().mapFromGlobal(self.cursor().pos())
+            if self.viewport().rect().contains(pos):
+                self._update_loupe(pos)
+        else:
+            self.loupe.hide()
+        self.view_changed.emit()
+
+    def toggle_loupe(self) -> None:
+        self.set_loupe(not self._loupe_on)
+
+    def _update_loupe(self, pos: QPoint) -> None:
+        if not self._loupe_on or self._image is None or self._pix.pixmap().isNull():
+            self.loupe.hide()
+            return
+        self.loupe.show_at(pos, self._pix.pixmap(), self.mapToScene(pos), self.orientation(), self._zoom)
 
     # -- window / level / invert -----------------------------------------------------------------------
     @property
@@ -199,24 +276,42 @@ class ImageViewer(QGraphicsView):
         self.set_inverted(not self._invert)
 
     def apply_preset(self, index: int) -> None:
-        """0-based preset from the image's list (0 = as acquired)."""
+        """0-based preset from the image's list (0 = as read)."""
         img = self._image
         if img is None or not img.presets or not 0 <= index < len(img.presets):
             return
         self._preset = index
-        self._window = img.presets[index][1]
+        self._window = img.presets[index].window
+        self._function = self._preset_function(index)
         self._schedule_render()
         self.view_changed.emit()
+
+    def _preset_function(self, index: int) -> str:
+        img = self._image
+        if img is not None and img.presets and 0 <= index < len(img.presets):
+            return img.presets[index].function
+        return img.window_function if img is not None and img.window is not None else "LINEAR"
+
+    @property
+    def preset_index(self) -> int:
+        """The preset shown (0-based), -1 after a window/level drag."""
+        return self._preset
+
+    @property
+    def window_function(self) -> str:
+        """The VOI LUT function the current window is applied with (kept under a drag)."""
+        return self._function
 
     def preset_name(self) -> str:
         img = self._image
         if img is None or not img.presets:
             return ""
         if self._preset < 0:
-            return "Custom"
-        return img.presets[self._preset][0]
+            return "Custom" + (f" ({self._function.lower()})" if self._function == "SIGMOID" else "")
+        return img.presets[self._preset].label
 
     def set_window(self, center: float, width: float) -> None:
+        """A custom window (a right-drag), applied with the current preset's VOI LUT function."""
         self._window = (float(center), max(1.0, float(width)))
         self._preset = -1
         self._schedule_render()
@@ -248,8 +343,9 @@ class ImageViewer(QGraphicsView):
             if self._window is None:
                 out = img.grey if not self._invert else 255 - img.grey
             else:
-                c, w = self._window  # re-windowed with the image's own VOI LUT function (e.g. SIGMOID)
-                out = apply_window(img.raw, c, w, img.inverted != self._invert, function=img.window_function)
+                c, w = self._window  # with the preset's VOI LUT function (a SIGMOID file keeps its look)
+                out = apply_window(img.raw, c, w, img.inverted != self._invert, function=self._function,
+                                   presentation=img.presentation_lut)
         else:
             c, w = self._window if self._window is not None else range_window(0, 255)
             lut = apply_window(np.arange(256, dtype=np.float32), c, w, self._invert)
@@ -258,6 +354,8 @@ class ImageViewer(QGraphicsView):
         h, w_ = self._display_buf.shape
         q = QImage(self._display_buf.data, w_, h, w_, QImage.Format.Format_Grayscale8)
         self._pix.setPixmap(QPixmap.fromImage(q))
+        if self.loupe.isVisible():
+            self._update_loupe(self.loupe.geometry().center())
 
     # -- heatmap ---------------------------------------------------------------------------------------
     @property
@@ -286,6 +384,8 @@ class ImageViewer(QGraphicsView):
         dy = event.angleDelta().y()
         if dy:
             self.zoom_by(math.pow(1.0015, dy), event.position().toPoint())
+        if self._loupe_on:
+            self._update_loupe(event.position().toPoint())
         event.accept()
 
     def mousePressEvent(self, event) -> None:
@@ -307,6 +407,12 @@ class ImageViewer(QGraphicsView):
             event.accept()
             return
         super().mouseMoveEvent(event)
+        if self._loupe_on:
+            self._update_loupe(event.position().toPoint())
+
+    def leaveEvent(self, event) -> None:
+        self.loupe.hide()
+        super().leaveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
         if self._wl_drag is not None and event.button() == Qt.MouseButton.RightButton:

@@ -50,7 +50,7 @@ class DecodedImage:
     ``raw`` (only with ``keep_raw``) holds float32 values the viewer can re-window with
     ``apply_window``: modality values (after Rescale Slope/Intercept) for DICOM, stored values for
     other formats. ``window`` is the (center, width) with which ``apply_window(raw, *window,
-    inverted, function=window_function)`` reproduces ``grey`` — (128, 256), the identity, for 8-bit
+    inverted, function=window_function, presentation=presentation_lut)`` reproduces ``grey`` — (128, 256), the identity, for 8-bit
     images — or None when ``grey`` came from a DICOM VOI LUT sequence. ``colour_share``,
     ``missing_share`` and ``scope_tags`` are what the scope gate (``core.scope``) needs beyond ``grey``
     and ``meta``; ``scope_tags`` may hold free-text DICOM descriptions: never store, log or export it. ``screen_only`` holds patient identifiers for on-screen display only: never store,
@@ -70,6 +70,10 @@ class DecodedImage:
     inverted: bool = False
     screen_only: dict[str, str] = field(default_factory=dict, repr=False)
     window_function: str = "LINEAR"  # DICOM VOI LUT Function used with ``window``
+    # every window of the DICOM file as (name, (center, width)), in file order (the viewer's presets)
+    file_windows: tuple = ()
+    # the file's Presentation LUT Sequence as a 256-entry uint8 curve applied after the window (DICOM)
+    presentation_lut: Optional[np.ndarray] = field(default=None, repr=False)
     # evidence for the scope gate (``core.scope``), never stored or exported as such:
     colour_share: Optional[float] = None  # share of clearly coloured pixels; None for greyscale files
     missing_share: Optional[float] = None  # share of rows missing from a truncated file

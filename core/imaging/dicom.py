@@ -3,8 +3,11 @@ without the file meta header, compressed transfer syntaxes through the installed
 (pylibjpeg + libjpeg/openjpeg/rle plugins, Pillow; deflate is inflated by pydicom itself), first
 frame only of multi-frame images (decoded alone), modality LUT (Rescale Slope/Intercept or Modality
 LUT Sequence), VOI LUT sequence or Window Center/Width (first of several values; VOI LUT Function
-honoured; the data's own range when there is none), MONOCHROME1 and Presentation LUT Shape INVERSE
-shown inverted so bone is bright, colour converted to grey. For the model input only (``reduce_to``),
+honoured; the data's own range when there is none; every window of the file is kept, named by its
+explanation, for the viewer's presets), MONOCHROME1 and Presentation LUT Shape INVERSE shown
+inverted so bone is bright, a Presentation LUT Sequence applied by pydicom's
+``apply_presentation_lut`` (as a 256-entry curve after the window: ``presentation_curve``), colour
+converted to grey. For the model input only (``reduce_to``),
 a JPEG 2000 frame much larger than the input is decoded at a reduced wavelet level by openjpeg
 through Pillow (about 10× faster on a 2000² radiograph); the viewer always decodes in full.
 
@@ -23,6 +26,7 @@ import numpy as np
 
 from core.imaging.decoded import DecodedImage, check_dimensions, make_meta, rgb_chroma_share
 from core.imaging.errors import FileError
+from core.imaging.presets import file_window_name
 from core.imaging.window import IDENTITY_WINDOW, apply_window, range_window
 from core.results import DicomMeta
 
@@ -216,6 +220,9 @@ def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True,
         arr = arr[0]
     pi = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     inverted = pi == "MONOCHROME1" or str(ds.get("PresentationLUTShape", "")).strip().upper() == "INVERSE"
+    curve = presentation_curve(ds)
+    if curve is not None:  # the Presentation LUT maps the window's output to P-values (0 black) itself
+        inverted = False
     window = None
     function = "LINEAR"
     raw = None
@@ -223,11 +230,14 @@ def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True,
     if arr.ndim == 3 or pi in ("PALETTE COLOR",) or spp > 1:
         grey, raw, window, colour_share = _colour_to_grey(arr, ds, pi)
         notes.append("colour image converted to grey")
-        inverted = False
+        inverted, curve = False, None
     else:
         grey, raw, window, function, note = _monochrome(arr, ds, inverted, keep_raw)
         if note:
             notes.append(note)
+        if curve is not None:
+            grey = curve[grey]
+            notes.append("shown through the file's Presentation LUT")
     grey = np.ascontiguousarray(grey, dtype=np.uint8)
     h, w = (rows, cols) if reduced else grey.shape
     dmeta = DicomMeta(
@@ -252,6 +262,8 @@ def decode_dicom(data: bytes, *, keep_raw: bool = False, sniffed: bool = True,
         inverted=inverted,
         screen_only=screen,
         window_function=function,
+        file_windows=file_windows(ds) if colour_share is None else (),
+        presentation_lut=curve,
         colour_share=colour_share,
         scope_tags=_scope_tags(ds, frames),
     )
@@ -391,6 +403,60 @@ def _render(mod: np.ndarray, ds, inverted: bool, data_range: tuple[float, float]
         return apply_window(mod, center, width, inverted, function=fn), (center, width), fn, None
     win = range_window(*data_range)
     return apply_window(mod, *win, inverted), win, "LINEAR", "no window in the file: shown over its data range"
+
+
+def file_windows(ds) -> tuple[tuple[str, tuple[float, float]], ...]:
+    """Every usable window of the file: (name, (center, width)) for each Window Center/Width pair, in
+    file order, named by its Window Center & Width Explanation (else "Window N"). Pairs with a
+    missing, non-finite or non-positive value are left out (the others keep their names)."""
+    centers, widths = _values(ds.get("WindowCenter")), _values(ds.get("WindowWidth"))
+    names = ds.get("WindowCenterWidthExplanation")
+    if names is None or isinstance(names, (str, bytes)):
+        names = [names]
+    names = list(names)
+    out = []
+    for i, (c, w) in enumerate(zip(centers, widths)):
+        if c is None or w is None or not (math.isfinite(c) and math.isfinite(w)) or w <= 0:
+            continue
+        out.append((file_window_name(names[i] if i < len(names) else None, i + 1), (c, w)))
+    return tuple(out)
+
+
+def presentation_curve(ds) -> np.ndarray | None:
+    """The file's Presentation LUT Sequence as a 256-entry uint8 curve from the window's 8-bit output
+    to display values (pydicom's ``apply_presentation_lut`` on the 0..255 ramp, its P-values scaled to
+    0..255 from the LUT's bit depth); None when the file has none or it cannot be used."""
+    seq = ds.get("PresentationLUTSequence")
+    if not seq:
+        return None
+    try:
+        from pydicom.pixels import apply_presentation_lut
+
+        bits = int(seq[0].LUTDescriptor[2])
+        if not 1 <= bits <= 16:
+            return None
+        p = apply_presentation_lut(np.arange(256, dtype=np.uint16), ds).astype(np.float64)
+        if p.shape != (256,):
+            return None
+        return np.clip(np.rint(p * (255.0 / (2 ** bits - 1))), 0, 255).astype(np.uint8)
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception:  # noqa: BLE001 - a malformed LUT: shown without it (the window still applies)
+        return None
+
+
+def _values(value) -> list[float | None]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, (str, bytes, int, float)):
+        value = [value]
+    out: list[float | None] = []
+    for v in value:
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            out.append(None)
+    return out
 
 
 def _lut_range(data, voi: np.ndarray) -> tuple[float, float]:

@@ -21,10 +21,13 @@ def range_window(lo: float, hi: float) -> tuple[float, float]:
 
 
 def apply_window(
-    raw: np.ndarray, center: float, width: float, inverted: bool = False, *, function: str = "LINEAR"
+    raw: np.ndarray, center: float, width: float, inverted: bool = False, *, function: str = "LINEAR",
+    presentation: np.ndarray | None = None,
 ) -> np.ndarray:
     """Values (any numeric dtype, any shape) → uint8 display values; ``inverted`` flips black/white
-    (MONOCHROME1 / Presentation LUT Shape INVERSE) so bone stays bright."""
+    (MONOCHROME1 / Presentation LUT Shape INVERSE) so bone stays bright. ``presentation``: a
+    256-entry uint8 curve (a DICOM Presentation LUT Sequence, ``core.imaging.dicom.presentation_curve``)
+    applied to the window's output before ``inverted``."""
     x = np.asarray(raw)
     if x.dtype != np.float32 and x.dtype != np.float64:
         x = x.astype(np.float32)
@@ -44,6 +47,8 @@ def apply_window(
     y = np.asarray(y)
     np.clip(y, 0.0, 255.0, out=y)
     out = np.rint(y, out=y).astype(np.uint8)
+    if presentation is not None:
+        out = np.asarray(presentation, dtype=np.uint8)[out]
     if inverted:
         np.subtract(np.uint8(255), out, out=out)
     return out

@@ -1,5 +1,5 @@
-"""Settings dialog: reviewer, keyboard shortcuts (remap; conflicts refused), thresholds display,
-database location and model file. Persisted through ``core.settings.Settings`` (never QSettings)."""
+"""Settings dialog: reviewer, keyboard shortcuts (a key profile — the app's own or OHIF Viewer's —
+then single keys remapped; conflicts refused), thresholds display, database location and model file. Persisted through ``core.settings.Settings`` (never QSettings)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QHeaderView, QKeySequenceEdit, QLabel, QLineEdit, QPushButton, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from core.config import key_profile
 from core.paths import app_dirs
 from core.settings import Settings
 from core.store.urls import UrlError, check_storable
@@ -78,31 +79,43 @@ class SettingsDialog(QDialog):
 
         keys = QWidget()
         kl = QVBoxLayout(keys)
-        kl.addWidget(QLabel("Click a cell and press the new key. Clear a cell with its ✕ button."))
+        prow = QHBoxLayout()
+        prow.addWidget(QLabel("Key profile:"))
+        self.profile = QComboBox()
+        self.profile.setObjectName("key_profile")
+        for name, title in shortcuts.PROFILE_TITLES.items():
+            self.profile.addItem(title, name)
+        self.profile.setCurrentIndex(max(0, self.profile.findData(key_profile(settings))))
+        self.profile.setToolTip("OHIF Viewer: Space reset, R / L rotate, H / V flip, I invert, = fit, + / − zoom, "
+                                "Down / Up next / previous image, 1–9 window presets; the heatmap moves to Shift+H "
+                                "and the loupe to M. F / N / D decisions stay the same.")
+        self.profile.activated.connect(lambda _i: self._show_keys(shortcuts.profile_keys(self.current_profile())))
+        prow.addWidget(self.profile)
+        prow.addStretch(1)
+        kl.addLayout(prow)
+        kl.addWidget(QLabel("Choosing a profile sets every key to that profile's. Click a cell and press a new key; "
+                            "clear a cell with its ✕ button."))
         self.table = QTableWidget(len(shortcuts.DEFAULT_ACTIONS), 1 + KEY_COLUMNS)
         self.table.setHorizontalHeaderLabels(["Action", "Key", "Alternative", "Alternative"])
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self._editors: dict[str, list[QKeySequenceEdit]] = {}
-        mapping = shortcuts.effective_shortcuts(settings.shortcuts)
         for row, spec in enumerate(shortcuts.DEFAULT_ACTIONS):
             item = QTableWidgetItem(spec.label)
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.table.setItem(row, 0, item)
             eds = []
-            current = mapping.get(spec.name, [])
             for col in range(KEY_COLUMNS):
                 ed = QKeySequenceEdit()
                 ed.setClearButtonEnabled(True)
                 ed.setMaximumSequenceLength(1)
-                if col < len(current):
-                    ed.setKeySequence(QKeySequence(current[col]))
                 self.table.setCellWidget(row, 1 + col, ed)
                 eds.append(ed)
             self._editors[spec.name] = eds
+        self._show_keys(shortcuts.effective_shortcuts(settings.shortcuts, key_profile(settings)))
         self.table.resizeRowsToContents()
         kl.addWidget(self.table, 1)
-        reset = QPushButton("Reset all to defaults")
+        reset = QPushButton("Reset all to the profile's keys")
         reset.clicked.connect(self._reset_keys)
         kl.addWidget(reset, 0, Qt.AlignmentFlag.AlignLeft)
         tabs.addTab(keys, "Keyboard")
@@ -128,12 +141,17 @@ class SettingsDialog(QDialog):
         if path:
             self.model_path.setText(path)
 
-    def _reset_keys(self) -> None:
-        defaults = shortcuts.effective_shortcuts()
+    def current_profile(self) -> str:
+        return str(self.profile.currentData() or "default")
+
+    def _show_keys(self, mapping: dict[str, list[str]]) -> None:
         for name, eds in self._editors.items():
+            keys = mapping.get(name, [])
             for col, ed in enumerate(eds):
-                keys = defaults.get(name, [])
                 ed.setKeySequence(QKeySequence(keys[col]) if col < len(keys) else QKeySequence())
+
+    def _reset_keys(self) -> None:
+        self._show_keys(shortcuts.profile_keys(self.current_profile()))
 
     def key_mapping(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -161,5 +179,6 @@ class SettingsDialog(QDialog):
         s.show_thresholds = self.show_thresholds.isChecked()
         s.db_url = db_url
         s.model_path = self.model_path.text().strip()
-        s.shortcuts = shortcuts.overrides_from(mapping)
+        s.key_profile = self.current_profile()
+        s.shortcuts = shortcuts.overrides_from(mapping, s.key_profile)
         super().accept()

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 from desktop import shortcuts
 
 
+DIGITS = "1–9"  # the nine preset keys shown as one
+
 class ShortcutHelp(QWidget):
     """Dims the window and shows the key table in a centred card."""
 
@@ -52,14 +54,21 @@ class ShortcutHelp(QWidget):
             row += 1
             for spec in specs:
                 keys = mapping.get(spec.name, [])
+                label = spec.label
+                if spec.name.startswith("preset_"):  # nine rows in one: "1–9  Window presets"
+                    if spec.name != "preset_1":
+                        continue
+                    firsts = [mapping.get(f"preset_{i}", [""])[:1] for i in range(1, 10)]
+                    keys = [DIGITS] if firsts == [[str(i)] for i in range(1, 10)] else [k[0] for k in firsts if k]
+                    label = "Window presets (as read, the file's own windows, then data-driven)"
                 key_html = " ".join(
                     f"<span style='background:#1a1f24; border:1px solid #4a5560; border-radius:3px;"
-                    f" padding:1px 6px; font-weight:600'>&nbsp;{html.escape(shortcuts.display([k]))}&nbsp;</span>"
+                    f" padding:1px 6px; font-weight:600'>&nbsp;{html.escape(k if k == DIGITS else shortcuts.display([k]))}&nbsp;</span>"
                     for k in keys) or "<span style='color:#66707a'>—</span>"
                 k = QLabel(key_html)
                 k.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 grid.addWidget(k, row, col)
-                grid.addWidget(QLabel(html.escape(spec.label)), row, col + 1)
+                grid.addWidget(QLabel(html.escape(label)), row, col + 1)
                 row += 1
             col += 2
         self._lay.addWidget(columns)

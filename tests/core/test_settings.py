@@ -74,3 +74,19 @@ def test_recent_folders_most_recent_first_and_bounded():
     s.add_recent_folder("/f5")
     assert s.recent_folders[0] == "/f5" and len(s.recent_folders) == MAX_RECENT
     assert s.recent_folders.count("/f5") == 1
+
+
+def test_key_profile_is_typed_and_resolved_by_config(tmp_path):
+    import json
+
+    from core.config import key_profile, resolve
+
+    assert Settings().key_profile == "default"
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"key_profile": "ohif"}), encoding="utf-8")
+    s = Settings.load(path)
+    assert s.key_profile == "ohif" and key_profile(s) == "ohif"
+    assert resolve(settings=s, environ={}).key_profile == "ohif"
+    path.write_text(json.dumps({"key_profile": "weasis", "reviewer": "dr k"}), encoding="utf-8")
+    s = Settings.load(path)  # an unknown profile falls back to the default, the rest is kept
+    assert s.key_profile == "default" and s.reviewer == "dr k"

@@ -29,7 +29,22 @@ def test_load_a_png_with_presets(tmp_path):
     img = load_for_viewer(sha(path), path)
     assert img.error == "" and (img.width, img.height) == (40, 30) and img.qimage.width() == 40
     assert img.raw is None and img.source is img.grey
-    assert [n for n, _ in img.presets][0] == "As acquired" and img.presets[0][1] is None
+    assert img.presets[0].name == "As acquired" and img.presets[0].window is None
+    assert len(img.presets) == 4 and img.presentation_lut is None
+
+
+def test_a_dicom_brings_its_windows_and_function(tmp_path):
+    from tests.core.imaging import factory
+
+    ph = factory.phantom(dtype=np.uint16, hi=4000)
+    path = tmp_path / "a.dcm"
+    path.write_bytes(factory.dicom(ph, bits_stored=12, WindowCenter=[2000, 3500], WindowWidth=[1000, 600],
+                                   WindowCenterWidthExplanation=["STANDARD", "BONE"], VOILUTFunction="SIGMOID"))
+    img = load_for_viewer(sha(path), path)
+    assert img.error == "" and img.raw is not None and img.window_function == "SIGMOID"
+    assert [(p.label, p.function) for p in img.presets] == [
+        ("STANDARD (file)", "SIGMOID"), ("BONE (file)", "SIGMOID"), ("Full range", "LINEAR"),
+        ("High contrast", "LINEAR"), ("Bone detail", "LINEAR")]
 
 
 def test_heatmap_with_a_model_that_has_one(tmp_path, test_model):

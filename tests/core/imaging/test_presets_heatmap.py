@@ -16,37 +16,41 @@ def _ramp_image(h=300, w=200, lo=100.0, hi=3000.0):
     return np.linspace(lo, hi, h * w, dtype=np.float32).reshape(h, w)
 
 
+def _windows(presets):
+    return {p.name: p.window for p in presets}
+
+
 def test_presets_names_and_as_read():
     src = _ramp_image()
     presets = compute_presets(src, (1500.0, 2000.0))
-    assert [n for n, _ in presets] == list(PRESET_NAMES)
-    assert presets[0][1] == (1500.0, 2000.0)
-    assert compute_presets(src, None)[0][1] is None
+    assert [p.name for p in presets] == list(PRESET_NAMES)
+    assert presets[0].window is None and presets[0].source == "as_read"  # the image exactly as read
+    assert compute_presets(src, None)[0].window is None
 
 
 def test_full_range_maps_min_to_black_and_max_to_white():
     src = _ramp_image()
-    c, w = dict(compute_presets(src, None))["Full range"]
+    c, w = _windows(compute_presets(src, None))["Full range"]
     out = apply_window(np.array([src.min(), src.max()]), c, w)
     assert out.tolist() == [0, 255]
 
 
 def test_bone_detail_is_at_the_bright_end_or_the_dark_end_when_inverted():
     src = _ramp_image()
-    bone = dict(compute_presets(src, None))["Bone detail"]
-    bone_inv = dict(compute_presets(src, None, inverted=True))["Bone detail"]
+    bone = _windows(compute_presets(src, None))["Bone detail"]
+    bone_inv = _windows(compute_presets(src, None, inverted=True))["Bone detail"]
     assert bone[0] > np.median(src) > bone_inv[0]
 
 
 def test_high_contrast_is_narrower_than_full_range():
     src = _ramp_image()
-    p = dict(compute_presets(src, None))
+    p = _windows(compute_presets(src, None))
     assert p["High contrast"][1] < p["Full range"][1]
 
 
 def test_flat_image_gives_usable_windows():
     p = compute_presets(np.full((10, 10), 7, np.uint8), None)
-    assert all(w >= 1 for _, win in p[1:] for w in [win[1]])
+    assert all(q.window[1] >= 1 for q in p[1:])
 
 
 def test_presets_refuse_a_non_image():
