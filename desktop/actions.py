@@ -96,7 +96,7 @@ class Actions:
         for n in ("fracture", "no_fracture", "doubt", "undo"):
             tb.addAction(self[n])
         tb.addSeparator()
-        for n in ("fit", "actual_size", "rotate_left", "rotate", "flip_horizontal", "invert", "loupe"):
+        for n in ("fit", "actual_size", "rotate", "flip_horizontal", "invert", "loupe"):
             tb.addAction(self[n])
         tb.addWidget(presets)
         tb.addSeparator()
@@ -138,8 +138,8 @@ def preset_combo() -> QComboBox:
     c.setToolTip("Window presets of this image (keys 1–9): as read, the file's own windows, then full range, "
                  "high contrast, bone detail. Right-drag on the image for window/level.")
     c.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-    c.setMinimumContentsLength(14)
+    c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    c.setMinimumContentsLength(11)  # the toolbar keeps its width; the list shows the whole names
     fill_presets(c, [])
     return c
 
@@ -160,4 +160,5 @@ def fill_presets(combo: QComboBox, presets) -> None:
     combo.blockSignals(True)
     combo.clear()
     combo.addItems(items)
+    combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)  # the list shows whole names
     combo.blockSignals(False)

@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.quit_after_scan = False
         self.exit_code = 0
         self._state_before_full_screen = Qt.WindowState.WindowNoState
+        self._preset_labels: list[str] = []
         self.latencies: list[float] = []
         self.tasks = tasks or TaskRunner(self)
         self.session = ReviewSession(self.tasks, store, model, reviewer or settings.reviewer, self)
@@ -356,12 +357,14 @@ class MainWindow(QMainWindow):
         self.actions["invert"].setChecked(v.inverted)
         self.actions["loupe"].setChecked(v.loupe_on)
         presets = v.image.presets if v.image is not None else []
-        fill_presets(self.presets, presets)
         labels = preset_labels(presets)
-        for i in range(1, 10):
-            act = self.actions[f"preset_{i}"]
-            act.setText(f"Window preset {i}: {labels[i - 1]}" if i <= len(labels) else f"Window preset {i}")
-            act.setVisible(i <= len(labels))
+        if labels != self._preset_labels:  # a new image's presets (not on every drag step)
+            self._preset_labels = labels
+            fill_presets(self.presets, presets)
+            for i in range(1, 10):
+                act = self.actions[f"preset_{i}"]
+                act.setText(f"Window preset {i}: {labels[i - 1]}" if i <= len(labels) else f"Window preset {i}")
+                act.setVisible(i <= len(labels))
         idx = v.preset_index
         if 0 <= idx < self.presets.count():
             self.presets.setCurrentIndex(idx)

@@ -38,7 +38,7 @@ class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.resize(720, 600)
+        self.resize(860, 600)
         self.settings = settings
         lay = QVBoxLayout(self)
         tabs = QTabWidget()
@@ -99,6 +99,8 @@ class SettingsDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["Action", "Key", "Alternative", "Alternative"])
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, 1 + KEY_COLUMNS):  # wide enough for "Ctrl+Shift+Z" and "Backspace"
+            self.table.setColumnWidth(col, 136)
         self._editors: dict[str, list[QKeySequenceEdit]] = {}
         for row, spec in enumerate(shortcuts.DEFAULT_ACTIONS):
             item = QTableWidgetItem(spec.label)

@@ -60,7 +60,7 @@ class ShortcutHelp(QWidget):
                         continue
                     firsts = [mapping.get(f"preset_{i}", [""])[:1] for i in range(1, 10)]
                     keys = [DIGITS] if firsts == [[str(i)] for i in range(1, 10)] else [k[0] for k in firsts if k]
-                    label = "Window presets (as read, the file's own windows, then data-driven)"
+                    label = "Window presets: as read, the file windows, then data-driven"
                 key_html = " ".join(
                     f"<span style='background:#1a1f24; border:1px solid #4a5560; border-radius:3px;"
                     f" padding:1px 6px; font-weight:600'>&nbsp;{html.escape(k if k == DIGITS else shortcuts.display([k]))}&nbsp;</span>"
@@ -68,7 +68,7 @@ class ShortcutHelp(QWidget):
                 k = QLabel(key_html)
                 k.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 grid.addWidget(k, row, col)
-                grid.addWidget(QLabel(html.escape(label)), row, col + 1)
+                grid.addWidget(QLabel(html.escape(label, quote=False)), row, col + 1)
                 row += 1
             col += 2
         self._lay.addWidget(columns)

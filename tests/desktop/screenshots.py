@@ -69,7 +69,7 @@ def main(argv=None) -> int:
 
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QTabWidget
 
     from core.model import ModelError, load_model
     from core.settings import Settings
@@ -178,6 +178,23 @@ def main(argv=None) -> int:
         w.grab().save(str(out / f"find_{w_}x{h_}.png"))
         w.find_bar.close_bar()
         settle(app, 100)
+        v = w.review.viewer  # flipped left–right, the loupe on, the presets menu of this image
+        v.flip_horizontal()
+        v.set_loupe(True)
+        v._update_loupe(v.viewport().rect().center())
+        settle(app, 200)
+        w.grab().save(str(out / f"loupe_flip_{w_}x{h_}.png"))
+        v.set_loupe(False)
+        v.reset_view()
+        settle(app, 100)
+    from desktop.dialogs.settings import SettingsDialog
+
+    dlg = SettingsDialog(Settings(key_profile="ohif"), w)  # the Keyboard tab with the OHIF profile
+    dlg.findChild(QTabWidget).setCurrentIndex(1)
+    dlg.show()
+    settle(app, 200)
+    dlg.grab().save(str(out / "settings_keys_ohif.png"))
+    dlg.close()
     w.worklist.tabs.setCurrentIndex(FILTERS.index("errors"))  # Errors: unreadable files and why
     settle(app, 300)
     w.grab().save(str(out / f"errors_{w.width()}x{w.height()}.png"))
