@@ -11,7 +11,8 @@ assessed) with ``scope_reason``. Rows: in-scope images first by probability (hig
 out-of-scope images, then the rest. The summary counts out-of-scope images by reason; out-of-scope
 images are never counted as flagged. Exit 0 when the scan completes, even if files
 failed; 2 with one clear line when it cannot run (no such folder, bad model, unusable database);
-130 when interrupted (what was scored by then is stored).
+130 when interrupted (what was scored by then is stored). ``--watch`` keeps watching the folder after
+the scan (``core.cli.scan_watch``, ``core.watch``).
 
 Results are written to the store while the scan runs by ``core.recorder.ScanRecorder`` (batches on one
 writer thread; a refused batch retried file by file), so the pipeline never waits on the database and
@@ -56,6 +57,12 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="decode threads (default: one per CPU core)")
     p.add_argument("--threads", type=int, metavar="N", help="inference threads (default: one per CPU core)")
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per inference batch (default 8)")
+    p.add_argument("--watch", action="store_true", help="after the scan, keep watching FOLDER: score each new or "
+                   "changed image once it has finished being written, until Ctrl+C (everything scored is stored)")
+    p.add_argument("--interval", type=float, default=None, metavar="S",
+                   help="with --watch: walk the folder every S seconds (default 5)")
+    p.add_argument("--settle", type=float, default=None, metavar="S",
+                   help="with --watch: a file is read once its size and time stayed the same for S seconds (default 2)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print each file's decoder warnings (pydicom, "
                    "Pillow) to stderr as they occur; they are always in the CSV's note column")
     p.set_defaults(func=run)
@@ -210,6 +217,18 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise CliError(f"--{name.replace('_', '-')} must be at least 1")
+    watching = bool(getattr(args, "watch", False))
+    for name in ("interval", "settle"):
+        value = getattr(args, name, None)
+        if value is not None and not watching:
+            raise CliError(f"--{name} is only used with --watch")
+        if value is not None and not 0 < value <= 3600:
+            raise CliError(f"--{name} must be more than 0 and at most 3600 seconds")
+    watch = None
+    if watching:
+        from core.watch import SETTLE_S, FolderWatch
+
+        watch = FolderWatch(root, args.settle if args.settle is not None else SETTLE_S)
     config = resolve(db=args.db, model=args.model)
     store = None if args.no_store else _open_store(config)
     try:
@@ -259,9 +278,11 @@ def run(args: argparse.Namespace) -> int:
 
     summary = None
     interrupted = False
+    keep_open = False  # watching after the scan: the store and its writer stay open
     try:
         summary = scan(root, model, known_batch=recorder.known_batch if recorder else None, on_item=on_item,
                        on_progress=progress, cancel=cancel, workers=args.workers, batch_size=args.batch_size)
+        keep_open = watch is not None and not cancel.is_set()
     except KeyboardInterrupt:
         interrupted = True
     except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
@@ -272,8 +293,11 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         if writer is not None:
             writer.submit(write, recorder.rest())
-            writer.shutdown(wait=True)
-        if store is not None:
+            if keep_open:
+                writer.submit(lambda: None).result()  # the summary below counts every stored result
+            else:
+                writer.shutdown(wait=True)
+        if store is not None and not keep_open:
             store.close()
     if recorder is not None and recorder.failed:
         raise CliError(f"cannot use the database: {recorder.failure}")
@@ -294,4 +318,30 @@ def run(args: argparse.Namespace) -> int:
         note += f"\nCSV written to {display(args.csv)} ({n} rows)"
     note += f"\nFlags at {active.describe()}"
     print_summary(summary, model, store_note=note, thresholds=active.thresholds)
+    if watch is not None:
+        return _watch(args, root, model, watch, summary, recorder, writer, write, on_item, store, cancel, active)
     return 0
+
+
+def _watch(args, root, model, watch, summary, recorder, writer, write, on_item, store, cancel, active) -> int:  # noqa: ANN001
+    """``--watch``: hand over to ``core.cli.scan_watch`` with the scan's recorder; close everything after."""
+    from core.cli.scan_watch import watch_folder
+
+    def drain() -> None:
+        if writer is not None:
+            writer.submit(write, recorder.rest())
+            writer.submit(lambda: None).result()
+
+    try:
+        rc = watch_folder(root, model, watch, summary=summary, known_batch=recorder.known_batch if recorder else None,
+                          on_item=on_item, drain=drain, thresholds=active.thresholds,
+                          interval_s=args.interval if args.interval is not None else 5.0, cancel=cancel,
+                          workers=args.workers, batch_size=args.batch_size, say=_say, display=display)
+    finally:
+        if writer is not None:
+            writer.shutdown(wait=True)
+        if store is not None:
+            store.close()
+    if recorder is not None and recorder.failed:
+        raise CliError(f"cannot use the database: {recorder.failure}")
+    return rc
