@@ -8,7 +8,10 @@ the triage moves through it.
 * **Row key** (``row_key``): the image id, or the path of a file that could not be read — the one
   way a row is named anywhere (table, session, triage).
 * **Navigation**: ``next``/``previous`` (clamped) and ``next_to_review`` (the first row at or after
-  a row that still needs review, wrapping to the top; ``skip`` leaves one image out).
+  a row that still needs review, wrapping to the top; ``skip`` leaves one image out; an image another
+  reader has open — ``WorkItem.held``, a claim — is skipped too, so two readers get different images).
+* **Blinded reading** (``core.reading``): a sort by a column that tells the model (probability, flag)
+  is not offered — asking for one gives the worklist's own (random) order.
 * **Notifications**: ``subscribe(callback)`` gets ``core.worklist.Change`` objects in THIS order's row
   numbers, after each change (same contract as ``Worklist``).
 
@@ -21,6 +24,7 @@ import bisect
 import itertools
 from typing import Any, Callable, Iterator, Optional
 
+from core.reading import MODEL_COLUMNS
 from core.worklist import Change, Subscribers, WorkItem, Worklist
 
 FLAG_RANK = {"definite": 2, "suspicious": 1}
@@ -88,6 +92,8 @@ class ReviewOrder:
         """Sort by ``column`` (one of ``SORT_COLUMNS``), or back to the worklist's order with None."""
         if column is not None and column not in SORT_COLUMNS:
             raise ValueError(f"unknown sort column {column!r}; one of {', '.join(SORT_COLUMNS)}")
+        if column in MODEL_COLUMNS and self.worklist.reading.blinded:
+            column = None  # the model is hidden: no order that would tell its score
         if (column, bool(descending)) == (self.sort_column, self.descending) or (column is None and self.sort_column is None):
             return
         self.sort_column, self.descending = column, bool(descending) if column is not None else False
@@ -190,13 +196,13 @@ class ReviewOrder:
         return None if n == 0 else max(min(row - 1, n - 1), 0)
 
     def next_to_review(self, row: int, skip: Optional[str] = None) -> Optional[int]:
-        """First row at or after ``row`` still to review (other than ``skip``), else the first from
-        the top; None when nothing is left."""
+        """First row at or after ``row`` still to review (other than ``skip``, and not open at another
+        reader's workstation), else the first from the top; None when nothing is left."""
         n = len(self)
         start = min(max(row, 0), n)
         for i in itertools.chain(range(start, n), range(0, start)):
             item = self[i]
-            if item.to_review and (skip is None or row_key(item) != skip):
+            if item.to_review and not item.held and (skip is None or row_key(item) != skip):
                 return i
         return None
 

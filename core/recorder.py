@@ -49,13 +49,15 @@ class BatchResult:
 
 class ScanRecorder:
     def __init__(self, store: "Store", root: Path, model_version: Optional[str] = None, *,
-                 batch_size: int = BATCH_SIZE, interval_s: float = INTERVAL_S, read_labels: bool = False) -> None:
+                 batch_size: int = BATCH_SIZE, interval_s: float = INTERVAL_S, read_labels: bool = False,
+                 labels_of: Optional[str] = None) -> None:
         self.store = store
         self.root = Path(root)
         self.model_version = model_version
         self.batch_size = batch_size
         self.interval_s = interval_s
         self.read_labels = read_labels
+        self.labels_of = labels_of  # with read_labels: this reader's own labels (double reading), else anyone's
         self.stored = 0
         self.not_stored: list[tuple[Path, str]] = []
         self.failure: Optional[DatabaseFailing] = None
@@ -151,7 +153,9 @@ class ScanRecorder:
                     self._in_a_row = 0
         self._count(result)
         if self.read_labels and result.stored:
-            result.labels = self.store.current_labels([i.image_id for i in result.stored if i.image_id])
+            ids = [i.image_id for i in result.stored if i.image_id]
+            result.labels = (self.store.current_labels(ids) if self.labels_of is None
+                             else self.store.current_labels(ids, reader=self.labels_of))
         return result
 
     def _count(self, result: BatchResult) -> None:

@@ -50,7 +50,7 @@ class Triage:
         self.order = order
         self.worklist = order.worklist
         self.reviewer = reviewer
-        self.reading_mode = "aided"  # 'blinded' when the model is hidden from the reader
+        self.reading_mode = order.worklist.reading.mode  # 'blinded' when the model is hidden (core.reading)
         self.current = -1
         self._current_key: Optional[str] = None
         self._shown_at = time.monotonic()

@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Optional
 
+from core.reading import MODEL_FILTERS, Reading
 from core.results import ERROR, ScanItem
 
 OUT_OF_SCOPE = "out_of_scope"  # core.scope.verdict.OUT_OF_SCOPE (results-level constant, no import)
@@ -74,6 +75,9 @@ class WorkItem:
     scope_reason: Optional[str] = None
     scope_marked_by: Optional[str] = None  # a reader who marked it "in scope after all" (mark in force)
     scope_marked_at: Optional[datetime] = None
+    settled: bool = False  # nothing left for this reader without a label of their own (core.reading)
+    held: bool = False  # another reader has it open now (an unexpired claim): "next" skips it
+    readers_text: Optional[str] = None  # adjudicators only: each reader's label ("A: fracture · B: doubt")
 
     @property
     def out_of_scope(self) -> bool:
@@ -82,7 +86,7 @@ class WorkItem:
 
     @property
     def to_review(self) -> bool:
-        return self.error is None and self.label is None and not self.out_of_scope
+        return self.error is None and self.label is None and not self.out_of_scope and not self.settled
 
     @property
     def disagrees(self) -> bool:
@@ -132,6 +136,22 @@ class Snapshot:
     labels: Mapping[str, "Decision"]
     errors: list  # core.store.ErrorRow
     readings: Mapping[str, str] = field(default_factory=dict)  # image id -> reading status (several readers)
+    others: Mapping[str, str] = field(default_factory=dict)  # image id -> readers' labels (adjudicators)
+    last_event: int = 0  # the newest decision event when it was read (live updates start after it)
+    held: frozenset = frozenset()  # image ids other readers have open
+
+
+@dataclass(frozen=True)
+class Update:
+    """What ``Worklist.poll`` read: other readers' decisions since an event id, and who holds what."""
+
+    last_event: int
+    image_ids: tuple  # images with new events
+    labels: Mapping[str, "Decision"]
+    readings: Mapping[str, str]
+    others: Mapping[str, str]
+    held: frozenset
+    local_seq: int  # the worklist's own-decision counter when the poll began
 
 
 @dataclass(frozen=True)
@@ -189,8 +209,10 @@ class Worklist:
         thresholds: "Thresholds",
         root: Optional[Path] = None,
         model_version: Optional[str] = None,
+        reading: Optional[Reading] = None,
     ) -> None:
         self.store = store
+        self.reading = reading or Reading()
         self.thresholds = thresholds
         self.root = Path(root).absolute() if root is not None else None
         self.model_version = model_version
@@ -202,6 +224,10 @@ class Worklist:
         self._view: list[tuple] = []  # sort keys of the rows matching the filter, sorted
         self._counts = dict.fromkeys(FILTERS, 0)
         self._seq = 0
+        self._held: set[str] = set()
+        self._local_seq = 0  # counts decisions applied here (a poll read before one must not undo it)
+        self._touched: dict[str, int] = {}
+        self.last_event = 0
         self._subscribers = Subscribers()
         self.stats = {"sorts": 0, "inserts": 0}
 
@@ -218,6 +244,8 @@ class Worklist:
         self._seq += 1
         if item.error is not None:
             return (3, 0.0, self._seq)
+        if self.reading.blinded:  # the model hidden: a random order, stable per reader
+            return (1 if item.out_of_scope else 0, self.reading.shuffle_key(item.image_id or ""), self._seq)
         if item.probability is None or math.isnan(item.probability):
             return (2, 0.0, self._seq)
         return (1 if item.out_of_scope else 0, -float(item.probability), self._seq)
@@ -225,10 +253,27 @@ class Worklist:
     def load(self) -> "Snapshot":
         """Read the folder's images, their current decisions and its file errors from the store.
         Thread-safe (it only reads the store): run it off the GUI thread, then ``apply`` the result."""
+        last = self._last_event_id()
         rows = self.store.image_rows(self.root, self.model_version)
-        labels = self.store.current_labels([r.image_id for r in rows])
-        readings = self._readings([r.image_id for r in rows])
-        return Snapshot(rows=rows, labels=labels, errors=self.store.error_rows(self.root), readings=readings)
+        ids = [r.image_id for r in rows]
+        labels = self.labels_for(ids)
+        readings, others = self._readings(ids)
+        return Snapshot(rows=rows, labels=labels, errors=self.store.error_rows(self.root), readings=readings,
+                        others=others, last_event=last, held=self._claims())
+
+    def labels_for(self, ids: list[str]) -> Mapping[str, "Decision"]:
+        """The current labels these rows show: this reader's own, or anyone's latest (``core.reading``).
+        Thread-safe (reads the store)."""
+        whose = self.reading.labels_of
+        return self.store.current_labels(ids) if whose is None else self.store.current_labels(ids, reader=whose)
+
+    def _last_event_id(self) -> int:
+        fn = getattr(self.store, "last_event_id", None)
+        return fn() if fn is not None else 0
+
+    def _claims(self) -> frozenset:
+        fn = getattr(self.store, "claimed_by_others", None)
+        return frozenset(fn(self.reading.reader or None, None)) if fn is not None else frozenset()
 
     def apply(self, snapshot: "Snapshot") -> None:
         """Replace every row with ``snapshot``'s (one sort), then notify 'reset'. The worklist's thread."""
@@ -236,6 +281,8 @@ class Worklist:
         self._sk.clear()
         self._key_of.clear()
         self._seq = 0
+        self.last_event = snapshot.last_event
+        self._held = set(snapshot.held)
         labels = snapshot.labels
         for r in snapshot.rows:
             d = labels.get(r.image_id)
@@ -255,6 +302,9 @@ class Worklist:
                 error=None,
                 note=r.notes or None,
                 reading=snapshot.readings.get(r.image_id),
+                settled=self.reading.settled(snapshot.readings.get(r.image_id)),
+                held=r.image_id in self._held,
+                readers_text=snapshot.others.get(r.image_id),
                 scope=r.scope,
                 scope_reason=r.scope_reason,
                 scope_marked_by=mark.reviewer if mark else None,
@@ -275,12 +325,21 @@ class Worklist:
         """``apply(load())`` on the calling thread (tools and tests; the desktop splits the two)."""
         self.apply(self.load())
 
-    def _readings(self, image_ids: list[str]) -> dict[str, str]:
-        """image id → reference source among all readers (see ``core.store.readers``)."""
-        refs = getattr(self.store, "reference_labels", None)
-        if refs is None or not image_ids:
-            return {}
-        return {k: v.source for k, v in refs(image_ids).items()}
+    def _readings(self, image_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """(image id → reference source among all readers (see ``core.store.readers``), image id → each
+        reader's label as text — for adjudicators only, who may see them)."""
+        by_reader = getattr(self.store, "labels_by_reader", None)
+        if by_reader is None or not image_ids:
+            return {}, {}
+        from core.store.readers import reference_of  # the store's rule (a lower layer)
+
+        by = by_reader(image_ids)
+        readings = {k: reference_of(v).source for k, v in by.items()}
+        if not self.reading.adjudicator:
+            return readings, {}
+        others = {k: " · ".join(f"{name}: {d.label.replace('_', ' ')}" for name, d in sorted(v.items())
+                                if d.role != "adjudicator") for k, v in by.items()}
+        return readings, {k: t for k, t in others.items() if t}
 
     def _error_item(self, path: Path, error: Optional[str], kind: Optional[str], image_id: Optional[str]) -> WorkItem:
         return WorkItem(
@@ -331,9 +390,9 @@ class Worklist:
         items = [i for i in items if self._in_root(i.path)]
         if labels is None:
             new_ids = [i.image_id for i in items if i.status != ERROR and i.image_id and i.image_id not in self._items]
-            labels = self.store.current_labels(new_ids) if new_ids else {}
+            labels = self.labels_for(new_ids) if new_ids else {}
         decided = [k for k, d in labels.items() if d is not None and k not in self._items]
-        readings = self._readings(decided)  # only images new to this list that someone already read
+        readings, others = self._readings(decided)  # only images new to this list that someone already read
         for si in items:
             path = Path(si.path).absolute()
             if si.status == ERROR or not si.image_id:
@@ -372,6 +431,9 @@ class Worklist:
                     error=None,
                     note="; ".join(si.meta.notes) if si.meta is not None and si.meta.notes else None,
                     reading=readings.get(si.image_id),
+                    settled=self.reading.settled(readings.get(si.image_id)),
+                    held=si.image_id in self._held,
+                    readers_text=others.get(si.image_id),
                     scope=si.scope,
                     scope_reason=si.scope_reason,
                 )),
@@ -388,6 +450,9 @@ class Worklist:
         if old is None:
             return
         current = decision.restored if decision.is_undo else decision
+        reading = _reading_after(decision, old.reading)
+        self._local_seq += 1
+        self._touched[decision.image_id] = self._local_seq
         self._put(
             decision.image_id,
             replace(
@@ -395,9 +460,56 @@ class Worklist:
                 label=current.label if current else None,
                 reviewer=current.reviewer if current else None,
                 decided_at=current.decided_at if current else None,
-                reading=_reading_after(decision, old.reading),
+                reading=reading,
+                settled=self.reading.settled(reading),
             ),
         )
+
+    # ------------------------------------------------------------------ other readers, live
+    def poll(self) -> Update:
+        """Read what other readers did since ``last_event``: their decisions (shown as this reader may
+        see them) and which images they have open. Thread-safe (only reads the store): run it off the
+        GUI thread, then ``apply_update`` the result."""
+        seq = self._local_seq  # read first: a decision applied after this is newer than what we read
+        since = self.last_event
+        ids, last = self.store.decided_since(since)
+        labels = self.labels_for(ids) if ids else {}
+        readings, others = self._readings(ids)
+        return Update(max(last, since), tuple(ids), labels, readings, others, self._claims(), seq)
+
+    def apply_update(self, update: Update) -> int:
+        """Show another reader's decisions and claims (the worklist's thread); returns how many rows
+        changed. Images this reader decided after the poll began keep what was applied here."""
+        self.last_event = max(self.last_event, update.last_event)
+        changed = 0
+        for image_id in update.image_ids:
+            old = self._items.get(image_id)
+            if old is None or self._touched.get(image_id, 0) > update.local_seq:
+                continue
+            d = update.labels.get(image_id)
+            reading = update.readings.get(image_id)
+            reading = None if reading == "unread" else reading
+            new = replace(old, label=d.label if d else None, reviewer=d.reviewer if d else None,
+                          decided_at=d.decided_at if d else None, reading=reading,
+                          settled=self.reading.settled(reading), readers_text=update.others.get(image_id))
+            if new != old:
+                self._put(image_id, new)
+                changed += 1
+        return changed + self._set_held(set(update.held))
+
+    def mark_held(self, image_id: str) -> None:
+        """Another reader holds this image (a claim was refused): "next" skips it until a poll says otherwise."""
+        self._set_held(self._held | {image_id})
+
+    def _set_held(self, held: set[str]) -> int:
+        changed = 0
+        for key in held ^ self._held:
+            old = self._items.get(key)
+            if old is not None and old.held != (key in held):
+                self._put(key, replace(old, held=key in held))
+                changed += 1
+        self._held = held
+        return changed
 
     def apply_scope_mark(self, mark) -> None:
         """Show a recorded "in scope after all" mark (``core.store.scope_events.ScopeMark``) or its
@@ -463,9 +575,16 @@ class Worklist:
     def filter(self) -> str:
         return self._filter
 
+    @property
+    def filters(self) -> tuple[str, ...]:
+        """The filters this reader may use (blinded: none that tells the model's flag)."""
+        return tuple(f for f in FILTERS if not (self.reading.blinded and f in MODEL_FILTERS))
+
     def set_filter(self, name: str) -> None:
         if name not in FILTERS:
             raise ValueError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
+        if name not in self.filters:
+            raise ValueError(f"the {FILTER_TITLES[name]!r} filter shows the model's flag; not in blinded reading")
         self._filter = name
         self._rebuild_view()
 

@@ -1,6 +1,7 @@
 """``fracture-triage readers``: list the readers of a database with their roles, or add one / change a
-role (``--set NAME --role reader|adjudicator``). An adjudicator's decision is the reference label of
-an image where readers disagree."""
+role (``--set NAME --role reader|adjudicator``), and the clinic's reading policy (``--double-reading
+on|off``, see ``core.reading``). An adjudicator's decision is the reference label of an image where
+readers disagree."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ def register(sub) -> None:  # noqa: ANN001
                    "database, else the one in the user data folder)")
     p.add_argument("--set", metavar="NAME", help="the reader to add or change")
     p.add_argument("--role", choices=("reader", "adjudicator"), default="reader", help="role for --set (default reader)")
+    p.add_argument("--double-reading", choices=("on", "off"), help="the clinic's reading policy, kept in the database: "
+                   "'on' — every image is read by two readers, each blind to the other's label; 'off' (default) — one "
+                   "reading per image is enough")
     p.set_defaults(func=run)
 
 
@@ -34,11 +38,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.set:
             store.set_reader(args.set, args.role)
+        if args.double_reading:
+            store.set_double_reading(args.double_reading == "on")
         rows = store.readers()
+        double = store.double_reading()
     except (StoreError, ValueError) as exc:
         raise CliError(str(exc)) from None
     finally:
         store.close()
+    print(f"double reading: {'on' if double else 'off'}")
     if not rows:
         print("no readers yet (a reader is recorded with their first decision)")
     for name, role in rows:

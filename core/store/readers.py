@@ -8,7 +8,12 @@ Reference label (``reference_of``), from each reader's current label of the imag
 
 Claims are taken with one conditional upsert (``INSERT … ON CONFLICT (image_id) DO UPDATE … WHERE the
 claim expired or is mine RETURNING``), atomic on SQLite and PostgreSQL alike: of two readers asking for
-the same image at once exactly one gets it. A decision releases the reader's claim on that image.
+the same image at once exactly one gets it. A decision releases the reader's claim on that image;
+the desktop releases it when the reader moves on or closes, and renews it while the image stays open;
+a claim left behind by a crashed workstation simply expires (``CLAIM_TTL_S``).
+
+Live updates (``decided_since``): the images with decision events newer than a given event id — one
+range read on the primary key, cheap enough to poll every few seconds on both engines.
 """
 
 from __future__ import annotations
@@ -17,14 +22,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping, Optional
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
 from core.store.decisions import Decision
-from core.store.models import ROLE_ADJUDICATOR, Claim
-from core.store.sqlbits import _insert
+from core.store.models import ROLE_ADJUDICATOR, Claim, DecisionEvent, MetaValue
+from core.store.sqlbits import _insert, upsert
 
 _C = Claim.__table__
+_D = DecisionEvent.__table__
+_M = MetaValue.__table__
 CLAIM_TTL_S = 300.0
 
 ADJUDICATED, AGREED, SINGLE, DISPUTED, UNREAD = "adjudicated", "agreed", "single", "disputed", "unread"
@@ -82,18 +89,51 @@ def release_claim(conn: Connection, image_id: str, reviewer_id: int) -> None:
     conn.execute(delete(_C).where(_C.c.image_id == image_id, _C.c.reviewer_id == reviewer_id))
 
 
-def claimed_by_others(conn: Connection, reviewer_id: Optional[int], image_ids: Iterable[str], now: datetime) -> set[str]:
+def claimed_by_others(conn: Connection, reviewer_id: Optional[int], image_ids: Optional[Iterable[str]],
+                      now: datetime) -> set[str]:
+    """Which images (of ``image_ids``, or all when None) another reader holds an unexpired claim on."""
     from core.store.sqlbits import chunks
 
     out: set[str] = set()
+    base = select(_C.c.image_id).where(_C.c.expires_at >= now)
+    if reviewer_id is not None:
+        base = base.where(_C.c.reviewer_id != reviewer_id)
+    if image_ids is None:
+        return {r for (r,) in conn.execute(base)}
     for group in chunks(list(image_ids)):
-        q = select(_C.c.image_id).where(_C.c.image_id.in_(list(group)), _C.c.expires_at >= now)
-        if reviewer_id is not None:
-            q = q.where(_C.c.reviewer_id != reviewer_id)
-        out.update(r for (r,) in conn.execute(q))
+        out.update(r for (r,) in conn.execute(base.where(_C.c.image_id.in_(list(group)))))
     return out
 
 
+# ---------------------------------------------------------------------------- clinic-wide policy
+DOUBLE_READING_KEY = "double_reading"
+
+
+def double_reading(conn: Connection) -> bool:
+    """Whether this database's clinic reads every image twice (``core.reading``); off by default."""
+    value = conn.execute(select(_M.c.value).where(_M.c.key == DOUBLE_READING_KEY)).scalar()
+    return value == "on"
+
+
+def set_double_reading(conn: Connection, on: bool) -> None:
+    upsert(conn, _M, dict(key=DOUBLE_READING_KEY, value="on" if on else "off"), ["key"], ["value"])
+
+
+# ---------------------------------------------------------------------------- live updates
+def last_event_id(conn: Connection) -> int:
+    """The newest decision event's id (0: none yet)."""
+    return int(conn.execute(select(func.max(_D.c.id))).scalar() or 0)
+
+
+def decided_since(conn: Connection, event_id: int) -> tuple[list[str], int]:
+    """(images with a decision or undo event newer than ``event_id``, the newest event id). One
+    primary-key range read: what the worklist's live updates poll."""
+    rows = conn.execute(select(_D.c.id, _D.c.image_id).where(_D.c.id > event_id).order_by(_D.c.id)).all()
+    if not rows:
+        return [], event_id
+    return list(dict.fromkeys(r.image_id for r in rows)), int(rows[-1].id)
+
+
 __all__ = ["Reference", "reference_of", "needs_second_read", "readers_disagree", "adjudicated", "take_claim",
-           "release_claim", "claimed_by_others", "CLAIM_TTL_S", "ADJUDICATED", "AGREED", "SINGLE", "DISPUTED",
+           "release_claim", "claimed_by_others", "last_event_id", "decided_since", "double_reading", "set_double_reading", "CLAIM_TTL_S", "ADJUDICATED", "AGREED", "SINGLE", "DISPUTED",
            "UNREAD"]

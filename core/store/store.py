@@ -514,11 +514,29 @@ class Store:
 
         run_write(self.engine, work)
 
-    def claimed_by_others(self, reader: Optional[str], image_ids: Iterable[str]) -> set[str]:
-        """Which of ``image_ids`` another reader has open right now (unexpired claims)."""
+    def claimed_by_others(self, reader: Optional[str], image_ids: Optional[Iterable[str]]) -> set[str]:
+        """Which of ``image_ids`` (None: any image) another reader has open right now (unexpired claims)."""
         with read_connection(self.engine) as conn:
             rid = None if reader is None else conn.execute(select(_R.c.id).where(_R.c.name == reader.strip())).scalar()
             return rd.claimed_by_others(conn, rid, image_ids, _now())
+
+    def double_reading(self) -> bool:
+        """The clinic's reading policy kept in this database: every image read twice (see ``core.reading``)."""
+        with read_connection(self.engine) as conn:
+            return rd.double_reading(conn)
+
+    def set_double_reading(self, on: bool) -> None:
+        run_write(self.engine, lambda conn: rd.set_double_reading(conn, bool(on)))
+
+    def last_event_id(self) -> int:
+        """The newest decision event's id (0: none): where live updates start."""
+        with read_connection(self.engine) as conn:
+            return rd.last_event_id(conn)
+
+    def decided_since(self, event_id: int) -> tuple[list[str], int]:
+        """(images with decision events newer than ``event_id``, the newest event id)."""
+        with read_connection(self.engine) as conn:
+            return rd.decided_since(conn, event_id)
 
     def decision_history(self, image_id: str) -> list[Decision]:
         """Every event of one image, oldest first (the audit trail)."""

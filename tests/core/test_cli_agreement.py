@@ -55,3 +55,15 @@ def test_readers_set_role_and_bad_role(tmp_path, capsys):
     assert "Dr K\tadjudicator" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["readers", "--db", url, "--set", "Dr K", "--role", "boss"])
+
+
+def test_readers_double_reading_policy(tmp_path, capsys):
+    url = db_url(tmp_path)
+    assert main(["readers", "--db", url]) == 0
+    assert "double reading: off" in capsys.readouterr().out
+    assert main(["readers", "--db", url, "--double-reading", "on"]) == 0
+    assert "double reading: on" in capsys.readouterr().out
+    assert main(["readers", "--db", url]) == 0
+    assert "double reading: on" in capsys.readouterr().out  # kept in the database
+    with pytest.raises(SystemExit):
+        main(["readers", "--db", url, "--double-reading", "maybe"])

@@ -99,3 +99,31 @@ def test_claims_give_two_readers_different_images(store, tmp_path):
     assert store.claimed_by_others("A", ids) == set()
     assert store.claim("C", ids[2], ttl_s=-1)  # an expired claim...
     assert store.claim("A", ids[2])  # ...is free for anyone
+
+
+def test_live_update_reads_claims_and_reading_policy(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.8, 0.7])
+    ids = [fake_id(i) for i in range(3)]
+    assert store.last_event_id() == 0 and store.decided_since(0) == ([], 0)
+    d1 = store.record_decision(ids[0], "A", "fracture")
+    d2 = store.record_decision(ids[1], "B", "doubt")
+    d3 = store.record_decision(ids[0], "B", "fracture")
+    assert store.last_event_id() == d3.id
+    assert store.decided_since(0) == ([ids[0], ids[1]], d3.id)  # each image once, oldest first
+    assert store.decided_since(d1.id) == ([ids[1], ids[0]], d3.id)
+    assert store.decided_since(d3.id) == ([], d3.id)
+    u = store.undo_last("B")
+    assert store.decided_since(d3.id) == ([ids[0]], u.id)  # an undo is news too
+    assert d2.id < d3.id
+    # every claim of others, without naming images
+    assert store.claim("A", ids[0]) and store.claim("B", ids[1])
+    assert store.claimed_by_others("A", None) == {ids[1]}
+    assert store.claimed_by_others(None, None) == {ids[0], ids[1]}
+    store.release("B", ids[1])
+    assert store.claimed_by_others("A", None) == set()
+    # the clinic's reading policy, kept in the database
+    assert store.double_reading() is False
+    store.set_double_reading(True)
+    assert store.double_reading() is True
+    store.set_double_reading(False)
+    assert store.double_reading() is False
