@@ -7,11 +7,13 @@ triage follow — THE one place for the rules of several readers on one worklist
   probability order) or ``blinded`` (the model is hidden: no probability, no flag, no heatmap, no filter
   or sort that tells them, and a random order — stable per reader, so a reload keeps it). The mode is
   stored with every decision, so the clinic can compare unaided with aided reading.
+* **Blinding between readers**: a reader never sees another reader's label — each row shows the
+  reader's own label only (``labels_of``); an image another reader read is *settled* for them when
+  no further reading is needed, and then leaves their "to review" list without its label being shown.
 * **Double reading** (clinic-wide, kept in the database): every image is read by two readers
-  independently. A reader then never sees another reader's label before recording their own — each row
-  shows the reader's own label only, and an image leaves their "to review" list once they read it or
-  two readers did (``settled``). Without double reading, one reading per image is enough: the row shows
-  the latest label of anyone (one reader, or readers sharing the work).
+  independently; an image is settled for a reader once two readers read it (or it was adjudicated).
+  Without double reading (the default), one reading per image is enough: readers share the work, and
+  an image anyone read is settled for everyone else.
 * **Adjudicator**: sees every reader's label (that is the job); their rows show their own adjudication
   and their "to review" list is the images where readers disagree.
 """
@@ -49,6 +51,14 @@ class Reading:
             raise ValueError(f"reading mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         object.__setattr__(self, "reader", " ".join((self.reader or "").split()))
 
+    @classmethod
+    def from_store(cls, store, reader: str, mode: str = AIDED) -> "Reading":  # noqa: ANN001
+        """The context for ``reader`` in ``mode``, with their role and the clinic's double-reading policy
+        as the database (a ``core.store.Store``) records them. Reads the store: not on a GUI thread."""
+        name = " ".join((reader or "").split())
+        role = dict(store.readers()).get(name, READER) if name else READER
+        return cls(name, role if role in ROLES else READER, mode if mode in MODES else AIDED, store.double_reading())
+
     @property
     def blinded(self) -> bool:
         return self.mode == BLINDED
@@ -59,8 +69,8 @@ class Reading:
 
     @property
     def own_labels(self) -> bool:
-        """Rows show only this reader's own labels (double reading, or an adjudicator's own rulings)."""
-        return bool(self.reader) and (self.double_reading or self.adjudicator)
+        """Rows show only this reader's own labels (always, once a reader is named)."""
+        return bool(self.reader)
 
     @property
     def labels_of(self) -> Optional[str]:
@@ -69,8 +79,8 @@ class Reading:
 
     @property
     def sees_other_readers(self) -> bool:
-        """May see other readers' labels of an image before recording a label of their own."""
-        return self.adjudicator or not self.double_reading
+        """May see other readers' labels of an image (adjudicators only)."""
+        return self.adjudicator
 
     def settled(self, reading: Optional[str]) -> bool:
         """Nothing is left for this reader to do on an image without a label of their own, given the
@@ -80,7 +90,9 @@ class Reading:
             return False
         if self.adjudicator:
             return reading != "disputed"
-        return reading in ("agreed", "disputed", "adjudicated")
+        if self.double_reading:
+            return reading in ("agreed", "disputed", "adjudicated")
+        return reading is not None
 
     def shuffle_key(self, image_id: str) -> float:
         """The blinded order's place of an image in [0, 1): random-looking, the same on every reload

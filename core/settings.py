@@ -29,7 +29,8 @@ KEY_PROFILES = ("default", "ohif")  # the app's own keys; OHIF Viewer's defaults
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, validate_assignment=True, allow_inf_nan=False)
 
-    reviewer: str = ""
+    reviewer: str = ""  # the reader at this workstation (their role and the clinic's policy are in the database)
+    reading_mode: Literal["aided", "blinded"] = "aided"  # core.reading: blinded hides the model
     db_url: str = ""  # empty: the default database in the user data directory
     model_path: str = ""  # empty: the model shipped in resources/models
     recent_folders: list[str] = Field(default_factory=list)

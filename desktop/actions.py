@@ -29,7 +29,9 @@ class Actions:
         self.window = window
         self.by_name: dict[str, QAction] = {}
         extra = (("about", "About Fracture Triage and the model"), ("demo", "Open the demo images"),
-                 ("quit", "Quit"), ("model", "Model: performance, calibration, models…"))
+                 ("quit", "Quit"), ("model", "Model: performance, calibration, models…"),
+                 ("reader", "Reader: who reads here, role, aided or blinded…"),
+                 ("agreement", "Agreement between readers…"))
         specs = [(s.name, s.label) for s in shortcuts.DEFAULT_ACTIONS] + list(extra)
         for name, label in specs:
             act = QAction(label, window)
@@ -68,7 +70,8 @@ class Actions:
         f.addSeparator()
         f.addAction(self["quit"])
         r = bar.addMenu("&Review")
-        for n in ("fracture", "no_fracture", "doubt", "undo", "redo", None, "in_scope", None, "next", "previous", None, "find"):
+        for n in ("fracture", "no_fracture", "doubt", "undo", "redo", None, "in_scope", None, "next", "previous", None, "find",
+                  None, "reader", "agreement"):
             r.addSeparator() if n is None else r.addAction(self[n])
         v = bar.addMenu("&View")
         for n in ("heatmap", "invert", None, "rotate", "rotate_left", "flip_horizontal", "flip_vertical", None,

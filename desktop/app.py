@@ -111,7 +111,7 @@ def run_app(argv: list[str] | None = None) -> int:
     window.quit_after_scan = headless
     window.show()
     if not headless and not settings.reviewer:
-        window.ask_reviewer()
+        window.open_reader_dialog()  # remembered on this machine afterwards (Review › Reader… changes it)
     if args.demo:
         window.open_demo()
     elif args.folder:

@@ -19,6 +19,7 @@ from core import APP_NAME
 from core.config import key_profile
 from core.find import find as find_in_order
 from core.order import row_key
+from core.reading import Reading
 from core.settings import Settings
 from core.triage import DECISION_ACTIONS, TRIAGE_ACTIONS
 from core.worklist import FILTER_TITLES
@@ -26,7 +27,7 @@ from desktop import shortcuts, theme
 from desktop.actions import Actions, fill_presets, opacity_slider, preset_combo, preset_labels
 from desktop.dialogs.about import AboutDialog
 from desktop.dialogs.export import ExportDialog
-from desktop.dialogs.reviewer import ReviewerDialog
+from desktop.dialogs.reviewer import ReaderDialog
 from desktop.dialogs.settings import SettingsDialog
 from desktop.dialogs.shortcut_help import ShortcutHelp
 from desktop.empty_state import EmptyState
@@ -57,7 +58,8 @@ class MainWindow(QMainWindow):
         self._preset_labels: list[str] = []
         self.latencies: list[float] = []
         self.tasks = tasks or TaskRunner(self)
-        self.session = ReviewSession(self.tasks, store, model, reviewer or settings.reviewer, self)
+        self.session = ReviewSession(self.tasks, store, model, reviewer or settings.reviewer, self,
+                                     mode=settings.reading_mode)
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(theme.app_icon())
         self.setAcceptDrops(True)
@@ -135,6 +137,7 @@ class MainWindow(QMainWindow):
         s.scan_progress.connect(lambda p: self.status.scan_progress(p.done, p.total, p.rate))
         s.scan_finished.connect(self._scan_finished)
         s.scan_failed.connect(self._scan_failed)
+        s.reading_changed.connect(self._reading_changed)
         self.worklist.filter_selected.connect(s.set_filter)
         self.worklist.image_activated.connect(s.select)
         self.find_bar.find_requested.connect(self.find_file)
@@ -147,7 +150,7 @@ class MainWindow(QMainWindow):
         self.empty.demo_requested.connect(lambda: self.on_action("demo"))
         self.empty.recent_requested.connect(self.open_folder)
         self.status.cancel_requested.connect(s.cancel_scan)
-        self.status.reviewer_clicked.connect(self.ask_reviewer)
+        self.status.reviewer_clicked.connect(self.open_reader_dialog)
         self.presets.activated.connect(lambda i: v.apply_preset(i))
         self.opacity.valueChanged.connect(self._opacity_changed)
         v.set_heatmap_opacity(self.settings.heatmap_opacity)
@@ -176,13 +179,17 @@ class MainWindow(QMainWindow):
             self.actions[name].setEnabled(on)
         self.presets.setEnabled(on)
         self.opacity.setEnabled(on)
+        if on and self.session.reading.blinded:  # the model is hidden: no heatmap
+            self.actions["heatmap"].setEnabled(False)
+            self.opacity.setEnabled(False)
 
     def _worklist_bound(self, order) -> None:
         self._set_review_enabled(True)
         self.worklist.model.set_order(order)
         self.worklist.show_filter(order.worklist.filter)
         first = self.stack.currentWidget() is not self.splitter
-        self.stack.setCurrentWidget(self.splitter)
+        with self.worklist.quietly():  # the table shown gets a current row from Qt: not the reader's pick
+            self.stack.setCurrentWidget(self.splitter)
         if first:
             QTimer.singleShot(0, self._size_panels)
         self.worklist.refresh_columns()
@@ -281,11 +288,14 @@ class MainWindow(QMainWindow):
             self.help_overlay.hide()
             return
         if name == "in_scope":
-            if self.session.reviewer or self.ask_reviewer():
+            if self.session.reviewer:
                 self.session.toggle_scope_mark()
+            else:
+                self.open_reader_dialog()
             return
         if name in TRIAGE_ACTIONS:
-            if name in DECISION_ACTIONS and not self.session.reviewer and not self.ask_reviewer():
+            if name in DECISION_ACTIONS and not self.session.reviewer:
+                self.open_reader_dialog()  # the key is not taken: decide again once the reader is chosen
                 return
             self.review.action_time = time.perf_counter()
             self.session.perform(name)
@@ -319,6 +329,10 @@ class MainWindow(QMainWindow):
             self.open_demo()
         elif name == "model":
             self.open_model_dialog()
+        elif name == "reader":
+            self.open_reader_dialog()
+        elif name == "agreement":
+            self.open_agreement()
 
     def find_file(self, text: str, step: int = 0):
         """Move to the file that ``core.find`` names for ``text`` from the current row (the find bar)."""
@@ -338,6 +352,9 @@ class MainWindow(QMainWindow):
 
     def _toggle_heatmap(self) -> None:
         v = self.review.viewer
+        if self.session.reading.blinded:
+            self.review.toast.show_message("Blinded reading: the heatmap is hidden.", "#e8a33d")
+            return
         on = not v.heatmap_visible
         v.set_heatmap_visible(on)
         if on and self.session.model is None:
@@ -348,7 +365,7 @@ class MainWindow(QMainWindow):
     def _opacity_changed(self, value: int) -> None:
         self.settings.heatmap_opacity = value / 100.0
         self.review.viewer.set_heatmap_opacity(value / 100.0)
-        if not self.review.viewer.heatmap_visible:
+        if not self.review.viewer.heatmap_visible and not self.session.reading.blinded:
             self.review.viewer.set_heatmap_visible(True)
 
     def _sync_view_actions(self) -> None:
@@ -428,15 +445,56 @@ class MainWindow(QMainWindow):
             self.save_settings()
             self._refresh_status_static()
 
-    def ask_reviewer(self) -> bool:
-        dlg = ReviewerDialog(self.session.reviewer or self.settings.reviewer, self)
-        if dlg.exec() and dlg.name():
-            self.settings.reviewer = dlg.name()
-            self.session.set_reviewer(dlg.name())
-            self.save_settings()
+    # -- readers ---------------------------------------------------------------------------------------
+    def open_reader_dialog(self) -> ReaderDialog:
+        """Who reads here, their role and mode, the clinic's double reading (Review › Reader…)."""
+        current = self.session.reading
+        if current.reader != self.session.reviewer:
+            current = Reading(self.session.reviewer, mode=self.session.mode)
+        dlg = ReaderDialog(current, self)
+        self.reader_dialog = dlg
+        store = self.session.store
+        self.tasks.run_in_background(lambda: (store.readers(), store.double_reading()), dlg.set_known,
+                                     lambda exc: log.warning("readers not read: %s", type(exc).__name__))
+        dlg.chosen.connect(lambda reading, d=dlg: self._reader_chosen(reading, d.role_known()))
+        dlg.open()
+        return dlg
+
+    def _reader_chosen(self, reading: Reading, role_known: bool) -> None:
+        self.settings.reviewer, self.settings.reading_mode = reading.reader, reading.mode
+        self.save_settings()
+        store, policy_changed = self.session.store, reading.double_reading != self.session.reading.double_reading
+
+        def write() -> None:  # the writer thread: before any decision of the new reader
+            if not role_known:
+                store.set_reader(reading.reader, reading.role)
+            if policy_changed:
+                store.set_double_reading(reading.double_reading)
+
+        def done(_=None) -> None:
+            self.session.set_reviewer(reading.reader, reading.mode, reload=not role_known or policy_changed)
             self._refresh_status_static()
-            return True
-        return False
+
+        self.tasks.run_on_writer(write, done, lambda exc: QMessageBox.warning(
+            self, APP_NAME, f"The reader's role could not be saved: {exc}"))
+
+    def _reading_changed(self, reading: Reading) -> None:
+        self.review.set_blinded(reading.blinded)
+        self.worklist.set_blinded(reading.blinded)
+        enabled = self.actions["next"].isEnabled()
+        self.actions["heatmap"].setEnabled(enabled and not reading.blinded)
+        self.opacity.setEnabled(enabled and not reading.blinded)
+        self._refresh_status_static()
+
+    def open_agreement(self):
+        """The agreement page (Review › Agreement between readers…); see desktop.dialogs.agreement."""
+        from desktop.dialogs.agreement import AgreementDialog
+
+        dlg = AgreementDialog(self.tasks, self.session.store, self)
+        self.agreement_dialog = dlg
+        dlg.open()
+        dlg.refresh()
+        return dlg
 
     def open_demo(self) -> None:
         from core.demo import DemoUnavailable, build_demo_folder
@@ -458,8 +516,10 @@ class MainWindow(QMainWindow):
     def _refresh_status_static(self) -> None:
         m = self.session.model
         self.status.set_model(f"Model {m.name} {m.version}" if m else "No model installed", m is not None)
-        self.status.set_reviewer(self.session.reviewer)
-        if m is not None and self.settings.show_thresholds:
+        reading = self.session.reading
+        self.status.set_reviewer(reading.describe() if reading.reader == self.session.reviewer and reading.reader
+                                 else self.session.reviewer)
+        if m is not None and self.settings.show_thresholds and not reading.blinded:
             t = self.session.thresholds
             src = "calibrated here" if self.session.active is not None and self.session.active.calibrated else "model card"
             self.status.set_thresholds(f"Flags ≥ {t.suspicious * 100:.1f}% / ≥ {t.definite * 100:.1f}%"

@@ -86,6 +86,12 @@ class InfoPanel(QFrame):
         if item.label and item.reviewer:
             when = item.decided_at.strftime("%Y-%m-%d %H:%M") if item.decided_at else ""
             parts.append(f"{m}decided by</span> {html.escape(item.reviewer)} {m}{when}</span>")
+        if getattr(item, "readers_text", None):  # adjudicators only (core.reading)
+            parts.append(f"{m}Readers:</span> {html.escape(item.readers_text)}")
+        if getattr(item, "settled", False) and item.label is None and not getattr(item, "readers_text", None):
+            parts.append(f"{m}read by another reader (their label is not shown)</span>")
+        if getattr(item, "held", False):
+            parts.append(f"{m}open at another reader's workstation</span>")
         self.left.setText(" &nbsp;·&nbsp; ".join(parts))
         self.left.setToolTip(str(item.path))
         self.right.setText(f"{m}{html.escape(view_text)}</span>")
@@ -110,7 +116,7 @@ class ProbabilityHeader(QFrame):
         self.show_for(None, None, None, empty=True)
 
     def show_for(self, probability: Optional[float], flag: Optional[str], label: Optional[str],
-                 empty: bool = False, other_model: str = "") -> None:
+                 empty: bool = False, other_model: str = "", blinded: bool = False) -> None:
         colour = theme.flag_colour(flag, probability).name()
         if empty:
             self.label.setText("")
@@ -127,6 +133,10 @@ class ProbabilityHeader(QFrame):
             self.label.setText(f"<span style='font-size:17pt; font-weight:700'>{probability * 100:.0f}%</span>"
                                f"&nbsp; <span style='color:#c9d1d9'>fracture probability</span>"
                                f"&nbsp;&nbsp;&nbsp; {flag_html}")
+        if blinded and not empty:  # the model is hidden from this reader (core.reading)
+            colour = "#2f363e"
+            self.label.setText("<span style='font-size:14pt; font-weight:600'>Blinded reading</span>&nbsp; "
+                               "<span style='color:#97a1ab'>the model's score, flag and heatmap are hidden</span>")
         if not empty:
             if label in theme.LABEL_TEXT:
                 self.decision.setText(f"<span style='color:#97a1ab'>Decision</span>&nbsp; <span style='color:"
@@ -157,6 +167,7 @@ class ReviewPane(QWidget):
         lay.addWidget(self.viewer, 1)
         lay.addWidget(self.info)
         self._item = None
+        self.blinded = False  # the model is hidden (core.reading): no score, flag or heatmap
         self._shown_id: Optional[str] = None
         self.action_time: Optional[float] = None  # perf_counter of the key that led to the next image
         self.cache.loaded.connect(self._loaded)
@@ -207,7 +218,15 @@ class ReviewPane(QWidget):
         model = self._model_getter()
         current = model.version if model is not None else None
         other = item.model_version if item.probability is not None and item.model_version != current else ""
-        self.header.show_for(item.probability, item.flag, item.label, other_model=other or "")
+        self.header.show_for(item.probability, item.flag, item.label, other_model=other or "", blinded=self.blinded)
+
+    def set_blinded(self, on: bool) -> None:
+        """Blinded reading: the header hides the score and flag, and the heatmap is off."""
+        self.blinded = bool(on)
+        if self.blinded:
+            self.viewer.set_heatmap_visible(False)
+        if self._item is not None and self._item.error is None:
+            self._show_header(self._item)
 
     def _present(self, loaded: LoadedImage) -> None:
         if self._shown_id == loaded.image_id and self.viewer.image is loaded:

@@ -6,6 +6,13 @@ written to the store by ``core.recorder.ScanRecorder`` in small batches on the w
 then added to the worklist on the GUI thread (so what the table shows is what the database holds). A decision key is queued, its durable
 write runs on the writer thread, and the worklist is updated and advanced when the write returned.
 Keys pressed meanwhile wait in order, so each applies to the image shown after the previous one.
+
+Several readers (``core.reading``): the reading context (reader, role, aided/blinded, the clinic's
+double-reading policy) is read from the store with each folder load, off the GUI thread. The image
+on screen is claimed on the writer thread (renewed while it stays open, released when the reader
+moves on or closes); a refused claim marks the image held and, unless the reader picked it, moves
+on to the next image to review. Every ``POLL_INTERVAL_MS`` the worklist polls the store for other
+readers' decisions and claims (a worker thread) and applies them here (``others_updated``).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from core.evaluation.calibration import active_thresholds
 from core.model import Thresholds
 from core.order import ReviewOrder, row_key
+from core.reading import AIDED, Reading
 from core.recorder import BatchResult, DatabaseFailing, ScanRecorder
 from core.scan import ScanProgress, scan, score_file
 from core.store import StoreError
@@ -32,6 +40,8 @@ log = logging.getLogger("fracture_triage.desktop.session")
 
 NO_MODEL_THRESHOLDS = Thresholds(suspicious=2.0, definite=2.0)  # nothing is flagged without a model
 FLUSH_INTERVAL_S = 0.12
+POLL_INTERVAL_MS = 2000  # other readers' decisions and claims (see README: Several readers at once)
+CLAIM_RENEW_S = 60.0  # a claim lasts core.store.readers.CLAIM_TTL_S (5 min); renewed while the image is open
 
 
 class ReviewSession(QObject):
@@ -47,14 +57,19 @@ class ReviewSession(QObject):
     action_done = Signal(str)  # a triage action finished (queued keys: one per key)
     notice = Signal(str)
     rescored = Signal(str, object)  # old image id, the new ScanItem of the file that held it
+    reading_changed = Signal(object)  # core.reading.Reading now in force (after each folder load)
+    others_updated = Signal(int)  # a live update was applied: how many rows changed
+    claim_refused = Signal(str)  # image id another reader holds (the claim on opening it failed)
 
-    def __init__(self, tasks, store, model, reviewer: str, parent: QObject | None = None) -> None:
+    def __init__(self, tasks, store, model, reviewer: str, parent: QObject | None = None, mode: str = AIDED) -> None:
         super().__init__(parent)
         self.tasks = tasks
         self.store = store
         self.model = model
         self.active = active_thresholds(store, model.card) if model is not None else None
         self.reviewer = reviewer
+        self.mode = mode  # asked for by this workstation (settings); the role and policy come from the store
+        self.reading = Reading(reviewer, mode=mode)
         self.root: Optional[Path] = None
         self.worklist: Optional[Worklist] = None
         self.order: Optional[ReviewOrder] = None
@@ -74,6 +89,14 @@ class ReviewSession(QObject):
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(80)
         self._counts_timer.timeout.connect(self._emit_counts)
+        self._claimed: Optional[str] = None  # the image this reader holds a claim on (asked for)
+        self._claimed_at = 0.0
+        self._picked: Optional[str] = None  # an image the reader chose by mouse (kept even when held)
+        self._polling = False
+        self._poll_failed = False
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(POLL_INTERVAL_MS)
+        self.poll_timer.timeout.connect(self.poll_now)
 
     # -- model ---------------------------------------------------------------------------------------
     @property
@@ -111,11 +134,17 @@ class ReviewSession(QObject):
         self.root = root
         self._queue.clear()
         self._user_moved = False
-        wl = Worklist(self.store, self.thresholds, root, self.model_version)
+        store, thresholds, version, reader, mode = self.store, self.thresholds, self.model_version, self.reviewer, self.mode
+        fallback = Worklist(store, thresholds, root, version, Reading(reader, mode=mode))
 
-        def loaded(snapshot):  # on the GUI thread: apply what the worker read, then scan
+        def load():  # a worker thread: who is reading (role, policy) and what the folder holds
+            wl = Worklist(store, thresholds, root, version, Reading.from_store(store, reader, mode))
+            return wl, wl.load()
+
+        def loaded(result):  # on the GUI thread: apply what the worker read, then scan
             if gen != self._gen:
                 return
+            wl, snapshot = result
             wl.apply(snapshot)
             self._bind(wl)
             if self.model is not None:
@@ -124,9 +153,9 @@ class ReviewSession(QObject):
         def failed(exc: BaseException) -> None:
             if gen == self._gen:
                 self.scan_failed.emit(_message(exc, "The database could not be read"))
-                self._bind(wl)
+                self._bind(fallback)
 
-        self.tasks.run_in_background(wl.load, loaded, failed)  # the store is read off the GUI thread
+        self.tasks.run_in_background(load, loaded, failed)  # the store is read off the GUI thread
         return True
 
     def _bind(self, wl: Worklist) -> None:
@@ -137,16 +166,19 @@ class ReviewSession(QObject):
         if self.order is not None:
             self.order.close()
         self.worklist = wl
+        self.reading = wl.reading
+        self.reading_changed.emit(wl.reading)
         self.order = ReviewOrder(wl)
         self.triage = Triage(self.store, self.order, self.reviewer)
         self.worklist_changed.emit(self.order)
+        self.poll_timer.start()
         self._unsubscribe = self.order.subscribe(self._on_worklist_change)
         self._current_key = object()
         self._emit_counts()
         self._check_current()
 
     def set_filter(self, name: str) -> None:
-        if self.worklist is not None and self.worklist.filter != name:
+        if self.worklist is not None and self.worklist.filter != name and name in self.worklist.filters:
             self.worklist.set_filter(name)
             if self.triage is not None and self.triage.current_item is None and len(self.order):
                 self.triage.go_to_top()
@@ -166,6 +198,7 @@ class ReviewSession(QObject):
         key = (row_key(item), item.error is None) if item is not None else None
         if key != self._current_key:
             self._current_key = key
+            self._claim(item)
             self.current_changed.emit(item)
 
     @property
@@ -175,7 +208,8 @@ class ReviewSession(QObject):
     # -- scanning ------------------------------------------------------------------------------------
     def _start_scan(self, root: Path, gen: int) -> None:
         model = self.model
-        recorder = ScanRecorder(self.store, root, model.version, interval_s=FLUSH_INTERVAL_S, read_labels=True)
+        recorder = ScanRecorder(self.store, root, model.version, interval_s=FLUSH_INTERVAL_S, read_labels=True,
+                                labels_of=self.reading.labels_of)
         last_progress = [0.0]
 
         def write(batch: list) -> None:
@@ -253,7 +287,7 @@ class ReviewSession(QObject):
         if image_id in self._stale or self.model is None or self.worklist is None:
             return
         self._stale.add(image_id)
-        model, root, gen, store = self.model, self.root, self._gen, self.store
+        model, root, gen, store, wl = self.model, self.root, self._gen, self.store, self.worklist
         log.info("file changed since its scan: %s (image %s…); scoring it again", Path(path).name, image_id[:12])
 
         def stored(result) -> None:
@@ -273,7 +307,7 @@ class ReviewSession(QObject):
         def scored(item) -> None:
             def write():
                 store.record_scan_results(root, [item])
-                return item, (store.current_labels([item.image_id]) if item.image_id else {})
+                return item, (wl.labels_for([item.image_id]) if item.image_id else {})
 
             self.tasks.run_on_writer(write, stored, failed)
 
@@ -284,10 +318,100 @@ class ReviewSession(QObject):
         self.tasks.run_in_background(lambda: score_file(Path(path), model), scored, failed)
 
     # -- triage --------------------------------------------------------------------------------------
-    def set_reviewer(self, name: str) -> None:
-        self.reviewer = name
+    def set_reviewer(self, name: str, mode: Optional[str] = None, reload: bool = False) -> None:
+        """Another reader (or mode) at this workstation: their claim replaces the previous reader's, and
+        the open folder is loaded again with their reading context (own labels, blinding); ``reload``:
+        also when only their role or the clinic's policy changed."""
+        name = " ".join((name or "").split())
+        mode = mode or self.mode
+        if (name, mode) == (self.reviewer, self.mode) and not reload:
+            return
+        self._release_claim()
+        self.reviewer, self.mode = name, mode
         if self.triage is not None:
             self.triage.reviewer = name
+        if self.root is not None:
+            self.open_folder(self.root)
+        else:
+            store = self.store
+            self.tasks.run_in_background(lambda: Reading.from_store(store, name, mode), self._reading_read,
+                                         lambda exc: log.warning("reading context not read: %s", type(exc).__name__))
+
+    def _reading_read(self, reading: Reading) -> None:
+        if (reading.reader, reading.mode) == (self.reviewer, self.mode) and self.worklist is None:
+            self.reading = reading
+            self.reading_changed.emit(reading)
+
+    # -- several readers: claims and live updates ---------------------------------------------------------
+    def _claim(self, item) -> None:
+        """Hold the image now on screen for this reader (writer thread); let go of the previous one."""
+        want = item.image_id if (item is not None and item.error is None and item.image_id and item.label is None
+                                 and self.reviewer) else None
+        if want == self._claimed:
+            return
+        self._release_claim()
+        if want is None:
+            return
+        self._claimed, self._claimed_at = want, time.monotonic()
+        store, reader, picked = self.store, self.reviewer, want == self._picked
+        self._picked = None
+        self.tasks.run_on_writer(lambda: store.claim(reader, want), lambda ok: ok or self._claim_refused(want, picked),
+                                 lambda exc: log.warning("claim not taken: %s", type(exc).__name__))
+
+    def _release_claim(self) -> None:
+        prev, self._claimed = self._claimed, None
+        if prev is not None and self.reviewer:
+            store, reader = self.store, self.reviewer
+            self.tasks.run_on_writer(lambda: store.release(reader, prev), None,
+                                     lambda exc: log.warning("claim not released: %s", type(exc).__name__))
+
+    def _claim_refused(self, image_id: str, picked: bool) -> None:
+        if self._claimed == image_id:
+            self._claimed = None
+        wl, t = self.worklist, self.triage
+        if wl is None or t is None:
+            return
+        wl.mark_held(image_id)
+        self.claim_refused.emit(image_id)
+        if t.current_key != image_id:
+            return
+        if picked:
+            self.notice.emit("Another reader has this image open at the moment; your decision is still recorded "
+                             "if you make one.")
+            return
+        nxt = self.order.next_to_review(t.current + 1, skip=image_id)
+        if nxt is not None:
+            t.go_to(nxt)
+            self._check_current()
+            self.notice.emit("The image you came to is open at another reader's workstation: moved on to the next.")
+
+    def poll_now(self) -> None:
+        """Bring in other readers' decisions and claims (the store is read on a worker thread)."""
+        wl = self.worklist
+        if wl is None or self._polling:
+            return
+        if self._claimed is not None and time.monotonic() - self._claimed_at >= CLAIM_RENEW_S:
+            self._claimed_at = time.monotonic()
+            store, reader, image_id = self.store, self.reviewer, self._claimed
+            self.tasks.run_on_writer(lambda: store.claim(reader, image_id), None, lambda exc: None)
+        self._polling = True
+
+        def done(update) -> None:
+            self._polling = False
+            self._poll_failed = False
+            if wl is self.worklist:
+                changed = wl.apply_update(update)
+                if changed:
+                    self._check_current()
+                self.others_updated.emit(changed)
+
+        def failed(exc: BaseException) -> None:
+            self._polling = False
+            if not self._poll_failed:  # say it once, not every two seconds
+                self._poll_failed = True
+                log.warning("live update failed: %s", _message(exc, "reading other readers' decisions"))
+
+        self.tasks.run_in_background(wl.poll, done, failed)
 
     def select(self, key: str) -> None:
         """The user picked a row with the mouse (``key``: ``core.order.row_key``)."""
@@ -295,6 +419,7 @@ class ReviewSession(QObject):
             return
         if self.order.row_of(key) is not None:
             self._user_moved = True
+            self._picked = key
             self.triage.go_to_key(key)
             self._check_current()
 
@@ -418,6 +543,8 @@ class ReviewSession(QObject):
     # -- closing -------------------------------------------------------------------------------------
     def close(self) -> None:
         self._gen += 1
+        self.poll_timer.stop()
+        self._release_claim()  # queued on the writer, which finishes its queue before the app exits
         self.cancel_scan()
         if self.triage is not None:
             self.triage.close()

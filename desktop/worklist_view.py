@@ -10,6 +10,7 @@ order, not Qt, decides where each row goes and which image is next.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Optional
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledIt
                                QTabBar, QTableView, QVBoxLayout, QWidget)
 
 from core.order import row_key
+from core.reading import MODEL_FILTERS
 from core.worklist import FILTER_TITLES, FILTERS
 from desktop import theme
 
@@ -38,6 +40,7 @@ class WorklistModel(QAbstractTableModel):
         self._unsubscribe = None
         self._keys: list[str] = []  # the rows' keys, as of the last notification Qt was told about
         self._sort: tuple[Optional[str], bool] = (None, False)  # asked for by the header, kept across folders
+        self.changing = False  # inside a change notification from the order
 
     # -- binding ---------------------------------------------------------------------------------------
     @property
@@ -57,6 +60,13 @@ class WorklistModel(QAbstractTableModel):
             order.set_sort(*self._sort)
 
     def _on_change(self, change) -> None:
+        self.changing = True  # Qt moves the current row itself meanwhile (a row removed): not a user's pick
+        try:
+            self._follow(change)
+        finally:
+            self.changing = False
+
+    def _follow(self, change) -> None:
         order = self._order
         if change.kind == "inserted":
             self.beginInsertRows(QModelIndex(), change.first, change.last)
@@ -156,7 +166,11 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_DECISION:
             return theme.LABEL_TEXT.get(it.label or "", "")
         if col == COL_REVIEWER:
-            return it.reviewer or ""
+            if it.reviewer or it.label is not None:
+                return it.reviewer or ""
+            if getattr(it, "settled", False):
+                return "other reader"  # read by someone else; their label is not shown (core.reading)
+            return "open elsewhere" if getattr(it, "held", False) else ""
         if col == COL_BODY:
             return " / ".join(x for x in (it.body_part, it.view) if x)
         if col == COL_ERROR:
@@ -218,6 +232,7 @@ class WorklistPanel(QWidget):
         self.tabs.setUsesScrollButtons(True)
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._filters = list(FILTERS)
+        self._blinded = False
         for name in self._filters:
             self.tabs.addTab(FILTER_TITLES[name])
         self.tabs.currentChanged.connect(self._tab_changed)
@@ -284,10 +299,17 @@ class WorklistPanel(QWidget):
         self._adapt_columns(name)
         self.filter_selected.emit(name)
 
+    def set_blinded(self, on: bool) -> None:
+        """Blinded reading (``core.reading``): no Probability or Flag column, no tab that tells the flag."""
+        self._blinded = bool(on)
+        for i, name in enumerate(self._filters):
+            self.tabs.setTabVisible(i, not (self._blinded and name in MODEL_FILTERS))
+        self.refresh_columns()
+
     def _adapt_columns(self, name: str) -> None:
         errors = name == "errors"
         for col in (COL_PROB, COL_FLAG, COL_DECISION, COL_REVIEWER):
-            self.table.setColumnHidden(col, errors)
+            self.table.setColumnHidden(col, errors or (self._blinded and col in (COL_PROB, COL_FLAG)))
         self.table.setColumnHidden(COL_ERROR, not (errors or self._has_notes()))
         self.table.setColumnHidden(COL_BODY, errors or not self._has_body_info())
 
@@ -322,12 +344,21 @@ class WorklistPanel(QWidget):
         finally:
             self._programmatic = False
 
+    @contextmanager
+    def quietly(self):
+        """Row changes made meanwhile (by Qt itself, e.g. when the table is first shown) are not picks."""
+        was, self._programmatic = self._programmatic, True
+        try:
+            yield
+        finally:
+            self._programmatic = was
+
     def _remember_current(self) -> None:
         idx = self.table.currentIndex()
         self._key_before_reset = idx.data(ROW_KEY_ROLE) if idx.isValid() else None
 
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self._programmatic or not current.isValid():
+        if self._programmatic or self.model.changing or not current.isValid():
             return
         key = current.data(ROW_KEY_ROLE)
         if key:

@@ -26,19 +26,9 @@ def register(sub) -> None:  # noqa: ANN001
 
 def collect(store):  # noqa: ANN001, ANN201
     """(reads, reference, reference source) from the store, for ``core.agreement.agreement_report``."""
-    from core.agreement import Read
-    from core.store.models import ROLE_ADJUDICATOR
-    from core.store.readers import reference_of
+    from core.store.readers import agreement_inputs
 
-    by_image = store.labels_by_reader()
-    reads, reference, source = [], {}, {}
-    for image_id, labels in by_image.items():
-        ref = reference_of(labels)
-        reference[image_id], source[image_id] = ref.label, ref.source
-        for reader, d in labels.items():
-            if d.role != ROLE_ADJUDICATOR:
-                reads.append(Read(image_id, reader, d.label, d.reading_mode or "aided", d.shown_ms))
-    return reads, reference, source
+    return agreement_inputs(store.labels_by_reader())
 
 
 def lines(report) -> list[str]:  # noqa: ANN001

@@ -72,6 +72,21 @@ def adjudicated(labels: Mapping[str, Decision]) -> bool:
     return reference_of(labels).source == ADJUDICATED
 
 
+def agreement_inputs(by_image: Mapping[str, Mapping[str, Decision]]):  # noqa: ANN201
+    """(reads, reference, reference source) for ``core.agreement.agreement_report`` from
+    ``labels_by_reader`` (adjudicators' labels are references, not reads)."""
+    from core.agreement import Read
+
+    reads, reference, source = [], {}, {}
+    for image_id, labels in by_image.items():
+        ref = reference_of(labels)
+        reference[image_id], source[image_id] = ref.label, ref.source
+        for reader, d in labels.items():
+            if d.role != ROLE_ADJUDICATOR:
+                reads.append(Read(image_id, reader, d.label, d.reading_mode or "aided", d.shown_ms))
+    return reads, reference, source
+
+
 # ---------------------------------------------------------------------------- claims
 def take_claim(conn: Connection, image_id: str, reviewer_id: int, now: datetime, ttl_s: float = CLAIM_TTL_S) -> bool:
     """Claim ``image_id`` for the reviewer until now + ttl (renewing their own claim); False when
@@ -134,6 +149,6 @@ def decided_since(conn: Connection, event_id: int) -> tuple[list[str], int]:
     return list(dict.fromkeys(r.image_id for r in rows)), int(rows[-1].id)
 
 
-__all__ = ["Reference", "reference_of", "needs_second_read", "readers_disagree", "adjudicated", "take_claim",
+__all__ = ["Reference", "reference_of", "agreement_inputs", "needs_second_read", "readers_disagree", "adjudicated", "take_claim",
            "release_claim", "claimed_by_others", "last_event_id", "decided_since", "double_reading", "set_double_reading", "CLAIM_TTL_S", "ADJUDICATED", "AGREED", "SINGLE", "DISPUTED",
            "UNREAD"]

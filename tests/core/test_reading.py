@@ -42,8 +42,11 @@ def test_reading_rules():
     adj = Reading("Adj", "adjudicator")
     assert adj.own_labels and adj.sees_other_readers
     assert [adj.settled(x) for x in (None, "single", "disputed", "adjudicated")] == [True, True, False, True]
-    single = Reading("B")
-    assert not single.own_labels and single.labels_of is None and not single.settled("agreed")
+    single = Reading("B")  # one reading per image: anyone's reading settles it, its label stays hidden
+    assert single.own_labels and single.labels_of == "B" and not single.sees_other_readers
+    assert [single.settled(x) for x in (None, "single", "agreed")] == [False, True, True]
+    nobody = Reading("")
+    assert not nobody.own_labels and nobody.labels_of is None and not nobody.settled("single")
     assert Reading("A", mode="blinded").shuffle_key("x") == Reading("A", mode="blinded").shuffle_key("x")
     assert Reading("A").shuffle_key("x") != Reading("B").shuffle_key("x")
     with pytest.raises(ValueError, match="role"):
@@ -70,9 +73,12 @@ def test_double_reading_hides_other_readers_labels(store, tmp_path):
     # A sees their own labels only
     wl_a = _wl(store, tmp_path, a)
     assert wl_a.item(fake_id(0)).label == "fracture" and "img0000.png" not in names(wl_a)
-    # without double reading, anyone's latest label shows and one reading is enough
+    # without double reading one reading is enough: A's read settles image 0 for C, its label unseen
     wl = _wl(store, tmp_path, Reading("C"))
-    assert wl.item(fake_id(0)).label == "fracture" and "img0000.png" not in names(wl)
+    assert wl.item(fake_id(0)).label is None and wl.item(fake_id(0)).settled and "img0000.png" not in names(wl)
+    assert wl.counts()["decided"] == 0  # C's own decisions
+    # without a reader's name (the first start), the latest label of anyone shows
+    assert _wl(store, tmp_path, Reading("")).item(fake_id(0)).label == "fracture"
 
 
 def test_adjudicator_queue_is_the_disputed_images(store, tmp_path):
@@ -150,9 +156,9 @@ def test_live_update_brings_other_readers_decisions(store, tmp_path):
     store.record_decision(fake_id(0), "B", "fracture")
     store.record_decision(fake_id(3), "B", "doubt")
     assert wl_a.apply_update(wl_a.poll()) == 2
-    assert wl_a.item(fake_id(0)).label == "fracture" and wl_a.item(fake_id(0)).reviewer == "B"
-    assert "img0000.png" not in names(wl_a) and changes
-    assert wl_a.counts()["decided"] == 2
+    assert wl_a.item(fake_id(0)).label is None and wl_a.item(fake_id(0)).reading == "single"  # B's label unseen
+    assert "img0000.png" not in names(wl_a) and changes  # but read: one reading is enough
+    assert wl_a.counts()["decided"] == 0 and wl_a.counts()["to_review"] == 4
     # double reading: B's labels stay hidden from C, the reading status comes in
     wl_dbl.apply_update(wl_dbl.poll())
     assert wl_dbl.item(fake_id(0)).label is None and wl_dbl.item(fake_id(0)).reading == "single"
@@ -175,4 +181,5 @@ def test_a_poll_read_before_my_own_decision_does_not_undo_it(store, tmp_path):
     wl.apply_update(late)  # says image 0 is undecided: older than what was applied here
     assert wl.item(fake_id(0)).label == "fracture"
     wl.apply_update(wl.poll())
-    assert wl.item(fake_id(0)).label == "fracture" and wl.item(fake_id(5)).label == "no_fracture"
+    assert wl.item(fake_id(0)).label == "fracture" and wl.item(fake_id(5)).settled
+    assert wl.item(fake_id(5)).label is None
