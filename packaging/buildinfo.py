@@ -29,6 +29,8 @@ EXCLUDED_MODULES = (
     "tkinter", "_tkinter", "matplotlib", "IPython", "jedi", "pandas", "scipy",
     "setuptools", "pip", "wheel", "PyInstaller", "data_store.tests",
     "sqlalchemy.testing", "mako.testing", "numpy.tests", "readline",
+    # the OS keyring (optional extra; core.store.passwords says so when it is missing): not bundled
+    "keyring", "secretstorage", "jeepney",
     # (ssl stays: psycopg imports it when it loads, to share OpenSSL's set-up with libpq — without it
     # the bundle cannot reach a PostgreSQL server at all — and TLS to a networked server needs it)
     # Pillow parts the app does not use: fonts (freetype, harfbuzz), Tk, WebP and AVIF images

@@ -8,7 +8,9 @@
 * ``db copy --from URL --to URL`` copies a whole label database into another one (a workstation's
   SQLite file into the clinic's PostgreSQL server, or back; see ``core.store.copy``), safe to run
   again, and verifies the copy by counts and a checksum of the decisions (exit status 0 only when
-  verified).
+  verified);
+* ``db password [--forget]`` keeps the PostgreSQL password of ``--db`` in the OS keyring (or removes
+  it; see ``core.store.passwords``).
 
 The database is the one every command uses (``--db``, ``$FRACTURE_TRIAGE_DB``, the settings, else the
 default); only SQLite files can be restored or salvaged.
@@ -51,6 +53,16 @@ def register(sub) -> None:  # noqa: ANN001
     c.add_argument("--from", dest="source", required=True, metavar="URL", help="the database to copy from")
     c.add_argument("--to", dest="target", required=True, metavar="URL", help="the database to copy into")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
+    k = dsub.add_parser(
+        "password",
+        help="keep the PostgreSQL password of --db in the OS keyring (or --forget it)",
+        description="Keep the password for the PostgreSQL database of --db in the operating system's keyring "
+        "(GNOME Keyring/KWallet, macOS Keychain, Windows Credential Locker), where the app and every command "
+        "find it. The password is read from the terminal without echo (or one line from standard input), never "
+        "from the command line, and never shown or logged. Needs the optional keyring package; ~/.pgpass or a "
+        "PostgreSQL service file work everywhere.",
+    )
+    k.add_argument("--forget", action="store_true", help="remove the stored password instead")
     p.set_defaults(func=run)
 
 
@@ -96,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.db_command == "copy":
         return run_copy(args)
+    if args.db_command == "password":
+        return run_password(args)
     if args.db_command == "salvage":
         try:
             report = recovery.salvage(args.damaged, args.to)
@@ -146,6 +160,44 @@ def _lost(report, table: str) -> str:  # noqa: ANN001
         return ""
     out = f", {t.unreadable} could not be read" if t.unreadable else ""
     return out + (f" ({t.note})" if t.note else "")
+
+
+def run_password(args: argparse.Namespace) -> int:
+    from core.cli import CliError
+    from core.config import resolve
+    from core.store import passwords
+    from core.store.urls import UrlError, has_password, is_postgres, redact
+
+    url = resolve(db=args.db).db_url
+    if not is_postgres(url):
+        raise CliError("only a PostgreSQL database has a password; give its address with --db postgresql://USER@HOST/DB")
+    if has_password(url):
+        raise CliError("the address itself contains a password; remove it from the address first")
+    try:
+        if args.forget:
+            gone = passwords.forget(url)
+            print(f"{'Removed' if gone else 'There was no'} password for {passwords.account(url)} "
+                  f"{'from' if gone else 'in'} the OS keyring.")
+            return 0
+        password = _read_password(f"Password for {redact(url)}: ")
+        if not password:
+            raise CliError("no password given; nothing stored")
+        acct = passwords.store_password(url, password)
+    except passwords.KeyringUnavailable as exc:
+        raise CliError(str(exc)) from None
+    except UrlError as exc:
+        raise CliError(str(exc)) from None
+    print(f"Password for {acct} kept in the OS keyring; the app and its commands use it for this database.")
+    return 0
+
+
+def _read_password(prompt: str) -> str:
+    """From the terminal without echo, else one line of standard input."""
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 def run_copy(args: argparse.Namespace) -> int:

@@ -116,7 +116,10 @@ def run(args: argparse.Namespace) -> int:
     if server is None:
         _say(f"Backups:  {display(dirs.backups)}{_exists(dirs.backups)} (daily, newest {config.backups_keep} kept)")
     else:
-        _say(f"  PostgreSQL server at {server}; the password, if any, comes from ~/.pgpass or a service file")
+        from core.store import passwords
+
+        _say(f"  PostgreSQL server at {server}; the password, if any, comes from ~/.pgpass, a service file or "
+             f"the OS keyring (keyring: {passwords.status()})")
         _say(f"Backups:  {BACKUPS_ON_SERVER}")
     _say(f"Settings: {display(dirs.settings_file)}{_exists(dirs.settings_file)}")
     _say(f"Logs:     {display(dirs.logs)}{_exists(dirs.logs)}")

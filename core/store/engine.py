@@ -47,7 +47,9 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def _pg_engine(url: str) -> Engine:
-    u = parse(url)
+    from core.store.passwords import with_password
+
+    u = with_password(parse(url))  # the OS keyring's password, if one is kept for this account
     query = {k.lower() for k in u.query}
     args: dict = {}
     if "connect_timeout" not in query:
