@@ -8,11 +8,10 @@ write runs on the writer thread, and the worklist is updated and advanced when t
 Keys pressed meanwhile wait in order, so each applies to the image shown after the previous one.
 
 Several readers (``core.reading``): the reading context (reader, role, aided/blinded, the clinic's
-double-reading policy) is read from the store with each folder load, off the GUI thread. The image
-on screen is claimed on the writer thread (renewed while it stays open, released when the reader
-moves on or closes); a refused claim marks the image held and, unless the reader picked it, moves
-on to the next image to review. Every ``POLL_INTERVAL_MS`` the worklist polls the store for other
-readers' decisions and claims (a worker thread) and applies them here (``others_updated``).
+double-reading policy) is read from the store with each folder load, off the GUI thread. The image on
+screen is claimed and other readers' decisions come in live through ``desktop.live.LiveReaders``; a
+refused claim marks the image held and, unless the reader picked it, moves on to the next image to
+review.
 """
 
 from __future__ import annotations
@@ -35,13 +34,12 @@ from core.scan import ScanProgress, scan, score_file
 from core.store import StoreError
 from core.triage import DECISION_ACTIONS, TRIAGE_ACTIONS, Triage
 from core.worklist import Worklist
+from desktop.live import LiveReaders
 
 log = logging.getLogger("fracture_triage.desktop.session")
 
 NO_MODEL_THRESHOLDS = Thresholds(suspicious=2.0, definite=2.0)  # nothing is flagged without a model
 FLUSH_INTERVAL_S = 0.12
-POLL_INTERVAL_MS = 2000  # other readers' decisions and claims (see README: Several readers at once)
-CLAIM_RENEW_S = 60.0  # a claim lasts core.store.readers.CLAIM_TTL_S (5 min); renewed while the image is open
 
 
 class ReviewSession(QObject):
@@ -89,14 +87,11 @@ class ReviewSession(QObject):
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(80)
         self._counts_timer.timeout.connect(self._emit_counts)
-        self._claimed: Optional[str] = None  # the image this reader holds a claim on (asked for)
-        self._claimed_at = 0.0
         self._picked: Optional[str] = None  # an image the reader chose by mouse (kept even when held)
-        self._polling = False
-        self._poll_failed = False
-        self.poll_timer = QTimer(self)
-        self.poll_timer.setInterval(POLL_INTERVAL_MS)
-        self.poll_timer.timeout.connect(self.poll_now)
+        self.live = LiveReaders(tasks, store, self)
+        self.live.updated.connect(self._others_updated)
+        self.live.refused.connect(self._claim_refused)
+        self.poll_timer = self.live.timer
 
     # -- model ---------------------------------------------------------------------------------------
     @property
@@ -171,7 +166,7 @@ class ReviewSession(QObject):
         self.order = ReviewOrder(wl)
         self.triage = Triage(self.store, self.order, self.reviewer)
         self.worklist_changed.emit(self.order)
-        self.poll_timer.start()
+        self.live.bind(wl, self.reviewer)
         self._unsubscribe = self.order.subscribe(self._on_worklist_change)
         self._current_key = object()
         self._emit_counts()
@@ -326,7 +321,7 @@ class ReviewSession(QObject):
         mode = mode or self.mode
         if (name, mode) == (self.reviewer, self.mode) and not reload:
             return
-        self._release_claim()
+        self.live.release()
         self.reviewer, self.mode = name, mode
         if self.triage is not None:
             self.triage.reviewer = name
@@ -344,30 +339,13 @@ class ReviewSession(QObject):
 
     # -- several readers: claims and live updates ---------------------------------------------------------
     def _claim(self, item) -> None:
-        """Hold the image now on screen for this reader (writer thread); let go of the previous one."""
+        """Hold the image now on screen for this reader (see ``desktop.live``)."""
         want = item.image_id if (item is not None and item.error is None and item.image_id and item.label is None
                                  and self.reviewer) else None
-        if want == self._claimed:
-            return
-        self._release_claim()
-        if want is None:
-            return
-        self._claimed, self._claimed_at = want, time.monotonic()
-        store, reader, picked = self.store, self.reviewer, want == self._picked
-        self._picked = None
-        self.tasks.run_on_writer(lambda: store.claim(reader, want), lambda ok: ok or self._claim_refused(want, picked),
-                                 lambda exc: log.warning("claim not taken: %s", type(exc).__name__))
-
-    def _release_claim(self) -> None:
-        prev, self._claimed = self._claimed, None
-        if prev is not None and self.reviewer:
-            store, reader = self.store, self.reviewer
-            self.tasks.run_on_writer(lambda: store.release(reader, prev), None,
-                                     lambda exc: log.warning("claim not released: %s", type(exc).__name__))
+        picked, self._picked = want is not None and want == self._picked, None
+        self.live.follow(want, picked)
 
     def _claim_refused(self, image_id: str, picked: bool) -> None:
-        if self._claimed == image_id:
-            self._claimed = None
         wl, t = self.worklist, self.triage
         if wl is None or t is None:
             return
@@ -386,32 +364,13 @@ class ReviewSession(QObject):
             self.notice.emit("The image you came to is open at another reader's workstation: moved on to the next.")
 
     def poll_now(self) -> None:
-        """Bring in other readers' decisions and claims (the store is read on a worker thread)."""
-        wl = self.worklist
-        if wl is None or self._polling:
-            return
-        if self._claimed is not None and time.monotonic() - self._claimed_at >= CLAIM_RENEW_S:
-            self._claimed_at = time.monotonic()
-            store, reader, image_id = self.store, self.reviewer, self._claimed
-            self.tasks.run_on_writer(lambda: store.claim(reader, image_id), None, lambda exc: None)
-        self._polling = True
+        """Bring in other readers' decisions and claims now (also every ``desktop.live.POLL_INTERVAL_MS``)."""
+        self.live.poll_now()
 
-        def done(update) -> None:
-            self._polling = False
-            self._poll_failed = False
-            if wl is self.worklist:
-                changed = wl.apply_update(update)
-                if changed:
-                    self._check_current()
-                self.others_updated.emit(changed)
-
-        def failed(exc: BaseException) -> None:
-            self._polling = False
-            if not self._poll_failed:  # say it once, not every two seconds
-                self._poll_failed = True
-                log.warning("live update failed: %s", _message(exc, "reading other readers' decisions"))
-
-        self.tasks.run_in_background(wl.poll, done, failed)
+    def _others_updated(self, changed: int) -> None:
+        if changed:
+            self._check_current()
+        self.others_updated.emit(changed)
 
     def select(self, key: str) -> None:
         """The user picked a row with the mouse (``key``: ``core.order.row_key``)."""
@@ -543,8 +502,7 @@ class ReviewSession(QObject):
     # -- closing -------------------------------------------------------------------------------------
     def close(self) -> None:
         self._gen += 1
-        self.poll_timer.stop()
-        self._release_claim()  # queued on the writer, which finishes its queue before the app exits
+        self.live.stop()  # the claim's release is queued on the writer, which finishes before the app exits
         self.cancel_scan()
         if self.triage is not None:
             self.triage.close()

@@ -489,12 +489,16 @@ class Store:
         with read_connection(self.engine) as conn:
             return [(n, r) for n, r in conn.execute(select(_R.c.name, _R.c.role).order_by(_R.c.name))]
 
-    def claim(self, reader: str, image_id: str, ttl_s: float = rd.CLAIM_TTL_S) -> bool:
-        """Claim an image for ``reader`` (renews their own claim); False if another reader holds it."""
+    def claim(self, reader: str, image_id: str, ttl_s: float = rd.CLAIM_TTL_S, release: Optional[str] = None) -> bool:
+        """Claim an image for ``reader`` (renews their own claim); False if another reader holds it.
+        ``release``: an image whose claim the reader lets go of in the same transaction (moving on)."""
         now = _now()
 
         def work(conn: Connection) -> bool:
-            return rd.take_claim(conn, image_id, self._reviewer_id(conn, reader.strip(), now), now, ttl_s)
+            rid = self._reviewer_id(conn, reader.strip(), now)
+            if release is not None and release != image_id:
+                rd.release_claim(conn, release, rid)
+            return rd.take_claim(conn, image_id, rid, now, ttl_s)
 
         return run_write(self.engine, work)
 

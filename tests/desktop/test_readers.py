@@ -88,6 +88,7 @@ def test_two_readers_get_different_images_and_see_each_others_decisions(make_win
     assert store_b.claimed_by_others("A", None) == {b.session.current_item.image_id}
     b.session.poll_timer.setInterval(50)
     a.session.poll_timer.stop()  # A has not heard of B's claim yet: A's next image is B's...
+    qtbot.waitUntil(lambda: not a.session.live._polling, timeout=10000)
     notes = []
     a.session.notice.connect(notes.append)
     with qtbot.waitSignal(a.session.claim_refused, timeout=10000) as refused:
@@ -95,7 +96,7 @@ def test_two_readers_get_different_images_and_see_each_others_decisions(make_win
     assert refused.args[0] == b.session.current_item.image_id  # ...whose claim fails: A moves on past it
     qtbot.waitUntil(lambda: a.session.current_item.name == expected_order()[2], timeout=10000)
     assert a.session.worklist.item(b.session.current_item.image_id).held
-    assert notes == ["The image you came to is open at another reader's workstation: moved on to the next."]
+    assert all("moved on" in n for n in notes)  # not picked by the reader: never kept on a held image
 
     def decided_at_b():
         it = b.session.worklist.item(top.image_id)

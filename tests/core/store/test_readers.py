@@ -121,6 +121,10 @@ def test_live_update_reads_claims_and_reading_policy(store, tmp_path):
     assert store.claimed_by_others(None, None) == {ids[0], ids[1]}
     store.release("B", ids[1])
     assert store.claimed_by_others("A", None) == set()
+    assert store.claim("A", ids[2], release=ids[0])  # moving on: one transaction lets go and claims
+    assert store.claimed_by_others("B", None) == {ids[2]}
+    assert not store.claim("B", ids[2], release=ids[1])  # refused; B held nothing to let go of
+    assert store.claimed_by_others("B", None) == {ids[2]}
     # the clinic's reading policy, kept in the database
     assert store.double_reading() is False
     store.set_double_reading(True)
