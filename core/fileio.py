@@ -1,5 +1,7 @@
-"""Atomic small-file writes (settings, CSV reports): write a temporary sibling, fsync, rename over
-the target. A crash leaves either the old file or the new one, never half of one."""
+"""Atomic small-file writes (settings, CSV reports, thumbnails): write a temporary sibling, fsync,
+rename over the target. A crash leaves either the old file or the new one, never half of one.
+``atomic_write_bytes(..., durable=False)`` skips the fsync, for caches that detect and regenerate a
+damaged file (after a power cut the rename may land before the data)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,30 @@ def atomic_write(path: Path | str, *, newline: str | None = None) -> Iterator[IO
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+TMP_SUFFIX = ".tmp"
+
+
+def atomic_write_bytes(path: Path | str, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temporary sibling, then rename); ``durable`` fsyncs first."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=TMP_SUFFIX, dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -19,6 +19,7 @@ class AppDirs:
     data: Path  # database, backups
     config: Path  # settings.json
     logs: Path
+    cache: Path  # thumbnails (``core.thumbnails``): this computer only, safe to delete
 
     @property
     def database(self) -> Path:
@@ -29,6 +30,10 @@ class AppDirs:
         return self.data / "backups"
 
     @property
+    def thumbnails(self) -> Path:
+        return self.cache / "thumbnails"
+
+    @property
     def settings_file(self) -> Path:
         return self.config / "settings.json"
 
@@ -37,13 +42,14 @@ def app_dirs() -> AppDirs:
     home = os.environ.get(ENV_HOME)
     if home:
         base = Path(home)
-        return AppDirs(data=base / "data", config=base / "config", logs=base / "logs")
+        return AppDirs(data=base / "data", config=base / "config", logs=base / "logs", cache=base / "cache")
     import platformdirs
 
     return AppDirs(
         data=Path(platformdirs.user_data_dir(_APP, appauthor=False)),
         config=Path(platformdirs.user_config_dir(_APP, appauthor=False)),
         logs=Path(platformdirs.user_log_dir(_APP, appauthor=False)),
+        cache=Path(platformdirs.user_cache_dir(_APP, appauthor=False)),
     )
 
 

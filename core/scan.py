@@ -8,7 +8,8 @@ Threads (all inside ``scan``; it returns when everything has stopped):
     settle duplicates within this scan (first file with those bytes is decoded, later ones become
     DUPLICATE of it), and decode with ``core.imaging.preprocess.prepare`` (reduced-size JPEG decoding)
     into a uint8 model-input canvas; Pillow, pydicom's decoders and hashlib release the GIL, so they run
-    beside inference;
+    beside inference; ``on_decoded(image_id, decoded)`` (optional, e.g. ``core.thumbnails``) sees each
+    ``DecodedImage`` there, so nothing that needs the decoded image has to decode the file again;
   * one inference thread batches canvases (up to ``batch_size``; a partial batch is run as soon as the
     decoded queue runs dry, so the first results arrive at once) and runs ``Model.predict``.
 Both queues are bounded, so memory stays flat however many files there are (``ScanSummary.max_in_flight``
@@ -96,8 +97,10 @@ class _Either:
 
 
 class _Pipeline:
-    def __init__(self, root, model, known, on_item, on_progress, cancel, workers, batch_size, keep_cams):
+    def __init__(self, root, model, known, on_item, on_progress, cancel, workers, batch_size, keep_cams,
+                 on_decoded=None):
         self.root = Path(root)
+        self.on_decoded = on_decoded
         self.files: Optional[list[FoundFile]] = None  # set: these files instead of discovery
         self.model = model
         self.known = known
@@ -221,6 +224,8 @@ class _Pipeline:
             canvas, _geo, decoded = _prepare(data, self.size, f.path.name)
             meta = decoded.meta
             verdict = _assess(decoded)
+            if self.on_decoded is not None:  # before the result exists: its thumbnail is there first
+                _call_on_decoded(self.on_decoded, image_id, decoded)
             del data, decoded
         except FileError as exc:
             self.emit(ScanItem(f.path, f.size, f.mtime_ns, ERROR, image_id=image_id, error=exc.reason,
@@ -393,6 +398,16 @@ def _assess(decoded):
         return None
 
 
+def _call_on_decoded(fn, image_id: str, decoded) -> None:
+    """The ``on_decoded`` hook; its failure (a full disk for thumbnails...) must not lose the image."""
+    try:
+        fn(image_id, decoded)
+    except Exception:  # noqa: BLE001
+        import logging
+
+        logging.getLogger(__name__).exception("on_decoded hook failed on one image")
+
+
 def _prepare(data: bytes, size: int, name: str):
     from core.imaging.preprocess import prepare
 
@@ -437,6 +452,7 @@ def scan(
     batch_size: int = 8,
     keep_cams: bool = False,
     files: Optional[list[FoundFile]] = None,
+    on_decoded: Optional[Callable[[str, object], None]] = None,
 ) -> ScanSummary:
     """Scan ``root`` with ``model`` (a ``core.model.Model``); see the module docstring.
 
@@ -446,7 +462,9 @@ def scan(
     since they were stored ({path: hit}, a hit as ``known`` returns it; one database query per batch),
     ``known(path, size, mtime_ns)`` the same one file at a time. ``keep_cams`` keeps each image's class-activation map on its item (off by
     default: the viewer computes the one it shows). ``files``: score exactly these files instead of
-    discovering ``root`` (model comparison re-scores the labelled images this way).
+    discovering ``root`` (model comparison re-scores the labelled images this way). ``on_decoded(image_id,
+    decoded)``: called on a decode thread with each newly decoded ``DecodedImage`` (not for reused or
+    duplicate files); what it raises is logged, the image is still scored.
     """
     from core.model.runtime import thread_plan
 
@@ -457,7 +475,7 @@ def scan(
     batch_size = max(1, int(batch_size))
     if known_batch is None and known is not None:
         known_batch = _per_file(known)
-    p = _Pipeline(root, model, known_batch, on_item, on_progress, cancel, workers, batch_size, keep_cams)
+    p = _Pipeline(root, model, known_batch, on_item, on_progress, cancel, workers, batch_size, keep_cams, on_decoded)
     if files is not None:
         p.files = list(files)
         p.stats.found = len(p.files)

@@ -41,6 +41,8 @@ class Settings(BaseModel):
     window_geometry: str = ""  # Qt saveGeometry() as hex
     window_state: str = ""
     backups_keep: int = Field(default=7, ge=0, le=3650)  # daily database backups kept; 0: none
+    show_thumbnails: bool = True  # worklist thumbnails (off: none are made or shown)
+    thumbnail_cache_mb: int = Field(default=512, ge=16, le=100_000)  # local thumbnail cache bound (core.thumbnails)
 
     MAX_RECENT: ClassVar[int] = MAX_RECENT
 

@@ -18,7 +18,8 @@ def _load(tmp_path, raw) -> Settings:
 
 
 def test_round_trip(tmp_path):
-    s = Settings(reviewer="RB", db_url="sqlite:///x.db", shortcuts={"doubt": ["Q"]}, heatmap_opacity=0.3, backups_keep=2)
+    s = Settings(reviewer="RB", db_url="sqlite:///x.db", shortcuts={"doubt": ["Q"]}, heatmap_opacity=0.3, backups_keep=2,
+                 show_thumbnails=False, thumbnail_cache_mb=64)
     s.add_recent_folder("/a")
     s.save(tmp_path / "settings.json")
     assert Settings.load(tmp_path / "settings.json") == s
@@ -34,7 +35,8 @@ def test_recent_folders_keep_only_folder_names(tmp_path, raw):
 @pytest.mark.parametrize("field,value", [
     ("heatmap_opacity", 1e9), ("heatmap_opacity", -0.1), ("heatmap_opacity", "0.5"),
     ("backups_keep", -3), ("backups_keep", 2.5), ("backups_keep", True),
-    ("reviewer", 5), ("show_thresholds", 1), ("shortcuts", {"doubt": "Q"}), ("shortcuts", {"doubt": [None]}),
+    ("reviewer", 5), ("show_thresholds", 1), ("show_thumbnails", "yes"), ("thumbnail_cache_mb", 0),
+    ("thumbnail_cache_mb", 10**9), ("shortcuts", {"doubt": "Q"}), ("shortcuts", {"doubt": [None]}),
     ("recent_folders", "/not/a/list"),
 ])
 def test_an_invalid_value_falls_back_to_its_default_and_keeps_the_rest(tmp_path, field, value):
