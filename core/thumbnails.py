@@ -191,16 +191,28 @@ class ThumbnailCache:
         return CacheUsage(files, size)
 
     def clear(self) -> CacheUsage:
-        """Delete every thumbnail (all formats); returns what was deleted."""
+        """Delete every thumbnail (all formats); returns what was deleted. The folder is first renamed
+        aside, so a scan writing thumbnails meanwhile starts a fresh one instead of racing the delete."""
         gone = self.usage()
         with self._prune_lock:
+            doomed = self.root.with_name(f".{self.root.name}-deleting-{os.getpid()}-{threading.get_ident()}")
             try:
-                shutil.rmtree(self.root)
+                os.replace(self.root, doomed)
             except FileNotFoundError:
-                pass
-            except OSError as exc:
-                log.warning("thumbnail cache: could not delete everything in %s (%s)", self.root,
-                            exc.strerror or type(exc).__name__)
+                doomed = None
+            except OSError:
+                doomed = self.root  # cannot rename (e.g. a read-only parent): delete in place
+            if doomed is not None:
+                for attempt in range(3):
+                    try:
+                        shutil.rmtree(doomed)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError as exc:
+                        if attempt == 2:
+                            log.warning("thumbnail cache: could not delete everything in %s (%s)", doomed,
+                                        exc.strerror or type(exc).__name__)
             with self._lock:
                 self._total = None
         return gone

@@ -19,7 +19,7 @@ ICONS = {
     "reset_view": "fit", "demo": "demo", "redo": "redo", "find": "find", "rotate_left": "rotate-left",
     "flip_horizontal": "flip-horizontal", "flip_vertical": "flip-vertical", "loupe": "loupe", "full_screen": "full-screen",
 }
-CHECKABLE = ("heatmap", "invert", "loupe", "full_screen")
+CHECKABLE = ("heatmap", "invert", "loupe", "full_screen", "thumbnails")
 
 
 class Actions:
@@ -31,7 +31,9 @@ class Actions:
         extra = (("about", "About Fracture Triage and the model"), ("demo", "Open the demo images"),
                  ("quit", "Quit"), ("model", "Model: performance, calibration, models…"),
                  ("reader", "Reader: who reads here, role, aided or blinded…"),
-                 ("agreement", "Agreement between readers…"))
+                 ("agreement", "Agreement between readers…"),
+                 ("thumbnails", "Thumbnails in the worklist"),
+                 ("clear_thumbnails", "Clear the thumbnail cache on this computer…"))
         specs = [(s.name, s.label) for s in shortcuts.DEFAULT_ACTIONS] + list(extra)
         for name, label in specs:
             act = QAction(label, window)
@@ -75,7 +77,8 @@ class Actions:
             r.addSeparator() if n is None else r.addAction(self[n])
         v = bar.addMenu("&View")
         for n in ("heatmap", "invert", None, "rotate", "rotate_left", "flip_horizontal", "flip_vertical", None,
-                  "fit", "actual_size", "zoom_in", "zoom_out", "loupe", "reset_view", None, "full_screen"):
+                  "fit", "actual_size", "zoom_in", "zoom_out", "loupe", "reset_view", None, "full_screen", None,
+                  "thumbnails", "clear_thumbnails"):
             v.addSeparator() if n is None else v.addAction(self[n])
         self.presets_menu = v.addMenu("Window &presets")
         for i in range(1, 10):

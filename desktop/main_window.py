@@ -21,6 +21,7 @@ from core.find import find as find_in_order
 from core.order import row_key
 from core.reading import Reading
 from core.settings import Settings
+from core.thumbnails import ThumbnailCache
 from core.triage import DECISION_ACTIONS, TRIAGE_ACTIONS
 from core.worklist import FILTER_TITLES
 from desktop import shortcuts, theme
@@ -36,6 +37,7 @@ from desktop.review_pane import ReviewPane
 from desktop.session import ReviewSession
 from desktop.statusbar import StatusBar
 from desktop.tasks import TaskRunner
+from desktop.thumbnails import ThumbnailLoader
 from desktop.worklist_view import WorklistPanel
 
 log = logging.getLogger("fracture_triage.desktop.window")
@@ -45,9 +47,11 @@ LABEL_ACCENT = {k: c.name() for k, c in theme.LABEL_COLOURS.items()}
 class MainWindow(QMainWindow):
     scan_done = Signal(object)  # ScanSummary (tests and --quit-after-scan wait on it)
     latency_measured = Signal(str, float)  # image_id, ms from the key to the image painted
+    thumbnails_cleared = Signal(object)  # core.thumbnails.CacheUsage deleted (or None)
 
     def __init__(self, *, store, model, settings: Settings, reviewer: str = "", model_problem: str = "",
-                 settings_path: Optional[Path] = None, tasks: Optional[TaskRunner] = None) -> None:
+                 settings_path: Optional[Path] = None, tasks: Optional[TaskRunner] = None,
+                 thumbnails: Optional[ThumbnailCache] = None) -> None:
         super().__init__()
         self.settings = settings
         self.settings_path = settings_path
@@ -81,6 +85,9 @@ class MainWindow(QMainWindow):
         self.empty = EmptyState()
         self.empty.set_recent(settings.recent_folders)
         self.worklist = WorklistPanel()
+        self.thumb_cache = thumbnails or ThumbnailCache.default(settings.thumbnail_cache_mb)
+        self.thumbnails = ThumbnailLoader(self.tasks, self.thumb_cache, parent=self)
+        self.worklist.set_thumbnails(self.thumbnails)
         self.find_bar = FindBar()
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -117,6 +124,7 @@ class MainWindow(QMainWindow):
         self.opacity = opacity_slider(settings.heatmap_opacity)
         self.addToolBar(self.actions.build_toolbar(self.presets, self.opacity))
         self.apply_shortcuts()
+        self.set_thumbnails_shown(settings.show_thumbnails)
         self._set_review_enabled(False)
         self._wire()
         self._refresh_status_static()
@@ -333,6 +341,36 @@ class MainWindow(QMainWindow):
             self.open_reader_dialog()
         elif name == "agreement":
             self.open_agreement()
+        elif name == "thumbnails":
+            self.set_thumbnails_shown(not self.settings.show_thumbnails)
+            self.save_settings()
+        elif name == "clear_thumbnails":
+            self.clear_thumbnails()
+
+    def set_thumbnails_shown(self, on: bool) -> None:
+        """Thumbnails in the worklist (and made by the next scan), or none at all."""
+        self.settings.show_thumbnails = bool(on)
+        self.actions["thumbnails"].setChecked(bool(on))
+        self.worklist.show_thumbnails(on)
+        self.session.thumbnails = self.thumb_cache if on else None
+
+    def clear_thumbnails(self, confirm: bool = True) -> None:
+        """Delete the thumbnail cache on this computer (worker pool); a toast says what went."""
+        if confirm and QMessageBox.question(
+                self, APP_NAME, "Delete every thumbnail kept on this computer?\n\nThumbnails are made again "
+                "from the images when they are shown (turn them off in View › Thumbnails in the worklist).") \
+                != QMessageBox.StandardButton.Yes:
+            return
+
+        def done(gone) -> None:
+            n, mb = (gone.files, gone.bytes / 1e6) if gone is not None else (0, 0.0)
+            self.review.toast.show_message(f"Thumbnail cache cleared: {n:,} file{'s' if n != 1 else ''} "
+                                           f"({mb:.1f} MB) deleted from this computer.", "#97a1ab")
+            self.worklist.show_thumbnails(self.settings.show_thumbnails)
+            self.thumbnails_cleared.emit(gone)
+
+        self.thumbnails.clear_cache(done, lambda exc: self.review.toast.show_message(
+            html.escape(f"The thumbnail cache could not be cleared: {exc}"), "#e8a33d"))
 
     def find_file(self, text: str, step: int = 0):
         """Move to the file that ``core.find`` names for ``text`` from the current row (the find bar)."""

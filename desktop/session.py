@@ -3,7 +3,8 @@ and the keyboard triage over it — the desktop's controller over ``core`` objec
 
 Threads: everything runs through the ``TaskRunner``. The scan runs as a long job; its results are
 written to the store by ``core.recorder.ScanRecorder`` in small batches on the writer thread and only
-then added to the worklist on the GUI thread (so what the table shows is what the database holds). A decision key is queued, its durable
+then added to the worklist on the GUI thread (so what the table shows is what the database holds); with a
+thumbnail cache (``thumbnails``), the scan's decode threads keep each image's thumbnail as they decode it. A decision key is queued, its durable
 write runs on the writer thread, and the worklist is updated and advanced when the write returned.
 Keys pressed meanwhile wait in order, so each applies to the image shown after the previous one.
 
@@ -68,6 +69,7 @@ class ReviewSession(QObject):
         self.reviewer = reviewer
         self.mode = mode  # asked for by this workstation (settings); the role and policy come from the store
         self.reading = Reading(reviewer, mode=mode)
+        self.thumbnails = None  # core.thumbnails.ThumbnailCache the scan fills (None: no thumbnails made)
         self.root: Optional[Path] = None
         self.worklist: Optional[Worklist] = None
         self.order: Optional[ReviewOrder] = None
@@ -221,9 +223,13 @@ class ReviewSession(QObject):
                 last_progress[0] = now
                 self.tasks.run_on_main(lambda: gen == self._gen and self.scan_progress.emit(p))
 
+        thumbs = self.thumbnails
+        on_decoded = thumbs.put_decoded if thumbs is not None else None
+
         def job(cancel: threading.Event):
             try:
-                return scan(root, model, known_batch=recorder.known_batch, on_item=on_item, on_progress=on_progress, cancel=cancel)
+                return scan(root, model, known_batch=recorder.known_batch, on_item=on_item, on_progress=on_progress,
+                            cancel=cancel, on_decoded=on_decoded)
             finally:
                 write(recorder.rest())
 

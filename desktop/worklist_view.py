@@ -6,6 +6,9 @@ reads each row's item from the worklist when asked, and follows the order's chan
 ('reset', 'inserted', 'updated', 'removed') with the matching begin/end calls, so views (and
 pytest-qt's model tester) always see a consistent model while a scan adds rows. A click on a column header asks the order to sort (``ReviewOrder.set_sort``); the
 order, not Qt, decides where each row goes and which image is next.
+
+Thumbnails (``desktop.thumbnails.ThumbnailLoader``) are the File column's decoration: a placeholder
+until the loader's ``ready`` says a row's pixmap arrived, then that one cell is repainted.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Optional
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QTabBar, QTableView, QVBoxLayout, QWidget)
@@ -41,6 +44,21 @@ class WorklistModel(QAbstractTableModel):
         self._keys: list[str] = []  # the rows' keys, as of the last notification Qt was told about
         self._sort: tuple[Optional[str], bool] = (None, False)  # asked for by the header, kept across folders
         self.changing = False  # inside a change notification from the order
+        self._thumbs = None  # desktop.thumbnails.ThumbnailLoader
+
+    def set_thumbnails(self, loader) -> None:
+        """Show ``loader``'s thumbnails in the File column (None: no thumbnails)."""
+        if self._thumbs is not None:
+            self._thumbs.ready.disconnect(self._thumb_ready)
+        self._thumbs = loader
+        if loader is not None:
+            loader.ready.connect(self._thumb_ready)
+
+    def _thumb_ready(self, image_id: str) -> None:
+        row = self.row_of(image_id)
+        if 0 <= row < len(self._keys):
+            idx = self.index(row, COL_FILE)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
     # -- binding ---------------------------------------------------------------------------------------
     @property
@@ -128,6 +146,13 @@ class WorklistModel(QAbstractTableModel):
             return it
         if role == ROW_KEY_ROLE:
             return row_key(it)
+        if role == Qt.ItemDataRole.DecorationRole:
+            thumbs = self._thumbs
+            if col != COL_FILE or thumbs is None or not thumbs.enabled:
+                return None
+            if it.error or not it.image_id:
+                return thumbs.placeholder
+            return thumbs.icon(it.image_id, it.path) or thumbs.placeholder
         if role == Qt.ItemDataRole.ToolTipRole:
             if col in (COL_ERROR, COL_FLAG) and not it.error and _scope_text(it):
                 return _scope_text(it) + "\nPress S to mark it in scope after all (or to withdraw that)."
@@ -255,7 +280,8 @@ class WorklistPanel(QWidget):
             lambda *_: self.table.horizontalHeader().setSortIndicatorShown(True))
         vh = self.table.verticalHeader()
         vh.hide()
-        vh.setDefaultSectionSize(max(24, self.fontMetrics().height() + 10))
+        self._text_row_height = max(24, self.fontMetrics().height() + 10)
+        vh.setDefaultSectionSize(self._text_row_height)
         hh = self.table.horizontalHeader()
         hh.setHighlightSections(False)
         hh.setStretchLastSection(False)
@@ -276,6 +302,27 @@ class WorklistPanel(QWidget):
         lay.setSpacing(0)
         lay.addWidget(self.tabs)
         lay.addWidget(self.table, 1)
+
+    # -- thumbnails ------------------------------------------------------------------------------------
+    def set_thumbnails(self, loader) -> None:
+        """Thumbnails from ``loader`` (``desktop.thumbnails.ThumbnailLoader``) beside each file name,
+        rows tall enough for them while the loader is enabled."""
+        self.model.set_thumbnails(loader)
+        self.show_thumbnails(loader is not None and loader.enabled)
+
+    def show_thumbnails(self, on: bool) -> None:
+        loader = self.model._thumbs
+        on = bool(on) and loader is not None
+        if loader is not None:
+            loader.set_enabled(on)
+            loader.set_size(loader.side, self.devicePixelRatioF())
+        side = loader.side if on else 0
+        self.table.setIconSize(QSize(side, side) if on else QSize(16, 16))
+        self.table.verticalHeader().setDefaultSectionSize(max(self._text_row_height, side + 6))
+        if self.model.rowCount():
+            self.model.dataChanged.emit(self.model.index(0, COL_FILE),
+                                        self.model.index(self.model.rowCount() - 1, COL_FILE),
+                                        [Qt.ItemDataRole.DecorationRole])
 
     # -- filters ---------------------------------------------------------------------------------------
     def current_filter(self) -> str:

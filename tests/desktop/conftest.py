@@ -52,12 +52,12 @@ def make_window(qtbot, tmp_path, test_model, db_url):
 
     made = []
 
-    def make(*, model="test", reviewer="QA", settings: Settings | None = None):
+    def make(*, model="test", reviewer="QA", settings: Settings | None = None, thumbnails=None):
         store = open_store(db_url, backups_keep=0)
         m = load_model(test_model) if model == "test" else model
         w = MainWindow(store=store, model=m, settings=settings or Settings(), reviewer=reviewer,
                        model_problem="" if m else "no model installed in resources/models",
-                       settings_path=tmp_path / f"settings-{len(made)}.json")
+                       settings_path=tmp_path / f"settings-{len(made)}.json", thumbnails=thumbnails)
         qtbot.addWidget(w)
         w.resize(1366, 768)
         w.show()
