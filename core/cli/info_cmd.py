@@ -123,5 +123,7 @@ def run(args: argparse.Namespace) -> int:
         _say(f"Backups:  {BACKUPS_ON_SERVER}")
     _say(f"Settings: {display(dirs.settings_file)}{_exists(dirs.settings_file)}")
     _say(f"Logs:     {display(dirs.logs)}{_exists(dirs.logs)}")
+    _say(f"Thumbnails: {display(dirs.thumbnails)}{_exists(dirs.thumbnails)} (this computer only; the app's "
+         "View menu clears them)")
     _say(f"Resources: {display(resources_dir())} (models in {display(models_dir())})")
     return 0

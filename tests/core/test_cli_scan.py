@@ -165,6 +165,9 @@ def test_info(test_model, tmp_path, monkeypatch, capsys):
     assert "Fracture Triage" in out and "onnxruntime" in out and "pydicom" in out and "Python 3." in out
     assert "model: testnet 0.0.1-test" in out and "matches its card" in out and "thresholds:" in out
     assert "Database: sqlite:///" in out and "Settings:" in out
+    from core.paths import app_dirs
+
+    assert f"Thumbnails: {app_dirs().thumbnails}" in out and "this computer only" in out
     monkeypatch.setenv("FRACTURE_TRIAGE_RESOURCES", str(tmp_path))
     assert main(["info"]) == 0
     assert f"none usable: no model installed in {tmp_path / 'models'}" in capsys.readouterr().out
