@@ -20,8 +20,9 @@ N = 50
 
 
 def _png(v: int) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(np.full((32, 32), v, np.uint8)).save(buf, "PNG")
+    buf = io.BytesIO()  # an image the scope gate accepts (not blank, not tiny) whose mean is ``v``
+    ramp = np.tile(np.linspace(-15, 15, 96), (80, 1))
+    Image.fromarray(np.clip(v + ramp, 0, 255).astype(np.uint8)).save(buf, "PNG")
     return buf.getvalue()
 
 
@@ -75,8 +76,10 @@ def test_performance_calibrate_and_flags_everywhere(clinic, capsys):
     assert "calibration #1" in capsys.readouterr().out
     for r in csv.DictReader(csv_path.open()):
         p = float(r["probability"])
+        if min(abs(p - t_s), abs(p - t_d)) < 1e-5:
+            continue  # a threshold is one of the scores, and the CSV rounds to 6 decimals: the edge is ambiguous here
         expected = "" if r["scope"] == "out_of_scope" else "definite" if p >= t_d else "suspicious" if p >= t_s else ""
-        assert r["flag"] == expected  # the scope gate's out-of-scope images are never flagged
+        assert r["flag"] == expected, (r, t_s, t_d)  # the scope gate's out-of-scope images are never flagged
     # info shows it; performance uses it
     assert main(["info", "--db", db, "--model", str(model)]) == 0
     assert "Active thresholds: suspicious >= " in (info := capsys.readouterr().out) and "calibration #1" in info
