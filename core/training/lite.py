@@ -245,22 +245,13 @@ def fit_top(net: Lite0Map16, tf: TrunkFeatures, idx: np.ndarray, labels: np.ndar
 def predict_cached(net: Lite0Map16, tf: TrunkFeatures, idx: np.ndarray, *, batch: int = 128):
     """``core.training.loop.Predictions`` of images ``idx`` from their cached image and flip features
     (versions 0 and 1), exactly what ``loop.predict`` computes from the images themselves."""
-    from core.training.loop import Predictions
+    from core.training.loop import PARTS, add_map_outputs, predictions_from
 
     net.eval()
-    parts: dict[str, list] = {k: [] for k in ("logits", "flipped", "tta", "cams", "emb", "emb_tta")}
+    parts: dict[str, list] = {k: [] for k in PARTS}
     idx = np.asarray(idx)
     for s in range(0, len(idx), batch):
         b = idx[s:s + batch]
-        cam, emb = net.head(torch.from_numpy(tf.feats[0, b].astype(np.float32)))
-        cam_f, emb_f = net.head(torch.from_numpy(tf.feats[1, b].astype(np.float32)))
-        cam_f = torch.flip(cam_f, dims=[2])
-        avg = 0.5 * (cam + cam_f)
-        parts["logits"].append(net.pool(cam).numpy())
-        parts["flipped"].append(net.pool(cam_f).numpy())
-        parts["tta"].append(net.pool(avg).numpy())
-        parts["cams"].append(avg.numpy().astype(np.float16))
-        parts["emb"].append(emb.numpy().astype(np.float16))
-        parts["emb_tta"].append((0.5 * (emb + emb_f)).numpy().astype(np.float16))
-    cat = {k: np.concatenate(v) for k, v in parts.items()}
-    return Predictions(cat["logits"], cat["flipped"], cat["tta"], cat["cams"], cat["emb"], cat["emb_tta"])
+        add_map_outputs(parts, net, net.head(torch.from_numpy(tf.feats[0, b].astype(np.float32))),
+                        net.head(torch.from_numpy(tf.feats[1, b].astype(np.float32))))
+    return predictions_from(parts)

@@ -185,24 +185,38 @@ class Predictions:
     embeddings_tta: np.ndarray | None = None  # float16 (N, C), averaged with the flipped image's
 
 
+PARTS = ("logits", "flipped", "tta", "cams", "embeddings", "embeddings_tta")
+
+
+def add_map_outputs(parts: dict, net: torch.nn.Module, plain: tuple, flipped: tuple) -> None:
+    """Append one batch's ``Predictions`` fields from (cell logits, embedding) of the images and of their
+    horizontal flips (the flipped map is mapped back before averaging, as the exported graph does)."""
+    cam, emb = plain
+    cam_f, emb_f = flipped
+    cam_f = torch.flip(cam_f, dims=[2])
+    avg = 0.5 * (cam + cam_f)
+    parts["logits"].append(net.pool(cam).numpy())
+    parts["flipped"].append(net.pool(cam_f).numpy())
+    parts["tta"].append(net.pool(avg).numpy())
+    parts["cams"].append(avg.numpy().astype(np.float16))
+    parts["embeddings"].append(emb.numpy().astype(np.float16))
+    parts["embeddings_tta"].append((0.5 * (emb + emb_f)).numpy().astype(np.float16))
+
+
+def predictions_from(parts: dict) -> "Predictions":
+    cat = {k: (np.concatenate(v) if v else None) for k, v in parts.items()}
+    return Predictions(cat["logits"], cat["flipped"], cat["tta"], cat["cams"], cat["embeddings"], cat["embeddings_tta"])
+
+
 @torch.no_grad()
 def predict(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64, threads: int = 2) -> Predictions:
     torch.set_num_threads(threads)
     net.eval()
-    parts: dict[str, list] = {k: [] for k in ("logits", "flipped", "tta", "cams", "embeddings", "embeddings_tta")}
+    parts: dict[str, list] = {k: [] for k in PARTS}
     for s in range(0, len(images_u8), batch):
         x = to_float(images_u8, np.arange(s, min(s + batch, len(images_u8))))
         if hasattr(net, "maps"):
-            cam, emb = net.maps(x)
-            cam_f, emb_f = net.maps(torch.flip(x, dims=[3]))
-            cam_f = torch.flip(cam_f, dims=[2])
-            avg = 0.5 * (cam + cam_f)
-            parts["logits"].append(net.pool(cam).numpy())
-            parts["flipped"].append(net.pool(cam_f).numpy())
-            parts["tta"].append(net.pool(avg).numpy())
-            parts["cams"].append(avg.numpy().astype(np.float16))
-            parts["embeddings"].append(emb.numpy().astype(np.float16))
-            parts["embeddings_tta"].append((0.5 * (emb + emb_f)).numpy().astype(np.float16))
+            add_map_outputs(parts, net, net.maps(x), net.maps(torch.flip(x, dims=[3])))
         else:
             lo, fl = net(x).float().numpy(), net(torch.flip(x, dims=[3])).float().numpy()
             parts["logits"].append(lo)
@@ -211,5 +225,4 @@ def predict(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64, thr
     if not parts["logits"]:
         z = np.zeros(0, np.float32)
         return Predictions(z, z, z, np.zeros((0, 0, 0), np.float16), np.zeros((0, 0), np.float16))
-    cat = {k: (np.concatenate(v) if v else None) for k, v in parts.items()}
-    return Predictions(cat["logits"], cat["flipped"], cat["tta"], cat["cams"], cat["embeddings"], cat["embeddings_tta"])
+    return predictions_from(parts)
