@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
+import threading
 from typing import Callable, Optional
 
 from core.scope.verdict import OUT_OF_SCOPE
@@ -34,29 +34,53 @@ def describe(item, thresholds, new: bool, display: Callable) -> str:  # noqa: AN
     return line + (f"  FLAGGED {flag}" if flag else "")
 
 
+class _Stopping:
+    """Set by the first Ctrl+C / SIGTERM; ``is_set()`` is also true when the scan's own ``cancel`` is (the
+    database failing), so a scan in progress stops at its next file either way."""
+
+    def __init__(self, cancel) -> None:  # noqa: ANN001
+        self.requested = threading.Event()
+        self._cancel = cancel
+
+    def is_set(self) -> bool:
+        return self.requested.is_set() or self._cancel.is_set()
+
+    def wait(self, timeout: float) -> None:
+        self.requested.wait(timeout)
+
+
 def watch_folder(root, model, watch, *, summary, known_batch, on_item, drain, thresholds, interval_s: float,  # noqa: ANN001
                  cancel, workers: Optional[int], batch_size: int, say: Callable, display: Callable) -> int:
     """Watch until Ctrl+C / SIGTERM (see the module docstring); ``drain()`` waits until every result
-    handed to ``on_item`` is stored. Returns the exit status."""
+    handed to ``on_item`` is stored. Returns the exit status.
+
+    The signals only set an event (nothing is raised in the middle of a scan or a database write); the
+    loop and a scan in progress see it within one file. A second Ctrl+C interrupts at once (the results
+    already handed over are still written)."""
     from core.scan import scan
 
     watch.handled((i.path, i.size, i.mtime_ns) for i in summary.items if i.size or i.mtime_ns)
-    previous = signal.getsignal(signal.SIGTERM)
+    stopping = _Stopping(cancel)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def stop(_signo, _frame) -> None:  # noqa: ANN001
-        raise KeyboardInterrupt
+        stopping.requested.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl+C: KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    for sig in previous:
+        signal.signal(sig, stop)
     scored = flagged = 0
     waiting = f", {watch.pending} still being written" if watch.pending else ""
     say(f"Watching {display(root)} for new images every {interval_s:g} s{waiting} (Ctrl+C to stop)")
     try:
-        while not cancel.is_set():
-            time.sleep(watch.settler.settle_s if watch.pending else interval_s)
+        while not stopping.is_set():
+            stopping.wait(watch.settler.settle_s if watch.pending else interval_s)
+            if stopping.is_set():
+                break
             found = watch.poll()
             if not found.settled:
                 continue
-            s = scan(root, model, files=found.settled, known_batch=known_batch, on_item=on_item, cancel=cancel,
+            s = scan(root, model, files=found.settled, known_batch=known_batch, on_item=on_item, cancel=stopping,
                      workers=workers, batch_size=batch_size)
             drain()
             for item in s.items:
@@ -67,7 +91,8 @@ def watch_folder(root, model, watch, *, summary, known_batch, on_item, drain, th
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         drain()
     if cancel.is_set():
         return 1

@@ -77,7 +77,7 @@ def test_exported_graph_agrees_with_torch(lite, torch_mod):
     assert parity(graph, onnx_bytes, batch) <= 1e-4
 
 
-def test_frozen_versions_stay_out_of_older_recipes_tags():
+def test_frozen_versions_stay_out_of_older_recipes_tags(torch_mod):
     """Recipes from before ``frozen_versions`` existed keep their tags, so their fold files resume."""
     from core.training.recipe import Recipe, lite_recipe
 
