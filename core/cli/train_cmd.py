@@ -27,7 +27,8 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=int, metavar="N", help="training epochs (default: the recipe's: 6 for lite0, 18 for triagenet)")
     p.add_argument("--cv-folds", type=int, default=5, metavar="K", help="cross-validation folds (default 5, at least 2)")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default: lite0 1e-3, its fine-tuned top blocks x0.3; triagenet 3e-3; with --init a fifth of that)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: lite0 1e-3, its fine-tuned top blocks "
+                   "x0.3; triagenet 3e-3; with --init a fifth of that)")
     p.add_argument("--name", default="triagenet", help="model name (default triagenet)")
     p.add_argument("--version", help="model version (default local-YYYYMMDD-HHMM)")
     p.add_argument("--size", type=int, choices=range(64, 513, 32), metavar="PX",
