@@ -49,6 +49,9 @@ def register(sub) -> None:
                    "the fracture boxes) or gap (1.0.0's: global average pooling, image labels only)")
     p.add_argument("--box-weight", type=float, metavar="W",
                    help="weight of the per-cell loss from fracture boxes (map16 head; default 1.0, 0 = image labels only)")
+    p.add_argument("--trunk-versions", type=int, metavar="N",
+                   help="lite0: how many versions of each image the frozen trunk's cache holds (the image, its flip "
+                   "and N-2 augmentations; default 4); a cache with fewer is extended, not recomputed")
     p.add_argument("--compare", type=Path, action="append", default=[], metavar="CARD.json",
                    help="an earlier model's card to list beside this one in the comparison table (repeatable)")
     p.add_argument("--baseline-from", type=Path, metavar="CARD.json",
@@ -80,7 +83,8 @@ def _train(args: argparse.Namespace) -> int:
                         seed=args.seed, lr=args.lr, name=args.name, version=args.version, size=args.size,
                         cache=args.cache, workdir=args.workdir, seed_baseline=args.seed_baseline,
                         seed_baseline_epochs=args.seed_baseline_epochs, tta=args.tta,
-                        backbone=args.backbone, head=args.head, box_weight=args.box_weight, compare=args.compare,
+                        backbone=args.backbone, head=args.head, box_weight=args.box_weight, trunk_versions=args.trunk_versions,
+                        compare=args.compare,
                         baseline_from=args.baseline_from,
                         notes=args.note, command=_command(args))
     try:

@@ -148,29 +148,46 @@ class TrunkFeatures:
 
 def trunk_features(net: Lite0Map16, images_u8: np.ndarray, masks: np.ndarray, versions: int, *, seed: int = 0,
                    cache: Path | None = None, threads: int = 2, log=print) -> TrunkFeatures:
-    """Compute (or load from ``cache``, a folder) the trunk's features of ``images_u8`` (N,S,S) uint8."""
+    """Compute (or load from ``cache``, a folder) the trunk's features of ``images_u8`` (N,S,S) uint8.
+
+    Version ``v`` is the same whatever ``versions`` is (one augmentation generator, drawn in order), so a
+    cache holding fewer versions is extended: its versions are reused, the generator is replayed through
+    them (augmentation only, no trunk pass) and only the new versions are computed; a cache holding more
+    versions gives its first ``versions``."""
     from core.training.loop import augment, to_float
 
     if versions < 2:
         raise ValueError("frozen_versions must be at least 2 (the image and its flip)")
     n = len(images_u8)
     fpath = mpath = None
+    have: tuple[np.ndarray, np.ndarray] | None = None
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
         fpath, mpath = cache / "features.npy", cache / "masks.npy"
         if fpath.is_file() and mpath.is_file():
             feats, fm = np.load(fpath, mmap_mode="r"), np.load(mpath)
-            if feats.shape[:2] == (versions, n):
-                log(f"  reusing frozen-trunk features {fpath}")
-                return TrunkFeatures(np.ascontiguousarray(feats), fm)
+            if feats.shape[1] == n and feats.shape[0] >= versions:
+                log(f"  reusing frozen-trunk features {fpath} ({versions} of {feats.shape[0]} versions)")
+                return TrunkFeatures(np.ascontiguousarray(feats[:versions]), np.ascontiguousarray(fm[:versions]))
+            if feats.shape[1] == n and fm.shape[:2] == feats.shape[:2]:
+                have = (feats, fm)
+                log(f"  extending frozen-trunk features {fpath} from {feats.shape[0]} to {versions} versions")
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(seed)
     net = net.eval()
     feats: np.ndarray | None = None
     out_masks = np.zeros((versions, n) + masks.shape[1:], np.uint8)
+    reused = 0
+    if have is not None:
+        reused = int(have[0].shape[0])
+        feats = np.zeros((versions,) + tuple(have[0].shape[1:]), np.float16)
+        feats[:reused] = have[0]
+        out_masks[:reused] = have[1]
     t0 = time.time()
     with torch.no_grad():
         for v in range(versions):
+            if v < reused and v < 2:
+                continue  # the image and its flip draw nothing from the generator
             for s in range(0, n, 32):
                 idx = np.arange(s, min(s + 32, n))
                 x = to_float(images_u8, idx)
@@ -179,12 +196,15 @@ def trunk_features(net: Lite0Map16, images_u8: np.ndarray, masks: np.ndarray, ve
                     x, m = torch.flip(x, dims=[3]), torch.flip(m, dims=[3])
                 elif v >= 2:
                     x, m = augment(x, gen, m)
+                if v < reused:
+                    continue  # replayed for the generator's state only
                 f = net.features16(x)
                 if feats is None:
                     feats = np.zeros((versions, n) + tuple(f.shape[1:]), np.float16)
                 feats[v, idx] = f.numpy().astype(np.float16)
                 out_masks[v, idx] = (m[:, 0].numpy() > 0.5).astype(np.uint8)
-            log(f"  frozen-trunk features: version {v + 1}/{versions} of {n} images ({time.time() - t0:.0f}s)")
+            if v >= reused:
+                log(f"  frozen-trunk features: version {v + 1}/{versions} of {n} images ({time.time() - t0:.0f}s)")
     assert feats is not None
     if fpath is not None and mpath is not None:
         for path, arr in ((fpath, feats), (mpath, out_masks)):

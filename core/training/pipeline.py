@@ -73,6 +73,7 @@ class TrainOptions:
     backbone: str | None = None  # None/"lite0": the default recipe (3.0.0); "triagenet": 2.0.0's network
     head: str | None = None  # TriageNet's head; None: map16 (2.0.0); "gap": the 1.0.0 head
     box_weight: float | None = None  # per-cell box loss weight (None: the recipe's, 1.0)
+    trunk_versions: int | None = None  # lite0: cached trunk versions (image, flip, augmentations; None: the recipe's, 4)
     compare: list[Path] = field(default_factory=list)  # earlier model cards (.json) to list beside this one
     baseline_from: Path | None = None  # an earlier card whose seed-CNN baseline ran on the same data key and folds
     notes: list[str] = field(default_factory=list)
@@ -163,6 +164,12 @@ def train(opts: TrainOptions) -> Path:
         recipe.fit.cell_weight = 0.0 if opts.head == "gap" else MAP16_CELL_WEIGHT
     if opts.box_weight is not None:
         recipe.fit.cell_weight = float(opts.box_weight)
+    if opts.trunk_versions is not None:
+        if not recipe.frozen_trunk:
+            raise TrainError("--trunk-versions applies to the lite0 backbone (its frozen trunk's cached features)")
+        if opts.trunk_versions < 2:
+            raise TrainError("--trunk-versions must be at least 2 (the image and its flip)")
+        recipe.fit.frozen_versions = int(opts.trunk_versions)
     if opts.epochs:
         recipe.fit.epochs = opts.epochs
     if opts.lr:

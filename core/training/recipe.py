@@ -70,8 +70,9 @@ def _trunk(listing: Listing, images: np.ndarray, masks: np.ndarray, recipe: Reci
     """The frozen trunk's cached features for a Lite0 recipe (computed once per data and recipe)."""
     from core.training.lite import trunk_features
 
-    key = hashlib.sha256(json.dumps([data_key(listing), recipe.size, recipe.fit.frozen_versions, recipe.fit.seed,
-                                     recipe.arch], sort_keys=True).encode()).hexdigest()[:12]
+    # One cache per data, size, seed and trunk, whatever the number of versions (a cache with fewer is extended).
+    key = hashlib.sha256(json.dumps([data_key(listing), recipe.size, recipe.fit.seed, recipe.arch],
+                                    sort_keys=True).encode()).hexdigest()[:12]
     cache = Path(workdir) / f"trunk-{key}" if workdir is not None else None
     return trunk_features(make_net(recipe), images, masks, recipe.fit.frozen_versions, seed=recipe.fit.seed,
                           cache=cache, threads=recipe.fit.threads, log=log)

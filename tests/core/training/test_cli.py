@@ -110,3 +110,13 @@ def test_train_box_supervised_head_reports_localisation_and_comparison(fracatlas
     images, ok, _ = load_images(load_folder(fracatlas_dir), 64, tmp_path / "cache")
     _, _, emb = run_onnx(model.read_bytes(), to_tensor(images[ok]), embedding=True)
     assert np.allclose(emb.mean(0), card["scope"]["content"]["mean"], atol=2e-3)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--trunk-versions", "1"], "--trunk-versions must be at least 2"),
+    (["--backbone", "triagenet", "--trunk-versions", "6"], "--trunk-versions applies to the lite0 backbone"),
+])
+def test_trunk_versions_are_checked(export_dir, tmp_path, torch_mod, capsys, extra, message):
+    assert main(["train", "--data", str(export_dir), "--out", str(tmp_path / "o"), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").glob("*.onnx"))

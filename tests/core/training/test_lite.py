@@ -77,6 +77,23 @@ def test_exported_graph_agrees_with_torch(lite, torch_mod):
     assert parity(graph, onnx_bytes, batch) <= 1e-4
 
 
+def test_a_cache_with_fewer_versions_is_extended_to_what_a_fresh_run_computes(lite, torch_mod, tmp_path):
+    images = _images(40, seed=3)  # more than one batch of 32: the generator is replayed across batches
+    masks = np.zeros((40, 64, 64), np.uint8)
+    masks[::3, 20:40, 8:30] = 1
+    net = lite.Lite0Map16().eval()
+    fresh = lite.trunk_features(net, images, masks, 4, seed=5, cache=tmp_path / "fresh", log=lambda _m: None)
+    lite.trunk_features(net, images, masks, 3, seed=5, cache=tmp_path / "grown", log=lambda _m: None)
+    logs = []
+    grown = lite.trunk_features(net, images, masks, 4, seed=5, cache=tmp_path / "grown", log=logs.append)
+    assert any("extending" in m for m in logs)
+    assert sum("frozen-trunk features: version" in m for m in logs) == 1  # only version 4 was computed
+    assert np.array_equal(grown.feats, fresh.feats) and np.array_equal(grown.masks, fresh.masks)
+    assert not np.array_equal(grown.feats[3], grown.feats[2])  # two different augmentations
+    fewer = lite.trunk_features(net, images, masks, 2, seed=5, cache=tmp_path / "grown", log=lambda _m: None)
+    assert fewer.versions == 2 and np.array_equal(fewer.feats, fresh.feats[:2])
+
+
 def test_frozen_versions_stay_out_of_older_recipes_tags(torch_mod):
     """Recipes from before ``frozen_versions`` existed keep their tags, so their fold files resume."""
     from core.training.recipe import Recipe, lite_recipe
