@@ -45,13 +45,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from tests.benchmarks.machine import effective_cores  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "fracatlas" / "images"
 CLI = "import sys; from desktop.launcher import main; sys.exit(main())"
@@ -291,28 +292,6 @@ def run_app(mode: str, root: Path, db_url: str, env: dict, tmp: Path, fresh_s: f
 
 
 # -------------------------------------------------------------------------------------------- main
-def effective_cores(seconds: float = 0.5) -> float:
-    block = b"x" * (1 << 22)
-
-    def rate(n: int) -> float:
-        count = [0] * n
-        stop = time.perf_counter() + seconds
-
-        def work(i: int) -> None:
-            while time.perf_counter() < stop:
-                hashlib.sha256(block).digest()
-                count[i] += 1
-
-        ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        return sum(count) / seconds
-
-    return rate(os.cpu_count() or 2) / rate(1)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", type=int, default=10_000)

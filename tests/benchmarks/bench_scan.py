@@ -40,6 +40,7 @@ from core.imaging.preprocess import letterbox, prepare, to_tensor  # noqa: E402
 from core.imaging.reader import read_image  # noqa: E402
 from core.model import ModelError, find_default_model, load_model, thread_plan  # noqa: E402
 from core.scan import scan  # noqa: E402
+from tests.benchmarks.machine import effective_cores  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -166,32 +167,6 @@ def make_j2k(dest: Path, n: int) -> None:
 
 
 # ---------------------------------------------------------------------------------- measurements
-def effective_cores(threads: int, seconds: float = 0.5) -> float:
-    """How many cores this process really gets now (SHA-256 releases the GIL): on a shared machine
-    other jobs take their part, and every figure below should be read with this one."""
-    import threading
-
-    block = b"x" * (1 << 22)
-
-    def rate(n: int) -> float:
-        count = [0] * n
-        stop = time.perf_counter() + seconds
-
-        def work(i: int) -> None:
-            while time.perf_counter() < stop:
-                hashlib.sha256(block).digest()
-                count[i] += 1
-
-        ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        return sum(count) / seconds
-
-    return rate(threads) / rate(1)
-
-
 def files_of(root: Path) -> list[Path]:
     return [f.path for f in discover(root)]
 
