@@ -15,6 +15,11 @@ of the display image (DICOM: windowed with the file's VOI LUT/window, MONOCHROME
 pixels the model scores; JPEG/PNG/TIFF/BMP: EXIF orientation applied). No DICOM header, EXIF, ICC
 profile or PNG text chunk is written.
 
+Each row carries the image's pseudonymous study key (``study``, ``core.studies``: the same key the
+worklist shows, keyed with the same secret; DICOM by StudyInstanceUID, other files by the grouping
+rule named in the JSON header's ``study_grouping``), which ``fracture-triage train --data`` uses as the
+cross-validation group, so the views of one study never straddle a split.
+
 Each row carries the scope verdict (``scope``, ``scope_reason``) of the model version the reader saw
 and any "in scope after all" mark in force (``scope_marked_by``/``scope_marked_at``): the gate's next
 fit counts marked images as in scope (``core.scope.exports.gate_rows``).
@@ -43,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Optional
 
 from core.store.models import LABELS
+from core.studies import GROUPINGS, StudyKeys
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.model.card import Thresholds
@@ -50,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 COLUMNS = (
     "image_id",
+    "study",  # pseudonymous study key (core.studies): the cross-validation group of a retraining
     "file",
     "label",
     "reviewer",
@@ -209,6 +216,7 @@ def export_labels(
     labels: Optional[Iterable[str]] = None,
     thresholds: Optional["Thresholds"] = None,
     force: bool = False,
+    study_grouping: str = "folder",
     on_progress: Optional[Callable[[int, int], None]] = None,
     cancel: Optional[threading.Event] = None,
 ) -> ExportSummary:
@@ -216,7 +224,8 @@ def export_labels(
 
     ``reviewer``: only images whose current decision is by this reviewer; ``since``: decided at or
     after (a date means its start, UTC); ``labels``: subset of fracture/no_fracture/doubt;
-    ``thresholds``: the model card's, to fill model_flag/agrees_with_model (empty without).
+    ``thresholds``: the model card's, to fill model_flag/agrees_with_model (empty without);
+    ``study_grouping``: how files other than DICOM form studies (``core.config``'s, for the study column).
     """
     from core import APP_NAME, app_version
 
@@ -224,6 +233,8 @@ def export_labels(
     bad = [x for x in wanted if x not in LABELS]
     if bad:
         raise ExportError(f"unknown label(s) {', '.join(bad)}; use {', '.join(LABELS)}")
+    if study_grouping not in GROUPINGS:
+        raise ExportError(f"unknown study grouping {study_grouping!r}; use {', '.join(GROUPINGS)}")
     since_utc = _as_utc(since)
     out = Path(out).absolute()
     _check_destination(out, force)
@@ -242,6 +253,7 @@ def export_labels(
     scopes = _verdicts(store, chosen)
     marks = store.scope_marks([d.image_id for d in chosen])
     secret = store.pseudonym_secret()
+    studies = StudyKeys(secret, study_grouping)
 
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -270,6 +282,7 @@ def export_labels(
             rows.append(
                 {
                     "image_id": pid,
+                    "study": studies.key(row_info.path, row_info.study_uid) if row_info else "",
                     "file": file_name,
                     "label": d.label,
                     "reviewer": d.reviewer,
@@ -322,6 +335,7 @@ def export_labels(
                 "labels": list(wanted),
                 "images": images,
             },
+            "study_grouping": study_grouping,
             "counts": counts,
             "model_versions": sorted({d.model_version for d in chosen if d.model_version}),
             "thresholds": None

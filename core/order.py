@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from core.reading import MODEL_COLUMNS
 from core.worklist import Change, Subscribers, WorkItem, Worklist
@@ -31,7 +31,10 @@ FLAG_RANK = {"definite": 2, "suspicious": 1}
 
 
 def row_key(item: WorkItem) -> str:
-    """How a row is named: its image id, or the path of a file that could not be read."""
+    """How a row is named: its image id, or the path of a file that could not be read (a study row of
+    the study mode: ``study:<key>``, ``core.studies.StudyItem.row_key``)."""
+    if item.is_study:
+        return item.row_key  # type: ignore[attr-defined]
     return item.image_id if item.error is None and item.image_id else str(item.path)
 
 
@@ -175,6 +178,14 @@ class ReviewOrder:
         assert item is not None, key
         return item
 
+    def item(self, key: str) -> Optional[WorkItem]:
+        """The row named ``key`` (shown or not)."""
+        return self.worklist.item(key)
+
+    def row_for_image(self, key: str) -> Optional[int]:
+        """The row showing an image (here: its own row)."""
+        return self.row_of(key)
+
     def row_of(self, key: Optional[str]) -> Optional[int]:
         """The row of an image id (or of an unreadable file's path), or None when it is not shown."""
         if not key:
@@ -195,14 +206,15 @@ class ReviewOrder:
         n = len(self)
         return None if n == 0 else max(min(row - 1, n - 1), 0)
 
-    def next_to_review(self, row: int, skip: Optional[str] = None) -> Optional[int]:
-        """First row at or after ``row`` still to review (other than ``skip``, and not open at another
-        reader's workstation), else the first from the top; None when nothing is left."""
+    def next_to_review(self, row: int, skip: Optional[str | Iterable[str]] = None) -> Optional[int]:
+        """First row at or after ``row`` still to review (other than ``skip``: a row key or several, and
+        not open at another reader's workstation), else the first from the top; None when nothing is left."""
         n = len(self)
         start = min(max(row, 0), n)
+        skips = frozenset() if skip is None else frozenset((skip,)) if isinstance(skip, str) else frozenset(skip)
         for i in itertools.chain(range(start, n), range(0, start)):
             item = self[i]
-            if item.to_review and not item.held and (skip is None or row_key(item) != skip):
+            if item.to_review and not item.held and row_key(item) not in skips:
                 return i
         return None
 

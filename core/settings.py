@@ -43,6 +43,11 @@ class Settings(BaseModel):
     backups_keep: int = Field(default=7, ge=0, le=3650)  # daily database backups kept; 0: none
     show_thumbnails: bool = True  # worklist thumbnails (off: none are made or shown)
     thumbnail_cache_mb: int = Field(default=512, ge=16, le=100_000)  # local thumbnail cache bound (core.thumbnails)
+    # studies (core.studies): how non-DICOM files are grouped, the study score, and whether the
+    # worklist lists studies (True) or images
+    study_grouping: Literal["folder", "name_prefix", "file"] = "folder"
+    study_score: Literal["max", "noisy_or"] = "max"
+    worklist_by_study: bool = False
 
     MAX_RECENT: ClassVar[int] = MAX_RECENT
 

@@ -16,7 +16,9 @@ in the new list), 'removed' (rows first..last are gone, indices in the list befo
 calls begin…/end… back to back (beginInsertRows(first, last); count = len(worklist); endInsertRows()).
 
 The order the reviewer goes through (a column sort, next/previous, next to review) is
-``core.order.ReviewOrder``'s, over this list.
+``core.order.ReviewOrder``'s, over this list. Each item carries its pseudonymous study key (``study``,
+``core.studies``) when the worklist is given ``StudyKeys``; ``watch_items`` tells the study mode
+(``core.study_order``) of every row's change whatever the filter.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Optiona
 
 from core.reading import MODEL_FILTERS, Reading
 from core.results import ERROR, ScanItem
+from core.studies import StudyKeys
 
 OUT_OF_SCOPE = "out_of_scope"  # core.scope.verdict.OUT_OF_SCOPE (results-level constant, no import)
 
@@ -78,6 +81,10 @@ class WorkItem:
     settled: bool = False  # nothing left for this reader without a label of their own (core.reading)
     held: bool = False  # another reader has it open now (an unexpired claim): "next" skips it
     readers_text: Optional[str] = None  # adjudicators only: each reader's label ("A: fracture · B: doubt")
+    study: Optional[str] = None  # pseudonymous study key (core.studies); None without StudyKeys
+    study_kind: Optional[str] = None  # 'dicom' | 'folder' | 'name_prefix' | 'file'
+
+    is_study = False
 
     @property
     def out_of_scope(self) -> bool:
@@ -210,9 +217,11 @@ class Worklist:
         root: Optional[Path] = None,
         model_version: Optional[str] = None,
         reading: Optional[Reading] = None,
+        study_keys: Optional[StudyKeys] = None,
     ) -> None:
         self.store = store
         self.reading = reading or Reading()
+        self.study_keys = study_keys
         self.thresholds = thresholds
         self.root = Path(root).absolute() if root is not None else None
         self.model_version = model_version
@@ -229,11 +238,18 @@ class Worklist:
         self._touched: dict[str, int] = {}
         self.last_event = 0
         self._subscribers = Subscribers()
+        self._watchers: list[Callable[[Optional[str], Optional[WorkItem], Optional[WorkItem]], None]] = []
         self.stats = {"sorts": 0, "inserts": 0}
 
     # ------------------------------------------------------------------ building
     def _flag(self, p: Optional[float], out_of_scope: bool = False) -> Optional[str]:
         return None if p is None or out_of_scope else self.thresholds.flag(p)
+
+    def _study(self, path: Path, study_uid: Optional[str]) -> dict:
+        if self.study_keys is None:
+            return {}
+        key, kind = self.study_keys.of(path, study_uid)
+        return {"study": key, "study_kind": kind}
 
     def _with_scope(self, item: WorkItem) -> WorkItem:
         """The item with its flag settled by its scope: an out-of-scope image never carries a flag."""
@@ -309,6 +325,7 @@ class Worklist:
                 scope_reason=r.scope_reason,
                 scope_marked_by=mark.reviewer if mark else None,
                 scope_marked_at=mark.at if mark else None,
+                **self._study(Path(r.path), r.study_uid),
             ))
         for e in snapshot.errors:
             self._items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
@@ -320,6 +337,7 @@ class Worklist:
         self.stats["sorts"] += 1
         self._recount()
         self._rebuild_view()
+        self._tell(None, None, None)
 
     def reload(self) -> None:
         """``apply(load())`` on the calling thread (tools and tests; the desktop splits the two)."""
@@ -356,6 +374,7 @@ class Worklist:
             view=None,
             error=error or "could not be read",
             error_kind=kind,
+            **self._study(path, None),
         )
 
     def _recount(self) -> None:
@@ -436,6 +455,7 @@ class Worklist:
                     readers_text=others.get(si.image_id),
                     scope=si.scope,
                     scope_reason=si.scope_reason,
+                    **self._study(path, dicom.study_uid if dicom else None),
                 )),
             )
 
@@ -541,6 +561,7 @@ class Worklist:
                 i = bisect.bisect_left(self._view, sk)
                 self._view.insert(i, sk)
                 self._emit(Change("inserted", i, i))
+            self._tell(key, None, item)
             return
         sk = self._sk[key]
         self._count(old, -1)
@@ -558,6 +579,7 @@ class Worklist:
             i = bisect.bisect_left(self._view, sk)
             self._view.insert(i, sk)
             self._emit(Change("inserted", i, i))
+        self._tell(key, old, item)
 
     def _remove(self, key: str) -> None:
         item = self._items.pop(key)
@@ -569,6 +591,7 @@ class Worklist:
             i = bisect.bisect_left(self._view, sk)
             del self._view[i]
             self._emit(Change("removed", i, i))
+        self._tell(key, item, None)
 
     # ------------------------------------------------------------------ the view
     @property
@@ -627,3 +650,24 @@ class Worklist:
 
     def _emit(self, change: Change) -> None:
         self._subscribers.emit(change)
+
+    def watch_items(self, callback: Callable[[Optional[str], Optional[WorkItem], Optional[WorkItem]], None]
+                    ) -> Callable[[], None]:
+        """``callback(key, old, new)`` after every row change whatever the filter (``old`` None: a new
+        row; ``new`` None: a row gone); ``callback(None, None, None)`` after ``apply`` (everything new).
+        Returns the function that stops it."""
+        self._watchers.append(callback)
+
+        def stop() -> None:
+            if callback in self._watchers:
+                self._watchers.remove(callback)
+
+        return stop
+
+    def _tell(self, key: Optional[str], old: Optional[WorkItem], new: Optional[WorkItem]) -> None:
+        for cb in list(self._watchers):
+            cb(key, old, new)
+
+    def all_items(self) -> Iterable[tuple[str, WorkItem]]:
+        """Every row (key, item), whatever the filter, in the worklist's order."""
+        return ((self._key_of[sk], self._items[self._key_of[sk]]) for sk in self._all)

@@ -8,6 +8,8 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+from core.studies import GROUPINGS
+
 
 def _since(value: str):  # noqa: ANN202
     try:
@@ -39,6 +41,8 @@ def register(sub) -> None:  # noqa: ANN001
     p.add_argument("--model", metavar="PATH", type=Path, help="model whose active thresholds define the flag (default: $FRACTURE_TRIAGE_MODEL, else the "
                    "settings' model, else the installed one)")
     p.add_argument("--force", action="store_true", help="replace a non-empty destination folder")
+    p.add_argument("--study-grouping", choices=GROUPINGS, help="how files other than DICOM form the `study` "
+                   "column (default: $FRACTURE_TRIAGE_STUDY_GROUPING, else the settings', else folder)")
     p.set_defaults(func=run)
 
 
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from core.export import ExportError, export_labels
     from core.store import StoreError, open_store
 
-    config = resolve(db=args.db, model=args.model)
+    config = resolve(db=args.db, model=args.model, study_grouping=args.study_grouping)
     try:
         store = open_store(config.db_url, backups_keep=config.backups_keep)
     except StoreError as exc:
@@ -77,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             labels=args.labels,
             thresholds=_thresholds(config, store),
             force=args.force,
+            study_grouping=config.study_grouping,
         )
     except (ExportError, StoreError) as exc:
         raise CliError(str(exc)) from None

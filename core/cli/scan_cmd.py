@@ -24,18 +24,21 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import secrets
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Optional
 
 from core.cli import CliError
 from core.fileio import atomic_write
 from core.imaging.warn import PREFIX as WARNING_PREFIX
 from core.scope.verdict import OUT_OF_SCOPE
+from core.studies import GROUPINGS, StudyKeys
 
-CSV_COLUMNS = ("path", "status", "probability", "model_version", "flag", "error", "note", "scope", "scope_reason")
+CSV_COLUMNS = ("path", "study", "status", "probability", "model_version", "flag", "error", "note", "scope", "scope_reason")
 _CSV_STATUS = {"scored": "scored", "reused": "scored", "duplicate": "duplicate", "error": "error"}
 
 
@@ -63,6 +66,8 @@ def register(sub) -> None:
                    help="with --watch: walk the folder every S seconds (default 5)")
     p.add_argument("--settle", type=float, default=None, metavar="S",
                    help="with --watch: a file is read once its size and time stayed the same for S seconds (default 2)")
+    p.add_argument("--study-grouping", choices=GROUPINGS, help="how files other than DICOM form the CSV's `study` "
+                   "column (default: $FRACTURE_TRIAGE_STUDY_GROUPING, else the settings', else folder)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print each file's decoder warnings (pydicom, "
                    "Pillow) to stderr as they occur; they are always in the CSV's note column")
     p.set_defaults(func=run)
@@ -123,8 +128,14 @@ def _open_store(config):
         raise CliError(f"cannot use the database: {exc}") from None
 
 
-def _csv_rows(summary, thresholds=None):
+def _csv_rows(summary, thresholds=None, studies: Optional[StudyKeys] = None):
     rows = []
+    studies = studies or StudyKeys(secrets.token_bytes(32))
+
+    def study(path, meta=None) -> str:  # noqa: ANN001
+        dicom = meta.dicom if meta is not None else None
+        return studies.key(path, dicom.study_uid if dicom is not None else None)
+
     for it in summary.items:
         prob = "" if it.probability is None else f"{it.probability:.6f}"
         note = "; ".join(it.meta.notes) if it.meta is not None else ""
@@ -132,10 +143,11 @@ def _csv_rows(summary, thresholds=None):
         flag = ""
         if thresholds is not None and it.status != "error" and it.scope != OUT_OF_SCOPE:
             flag = thresholds.flag(it.probability) or ""
-        rows.append(((group, -(it.probability or 0.0)), display(it.path), _CSV_STATUS.get(it.status, it.status), prob,
+        rows.append(((group, -(it.probability or 0.0)), display(it.path), study(it.path, it.meta),
+                     _CSV_STATUS.get(it.status, it.status), prob,
                      it.model_version or "", flag, it.error or "", note, it.scope or "", it.scope_reason or ""))
     for path, reason in summary.discovery.skipped:
-        rows.append(((2, 0.0), display(path), "skipped", "", "", "", reason, "", "", ""))
+        rows.append(((2, 0.0), display(path), study(path), "skipped", "", "", "", reason, "", "", ""))
     rows.sort(key=lambda r: (r[0], r[1]))
     return [r[1:] for r in rows]
 
@@ -158,10 +170,11 @@ def _reason_group(reason: Optional[str]) -> str:
     return text.split(" (", 1)[0]
 
 
-def write_csv(path: Path, summary, thresholds=None) -> int:
+def write_csv(path: Path, summary, thresholds=None, studies: Optional[StudyKeys] = None) -> int:
     """Write the CSV atomically (temp file + rename); returns the number of rows. ``thresholds``: the
-    active ones (``flag`` column; empty without)."""
-    rows = _csv_rows(summary, thresholds)
+    active ones (``flag`` column; empty without); ``studies``: the database's study keys (``study``
+    column; without, keys from a secret made for this CSV only, so they match nothing else)."""
+    rows = _csv_rows(summary, thresholds, studies)
     with atomic_write(path, newline="") as fh:
         w = csv.writer(fh)
         w.writerow(CSV_COLUMNS)
@@ -229,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
         from core.watch import SETTLE_S, FolderWatch
 
         watch = FolderWatch(root, args.settle if args.settle is not None else SETTLE_S)
-    config = resolve(db=args.db, model=args.model)
+    config = resolve(db=args.db, model=args.model, study_grouping=args.study_grouping)
     store = None if args.no_store else _open_store(config)
     try:
         resolved = Registry().resolve(config.model_path, config.model_source, store)
@@ -242,6 +255,12 @@ def run(args: argparse.Namespace) -> int:
     if resolved.note:
         _say(f"note: {resolved.note}", sys.stderr)
     active = active_thresholds(store, model.card)
+    try:  # the database's own study keys (the worklist's and the export's); --no-store: this CSV's only
+        secret = store.pseudonym_secret() if store is not None else secrets.token_bytes(32)
+    except Exception as exc:  # noqa: BLE001 - StoreError or a driver error: the database is unusable
+        store.close()
+        raise CliError(f"cannot use the database: {exc}") from None
+    studies = StudyKeys(secret, config.study_grouping)
     recorder = None
     writer: ThreadPoolExecutor | None = None
     cancel = threading.Event()
@@ -312,7 +331,7 @@ def run(args: argparse.Namespace) -> int:
         note = "Results not stored (--no-store)"
     if args.csv is not None:
         try:
-            n = write_csv(args.csv, summary, active.thresholds)
+            n = write_csv(args.csv, summary, active.thresholds, studies)
         except OSError as exc:
             raise CliError(f"cannot write the CSV {display(args.csv)}: {exc.strerror or exc}") from None
         note += f"\nCSV written to {display(args.csv)} ({n} rows)"

@@ -72,6 +72,11 @@ class Decision:
     db_user: Optional[str] = None  # PostgreSQL current_user
     reading: Optional[str] = None  # set on what record_decision/undo_last return: the image's reference
     # source after this event (single / agreed / disputed / adjudicated / unread), see core.store.readers
+    study: Optional[str] = None  # the image's pseudonymous study key when decided (revision 0007)
+    unit: Optional[str] = None  # 'study' | 'view' | None (the image list)
+    study_score: Optional[float] = None  # the study score shown
+    batch: Optional[str] = None  # the uid shared by the events of one study decision
+    group: tuple = ()  # on what undo_last returns: the undo events of the batch's other views
 
     @property
     def is_undo(self) -> bool:
@@ -101,6 +106,10 @@ def _decision(row) -> Decision:  # noqa: ANN001
         reading_mode=row.reading_mode,
         shown_ms=row.shown_ms,
         db_user=row.db_user,
+        study=row.study,
+        unit=row.unit,
+        study_score=row.study_score,
+        batch=row.batch,
     )
 
 
@@ -122,6 +131,10 @@ def _events_query():
         _D.c.reading_mode,
         _D.c.shown_ms,
         _D.c.db_user,
+        _D.c.study,
+        _D.c.unit,
+        _D.c.study_score,
+        _D.c.batch,
     ).join(_R, _R.c.id == _D.c.reviewer_id)
 
 
@@ -215,6 +228,35 @@ def last_redoable_id(conn: Connection, reviewer_id: int) -> Optional[int]:
         .limit(1)
     )
     return conn.execute(q).scalar()
+def undoable_in_batch(conn: Connection, reviewer_id: int, batch: str) -> list[int]:
+    """The reviewer's 'decide' events of one study decision (``batch``) that are not undone, newest first."""
+    q = (
+        select(_D.c.id)
+        .where(_D.c.reviewer_id == reviewer_id, _D.c.kind == KIND_DECIDE, _D.c.batch == batch)
+        .where(_not_undone())
+        .order_by(_D.c.id.desc())
+    )
+    return [i for (i,) in conn.execute(q)]
+
+
+def batch_undos(conn: Connection, undo: Decision) -> list[Decision]:
+    """The 'undo' events written together with ``undo`` (one undo of a study decision)."""
+    return batch_mates(conn, undo) if undo.batch else [undo]
+
+
+def batch_mates(conn: Connection, event: Decision) -> list[Decision]:
+    """The events written in the same step as ``event`` (one study decision, its undo or its redo):
+    same batch, kind, reviewer and time, and redo or not alike; just ``event`` outside a batch."""
+    if not event.batch:
+        return [event]
+    q = _events_query().where(_D.c.batch == event.batch, _D.c.kind == event.kind).order_by(_D.c.id)
+    return [d for d in map(_decision, conn.execute(q))
+            if d.decided_at == event.decided_at and d.reviewer == event.reviewer and d.is_redo == event.is_redo]
+
+
+def is_redone(conn: Connection, undo_id: int) -> bool:
+    """Whether a 'decide' event already redoes the undo event ``undo_id``."""
+    return conn.execute(select(_D.c.id).where(_D.c.undoes_id == undo_id, _D.c.kind == KIND_DECIDE).limit(1)).first() is not None
 
 
 def fill_missing_uids(conn: Connection) -> int:

@@ -37,6 +37,9 @@ ROLES = (ROLE_READER, ROLE_ADJUDICATOR)
 MODE_AIDED = "aided"  # the model's probability, flag and heatmap were shown
 MODE_BLINDED = "blinded"  # the model was hidden (and the order random)
 MODES = (MODE_AIDED, MODE_BLINDED)
+UNIT_STUDY = "study"  # a decision on a study row: every view decided at once (revision 0007)
+UNIT_VIEW = "view"  # one view of a study, decided in the study mode
+UNITS = (UNIT_STUDY, UNIT_VIEW)
 
 KIND_DECIDE = "decide"
 KIND_UNDO = "undo"
@@ -125,6 +128,7 @@ class DecisionEvent(SQLModel, table=True):
         Index("ix_decision_reviewer", "reviewer_id", "id"),
         Index("ix_decision_undoes", "undoes_id"),  # revision 0002
         Index("uq_decision_uid", "uid", unique=True),  # revision 0003
+        Index("ix_decision_batch", "batch"),  # revision 0007
     )
     id: Optional[int] = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
     image_id: str = Field(sa_column=Column(String, ForeignKey("image.id"), nullable=False))
@@ -148,6 +152,13 @@ class DecisionEvent(SQLModel, table=True):
     reading_mode: Optional[str] = None
     shown_ms: Optional[int] = None
     db_user: Optional[str] = None
+    # revision 0007 (core.studies): the image's pseudonymous study key, how the decision was made
+    # ('study': one key on a study row decided every view; 'view': one view in the study mode; None:
+    # the image list), the study score shown, and the uid shared by the events of one study decision
+    study: Optional[str] = None
+    unit: Optional[str] = None
+    study_score: Optional[float] = None
+    batch: Optional[str] = Field(default=None, sa_column=Column(String(32), nullable=True))
 
 
 class Claim(SQLModel, table=True):

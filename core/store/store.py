@@ -39,6 +39,8 @@ from core.store.models import (
     MODES,
     ROLE_READER,
     ROLES,
+    UNIT_STUDY,
+    UNITS,
     DecisionEvent,
     Image,
     Location,
@@ -77,6 +79,7 @@ class ImageRow:
     scope: Optional[str] = None  # the model's verdict (core.scope); None: not assessed
     scope_reason: Optional[str] = None
     scope_mark: Optional[ScopeMark] = None  # a reader's "in scope after all" mark in force, if any
+    study_uid: Optional[str] = None  # DICOM StudyInstanceUID (core.studies groups by it; never shown)
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,9 @@ class Store:
         reading_mode: Optional[str] = None,
         shown_ms: Optional[int] = None,
         uid: Optional[str] = None,
+        study: Optional[str] = None,
+        unit: Optional[str] = None,
+        study_score: Optional[float] = None,
     ) -> Decision:
         """Append a decision event; returns only after it is committed (fsynced with synchronous=FULL).
 
@@ -298,54 +304,104 @@ class Store:
         from showing the image (``shown_ms``) and on PostgreSQL the database user; it releases the
         reviewer's claim on the image. ``uid`` (32 hex): the caller's own id for this decision — a
         second call with the same uid returns the stored decision instead of adding one (an import
-        re-run after a crash); by default a new random one."""
+        re-run after a crash); by default a new random one. ``study``/``unit``/``study_score``: the
+        image's study key, 'view' when decided as one view of a study (``core.studies``)."""
+        args = self._decision_args(reviewer, label, reading_mode, shown_ms, unit)
+        if uid is not None and (len(uid) != 32 or any(c not in "0123456789abcdef" for c in uid)):
+            raise ValueError("a decision uid is 32 lower-case hex digits")
+        uid = uid or uuid.uuid4().hex  # made once: a retried attempt whose first try did commit is recognised
+        view = dict(image_id=image_id, model_version=model_version, probability=probability)
+
+        def work(conn: Connection) -> Decision:
+            return self._decide(conn, view, uid=uid, note=note, study=study, study_score=study_score, batch=None, **args)
+
+        return run_write(self.engine, work)
+
+    def record_study_decision(
+        self,
+        views: list[tuple[str, Optional[str], Optional[float]]],
+        reviewer: str,
+        label: str,
+        *,
+        study: str,
+        study_score: Optional[float] = None,
+        reading_mode: Optional[str] = None,
+        shown_ms: Optional[int] = None,
+        note: Optional[str] = None,
+    ) -> list[Decision]:
+        """One decision on a whole study: a 'decide' event per view ``(image id, model version,
+        probability shown)``, all in one transaction, each with the study key, unit 'study', the study
+        score and one shared ``batch`` uid (``undo_last`` undoes them together). Durable on return."""
+        if not views:
+            raise ValueError("a study decision needs at least one view")
+        args = self._decision_args(reviewer, label, reading_mode, shown_ms, UNIT_STUDY)
+        batch = uuid.uuid4().hex
+        uids = [uuid.uuid4().hex for _ in views]
+        rows = [dict(image_id=i, model_version=v, probability=p) for i, v, p in views]
+
+        def work(conn: Connection) -> list[Decision]:
+            return [self._decide(conn, view, uid=u, note=note, study=study, study_score=study_score, batch=batch, **args)
+                    for view, u in zip(rows, uids)]
+
+        return run_write(self.engine, work)
+
+    @staticmethod
+    def _decision_args(reviewer: str, label: str, reading_mode: Optional[str], shown_ms: Optional[int],
+                       unit: Optional[str]) -> dict:
+        """The checked common part of a decision (reviewer, label, mode, time, unit, when)."""
         if label not in LABELS:
             raise ValueError(f"label must be one of {', '.join(LABELS)}, not {label!r}")
         if reading_mode is not None and reading_mode not in MODES:
             raise ValueError(f"reading mode must be one of {', '.join(MODES)}, not {reading_mode!r}")
         if shown_ms is not None and shown_ms < 0:
             raise ValueError("the time to a decision cannot be negative")
+        if unit is not None and unit not in UNITS:
+            raise ValueError(f"a decision's unit is one of {', '.join(UNITS)}, not {unit!r}")
         reviewer = (reviewer or "").strip()
         if not reviewer:
             raise ValueError("a reviewer name is required for every decision")
-        now = _now()
-        if uid is not None and (len(uid) != 32 or any(c not in "0123456789abcdef" for c in uid)):
-            raise ValueError("a decision uid is 32 lower-case hex digits")
-        uid = uid or uuid.uuid4().hex  # made once: a retried attempt whose first try did commit is recognised
+        return dict(reviewer=reviewer, label=label, reading_mode=reading_mode, shown_ms=shown_ms, unit=unit, now=_now())
 
-        def work(conn: Connection) -> Decision:
-            # lock the image row: decisions on one image are serialised (FOR UPDATE; no-op on SQLite)
-            if conn.execute(select(_I.c.id).where(_I.c.id == image_id).with_for_update()).first() is None:
-                raise StoreError(f"image {image_id[:12]}… is not in the database (scan its folder first)", "unknown_image")
-            done = dec.by_uid(conn, uid)
-            if done is not None:
-                return done
-            reviewer_id = self._reviewer_id(conn, reviewer, now)
-            role = conn.execute(select(_R.c.role).where(_R.c.id == reviewer_id)).scalar_one()
-            current = dec.current_for(conn, image_id, reviewer)
-            db_user = conn.exec_driver_sql("SELECT current_user").scalar() if conn.dialect.name == "postgresql" else None
-            rd.release_claim(conn, image_id, reviewer_id)
-            new_id = conn.execute(
-                insert(_D).values(
-                    uid=uid,
-                    role=role,
-                    reading_mode=reading_mode,
-                    shown_ms=None if shown_ms is None else int(shown_ms),
-                    db_user=db_user,
-                    image_id=image_id,
-                    reviewer_id=reviewer_id,
-                    kind=KIND_DECIDE,
-                    label=label,
-                    note=note,
-                    created_at=now,
-                    model_version=model_version,
-                    probability=None if probability is None else float(probability),
-                    replaces_id=current.id if current else None,
-                )
-            ).inserted_primary_key[0]
-            return replace(dec.get(conn, new_id), reading=self._reading(conn, image_id))
-
-        return run_write(self.engine, work)
+    def _decide(self, conn: Connection, view: dict, *, uid: str, reviewer: str, label: str, note: Optional[str],
+                reading_mode: Optional[str], shown_ms: Optional[int], unit: Optional[str], study: Optional[str],
+                study_score: Optional[float], batch: Optional[str], now: datetime) -> Decision:
+        """Insert one 'decide' event inside the caller's transaction (see ``record_decision``)."""
+        image_id = view["image_id"]
+        # lock the image row: decisions on one image are serialised (FOR UPDATE; no-op on SQLite)
+        if conn.execute(select(_I.c.id).where(_I.c.id == image_id).with_for_update()).first() is None:
+            raise StoreError(f"image {image_id[:12]}… is not in the database (scan its folder first)", "unknown_image")
+        done = dec.by_uid(conn, uid)
+        if done is not None:
+            return done
+        reviewer_id = self._reviewer_id(conn, reviewer, now)
+        role = conn.execute(select(_R.c.role).where(_R.c.id == reviewer_id)).scalar_one()
+        current = dec.current_for(conn, image_id, reviewer)
+        db_user = conn.exec_driver_sql("SELECT current_user").scalar() if conn.dialect.name == "postgresql" else None
+        rd.release_claim(conn, image_id, reviewer_id)
+        probability = view["probability"]
+        new_id = conn.execute(
+            insert(_D).values(
+                uid=uid,
+                role=role,
+                reading_mode=reading_mode,
+                shown_ms=None if shown_ms is None else int(shown_ms),
+                db_user=db_user,
+                image_id=image_id,
+                reviewer_id=reviewer_id,
+                kind=KIND_DECIDE,
+                label=label,
+                note=note,
+                created_at=now,
+                model_version=view["model_version"],
+                probability=None if probability is None else float(probability),
+                replaces_id=current.id if current else None,
+                study=study,
+                unit=unit,
+                study_score=None if study_score is None else float(study_score),
+                batch=batch,
+            )
+        ).inserted_primary_key[0]
+        return replace(dec.get(conn, new_id), reading=self._reading(conn, image_id))
 
     def undo_last(self, reviewer: str) -> Optional[Decision]:
         """Undo the reviewer's latest decision that is not undone yet, as an 'undo' event (None: nothing to undo)."""
@@ -359,38 +415,29 @@ class Store:
             if rid is None:
                 return None
             done = dec.by_uid(conn, uid)
-            if done is not None:
-                return Decision(**{**done.__dict__, "restored": dec.current_for(conn, done.image_id, reviewer)})
+            if done is not None:  # a retried attempt whose first try committed: what it did
+                group = tuple(replace(e, restored=dec.current_for(conn, e.image_id, reviewer))
+                              for e in dec.batch_undos(conn, done) if e.id != done.id)
+                return replace(done, restored=dec.current_for(conn, done.image_id, reviewer), group=group)
             target_id = dec.last_undoable_id(conn, rid)
             if target_id is None:
                 return None
             target = dec.get(conn, target_id)
-            new_id = conn.execute(
-                insert(_D).values(
-                    uid=uid,
-                    image_id=target.image_id,
-                    reviewer_id=rid,
-                    kind=KIND_UNDO,
-                    created_at=now,
-                    undoes_id=target_id,
-                    role=target.role,
-                    reading_mode=target.reading_mode,
-                    db_user=(conn.exec_driver_sql("SELECT current_user").scalar()
-                             if conn.dialect.name == "postgresql" else None),
-                    model_version=target.model_version,
-                    probability=target.probability,
-                )
-            ).inserted_primary_key[0]
-            undo = dec.get(conn, new_id)
-            restored = dec.current_for(conn, target.image_id, reviewer)
-            return Decision(**{**undo.__dict__, "restored": restored, "reading": self._reading(conn, target.image_id)})
+            # a study decision is undone as a whole: every view of its batch not undone yet
+            others = [i for i in dec.undoable_in_batch(conn, rid, target.batch) if i != target_id] if target.batch else []
+            first = self._undo_one(conn, target, rid, uid, now)
+            group = tuple(self._undo_one(conn, dec.get(conn, i), rid, uuid.uuid4().hex, now) for i in others)
+            return replace(first, group=group)
 
         return run_write(self.engine, work)
 
     def redo_last(self, reviewer: str) -> Optional[Decision]:
         """Redo the reviewer's latest undo (``decisions.last_redoable_id``) as a new 'decide' event
         with the undone decision's label, note, model version and score, whose ``undoes`` is the undo
-        event (None: nothing to redo). Like undo, it is read from the log, so it survives a restart."""
+        event (None: nothing to redo). Like undo, it is read from the log, so it survives a restart.
+        The undo of a study decision is redone as a whole: every view's undo of that step is decided
+        again in the same transaction, keeping the study key, unit, study score and batch (so undo
+        takes them back together again); the other views' redo events are in ``group``."""
         reviewer = (reviewer or "").strip()
         now = _now()
         uid = uuid.uuid4().hex
@@ -401,39 +448,77 @@ class Store:
             if rid is None:
                 return None
             done = dec.by_uid(conn, uid)
-            if done is not None:
-                return done
+            if done is not None:  # a retried attempt whose first try committed: what it did
+                group = tuple(e for e in dec.batch_mates(conn, done) if e.id != done.id)
+                return replace(done, reading=self._reading(conn, done.image_id), group=group)
             undo_id = dec.last_redoable_id(conn, rid)
             if undo_id is None:
                 return None
             undo = dec.get(conn, undo_id)
-            target = dec.get(conn, undo.undoes)
-            conn.execute(select(_I.c.id).where(_I.c.id == target.image_id).with_for_update()).first()
-            role = conn.execute(select(_R.c.role).where(_R.c.id == rid)).scalar_one()
-            current = dec.current_for(conn, target.image_id, reviewer)
-            rd.release_claim(conn, target.image_id, rid)
-            new_id = conn.execute(
-                insert(_D).values(
-                    uid=uid,
-                    image_id=target.image_id,
-                    reviewer_id=rid,
-                    kind=KIND_DECIDE,
-                    label=target.label,
-                    note=target.note,
-                    created_at=now,
-                    model_version=target.model_version,
-                    probability=target.probability,
-                    replaces_id=current.id if current else None,
-                    undoes_id=undo_id,
-                    role=role,
-                    reading_mode=target.reading_mode,
-                    db_user=(conn.exec_driver_sql("SELECT current_user").scalar()
-                             if conn.dialect.name == "postgresql" else None),
-                )
-            ).inserted_primary_key[0]
-            return replace(dec.get(conn, new_id), reading=self._reading(conn, target.image_id))
+            others = [e for e in dec.batch_mates(conn, undo) if e.id != undo.id and not dec.is_redone(conn, e.id)]
+            first = self._redo_one(conn, undo, rid, uid, now)
+            group = tuple(self._redo_one(conn, e, rid, uuid.uuid4().hex, now) for e in others)
+            return replace(first, group=group)
 
         return run_write(self.engine, work)
+
+    def _redo_one(self, conn: Connection, undo: Decision, rid: int, uid: str, now: datetime) -> Decision:
+        """Insert the 'decide' event that redoes ``undo`` (inside the caller's transaction)."""
+        target = dec.get(conn, undo.undoes)
+        conn.execute(select(_I.c.id).where(_I.c.id == target.image_id).with_for_update()).first()
+        role = conn.execute(select(_R.c.role).where(_R.c.id == rid)).scalar_one()
+        current = dec.current_for(conn, target.image_id, target.reviewer)
+        rd.release_claim(conn, target.image_id, rid)
+        new_id = conn.execute(
+            insert(_D).values(
+                uid=uid,
+                image_id=target.image_id,
+                reviewer_id=rid,
+                kind=KIND_DECIDE,
+                label=target.label,
+                note=target.note,
+                created_at=now,
+                model_version=target.model_version,
+                probability=target.probability,
+                replaces_id=current.id if current else None,
+                undoes_id=undo.id,
+                role=role,
+                reading_mode=target.reading_mode,
+                db_user=(conn.exec_driver_sql("SELECT current_user").scalar()
+                         if conn.dialect.name == "postgresql" else None),
+                study=target.study,
+                unit=target.unit,
+                study_score=target.study_score,
+                batch=target.batch,
+            )
+        ).inserted_primary_key[0]
+        return replace(dec.get(conn, new_id), reading=self._reading(conn, target.image_id))
+
+    def _undo_one(self, conn: Connection, target: Decision, rid: int, uid: str, now: datetime) -> Decision:
+        """Insert the 'undo' event of ``target`` (inside the caller's transaction), with what it restores."""
+        new_id = conn.execute(
+            insert(_D).values(
+                uid=uid,
+                image_id=target.image_id,
+                reviewer_id=rid,
+                kind=KIND_UNDO,
+                created_at=now,
+                undoes_id=target.id,
+                role=target.role,
+                reading_mode=target.reading_mode,
+                db_user=(conn.exec_driver_sql("SELECT current_user").scalar()
+                         if conn.dialect.name == "postgresql" else None),
+                model_version=target.model_version,
+                probability=target.probability,
+                study=target.study,
+                unit=target.unit,
+                study_score=target.study_score,
+                batch=target.batch,
+            )
+        ).inserted_primary_key[0]
+        undo = dec.get(conn, new_id)
+        restored = dec.current_for(conn, target.image_id, target.reviewer)
+        return replace(undo, restored=restored, reading=self._reading(conn, target.image_id))
 
     def mark_scope(self, image_id: str, reviewer: str, *, in_scope: bool = True, model_version: Optional[str] = None,
                    scope_reason: Optional[str] = None) -> ScopeMark:
@@ -665,6 +750,7 @@ class Store:
                             scope=r.scope,
                             scope_reason=r.scope_reason,
                             scope_mark=scope_events.from_row(r),
+                            study_uid=r.study_uid,
                         )
                     )
             if len(groups) > 1:
@@ -697,7 +783,7 @@ class Store:
         mark = scope_events.latest_query(image_ids)
         loc, pred, mark = loc.subquery("loc"), pred.subquery("pred"), mark.subquery("mark")
         return (
-            select(_I.c.id, _I.c.body_part, _I.c.view_position, _I.c.format, _I.c.notes, loc.c.path,
+            select(_I.c.id, _I.c.body_part, _I.c.view_position, _I.c.format, _I.c.notes, _I.c.study_uid, loc.c.path,
                    pred.c.probability, pred.c.model_version, pred.c.scope, pred.c.scope_reason,
                    *scope_events.columns(mark))
             .join(loc, (loc.c.image_id == _I.c.id) & (loc.c.rn == 1))

@@ -4,8 +4,9 @@
   ten consecutive image ids (``id // 10``); body part / hardware / view columns kept as metadata, and
   the fracture boxes of ``fracture_boxes_coco.json`` when it is there (box-supervised training);
 * an app export in ImageFolder layout (``fracture/``, ``no_fracture/``; ``doubt/`` and anything else
-  ignored), optionally with the export's ``labels.csv``; every image is its own group (the export holds
-  no patient information by design).
+  ignored), optionally with the export's ``labels.csv``; the groups are its ``study`` column (the
+  pseudonymous study key, ``core.studies``: the views of one study stay on one side of every split);
+  an image without one (an export made before studies, or no ``labels.csv``) is its own group.
 
 Several folders can be combined (``combine``), e.g. a clinic's export mixed with FracAtlas.
 """
@@ -99,7 +100,42 @@ def load_export(folder: Path) -> Listing:
     if not paths:
         raise DataError(f"{folder} has no images under fracture/ or no_fracture/")
     ids = [str(p.relative_to(folder)) for p in paths]
-    return Listing(paths, np.asarray(labels), np.arange(len(paths), dtype=np.int64), ids, ["export"] * len(paths))
+    return Listing(paths, np.asarray(labels), export_groups(folder, ids), ids, ["export"] * len(paths))
+
+
+def export_studies(folder: Path) -> dict[str, str]:
+    """file (as in labels.csv, e.g. ``fracture/3f….png``) → its study key, from the export's labels.csv."""
+    table = Path(folder) / "labels.csv"
+    if not table.is_file():
+        return {}
+    with open(table, newline="", encoding="utf-8") as fh:
+        return {r["file"]: r["study"] for r in csv.DictReader(fh) if r.get("file") and r.get("study")}
+
+
+def export_groups(folder: Path, ids: list[str]) -> np.ndarray:
+    """Cross-validation groups of an export's images: one per study key; an image without a key alone."""
+    studies = export_studies(folder)
+    codes: dict[str, int] = {}
+    out = np.empty(len(ids), dtype=np.int64)
+    for n, i in enumerate(ids):
+        key = studies.get(Path(i).as_posix())
+        key = f"study:{key}" if key else f"image:{i}"
+        out[n] = codes.setdefault(key, len(codes))
+    return out
+
+
+def group_rule(listing: Listing) -> str:
+    """How the listing's cross-validation groups were made, in words (for the card's protocol)."""
+    rules = []
+    if "fracatlas" in listing.source:
+        rules.append("blocks of ten consecutive image ids (id // 10)")
+    exported = np.asarray([s == "export" for s in listing.source], dtype=bool)
+    if exported.any():
+        shared = len(np.unique(listing.groups[exported])) < int(exported.sum())
+        rules.append("the export's study column (pseudonymous study key)" if shared else "one group per image")
+    if len(rules) == 2:
+        rules = [f"FracAtlas: {rules[0]}", f"exports: {rules[1]}"]
+    return "; ".join(rules) or "one group per image"
 
 
 def load_folder(folder: Path) -> Listing:

@@ -30,7 +30,7 @@ from core.training.baselines import majority_scores, metadata_oof
 from core.training.cache import DEFAULT_CACHE, load_images
 from core.training.card import (DATA_CREDIT, INTENDED_USE, outputs_spec, render_markdown, sha256_bytes,
                                 write_json)
-from core.training.data import Listing, combine, load_folder
+from core.training.data import Listing, combine, group_rule, load_folder
 
 PROTOCOL = ("grouped stratified {k}-fold cross-validation (groups: {groups}); augmentation and positive "
             "oversampling inside training folds only; metrics from pooled out-of-fold predictions; 95% "
@@ -262,8 +262,7 @@ def train(opts: TrainOptions) -> Path:
                                 embedding_dim=int(getattr(net, "embedding_dim", None) or net.widths[-1])),
         "thresholds": {"suspicious": model_m["suspicious"]["threshold"], "definite": model_m["definite"]["threshold"]},
         "metrics": {},  # headline figures, filled below from "evaluation"
-        "evaluation": {"protocol": PROTOCOL.format(k=k, groups="blocks of ten consecutive image ids (id // 10)"
-                                                if "fracatlas" in listing.source else "one group per image"),
+        "evaluation": {"protocol": PROTOCOL.format(k=k, groups=group_rule(listing)),
                     "out_of_fold": model_m, "calibration": cal, "baselines": baselines,
                     "tta_choice": {"auc_plain": round(auc_plain, 4), "auc_flip_tta": round(auc_tta, 4), "chosen": tta},
                     "localisation": {**loc, "how": "pooled out-of-fold heatmaps of fractured images with boxes: "
