@@ -155,7 +155,10 @@ class StudyItem:
     scope = None
     scope_reason = None
     scope_marked_by = None
+    scope_marked_at = None
     model_version = None
+    settled = False
+    readers_text = None
 
     @property
     def row_key(self) -> str:
@@ -214,6 +217,12 @@ class StudyItem:
     @property
     def to_review(self) -> bool:
         return any(v.to_review for v in self.views)
+
+    @property
+    def held(self) -> bool:
+        """Every view still to review is open at other readers' workstations ("next" skips the study)."""
+        waiting = [v for v in self.views if v.to_review]
+        return bool(waiting) and all(v.held for v in waiting)
 
     @property
     def reading(self) -> Optional[str]:

@@ -13,7 +13,10 @@ change notifications), so ``core.triage`` and the desktop table use either witho
   all its views whatever the filter. ``counts`` are study counts per filter (``Worklist.counts`` has
   the image counts).
 * **Next to review** from inside the open study looks at its other views first, then at the studies
-  below (wrapping to the top).
+  below (wrapping to the top); a study whose every view still to review is open at another reader's
+  workstation (held) is skipped, like a held image.
+* **Blinded reading** (``core.reading``): the studies are in a random order (stable per reader, from
+  the study key), no filter or column sort that tells the model's score or flag.
 
 The order follows the worklist through ``Worklist.watch_items`` (every row change, whatever the
 worklist's own filter) and rebuilds only the studies a change touched. Not thread-safe: the GUI thread.
@@ -27,6 +30,7 @@ import math
 from typing import Callable, Iterable, Iterator, Optional
 
 from core.order import SORT_COLUMNS, _Desc, row_key
+from core.reading import MODEL_COLUMNS
 from core.studies import STUDY_PREFIX, StudyItem, study_score
 from core.worklist import FILTERS, Change, Subscribers, WorkItem, Worklist, matches
 
@@ -79,7 +83,7 @@ class StudyOrder:
 
     def _load(self) -> None:
         self._members.clear()
-        for key, item in self.worklist.all_items():
+        for key, item in self.worklist.all_rows():
             self._members.setdefault(self._study_of(key, item), {})[key] = item
         self._studies = {sk: self._build(sk, m) for sk, m in self._members.items()}
         self._counts = dict.fromkeys(FILTERS, 0)
@@ -109,10 +113,12 @@ class StudyOrder:
         kind = next((v.study_kind for v in views if v.study_kind), "file")
         return StudyItem(key=sk, kind=kind, views=views, probability=score, flag=flag, method=self.method)
 
-    @staticmethod
-    def _rank(st: StudyItem) -> tuple:
+    def _rank(self, st: StudyItem) -> tuple:
+        reading = self.worklist.reading
         if st.error is not None:
             group = 3
+        elif reading.blinded:  # the model hidden: a random order, stable per reader
+            return (1 if st.out_of_scope else 0, reading.shuffle_key(st.key), st.key)
         elif st.probability is None or math.isnan(st.probability):
             group = 2
         else:
@@ -203,6 +209,8 @@ class StudyOrder:
     def set_filter(self, name: str) -> None:
         if name not in FILTERS:
             raise ValueError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
+        if name not in self.worklist.filters:
+            raise ValueError(f"the {name!r} filter shows the model's flag; not in blinded reading")
         self.filter = name
         self._relist()
         self._emit(Change("reset", 0, len(self) - 1))
@@ -218,6 +226,8 @@ class StudyOrder:
     def set_sort(self, column: Optional[str], descending: bool = False) -> None:
         if column is not None and column not in SORT_COLUMNS:
             raise ValueError(f"unknown sort column {column!r}; one of {', '.join(SORT_COLUMNS)}")
+        if column in MODEL_COLUMNS and self.worklist.reading.blinded:
+            column = None  # the model is hidden: no order that would tell its score
         if (column, bool(descending)) == (self.sort_column, self.descending) or (column is None and self.sort_column is None):
             return
         self.sort_column, self.descending = column, bool(descending) if column is not None else False
@@ -252,6 +262,10 @@ class StudyOrder:
         self._open, self._open_views = None, []
         if p is not None and m:
             self._emit(Change("removed", p + 1, p + m))
+
+    def listed_studies(self) -> list[StudyItem]:
+        """The studies listed under the filter, in the order shown (without the open study's view rows)."""
+        return [self._studies[e[2]] for e in self._entries]
 
     def study_of_row(self, row: int) -> Optional[StudyItem]:
         """The study a row belongs to (itself, or the open study for one of its views)."""
@@ -332,7 +346,7 @@ class StudyOrder:
         for i in rows:
             item = self[i]
             key = item.row_key if item.is_study else row_key(item)
-            if item.to_review and key not in skips:
+            if item.to_review and not item.held and key not in skips:
                 return i
         return None
 

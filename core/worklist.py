@@ -668,6 +668,6 @@ class Worklist:
         for cb in list(self._watchers):
             cb(key, old, new)
 
-    def all_items(self) -> Iterable[tuple[str, WorkItem]]:
+    def all_rows(self) -> Iterable[tuple[str, WorkItem]]:
         """Every row (key, item), whatever the filter, in the worklist's order."""
         return ((self._key_of[sk], self._items[self._key_of[sk]]) for sk in self._all)

@@ -18,8 +18,9 @@ ICONS = {
     "no_fracture": "no-fracture", "doubt": "doubt", "undo": "undo", "next": "next", "previous": "previous",
     "reset_view": "fit", "demo": "demo", "redo": "redo", "find": "find", "rotate_left": "rotate-left",
     "flip_horizontal": "flip-horizontal", "flip_vertical": "flip-vertical", "loupe": "loupe", "full_screen": "full-screen",
+    "study_mode": "studies",
 }
-CHECKABLE = ("heatmap", "invert", "loupe", "full_screen", "thumbnails")
+CHECKABLE = ("heatmap", "invert", "loupe", "full_screen", "thumbnails", "study_mode")
 
 
 class Actions:
@@ -73,7 +74,7 @@ class Actions:
         f.addAction(self["quit"])
         r = bar.addMenu("&Review")
         for n in ("fracture", "no_fracture", "doubt", "undo", "redo", None, "in_scope", None, "next", "previous", None, "find",
-                  None, "reader", "agreement"):
+                  None, "study_mode", "step_in", "step_out", None, "reader", "agreement"):
             r.addSeparator() if n is None else r.addAction(self[n])
         v = bar.addMenu("&View")
         for n in ("heatmap", "invert", None, "rotate", "rotate_left", "flip_horizontal", "flip_vertical", None,
@@ -102,6 +103,8 @@ class Actions:
         for n in ("fracture", "no_fracture", "doubt", "undo"):
             tb.addAction(self[n])
         tb.addSeparator()
+        tb.addAction(self["study_mode"])
+        tb.addSeparator()
         for n in ("fit", "actual_size", "rotate", "flip_horizontal", "invert", "loupe"):
             tb.addAction(self[n])
         tb.addWidget(presets)
@@ -115,9 +118,9 @@ class Actions:
         tb.addAction(self["settings"])
         tb.addAction(self["about"])
         short = {"open_folder": "Open", "export": "Export", "fracture": "Fracture", "no_fracture": "No fracture",
-                 "doubt": "Doubt", "undo": "Undo", "fit": "", "actual_size": "", "rotate": "", "rotate_left": "",
-                 "flip_horizontal": "", "loupe": "", "invert": "", "heatmap": "Heatmap", "help": "", "settings": "",
-                 "about": ""}
+                 "doubt": "Doubt", "undo": "Undo", "study_mode": "Studies", "fit": "", "actual_size": "", "rotate": "",
+                 "rotate_left": "", "flip_horizontal": "", "loupe": "", "invert": "", "heatmap": "Heatmap", "help": "",
+                 "settings": "", "about": ""}
         for n, text in short.items():
             self[n].setIconText(text or self[n].text())
             btn = tb.widgetForAction(self[n])

@@ -16,16 +16,17 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWi
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core import APP_NAME
-from core.config import key_profile
+from core.config import key_profile, resolve
 from core.find import find as find_in_order
 from core.order import row_key
 from core.reading import Reading
 from core.settings import Settings
 from core.thumbnails import ThumbnailCache
-from core.triage import DECISION_ACTIONS, TRIAGE_ACTIONS
+from core.triage import DECISION_ACTIONS, STUDY_ACTIONS, TRIAGE_ACTIONS
 from core.worklist import FILTER_TITLES
 from desktop import shortcuts, theme
 from desktop.actions import Actions, fill_presets, opacity_slider, preset_combo, preset_labels
+from desktop.decision_messages import decision_message
 from desktop.dialogs.about import AboutDialog
 from desktop.dialogs.export import ExportDialog
 from desktop.dialogs.reviewer import ReaderDialog
@@ -36,12 +37,12 @@ from desktop.find_bar import FindBar
 from desktop.review_pane import ReviewPane
 from desktop.session import ReviewSession
 from desktop.statusbar import StatusBar
+from desktop.study_part import StudyPart
 from desktop.tasks import TaskRunner
 from desktop.thumbnails import ThumbnailLoader
 from desktop.worklist_view import WorklistPanel
 
 log = logging.getLogger("fracture_triage.desktop.window")
-LABEL_ACCENT = {k: c.name() for k, c in theme.LABEL_COLOURS.items()}
 
 
 class MainWindow(QMainWindow):
@@ -62,8 +63,10 @@ class MainWindow(QMainWindow):
         self._preset_labels: list[str] = []
         self.latencies: list[float] = []
         self.tasks = tasks or TaskRunner(self)
+        run = resolve(settings=settings)  # the one settings resolver: the study grouping (flag > env > settings)
         self.session = ReviewSession(self.tasks, store, model, reviewer or settings.reviewer, self,
-                                     mode=settings.reading_mode)
+                                     mode=settings.reading_mode, study_grouping=run.study_grouping,
+                                     study_score=run.study_score, by_study=settings.worklist_by_study)
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(theme.app_icon())
         self.setAcceptDrops(True)
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
         self.apply_shortcuts()
         self.set_thumbnails_shown(settings.show_thumbnails)
         self._set_review_enabled(False)
+        self.studies = StudyPart(self)
         self._wire()
         self._refresh_status_static()
         self._restore_geometry()
@@ -136,11 +140,10 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         s, v = self.session, self.review.viewer
         s.worklist_changed.connect(self._worklist_bound)
-        s.counts_changed.connect(self._counts)
         s.current_changed.connect(self._current_changed)
         s.decision_saved.connect(self._decision_saved)
         s.decision_failed.connect(self._decision_failed)
-        s.notice.connect(lambda text: self.review.toast.show_message(html.escape(text), "#e8a33d"))
+        s.notice.connect(lambda text: self.review.message(html.escape(text), "#e8a33d"))
         s.scan_started.connect(lambda _root: self.status.scan_started())
         s.scan_progress.connect(lambda p: self.status.scan_progress(p.done, p.total, p.rate))
         s.scan_finished.connect(self._scan_finished)
@@ -181,9 +184,9 @@ class MainWindow(QMainWindow):
         return self.session.open_folder(folder)
 
     def _set_review_enabled(self, on: bool) -> None:
-        for name in TRIAGE_ACTIONS + ("in_scope", "find", "heatmap", "invert", "rotate", "rotate_left", "flip_horizontal",
-                                      "flip_vertical", "loupe", "reset_view", "fit", "zoom_in", "zoom_out",
-                                      "actual_size") + tuple(f"preset_{i}" for i in range(1, 10)):
+        for name in TRIAGE_ACTIONS + STUDY_ACTIONS + ("in_scope", "find", "heatmap", "invert", "rotate", "rotate_left",
+                                                      "flip_horizontal", "flip_vertical", "loupe", "reset_view", "fit",
+                                                      "zoom_in", "zoom_out", "actual_size") + tuple(f"preset_{i}" for i in range(1, 10)):
             self.actions[name].setEnabled(on)
         self.presets.setEnabled(on)
         self.opacity.setEnabled(on)
@@ -194,7 +197,7 @@ class MainWindow(QMainWindow):
     def _worklist_bound(self, order) -> None:
         self._set_review_enabled(True)
         self.worklist.model.set_order(order)
-        self.worklist.show_filter(order.worklist.filter)
+        self.worklist.show_filter(getattr(order, "filter", order.worklist.filter))
         first = self.stack.currentWidget() is not self.splitter
         with self.worklist.quietly():  # the table shown gets a current row from Qt: not the reader's pick
             self.stack.setCurrentWidget(self.splitter)
@@ -227,32 +230,18 @@ class MainWindow(QMainWindow):
                 return
 
     # -- session events --------------------------------------------------------------------------------
-    def _counts(self, counts: dict) -> None:
-        self.worklist.set_counts(counts)
-        self.status.set_counts(counts)
-
     def _current_changed(self, item) -> None:
-        self.review.show_item(item, self.session.neighbours())
+        study = self.session.open_study if item is not None and not item.is_study else None
+        self.review.show_item(item, self.session.neighbours(), study=study)
         self.worklist.select_key(row_key(item) if item is not None else None)
 
     def _decision_saved(self, decision, item) -> None:
         cur = self.session.current_item
-        if cur is not None and cur.image_id == decision.image_id:
+        if cur is not None and (cur.is_study or cur.image_id == decision.image_id):
             self.review.refresh_item(cur)
-        name = item.name if item is not None else (self.session.worklist.item(decision.image_id).name
-                                                   if self.session.worklist and self.session.worklist.item(decision.image_id) else "")
-        if decision.is_undo:
-            restored = decision.restored.label if decision.restored is not None else None
-            state = theme.LABEL_TEXT.get(restored, "to review") if restored else "to review"
-            self.review.toast.show_message(f"Undone — {html.escape(name)} is back to <b>{state}</b>", "#97a1ab")
-        elif decision.is_redo:
-            self.review.toast.show_message(
-                f"Redone — <b>{theme.LABEL_TEXT[decision.label]}</b> again for {html.escape(name)}",
-                LABEL_ACCENT.get(decision.label, "#3d8fd1"))
-        else:
-            self.review.toast.show_message(
-                f"<b>{theme.LABEL_TEXT[decision.label]}</b> recorded — {html.escape(name)}",
-                LABEL_ACCENT.get(decision.label, "#3d8fd1"))
+        wl = self.session.worklist
+        known = wl.item(decision.image_id) if wl is not None and decision.image_id else None
+        self.review.message(*decision_message(decision, item.name if item is not None else known.name if known else ""))
 
     def _decision_failed(self, message: str) -> None:
         QMessageBox.critical(self, APP_NAME, message + "\n\nThe image stays in the list; try again.")
@@ -301,7 +290,9 @@ class MainWindow(QMainWindow):
             else:
                 self.open_reader_dialog()
             return
-        if name in TRIAGE_ACTIONS:
+        if name == "study_mode":
+            return self.studies.toggle()
+        if name in TRIAGE_ACTIONS or name in STUDY_ACTIONS:
             if name in DECISION_ACTIONS and not self.session.reviewer:
                 self.open_reader_dialog()  # the key is not taken: decide again once the reader is chosen
                 return
@@ -364,12 +355,12 @@ class MainWindow(QMainWindow):
 
         def done(gone) -> None:
             n, mb = (gone.files, gone.bytes / 1e6) if gone is not None else (0, 0.0)
-            self.review.toast.show_message(f"Thumbnail cache cleared: {n:,} file{'s' if n != 1 else ''} "
+            self.review.message(f"Thumbnail cache cleared: {n:,} file{'s' if n != 1 else ''} "
                                            f"({mb:.1f} MB) deleted from this computer.", "#97a1ab")
             self.worklist.show_thumbnails(self.settings.show_thumbnails)
             self.thumbnails_cleared.emit(gone)
 
-        self.thumbnails.clear_cache(done, lambda exc: self.review.toast.show_message(
+        self.thumbnails.clear_cache(done, lambda exc: self.review.message(
             html.escape(f"The thumbnail cache could not be cleared: {exc}"), "#e8a33d"))
 
     def find_file(self, text: str, step: int = 0):
@@ -378,8 +369,8 @@ class MainWindow(QMainWindow):
         if order is None or t is None:
             return None
         result = find_in_order(order, text, t.current, step)
-        if result.row is not None:
-            self.session.select(row_key(order[result.row]))
+        if result.key is not None:  # in the study mode: its study opens, onto the view
+            self.session.go_to_image(result.key)
         self.find_bar.show_result(result, FILTER_TITLES.get(order.worklist.filter, order.worklist.filter))
         return result
 
@@ -391,14 +382,14 @@ class MainWindow(QMainWindow):
     def _toggle_heatmap(self) -> None:
         v = self.review.viewer
         if self.session.reading.blinded:
-            self.review.toast.show_message("Blinded reading: the heatmap is hidden.", "#e8a33d")
+            self.review.message("Blinded reading: the heatmap is hidden.", "#e8a33d")
             return
         on = not v.heatmap_visible
         v.set_heatmap_visible(on)
         if on and self.session.model is None:
-            self.review.toast.show_message("No model is installed, so there is no heatmap.", "#e8a33d")
+            self.review.message("No model is installed, so there is no heatmap.", "#e8a33d")
         elif on and not v.has_heatmap and v.image is not None:
-            self.review.toast.show_message("This model gives no heatmap for this image.", "#e8a33d")
+            self.review.message("This model gives no heatmap for this image.", "#e8a33d")
 
     def _opacity_changed(self, value: int) -> None:
         self.settings.heatmap_opacity = value / 100.0
@@ -480,6 +471,8 @@ class MainWindow(QMainWindow):
         if dlg.exec():
             self.apply_shortcuts()
             self.session.set_reviewer(self.settings.reviewer)
+            run = resolve(settings=self.settings)
+            self.session.set_study_rules(run.study_grouping, run.study_score)
             self.save_settings()
             self._refresh_status_static()
 

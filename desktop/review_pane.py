@@ -3,6 +3,10 @@ info panel under it, and the prefetching that makes the next image appear at onc
 
 Patient identifiers (DICOM PatientName/ID/BirthDate, StudyDate) are shown here on screen only: they
 come from the decoded file each time and are never logged, stored or exported.
+
+Study mode: on a study row the viewer gives way to the study's views side by side
+(``desktop.study_view.StudyGrid``) and the header says that F/N/D decide every view; on a view of the
+open study the header says they decide that view only.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import time
 from typing import Callable, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop import theme
 from desktop.prefetch import ImageCache, LoadedImage
+from desktop.study_view import StudyGrid
 from desktop.toast import Toast
 from desktop.viewer import ImageViewer
 
@@ -116,7 +121,8 @@ class ProbabilityHeader(QFrame):
         self.show_for(None, None, None, empty=True)
 
     def show_for(self, probability: Optional[float], flag: Optional[str], label: Optional[str],
-                 empty: bool = False, other_model: str = "", blinded: bool = False) -> None:
+                 empty: bool = False, other_model: str = "", blinded: bool = False, unit: str = "") -> None:
+        """``unit``: what a decision key decides here, said beside the decision (study mode)."""
         colour = theme.flag_colour(flag, probability).name()
         if empty:
             self.label.setText("")
@@ -138,13 +144,14 @@ class ProbabilityHeader(QFrame):
             self.label.setText("<span style='font-size:14pt; font-weight:600'>Blinded reading</span>&nbsp; "
                                "<span style='color:#97a1ab'>the model's score, flag and heatmap are hidden</span>")
         if not empty:
+            hint = (f"<br><span style='color:#e8c07d'>{html.escape(unit)}</span>" if unit else "")
             if label in theme.LABEL_TEXT:
                 self.decision.setText(f"<span style='color:#97a1ab'>Decision</span>&nbsp; <span style='color:"
                                       f"{theme.LABEL_COLOURS[label].name()}; font-size:13pt; font-weight:700'>"
-                                      f"{theme.LABEL_TEXT[label]}</span>")
+                                      f"{theme.LABEL_TEXT[label]}</span>" + hint)
             else:
                 self.decision.setText("<span style='color:#97a1ab'>Undecided — F fracture · N no fracture · "
-                                      "D doubt</span>")
+                                      "D doubt</span>" + hint)
         self.setStyleSheet(f"QFrame#probHeader {{ background: #1a1f24; border-bottom: 1px solid #2f363e;"
                            f" border-left: 5px solid {colour}; }} QFrame#probHeader QLabel {{ color: #e6ebf0; }}")
 
@@ -160,11 +167,17 @@ class ReviewPane(QWidget):
         self.info = InfoPanel(self)
         self.header = ProbabilityHeader(self)
         self.toast = Toast(self.viewer)
+        self.grid = StudyGrid(self.cache, self)
+        self.grid_toast = Toast(self.grid)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.viewer)
+        self.stack.addWidget(self.grid)
+        self.study = None  # the open study, when ``item`` is one of its views
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.header)
-        lay.addWidget(self.viewer, 1)
+        lay.addWidget(self.stack, 1)
         lay.addWidget(self.info)
         self._item = None
         self.blinded = False  # the model is hidden (core.reading): no score, flag or heatmap
@@ -178,9 +191,30 @@ class ReviewPane(QWidget):
     def item(self):
         return self._item
 
-    def show_item(self, item, neighbours: list) -> None:
-        """Show ``item`` (a WorkItem or None) and prefetch ``neighbours``."""
+    @property
+    def showing_study(self) -> bool:
+        return self.stack.currentWidget() is self.grid
+
+    def message(self, text: str, colour: str) -> None:
+        """A toast over whatever is shown (the viewer, or a study's views)."""
+        (self.grid_toast if self.showing_study else self.toast).show_message(text, colour)
+
+    def show_item(self, item, neighbours: list, study=None) -> None:
+        """Show ``item`` (a WorkItem, a StudyItem, or None) and prefetch ``neighbours``; ``study``: the
+        open study when ``item`` is one of its views."""
         self._item = item
+        self.study = study
+        self.stack.setCurrentWidget(self.grid if item is not None and item.is_study else self.viewer)
+        if item is not None and item.is_study:
+            self._shown_id = None
+            self._show_header(item)
+            self.grid.show_study(item)
+            self.info.show_item(item, None)
+            for n in neighbours:
+                if n is not None and n.error is None and n.image_id:
+                    self.cache.request(n.image_id, n.path)
+            return
+        self.grid.show_study(None)
         if item is None:
             self._shown_id = None
             self.header.show_for(None, None, None, empty=True)
@@ -209,7 +243,11 @@ class ReviewPane(QWidget):
     def refresh_item(self, item) -> None:
         """The same image changed (a decision): update the header and the info line, keep the view."""
         self._item = item
-        if item is not None and item.error is None:
+        if item is not None and item.is_study:
+            self._show_header(item)
+            self.grid.show_study(item)
+            self.info.show_item(item, None)
+        elif item is not None and item.error is None:
             self._show_header(item)
             self.info.show_item(item, self.cache.get(item.image_id) if item.image_id else None,
                                 self._view_text())
@@ -218,13 +256,24 @@ class ReviewPane(QWidget):
         model = self._model_getter()
         current = model.version if model is not None else None
         other = item.model_version if item.probability is not None and item.model_version != current else ""
-        self.header.show_for(item.probability, item.flag, item.label, other_model=other or "", blinded=self.blinded)
+        unit = ""
+        if item.is_study:
+            n = len(item.decidable)
+            unit = (f"Study of {len(item.views)} view{'s' if len(item.views) != 1 else ''}: F / N / D decide "
+                    f"{'all ' + str(n) + ' views' if n != 1 else 'its view'} · Enter steps in")
+        elif self.study is not None:
+            keys = [v.image_id for v in self.study.views]
+            place = f"View {keys.index(item.image_id) + 1} of {len(keys)}" if item.image_id in keys else "View"
+            unit = f"{place} of {self.study.name}: F / N / D decide this view only · ← back to the study"
+        self.header.show_for(item.probability, item.flag, item.label, other_model=other or "", blinded=self.blinded,
+                             unit=unit)
 
     def set_blinded(self, on: bool) -> None:
         """Blinded reading: the header hides the score and flag, and the heatmap is off."""
         self.blinded = bool(on)
         if self.blinded:
             self.viewer.set_heatmap_visible(False)
+        self.grid.set_blinded(self.blinded)
         if self._item is not None and self._item.error is None:
             self._show_header(self._item)
 

@@ -13,6 +13,10 @@ double-reading policy) is read from the store with each folder load, off the GUI
 screen is claimed and other readers' decisions come in live through ``desktop.live.LiveReaders``; a
 refused claim marks the image held and, unless the reader picked it, moves on to the next image to
 review.
+
+Studies (``desktop.study_mode.StudyMode``, mixed in): the worklist's items carry their pseudonymous
+study key; the review order is a ``core.order.ReviewOrder`` (rows are images) or a
+``core.study_order.StudyOrder`` (rows are studies) over the same worklist.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ from core.reading import AIDED, Reading
 from core.recorder import BatchResult, DatabaseFailing, ScanRecorder
 from core.scan import ScanProgress, scan, score_file
 from core.store import StoreError
-from core.triage import DECISION_ACTIONS, TRIAGE_ACTIONS, Triage
+from core.triage import DECISION_ACTIONS, STUDY_ACTIONS, TRIAGE_ACTIONS, Triage
 from core.worklist import Worklist
 from desktop.live import LiveReaders
+from desktop.study_mode import StudyMode
 
 log = logging.getLogger("fracture_triage.desktop.session")
 
@@ -43,9 +48,11 @@ NO_MODEL_THRESHOLDS = Thresholds(suspicious=2.0, definite=2.0)  # nothing is fla
 FLUSH_INTERVAL_S = 0.12
 
 
-class ReviewSession(QObject):
+class ReviewSession(StudyMode, QObject):
     worklist_changed = Signal(object)  # the new ReviewOrder over the new Worklist (bound to the table)
-    counts_changed = Signal(dict)
+    counts_changed = Signal(dict)  # images per filter
+    study_counts_changed = Signal(object)  # studies per filter (dict), or None when rows are images
+    study_mode_changed = Signal(bool)
     current_changed = Signal(object)  # WorkItem | None
     scan_started = Signal(str)
     scan_progress = Signal(object)  # ScanProgress
@@ -60,8 +67,10 @@ class ReviewSession(QObject):
     others_updated = Signal(int)  # a live update was applied: how many rows changed
     claim_refused = Signal(str)  # image id another reader holds (the claim on opening it failed)
 
-    def __init__(self, tasks, store, model, reviewer: str, parent: QObject | None = None, mode: str = AIDED) -> None:
+    def __init__(self, tasks, store, model, reviewer: str, parent: QObject | None = None, mode: str = AIDED, *,
+                 study_grouping: str = "folder", study_score: str = "max", by_study: bool = False) -> None:
         super().__init__(parent)
+        self._init_studies(study_grouping, study_score, by_study)
         self.tasks = tasks
         self.store = store
         self.model = model
@@ -134,8 +143,8 @@ class ReviewSession(QObject):
         store, thresholds, version, reader, mode = self.store, self.thresholds, self.model_version, self.reviewer, self.mode
         fallback = Worklist(store, thresholds, root, version, Reading(reader, mode=mode))
 
-        def load():  # a worker thread: who is reading (role, policy) and what the folder holds
-            wl = Worklist(store, thresholds, root, version, Reading.from_store(store, reader, mode))
+        def load(keys):  # a worker thread: who is reading (role, policy) and what the folder holds
+            wl = Worklist(store, thresholds, root, version, Reading.from_store(store, reader, mode), study_keys=keys)
             return wl, wl.load()
 
         def loaded(result):  # on the GUI thread: apply what the worker read, then scan
@@ -152,7 +161,7 @@ class ReviewSession(QObject):
                 self.scan_failed.emit(_message(exc, "The database could not be read"))
                 self._bind(fallback)
 
-        self.tasks.run_in_background(load, loaded, failed)  # the store is read off the GUI thread
+        self._with_study_keys(gen, lambda keys: self.tasks.run_in_background(lambda: load(keys), loaded, failed), failed)
         return True
 
     def _bind(self, wl: Worklist) -> None:
@@ -165,7 +174,7 @@ class ReviewSession(QObject):
         self.worklist = wl
         self.reading = wl.reading
         self.reading_changed.emit(wl.reading)
-        self.order = ReviewOrder(wl)
+        self.order = self._order_for(wl)
         self.triage = Triage(self.store, self.order, self.reviewer)
         self.worklist_changed.emit(self.order)
         self.live.bind(wl, self.reviewer)
@@ -175,6 +184,9 @@ class ReviewSession(QObject):
         self._check_current()
 
     def set_filter(self, name: str) -> None:
+        if self.studies_shown:
+            self._set_study_filter(name)
+            return
         if self.worklist is not None and self.worklist.filter != name and name in self.worklist.filters:
             self.worklist.set_filter(name)
             if self.triage is not None and self.triage.current_item is None and len(self.order):
@@ -189,10 +201,13 @@ class ReviewSession(QObject):
     def _emit_counts(self) -> None:
         if self.worklist is not None:
             self.counts_changed.emit(self.worklist.counts())
+            self.study_counts_changed.emit(self.order.counts() if self.studies_shown else None)
 
     def _check_current(self) -> None:
         item = self.triage.current_item if self.triage is not None else None
-        key = (row_key(item), item.error is None) if item is not None else None
+        key = None
+        if item is not None:  # a study row is shown anew when its views change (a scan adds one)
+            key = (row_key(item), item.error is None, tuple(row_key(v) for v in item.views) if item.is_study else ())
         if key != self._current_key:
             self._current_key = key
             self._claim(item)
@@ -396,7 +411,8 @@ class ReviewSession(QObject):
         i = t.current
         idx = order.next_to_review(i + 1)
         out = [order[idx]] if idx is not None else []
-        return out + [order[j] for j in (i + 1, i - 1) if 0 <= j < len(order)]
+        out += [order[j] for j in (i + 1, i - 1) if 0 <= j < len(order)]
+        return self._as_views(out)
 
     def toggle_scope_mark(self) -> None:
         """The current out-of-scope image is "in scope after all" (recorded: who, when, model version,
@@ -429,7 +445,7 @@ class ReviewSession(QObject):
 
     def perform(self, action: str) -> None:
         """Queue a triage action (``core.triage.TRIAGE_ACTIONS``); they run strictly in order."""
-        if action not in TRIAGE_ACTIONS:
+        if action not in TRIAGE_ACTIONS + STUDY_ACTIONS:
             raise ValueError(f"unknown triage action {action!r}")
         self._user_moved = True
         self._queue.append(action)
@@ -481,7 +497,9 @@ class ReviewSession(QObject):
             self.last_write_ms = (time.perf_counter() - t0) * 1000.0
 
     def _navigate(self, action: str) -> None:
-        if action == "next":
+        if action in STUDY_ACTIONS:
+            self._step(action)
+        elif action == "next":
             self.triage.next()
         else:
             self.triage.previous()

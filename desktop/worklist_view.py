@@ -9,6 +9,10 @@ order, not Qt, decides where each row goes and which image is next.
 
 Thumbnails (``desktop.thumbnails.ThumbnailLoader``) are the File column's decoration: a placeholder
 until the loader's ``ready`` says a row's pixmap arrived, then that one cell is repainted.
+
+In the study mode (the order is a ``core.study_order.StudyOrder``) a row is a study ("▸ Study 3f9a… ·
+3 views", its study score, flag and label, bold) and the open study's views are the rows under it,
+indented; the tabs show study counts with the image counts in brackets.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from contextlib import contextmanager
 from typing import Optional
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
-                               QTabBar, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, QStyledItemDelegate,
+                               QStyleOptionViewItem, QTabBar, QTableView, QVBoxLayout, QWidget)
 
 from core.order import row_key
 from core.reading import MODEL_FILTERS
@@ -105,7 +109,12 @@ class WorklistModel(QAbstractTableModel):
     def item(self, row: int):
         if self._order is None or not 0 <= row < len(self._keys):
             return None
-        return self._order.worklist.item(self._keys[row])
+        return self._order.item(self._keys[row])
+
+    @property
+    def studies(self) -> bool:
+        """The rows are studies (with the open study's views under it)."""
+        return bool(getattr(self._order, "studies", False))
 
     def row_of(self, key: Optional[str]) -> int:
         """Row of an image (by image id) or of an unreadable file (by its path); -1 when not shown."""
@@ -141,7 +150,16 @@ class WorklistModel(QAbstractTableModel):
             return None
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(it, col)
+            if it.is_study:
+                return self._display_study(it, col)
+            text = self._display(it, col)
+            return f"      {text}" if col == COL_FILE and self.studies else text
+        if role == Qt.ItemDataRole.FontRole and it.is_study:
+            f = QFont()
+            f.setBold(True)
+            return f
+        if role == Qt.ItemDataRole.ToolTipRole and it.is_study:
+            return self._study_tooltip(it)
         if role == ITEM_ROLE:
             return it
         if role == ROW_KEY_ROLE:
@@ -177,6 +195,26 @@ class WorklistModel(QAbstractTableModel):
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def _display_study(self, st, col: int) -> Optional[str]:
+        if col == COL_FILE:
+            opened = self._order.open_study is not None and self._order.open_study.key == st.key
+            n = len(st.views)
+            return f"{'▾' if opened else '▸'} {st.name} · {n} view{'s' if n != 1 else ''}"
+        if col == COL_DECISION and st.label is None and st.decided_views:
+            return f"{st.decided_views} of {len(st.readable)}"
+        return self._display(st, col)
+
+    @staticmethod
+    def _study_tooltip(st) -> str:
+        how = {"dicom": "DICOM study (StudyInstanceUID)", "folder": "one folder", "name_prefix":
+               "file names sharing a prefix in one folder", "file": "one file"}.get(st.kind, st.kind)
+        n = len(st.decidable)
+        score = {"max": "the highest view score", "noisy_or": "noisy-OR of the view scores"}.get(st.method, st.method)
+        return (f"{st.name} — a pseudonymous key, never the patient, UID or folder\n"
+                f"{len(st.views)} view(s), grouped as {how}; study score: {score}\n"
+                f"F / N / D on this row decide all {n} readable view(s); Enter or → steps into the views "
+                "to decide one view at a time")
 
     @staticmethod
     def _display(it, col: int) -> Optional[str]:
@@ -247,6 +285,7 @@ class WorklistPanel(QWidget):
 
     filter_selected = Signal(str)  # filter name, when the user picks a tab
     image_activated = Signal(str)  # worklist key (image id, or path of an unreadable file), on a mouse pick
+    step_in_requested = Signal()  # a double click on a study row
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -261,6 +300,10 @@ class WorklistPanel(QWidget):
         for name in self._filters:
             self.tabs.addTab(FILTER_TITLES[name])
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.caption = QLabel("")  # the study mode says what a row is and what the counts count
+        self.caption.setObjectName("muted")
+        self.caption.setContentsMargins(8, 2, 8, 2)
+        self.caption.hide()
         self.table = QTableView(self)
         self.table.setObjectName("worklist")
         self.table.setModel(self.model)
@@ -301,7 +344,9 @@ class WorklistPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.tabs)
+        lay.addWidget(self.caption)
         lay.addWidget(self.table, 1)
+        self.table.doubleClicked.connect(self._double_clicked)
 
     # -- thumbnails ------------------------------------------------------------------------------------
     def set_thumbnails(self, loader) -> None:
@@ -336,10 +381,30 @@ class WorklistPanel(QWidget):
             self.tabs.blockSignals(False)
             self._adapt_columns(name)
 
-    def set_counts(self, counts: dict[str, int]) -> None:
+    def set_counts(self, counts: dict[str, int], studies: Optional[dict[str, int]] = None) -> None:
+        """Image counts per filter; in the study mode also the study counts (shown first, the images in
+        brackets: "To review 12 (31)")."""
         for i, name in enumerate(self._filters):
             n = counts.get(name)
-            self.tabs.setTabText(i, FILTER_TITLES[name] if n is None else f"{FILTER_TITLES[name]} {n:,}")
+            s = studies.get(name) if studies is not None else None
+            if s is not None:
+                text = f"{FILTER_TITLES[name]} {s:,} ({n or 0:,})"
+                tip = f"{s:,} stud{'y' if s == 1 else 'ies'}, {n or 0:,} image{'s' if n != 1 else ''}"
+            else:
+                text = FILTER_TITLES[name] if n is None else f"{FILTER_TITLES[name]} {n:,}"
+                tip = "" if n is None else f"{n:,} image{'s' if n != 1 else ''}"
+            self.tabs.setTabText(i, text)
+            self.tabs.setTabToolTip(i, tip)
+
+    def set_study_mode(self, on: bool) -> None:
+        self.caption.setText("Rows are studies — counts: studies (images) · F/N/D on a study decide all its views · "
+                             "Enter/→ step into its views, ← back" if on else "")
+        self.caption.setVisible(on)
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        it = index.data(ITEM_ROLE)
+        if it is not None and it.is_study:
+            self.step_in_requested.emit()
 
     def _tab_changed(self, index: int) -> None:
         name = self._filters[index]

@@ -1,5 +1,6 @@
 """Settings dialog: reviewer, keyboard shortcuts (a key profile — the app's own or OHIF Viewer's —
-then single keys remapped; conflicts refused), thresholds display, database location and model file. Persisted through ``core.settings.Settings`` (never QSettings)."""
+then single keys remapped; conflicts refused), thresholds display, database location, model file, and
+how studies are formed and scored (``core.studies``). Persisted through ``core.settings.Settings`` (never QSettings)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from core.config import key_profile
 from core.paths import app_dirs
 from core.settings import Settings
 from core.store.urls import UrlError, check_storable
+from core.studies import GROUPINGS
 from desktop import shortcuts
 
 KEY_COLUMNS = 3
@@ -71,7 +73,25 @@ class SettingsDialog(QDialog):
         model_row.addWidget(self.model_path, 1)
         model_row.addWidget(browse_model)
         form.addRow("Model file:", model_row)
-        note = QLabel("A new database or model location takes effect the next time the app starts.")
+        self.grouping = QComboBox()
+        for g, text in (("folder", "One study per folder (default)"),
+                        ("name_prefix", "Files sharing a name prefix in a folder (0042_AP, 0042_LAT)"),
+                        ("file", "Every file is its own study")):
+            self.grouping.addItem(text, g)
+        self.grouping.setCurrentIndex(GROUPINGS.index(settings.study_grouping))
+        self.grouping.setToolTip("How images other than DICOM are grouped into studies (DICOM images always "
+                                 "by their StudyInstanceUID). $FRACTURE_TRIAGE_STUDY_GROUPING overrides it.")
+        form.addRow("Studies:", self.grouping)
+        self.study_score = QComboBox()
+        self.study_score.addItem("Highest view score (default)", "max")
+        self.study_score.addItem("Noisy-OR of the view scores", "noisy_or")
+        self.study_score.setCurrentIndex(0 if settings.study_score == "max" else 1)
+        self.study_score.setToolTip("How a study's score is made from its views' scores; the model's "
+                                    "thresholds were set on single images, so the highest view score keeps "
+                                    "their meaning.")
+        form.addRow("Study score:", self.study_score)
+        note = QLabel("A new database or model location takes effect the next time the app starts; a new "
+                      "study rule lists the open folder again at once.")
         note.setObjectName("muted")
         note.setWordWrap(True)
         form.addRow("", note)
@@ -183,4 +203,6 @@ class SettingsDialog(QDialog):
         s.model_path = self.model_path.text().strip()
         s.key_profile = self.current_profile()
         s.shortcuts = shortcuts.overrides_from(mapping, s.key_profile)
+        s.study_grouping = self.grouping.currentData()
+        s.study_score = self.study_score.currentData()
         super().accept()
