@@ -61,6 +61,9 @@ class InfoPanel(QFrame):
             self.right.setText("")
             return
         m = "<span style='color:#97a1ab'>"
+        if item.is_study:
+            self._show_study(item, m)
+            return
         parts = [f"<b>{html.escape(item.name)}</b>"]
         if loaded is not None and loaded.width:
             parts.append(f"{loaded.width}×{loaded.height} {html.escape(loaded.format)}")
@@ -100,6 +103,23 @@ class InfoPanel(QFrame):
         self.left.setText(" &nbsp;·&nbsp; ".join(parts))
         self.left.setToolTip(str(item.path))
         self.right.setText(f"{m}{html.escape(view_text)}</span>")
+
+
+    def _show_study(self, st, m: str) -> None:
+        """A study row: its key, views, how it was grouped, body parts / views, who decided."""
+        how = {"dicom": "DICOM study", "folder": "grouped by folder", "name_prefix": "grouped by file-name prefix",
+               "file": "one file"}.get(st.kind, st.kind)
+        n = len(st.views)
+        parts = [f"<b>{html.escape(st.name)}</b>", f"{n} view{'s' if n != 1 else ''} {m}({how})</span>"]
+        body = " / ".join(x for x in (st.body_part, st.view) if x)
+        if body:
+            parts.append(html.escape(body))
+        if st.decided_views:
+            who = f" {m}by</span> {html.escape(st.reviewer)}" if st.reviewer else ""
+            parts.append(f"{m}decided</span> {st.decided_views} of {len(st.readable)}{who}")
+        self.left.setText(" &nbsp;·&nbsp; ".join(parts))
+        self.left.setToolTip("The study key is pseudonymous: it names neither the patient nor the folder.")
+        self.right.setText(f"{m}{'highest view score' if st.method == 'max' else 'noisy-OR of the views'}</span>")
 
 
 class ProbabilityHeader(QFrame):
@@ -259,12 +279,12 @@ class ReviewPane(QWidget):
         unit = ""
         if item.is_study:
             n = len(item.decidable)
-            unit = (f"Study of {len(item.views)} view{'s' if len(item.views) != 1 else ''}: F / N / D decide "
-                    f"{'all ' + str(n) + ' views' if n != 1 else 'its view'} · Enter steps in")
+            unit = (f"F / N / D: {'all ' + str(n) + ' views' if n != 1 else 'its one view'} of the study · "
+                    "Enter: one view at a time")
         elif self.study is not None:
             keys = [v.image_id for v in self.study.views]
             place = f"View {keys.index(item.image_id) + 1} of {len(keys)}" if item.image_id in keys else "View"
-            unit = f"{place} of {self.study.name}: F / N / D decide this view only · ← back to the study"
+            unit = f"{place} of the study: F / N / D decide this view only · ←: the study"
         self.header.show_for(item.probability, item.flag, item.label, other_model=other or "", blinded=self.blinded,
                              unit=unit)
 

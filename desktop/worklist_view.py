@@ -136,7 +136,7 @@ class WorklistModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
+            return "Study / file" if section == COL_FILE and self.studies else COLUMNS[section]
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -154,7 +154,7 @@ class WorklistModel(QAbstractTableModel):
                 return self._display_study(it, col)
             text = self._display(it, col)
             return f"      {text}" if col == COL_FILE and self.studies else text
-        if role == Qt.ItemDataRole.FontRole and it.is_study:
+        if role == Qt.ItemDataRole.FontRole and it.is_study and col == COL_FILE:  # bold would elide the narrow ones
             f = QFont()
             f.setBold(True)
             return f
@@ -200,7 +200,7 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_FILE:
             opened = self._order.open_study is not None and self._order.open_study.key == st.key
             n = len(st.views)
-            return f"{'▾' if opened else '▸'} {st.name} · {n} view{'s' if n != 1 else ''}"
+            return f"{'▾' if opened else '▸'} {st.key} · {n} view{'s' if n != 1 else ''}"  # the header says "Study"
         if col == COL_DECISION and st.label is None and st.decided_views:
             return f"{st.decided_views} of {len(st.readable)}"
         return self._display(st, col)
@@ -303,6 +303,7 @@ class WorklistPanel(QWidget):
         self.caption = QLabel("")  # the study mode says what a row is and what the counts count
         self.caption.setObjectName("muted")
         self.caption.setContentsMargins(8, 2, 8, 2)
+        self.caption.setWordWrap(True)
         self.caption.hide()
         self.table = QTableView(self)
         self.table.setObjectName("worklist")
@@ -397,8 +398,8 @@ class WorklistPanel(QWidget):
             self.tabs.setTabToolTip(i, tip)
 
     def set_study_mode(self, on: bool) -> None:
-        self.caption.setText("Rows are studies — counts: studies (images) · F/N/D on a study decide all its views · "
-                             "Enter/→ step into its views, ← back" if on else "")
+        self.caption.setText("Rows are studies; tab counts: studies (images). F/N/D on a study row decide all its "
+                             "views · Enter/→: one view at a time · ←: back to the study" if on else "")
         self.caption.setVisible(on)
 
     def _double_clicked(self, index: QModelIndex) -> None:

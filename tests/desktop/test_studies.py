@@ -59,7 +59,8 @@ def test_g_lists_studies_by_study_score_with_counts(studies_window, qtbot):
     assert [folders[it.key] for it in shown] == ["patient_a", "patient_b", "patient_c"]  # max score order
     assert [len(it.views) for it in shown] == [3, 2, 1]
     text = w.worklist.model.data(w.worklist.model.index(0, 0))
-    assert text.startswith("▸ Study ") and "3 views" in text and "patient" not in text
+    assert text == f"▸ {shown[0].key} · 3 views" and "patient" not in text
+    assert w.worklist.model.headerData(0, Qt.Orientation.Horizontal) == "Study / file"
     tab = w.worklist.tabs.tabText(FILTERS.index("to_review"))
     assert tab == "To review 3 (6)"
     assert w.worklist.caption.isVisible() and "studies (images)" in w.worklist.caption.text()
@@ -68,7 +69,7 @@ def test_g_lists_studies_by_study_score_with_counts(studies_window, qtbot):
     qtbot.waitUntil(lambda: all(w.review.cache.get(v.image_id) is not None for v in shown[0].views), timeout=20000)
     w.review.grid.repaint()
     assert len(w.review.grid.cells()) == 3
-    assert "decide all 3 views" in w.review.header.decision.text()
+    assert "all 3 views of the study" in w.review.header.decision.text()
     assert w.actions["study_mode"].isChecked() and w.settings.worklist_by_study
 
 
@@ -132,6 +133,7 @@ def test_g_again_lists_images_on_the_same_image(studies_window, qtbot):
     assert w.session.current_item.image_id == image
     assert w.worklist.tabs.tabText(FILTERS.index("to_review")) == "To review 6"
     assert not w.worklist.caption.isVisible()
+    assert w.worklist.model.headerData(0, Qt.Orientation.Horizontal) == "File"
 
 
 def test_study_mode_table_model_is_consistent(studies_window, qtbot, qtmodeltester):
