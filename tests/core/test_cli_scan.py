@@ -50,9 +50,12 @@ def test_scan_stores_writes_csv_and_summarises(folder, test_model, db_url, tmp_p
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     rows = read_csv(out)
-    assert list(rows[0].keys()) == ["path", "status", "probability", "model_version", "flag", "error", "note", "scope",
-                                    "scope_reason"]
+    assert list(rows[0].keys()) == ["path", "study", "status", "probability", "model_version", "flag", "error", "note",
+                                    "scope", "scope_reason"]
     by_name = {Path(r["path"]).name: r for r in rows}
+    # one study per folder (the default rule), under the database's pseudonymous keys
+    assert by_name["dark.jpg"]["study"] == by_name["mid.jpg"]["study"] != by_name["other.jpg"]["study"]
+    assert by_name["other.jpg"]["study"] == by_name["copy.jpg"]["study"] and len(by_name["dark.jpg"]["study"]) == 12
     # the test card's thresholds (0.3 / 0.7): flag follows the probability, never on errors or skipped files
     # (and never on out-of-scope images)
     for r in rows:
