@@ -438,7 +438,7 @@ class MainWindow(QMainWindow):
     def open_export(self) -> ExportDialog:
         store = self.session.store
         dlg = ExportDialog(self.tasks, store, self.session.thresholds if self.session.model else None, [],
-                           parent=self)
+                           parent=self, study_grouping=self.session.study_grouping)
         self.export_dialog = dlg
         # the reviewer list is a convenience: read it in the background; a failure leaves "All reviewers"
         self.tasks.run_in_background(store.reviewers, dlg.set_reviewers, lambda exc: None)

@@ -24,8 +24,10 @@ class ExportDialog(QDialog):
     finished_export = Signal(object)  # ExportSummary, or None after a failure/cancel
 
     def __init__(self, tasks, store, thresholds=None, reviewers: list[str] | None = None,
-                 destination: Path | None = None, parent: QWidget | None = None) -> None:
+                 destination: Path | None = None, parent: QWidget | None = None, *,
+                 study_grouping: str = "folder") -> None:
         super().__init__(parent)
+        self._study_grouping = study_grouping  # the study column's rule (core.config's, via the session)
         self.setWindowTitle("Export labels for retraining")
         self.setMinimumWidth(560)
         self._tasks, self._store, self._thresholds = tasks, store, thresholds
@@ -126,7 +128,7 @@ class ExportDialog(QDialog):
         self.progress.setRange(0, 0)
         self.progress.show()
         self.result.setText("Exporting…")
-        store, thresholds, tasks = self._store, self._thresholds, self._tasks
+        store, thresholds, tasks, grouping = self._store, self._thresholds, self._tasks, self._study_grouping
 
         def progress(done: int, total: int) -> None:
             tasks.run_on_main(lambda: (self.progress.setRange(0, max(total, 1)), self.progress.setValue(done)))
@@ -134,7 +136,7 @@ class ExportDialog(QDialog):
         def job(cancel):
             return export_labels(store, opts["out"], images=opts["images"], reviewer=opts["reviewer"],
                                  since=opts["since"], labels=opts["labels"], thresholds=thresholds,
-                                 on_progress=progress, cancel=cancel)
+                                 study_grouping=grouping, on_progress=progress, cancel=cancel)
 
         self._cancel = tasks.run_long(job, self._done, self._failed)
 
