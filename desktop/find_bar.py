@@ -4,12 +4,13 @@ Shift+F3 the previous one, Esc closes it and gives the keys back to the viewer. 
 ``core.find``'s answer; this widget only shows it ("2 of 5") and asks the window to move there.
 
 While the field has the focus, letters go into it, never to the triage keys (F/N/D are not decided
-by typing a name). When the current filter hides every match, it says so and offers the All list.
+by typing a name), and Enter is the field's, not the window's "step into the study" key. When the
+current filter hides every match, it says so and offers the All list.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
 
@@ -36,6 +37,7 @@ class FindBar(QFrame):
         self.edit.addAction(theme.icon("find"), QLineEdit.ActionPosition.LeadingPosition)
         self.edit.textEdited.connect(lambda text: self.find_requested.emit(text, HERE))
         self.edit.returnPressed.connect(self._enter)
+        self.edit.installEventFilter(self)  # Enter typed here is the field's (see eventFilter)
         self.status = QLabel("")
         self.status.setObjectName("muted")
         self.status.setMinimumWidth(90)
@@ -64,6 +66,14 @@ class FindBar(QFrame):
         b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         b.clicked.connect(slot)
         return b
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        """Enter in the field is never a window shortcut (the study mode's step-in key is Return)."""
+        if (obj is self.edit and event.type() == QEvent.Type.ShortcutOverride
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and event.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)):
+            event.accept()
+        return super().eventFilter(obj, event)
 
     def open_bar(self) -> None:
         self.show()

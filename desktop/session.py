@@ -34,11 +34,11 @@ from core.evaluation.calibration import active_thresholds
 from core.model import Thresholds
 from core.order import ReviewOrder, row_key
 from core.reading import AIDED, Reading
-from core.recorder import BatchResult, DatabaseFailing, ScanRecorder
-from core.scan import ScanProgress, scan, score_file
-from core.store import StoreError
+from core.recorder import BatchResult, ScanRecorder
+from core.scan import ScanProgress, scan
 from core.triage import DECISION_ACTIONS, STUDY_ACTIONS, TRIAGE_ACTIONS, Triage
 from core.worklist import Worklist
+from desktop.folder_changes import FolderChanges, _message
 from desktop.live import LiveReaders
 from desktop.study_mode import StudyMode
 
@@ -48,7 +48,7 @@ NO_MODEL_THRESHOLDS = Thresholds(suspicious=2.0, definite=2.0)  # nothing is fla
 FLUSH_INTERVAL_S = 0.12
 
 
-class ReviewSession(StudyMode, QObject):
+class ReviewSession(StudyMode, FolderChanges, QObject):
     worklist_changed = Signal(object)  # the new ReviewOrder over the new Worklist (bound to the table)
     counts_changed = Signal(dict)  # images per filter
     study_counts_changed = Signal(object)  # studies per filter (dict), or None when rows are images
@@ -295,44 +295,6 @@ class ReviewSession(StudyMode, QObject):
         if self._cancel is not None:
             self._cancel.set()
 
-    # -- a file that changed under its row ------------------------------------------------------------
-    def file_changed(self, image_id: str, path: str) -> None:
-        """The viewer found other bytes at ``path`` than the image ``image_id`` it was scanned as: no
-        decision may be recorded against that id; the file is scored again (worker pool), stored
-        (writer thread) and its row replaced by the new image's."""
-        if image_id in self._stale or self.model is None or self.worklist is None:
-            return
-        self._stale.add(image_id)
-        model, root, gen, store, wl = self.model, self.root, self._gen, self.store, self.worklist
-        log.info("file changed since its scan: %s (image %s…); scoring it again", Path(path).name, image_id[:12])
-
-        def stored(result) -> None:
-            item, labels = result
-            self._stale.discard(image_id)
-            if gen != self._gen or self.worklist is None:
-                return
-            was_current = self.current_item is not None and self.current_item.image_id == image_id
-            self.worklist.add_scan_items([item], labels)
-            if item.image_id != image_id:
-                self.worklist.forget(image_id)
-            if was_current and self.triage is not None and item.image_id:
-                self.triage.go_to_key(item.image_id)
-            self._check_current()
-            self.rescored.emit(image_id, item)
-
-        def scored(item) -> None:
-            def write():
-                store.record_scan_results(root, [item])
-                return item, (wl.labels_for([item.image_id]) if item.image_id else {})
-
-            self.tasks.run_on_writer(write, stored, failed)
-
-        def failed(exc: BaseException) -> None:
-            self._stale.discard(image_id)
-            self.notice.emit(_message(exc, "The changed file could not be scored again"))
-
-        self.tasks.run_in_background(lambda: score_file(Path(path), model), scored, failed)
-
     # -- triage --------------------------------------------------------------------------------------
     def set_reviewer(self, name: str, mode: Optional[str] = None, reload: bool = False) -> None:
         """Another reader (or mode) at this workstation: their claim replaces the previous reader's, and
@@ -536,15 +498,3 @@ class ReviewSession(StudyMode, QObject):
         if self.order is not None:
             self.order.close()
 
-
-def _message(exc: BaseException, what: str) -> str:
-    if isinstance(exc, (StoreError, DatabaseFailing)):
-        return f"{what}: {exc}"
-    if isinstance(exc, (FileNotFoundError, NotADirectoryError, PermissionError)):
-        return f"{what}: the folder cannot be read ({exc.strerror or exc})."
-    from core.model import ModelError
-
-    if isinstance(exc, ModelError):
-        return f"{what}: {exc}"
-    log.error("%s", what, exc_info=exc)
-    return f"{what} because of an unexpected problem (details are in the log file)."

@@ -60,6 +60,11 @@ class WorklistModel(QAbstractTableModel):
 
     def _thumb_ready(self, image_id: str) -> None:
         row = self.row_of(image_id)
+        if row < 0 and self.studies:  # a view of a closed study: its study row shows the top view's
+            study_row = self._order.row_for_image(image_id)
+            study = self._order[study_row] if study_row is not None else None
+            if study is not None and study.is_study and study.readable and study.readable[0].image_id == image_id:
+                row = self.row_of(study.row_key)
         if 0 <= row < len(self._keys):
             idx = self.index(row, COL_FILE)
             self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
@@ -168,6 +173,8 @@ class WorklistModel(QAbstractTableModel):
             thumbs = self._thumbs
             if col != COL_FILE or thumbs is None or not thumbs.enabled:
                 return None
+            if it.is_study:  # the study's top view stands for it
+                it = it.readable[0] if it.readable else it
             if it.error or not it.image_id:
                 return thumbs.placeholder
             return thumbs.icon(it.image_id, it.path) or thumbs.placeholder

@@ -70,3 +70,63 @@ def test_0006_database_upgrades_to_0007_with_decisions_kept(store_url, tmp_path)
         assert s.undo_last("dr o").group == ()
     finally:
         s.close()
+
+
+def test_redo_of_a_study_decision_redoes_every_view_and_undo_takes_them_back_together(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.2, 0.4])
+    views = [(fake_id(0), "m1", 0.9), (fake_id(1), "m1", 0.2), (fake_id(2), "m1", 0.4)]
+    done = store.record_study_decision(views, "dr s", "fracture", study="abc123abc123", study_score=0.9,
+                                       reading_mode="blinded", shown_ms=800)
+    undo = store.undo_last("dr s")
+    assert len(undo.group) == 2 and store.current_labels() == {}
+    redo = store.redo_last("dr s")
+    redone = (redo, *redo.group)
+    assert sorted(d.image_id for d in redone) == sorted(v[0] for v in views)
+    assert all(d.is_redo and d.label == "fracture" and d.unit == "study" and d.study == "abc123abc123"
+               and d.study_score == 0.9 and d.reading_mode == "blinded" and d.batch == done[0].batch for d in redone)
+    assert {d.undoes for d in redone} == {undo.id, *(g.id for g in undo.group)}
+    assert {k: v.label for k, v in store.current_labels().items()} == dict.fromkeys((v[0] for v in views), "fracture")
+    assert store.redo_last("dr s") is None  # nothing more to redo: one redo redid the whole study
+    # undo again: the redone views go back together, and can be redone once more
+    again = store.undo_last("dr s")
+    assert {again.undoes, *(g.undoes for g in again.group)} == {d.id for d in redone}
+    assert store.current_labels() == {}
+    assert len((lambda r: (r, *r.group))(store.redo_last("dr s"))) == 3
+
+
+def test_redo_after_a_per_view_undo_redoes_that_view_only(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.2])
+    store.record_study_decision([(fake_id(0), "m1", 0.9), (fake_id(1), "m1", 0.2)], "dr s", "no_fracture",
+                                study="k" * 12, study_score=0.9)
+    v = store.record_decision(fake_id(1), "dr s", "fracture", study="k" * 12, unit="view", study_score=0.9)
+    store.undo_last("dr s")
+    redo = store.redo_last("dr s")
+    assert redo.group == () and redo.image_id == fake_id(1) and redo.unit == "view" and redo.undoes != v.id
+    assert {k: d.label for k, d in store.current_labels().items()} == {fake_id(0): "no_fracture", fake_id(1): "fracture"}
+
+
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006"])
+def test_every_earlier_revision_upgrades_to_head_and_takes_study_decisions(store_url, tmp_path, revision):
+    from core.store.engine import make_engine, migration_connection
+    from tests.core.store.make_fixtures import IDS, ROWS_0001
+
+    engine = make_engine(store_url)
+    with migration_connection(engine) as conn:
+        migrate.upgrade(conn, "0001")
+        for sql in ROWS_0001:
+            conn.execute(text(sql.format(**IDS).replace("17000000000000000", "")))  # int4-sized mtimes before 0003
+        migrate.upgrade(conn, revision)
+    engine.dispose()
+    s = open_store(store_url, backups_keep=0)
+    try:
+        with s.engine.connect() as conn:
+            assert migrate.current_revision(conn) == migrate.head_revision()
+        assert {k: v.label for k, v in s.current_labels().items()} == {IDS["a"]: "fracture", IDS["b"]: "doubt"}
+        done = s.record_study_decision([(IDS["a"], "0.1.0", 0.91), (IDS["c"], "0.1.0", 0.1)], "dr who", "no_fracture",
+                                       study="s" * 12, study_score=0.91)
+        assert {d.unit for d in done} == {"study"}
+        undo = s.undo_last("dr who")
+        assert len(undo.group) == 1
+        assert len(s.redo_last("dr who").group) == 1
+    finally:
+        s.close()
