@@ -103,8 +103,7 @@ class Actions:
         for n in ("fracture", "no_fracture", "doubt", "undo"):
             tb.addAction(self[n])
         tb.addSeparator()
-        tb.addAction(self["study_mode"])
-        tb.addSeparator()
+        tb.addAction(self["study_mode"])  # icon only (checked: studies listed), so the toolbar fits 1366 px
         for n in ("fit", "actual_size", "rotate", "flip_horizontal", "invert", "loupe"):
             tb.addAction(self[n])
         tb.addWidget(presets)
@@ -118,7 +117,7 @@ class Actions:
         tb.addAction(self["settings"])
         tb.addAction(self["about"])
         short = {"open_folder": "Open", "export": "Export", "fracture": "Fracture", "no_fracture": "No fracture",
-                 "doubt": "Doubt", "undo": "Undo", "study_mode": "Studies", "fit": "", "actual_size": "", "rotate": "",
+                 "doubt": "Doubt", "undo": "Undo", "study_mode": "", "fit": "", "actual_size": "", "rotate": "",
                  "rotate_left": "", "flip_horizontal": "", "loupe": "", "invert": "", "heatmap": "Heatmap", "help": "",
                  "settings": "", "about": ""}
         for n, text in short.items():
@@ -135,7 +134,7 @@ def opacity_slider(value: float) -> QSlider:
     s = QSlider(Qt.Orientation.Horizontal)
     s.setRange(10, 90)
     s.setValue(int(round(value * 100)))
-    s.setFixedWidth(90)
+    s.setFixedWidth(56)  # the toolbar fits 1366 px with the study mode's button
     s.setToolTip("Heatmap opacity")
     s.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     return s
