@@ -146,6 +146,21 @@ class Snapshot:
     others: Mapping[str, str] = field(default_factory=dict)  # image id -> readers' labels (adjudicators)
     last_event: int = 0  # the newest decision event when it was read (live updates start after it)
     held: frozenset = frozenset()  # image ids other readers have open
+    prepared: Optional["_Prepared"] = None  # the rows built and sorted by ``load`` (off the GUI thread)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything ``apply`` installs, built where ``load`` ran: rows, sort keys, counts, the view."""
+
+    filter: str
+    items: dict
+    sk: dict
+    key_of: dict
+    all: list
+    counts: dict
+    seq: int
+    view: list
 
 
 @dataclass(frozen=True)
@@ -258,24 +273,31 @@ class Worklist:
 
     def _sort_key(self, item: WorkItem) -> tuple:
         self._seq += 1
+        return self._rank(item, self._seq)
+
+    def _rank(self, item: WorkItem, seq: int) -> tuple:
+        """A row's sort key (see the module docstring); thread-safe (reads only the reading context)."""
         if item.error is not None:
-            return (3, 0.0, self._seq)
+            return (3, 0.0, seq)
         if self.reading.blinded:  # the model hidden: a random order, stable per reader
-            return (1 if item.out_of_scope else 0, self.reading.shuffle_key(item.image_id or ""), self._seq)
+            return (1 if item.out_of_scope else 0, self.reading.shuffle_key(item.image_id or ""), seq)
         if item.probability is None or math.isnan(item.probability):
-            return (2, 0.0, self._seq)
-        return (1 if item.out_of_scope else 0, -float(item.probability), self._seq)
+            return (2, 0.0, seq)
+        return (1 if item.out_of_scope else 0, -float(item.probability), seq)
 
     def load(self) -> "Snapshot":
-        """Read the folder's images, their current decisions and its file errors from the store.
-        Thread-safe (it only reads the store): run it off the GUI thread, then ``apply`` the result."""
+        """Read the folder's images, their current decisions and its file errors from the store, and
+        build the rows from them (sorted, counted, filtered). Thread-safe (it only reads the store and
+        this list's settings): run it off the GUI thread, then ``apply`` the result — with 100,000 rows
+        the building is most of the work, and it must not stall the GUI."""
         last = self._last_event_id()
         rows = self.store.image_rows(self.root, self.model_version)
         ids = [r.image_id for r in rows]
         labels = self.labels_for(ids)
         readings, others = self._readings(ids)
-        return Snapshot(rows=rows, labels=labels, errors=self.store.error_rows(self.root), readings=readings,
+        snap = Snapshot(rows=rows, labels=labels, errors=self.store.error_rows(self.root), readings=readings,
                         others=others, last_event=last, held=self._claims())
+        return replace(snap, prepared=self._prepare(snap, self._filter))
 
     def labels_for(self, ids: list[str]) -> Mapping[str, "Decision"]:
         """The current labels these rows show: this reader's own, or anyone's latest (``core.reading``).
@@ -291,19 +313,14 @@ class Worklist:
         fn = getattr(self.store, "claimed_by_others", None)
         return frozenset(fn(self.reading.reader or None, None)) if fn is not None else frozenset()
 
-    def apply(self, snapshot: "Snapshot") -> None:
-        """Replace every row with ``snapshot``'s (one sort), then notify 'reset'. The worklist's thread."""
-        self._items.clear()
-        self._sk.clear()
-        self._key_of.clear()
-        self._seq = 0
-        self.last_event = snapshot.last_event
-        self._held = set(snapshot.held)
+    def _prepare(self, snapshot: "Snapshot", filter_name: str) -> _Prepared:
+        items: dict[str, WorkItem] = {}
+        held = snapshot.held
         labels = snapshot.labels
         for r in snapshot.rows:
             d = labels.get(r.image_id)
             mark = r.scope_mark if r.scope_mark is not None and r.scope_mark.in_scope else None
-            self._items[r.image_id] = self._with_scope(WorkItem(
+            items[r.image_id] = self._with_scope(WorkItem(
                 image_id=r.image_id,
                 path=Path(r.path),
                 name=Path(r.path).name,
@@ -319,7 +336,7 @@ class Worklist:
                 note=r.notes or None,
                 reading=snapshot.readings.get(r.image_id),
                 settled=self.reading.settled(snapshot.readings.get(r.image_id)),
-                held=r.image_id in self._held,
+                held=r.image_id in held,
                 readers_text=snapshot.others.get(r.image_id),
                 scope=r.scope,
                 scope_reason=r.scope_reason,
@@ -328,15 +345,36 @@ class Worklist:
                 **self._study(Path(r.path), r.study_uid),
             ))
         for e in snapshot.errors:
-            self._items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
-        for key, item in self._items.items():
-            sk = self._sort_key(item)
-            self._sk[key] = sk
-            self._key_of[sk] = key
-        self._all = sorted(self._sk.values())
+            items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
+        sk: dict[str, tuple] = {}
+        key_of: dict[tuple, str] = {}
+        seq = 0
+        for key, item in items.items():
+            seq += 1
+            k = self._rank(item, seq)
+            sk[key] = k
+            key_of[k] = key
+        ordered = sorted(sk.values())
+        counts = dict.fromkeys(FILTERS, 0)
+        for item in items.values():
+            for name in FILTERS:
+                if matches(item, name):
+                    counts[name] += 1
+        view = [k for k in ordered if matches(items[key_of[k]], filter_name)]
+        return _Prepared(filter_name, items, sk, key_of, ordered, counts, seq, view)
+
+    def apply(self, snapshot: "Snapshot") -> None:
+        """Replace every row with ``snapshot``'s, then notify 'reset'. The worklist's thread; only
+        installs what ``load`` built (builds it here when the snapshot has none or another filter)."""
+        p = snapshot.prepared
+        if p is None or p.filter != self._filter:
+            p = self._prepare(snapshot, self._filter)
+        self._items, self._sk, self._key_of, self._all = p.items, p.sk, p.key_of, p.all
+        self._counts, self._seq, self._view = dict(p.counts), p.seq, list(p.view)
+        self.last_event = snapshot.last_event
+        self._held = set(snapshot.held)
         self.stats["sorts"] += 1
-        self._recount()
-        self._rebuild_view()
+        self._emit(Change("reset", 0, len(self._view) - 1))
         self._tell(None, None, None)
 
     def reload(self) -> None:
@@ -376,11 +414,6 @@ class Worklist:
             error_kind=kind,
             **self._study(path, None),
         )
-
-    def _recount(self) -> None:
-        self._counts = dict.fromkeys(FILTERS, 0)
-        for item in self._items.values():
-            self._count(item, +1)
 
     def _count(self, item: WorkItem, delta: int) -> None:
         for name in FILTERS:
@@ -458,6 +491,12 @@ class Worklist:
                     **self._study(path, dicom.study_uid if dicom else None),
                 )),
             )
+
+    def keys_at(self, paths: Iterable[Path | str]) -> dict[str, str]:
+        """Absolute path (text) -> the row key of the image listed at it, for those of ``paths`` listed
+        (one pass over the rows)."""
+        want = {str(Path(p).absolute()) for p in paths}
+        return {str(it.path): key for key, it in self._items.items() if it.error is None and str(it.path) in want}
 
     def forget(self, image_id: str) -> None:
         """Drop an image's row (its file now holds another image, which has its own row)."""

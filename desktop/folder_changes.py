@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from core.recorder import DatabaseFailing
+from core.order import row_key
+from core.recorder import DatabaseFailing, ScanRecorder
 from core.scan import score_file
 from core.store import StoreError
 
@@ -57,6 +58,50 @@ class FolderChanges:
             self.notice.emit(_message(exc, "The changed file could not be scored again"))
 
         self.tasks.run_in_background(lambda: score_file(Path(path), model), scored, failed)
+
+    # -- the watched folder (desktop.folder_watch) ------------------------------------------------------
+    def _score_watched(self, result) -> None:
+        """New or changed files of the open folder have settled: score them (a quiet scan of just these)."""
+        if self.root is None or self.model is None or self.worklist is None or self.scanning:
+            if self.watch is not None:
+                self.watch.unhandled(result.settled)  # looked at again later
+            self.watcher.resume()
+            return
+        changed = [f.path for f in result.settled if f.path not in result.new]
+        if changed:
+            self._replacing.update(self.worklist.keys_at(changed))
+        self._start_scan(self.root, self._gen, files=result.settled, new=frozenset(result.new))
+
+    def _replace_changed(self, stored) -> None:  # noqa: ANN001
+        """A changed file's new image takes the place of the row its old bytes had."""
+        for si in stored:
+            old = self._replacing.pop(str(Path(si.path).absolute()), None)
+            if old is None or old == si.image_id:
+                continue
+            was_current = self.current_item is not None and row_key(self.current_item) == old
+            self.worklist.forget(old)
+            if was_current and self.triage is not None and si.image_id:
+                self.triage.go_to_key(si.image_id)
+        self._check_current()
+
+    def _watch_scan_done(self, summary, gen: int, recorder: ScanRecorder, new) -> None:  # noqa: ANN001
+        if gen != self._gen:
+            return
+        self.scanning = False
+        self._replacing = {}
+        wl = self.worklist
+        for item in summary.items:
+            if item.path not in new or wl is None or not item.image_id:
+                continue
+            row = wl.item(item.image_id)
+            if self.reading.blinded:  # the model is hidden from this reader: no flag is told
+                continue
+            if row is not None and row.flag is not None and row.label is None:
+                self.new_flagged.emit(f"New image flagged {row.flag} ({row.probability:.0%}): {row.name}",
+                                      item.image_id)
+        self._emit_counts()
+        self.watch_scored.emit(summary)
+        self.watcher.resume()
 
 
 def _message(exc: BaseException, what: str) -> str:

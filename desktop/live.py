@@ -9,6 +9,9 @@ runs the store calls on the task runner's threads and reports back on the GUI th
 * **Live updates** (``poll_now``, every ``POLL_INTERVAL_MS``): ``Worklist.poll`` on a worker thread,
   ``Worklist.apply_update`` back here (``updated`` with the number of changed rows). A failing poll is
   logged once, not every two seconds.
+
+``LiveSession`` is the review session's half (mixed into ``desktop.session.ReviewSession``): what a
+refused claim does to the reader's place in the list.
 """
 
 from __future__ import annotations
@@ -110,3 +113,44 @@ class LiveReaders(QObject):
                 log.warning("live update failed (%s); retrying every %d s", type(exc).__name__, POLL_INTERVAL_MS // 1000)
 
         self.tasks.run_in_background(wl.poll, done, failed)
+
+
+class LiveSession:
+    """The review session's half of several readers (mixed into ``desktop.session.ReviewSession``): it
+    claims the image on screen through its ``live`` (``LiveReaders``), and when a claim is refused marks
+    the image held and, unless the reader picked it, moves on to the next image to review."""
+
+    def _claim(self, item) -> None:
+        """Hold the image now on screen for this reader (see ``desktop.live``)."""
+        want = item.image_id if (item is not None and item.error is None and item.image_id and item.label is None
+                                 and self.reviewer) else None
+        picked, self._picked = want is not None and want == self._picked, None
+        self.live.follow(want, picked)
+
+    def _claim_refused(self, image_id: str, picked: bool) -> None:
+        wl, t = self.worklist, self.triage
+        if wl is None or t is None:
+            return
+        wl.mark_held(image_id)
+        self.claim_refused.emit(image_id)
+        if t.current_key != image_id:
+            return
+        if picked:
+            self.notice.emit("Another reader has this image open at the moment; your decision is still recorded "
+                             "if you make one.")
+            return
+        nxt = self.order.next_to_review(t.current + 1, skip=image_id)
+        if nxt is not None:
+            t.go_to(nxt)
+            self._check_current()
+            self.notice.emit("The image you came to is open at another reader's workstation: moved on to the next.")
+
+    def poll_now(self) -> None:
+        """Bring in other readers' decisions and claims now (also every ``desktop.live.POLL_INTERVAL_MS``)."""
+        self.live.poll_now()
+
+    def _others_updated(self, changed: int) -> None:
+        if changed:
+            self._check_current()
+        self.others_updated.emit(changed)
+

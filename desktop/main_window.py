@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWi
 
 from core import APP_NAME
 from core.config import key_profile, resolve
-from core.find import find as find_in_order
 from core.order import row_key
 from core.reading import Reading
 from core.settings import Settings
@@ -149,6 +148,10 @@ class MainWindow(QMainWindow):
         s.scan_finished.connect(self._scan_finished)
         s.scan_failed.connect(self._scan_failed)
         s.reading_changed.connect(self._reading_changed)
+        s.new_flagged.connect(self.status.new_flagged)
+        s.watch_scored.connect(self._watch_scored)
+        s.watcher.polled.connect(lambda r: self.status.watching(s.root, r.pending))
+        self.status.watch_clicked.connect(lambda key: s.go_to_image(key) if key else None)
         self.worklist.filter_selected.connect(s.set_filter)
         self.worklist.image_activated.connect(s.select)
         self.find_bar.find_requested.connect(self.find_file)
@@ -181,6 +184,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.review.cache.clear()
         self.setWindowTitle(f"{APP_NAME} — {folder.absolute().name or folder.absolute()}")
+        self.status.clear_watch()
         return self.session.open_folder(folder)
 
     def _set_review_enabled(self, on: bool) -> None:
@@ -262,6 +266,11 @@ class MainWindow(QMainWindow):
             print(text, flush=True)
             self.exit_code = 0 if not summary.cancelled else 1
             QTimer.singleShot(0, self.close)
+
+    def _watch_scored(self, summary) -> None:
+        self.status.watching(self.session.root, self.session.watch.pending if self.session.watch else 0,
+                             scored=len(summary.items))
+        self.worklist.refresh_columns()
 
     def _scan_failed(self, message: str) -> None:
         self.status.scan_ended("Scan stopped.")
@@ -365,13 +374,9 @@ class MainWindow(QMainWindow):
 
     def find_file(self, text: str, step: int = 0):
         """Move to the file that ``core.find`` names for ``text`` from the current row (the find bar)."""
-        order, t = self.session.order, self.session.triage
-        if order is None or t is None:
-            return None
-        result = find_in_order(order, text, t.current, step)
-        if result.key is not None:  # in the study mode: its study opens, onto the view
-            self.session.go_to_image(result.key)
-        self.find_bar.show_result(result, FILTER_TITLES.get(order.worklist.filter, order.worklist.filter))
+        result = self.session.find_file(text, step)
+        if result is not None:
+            self.find_bar.show_result(result, FILTER_TITLES.get(self.session.worklist.filter, self.session.worklist.filter))
         return result
 
     def _find_in_all(self, text: str) -> None:

@@ -17,6 +17,11 @@ review.
 Studies (``desktop.study_mode.StudyMode``, mixed in): the worklist's items carry their pseudonymous
 study key; the review order is a ``core.order.ReviewOrder`` (rows are images) or a
 ``core.study_order.StudyOrder`` (rows are studies) over the same worklist.
+
+After the folder's scan the folder is watched (``desktop.folder_watch``; ``desktop.folder_changes``,
+mixed in): new and changed files are scored, once settled, by a quiet scan of just those files,
+inserted in order like any scan result, and a new flagged image is announced by ``new_flagged`` (the
+window shows it in the status bar).
 """
 
 from __future__ import annotations
@@ -37,9 +42,11 @@ from core.reading import AIDED, Reading
 from core.recorder import BatchResult, ScanRecorder
 from core.scan import ScanProgress, scan
 from core.triage import DECISION_ACTIONS, STUDY_ACTIONS, TRIAGE_ACTIONS, Triage
+from core.watch import FolderWatch
 from core.worklist import Worklist
 from desktop.folder_changes import FolderChanges, _message
-from desktop.live import LiveReaders
+from desktop.folder_watch import FolderWatcher
+from desktop.live import LiveReaders, LiveSession
 from desktop.study_mode import StudyMode
 
 log = logging.getLogger("fracture_triage.desktop.session")
@@ -48,7 +55,7 @@ NO_MODEL_THRESHOLDS = Thresholds(suspicious=2.0, definite=2.0)  # nothing is fla
 FLUSH_INTERVAL_S = 0.12
 
 
-class ReviewSession(StudyMode, FolderChanges, QObject):
+class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
     worklist_changed = Signal(object)  # the new ReviewOrder over the new Worklist (bound to the table)
     counts_changed = Signal(dict)  # images per filter
     study_counts_changed = Signal(object)  # studies per filter (dict), or None when rows are images
@@ -66,6 +73,8 @@ class ReviewSession(StudyMode, FolderChanges, QObject):
     reading_changed = Signal(object)  # core.reading.Reading now in force (after each folder load)
     others_updated = Signal(int)  # a live update was applied: how many rows changed
     claim_refused = Signal(str)  # image id another reader holds (the claim on opening it failed)
+    watch_scored = Signal(object)  # ScanSummary of new/changed files of the watched folder, once listed
+    new_flagged = Signal(str, str)  # a message, the row key: a NEW image of the watched folder is flagged
 
     def __init__(self, tasks, store, model, reviewer: str, parent: QObject | None = None, mode: str = AIDED, *,
                  study_grouping: str = "folder", study_score: str = "max", by_study: bool = False) -> None:
@@ -103,6 +112,10 @@ class ReviewSession(StudyMode, FolderChanges, QObject):
         self.live.updated.connect(self._others_updated)
         self.live.refused.connect(self._claim_refused)
         self.poll_timer = self.live.timer
+        self.watch: Optional[FolderWatch] = None
+        self.watcher = FolderWatcher(tasks, self)
+        self.watcher.settled.connect(self._score_watched)
+        self._replacing: dict[str, str] = {}  # path of a changed watched file -> the image id its row shows
 
     # -- model ---------------------------------------------------------------------------------------
     @property
@@ -135,9 +148,12 @@ class ReviewSession(StudyMode, FolderChanges, QObject):
             self.notice.emit(f"The folder {root} does not exist or cannot be opened.")
             return False
         self.cancel_scan()
+        self.watcher.stop()
         self._gen += 1
         gen = self._gen
         self.root = root
+        self.watch = FolderWatch(root)
+        self._replacing = {}
         self._queue.clear()
         self._user_moved = False
         store, thresholds, version, reader, mode = self.store, self.thresholds, self.model_version, self.reviewer, self.mode
@@ -218,8 +234,11 @@ class ReviewSession(StudyMode, FolderChanges, QObject):
         return self.triage.current_item if self.triage is not None else None
 
     # -- scanning ------------------------------------------------------------------------------------
-    def _start_scan(self, root: Path, gen: int) -> None:
+    def _start_scan(self, root: Path, gen: int, files=None, new=frozenset()) -> None:  # noqa: ANN001
+        """Scan ``root`` (the folder's scan) or, with ``files``, score just those new/changed files of
+        the watched folder (no progress shown)."""
         model = self.model
+        quiet = files is not None
         recorder = ScanRecorder(self.store, root, model.version, interval_s=FLUSH_INTERVAL_S, read_labels=True,
                                 labels_of=self.reading.labels_of)
         last_progress = [0.0]
@@ -234,6 +253,8 @@ class ReviewSession(StudyMode, FolderChanges, QObject):
 
         def on_progress(p: ScanProgress) -> None:
             now = time.monotonic()
+            if quiet:
+                return
             if now - last_progress[0] >= 0.1 or p.done >= p.total:
                 last_progress[0] = now
                 self.tasks.run_on_main(lambda: gen == self._gen and self.scan_progress.emit(p))
@@ -244,27 +265,35 @@ class ReviewSession(StudyMode, FolderChanges, QObject):
         def job(cancel: threading.Event):
             try:
                 return scan(root, model, known_batch=recorder.known_batch, on_item=on_item, on_progress=on_progress,
-                            cancel=cancel, on_decoded=on_decoded)
+                            cancel=cancel, on_decoded=on_decoded, files=files)
             finally:
                 write(recorder.rest())
 
         def finished(summary) -> None:
             # The writer runs in order: once this no-op is through, every batch above is in the worklist.
-            self.tasks.run_on_writer(lambda: None, lambda _: self._scan_done(summary, gen, recorder))
+            done = self._watch_scan_done if quiet else self._scan_done
+            self.tasks.run_on_writer(lambda: None, lambda _: done(summary, gen, recorder, new))
 
         def failed(exc: BaseException) -> None:
             if gen == self._gen:
                 self.scanning = False
+                if quiet and self.watch is not None:  # the watch tries these files again later
+                    self.watch.unhandled(files)
+                    self.watcher.resume()
                 self.scan_failed.emit(_message(exc, "The scan stopped"))
 
         self.scanning = True
-        self.scan_started.emit(str(root))
-        self.tasks.run_on_writer(recorder.begin, None, self._scan_write_failed)
+        if not quiet:
+            self.scan_started.emit(str(root))
+        if not quiet:  # the folder's scan starts afresh; the watch's scans add to it
+            self.tasks.run_on_writer(recorder.begin, None, self._scan_write_failed)
         self._cancel = self.tasks.run_long(job, finished, failed)
 
     def _add_results(self, result: BatchResult, gen: int) -> None:
         if gen == self._gen and self.worklist is not None:
             self.worklist.add_scan_items(result.stored, result.labels)
+            if self._replacing:
+                self._replace_changed(result.stored)
             t = self.triage
             if not self._user_moved and t is not None and not self.busy:
                 top = self.order.next_to_review(0)
@@ -277,11 +306,14 @@ class ReviewSession(StudyMode, FolderChanges, QObject):
             self._cancel.set()
         self.scan_failed.emit(_message(exc, "Scan results could not be saved"))
 
-    def _scan_done(self, summary, gen: int, recorder: ScanRecorder) -> None:
+    def _scan_done(self, summary, gen: int, recorder: ScanRecorder, _new=frozenset()) -> None:  # noqa: ANN001
         if gen != self._gen:
             return
         self.scanning = False
         self.last_summary = summary
+        if not summary.cancelled and self.watch is not None and not recorder.failed:
+            self.watch.handled((i.path, i.size, i.mtime_ns) for i in summary.items if i.size or i.mtime_ns)
+            self.watcher.start(self.watch, {i.path.parent for i in summary.items})
         if recorder.not_stored and not recorder.failed:
             n = len(recorder.not_stored)
             self.notice.emit(f"{n:,} scanned file{'s' if n != 1 else ''} could not be saved to the database "
@@ -319,41 +351,6 @@ class ReviewSession(StudyMode, FolderChanges, QObject):
         if (reading.reader, reading.mode) == (self.reviewer, self.mode) and self.worklist is None:
             self.reading = reading
             self.reading_changed.emit(reading)
-
-    # -- several readers: claims and live updates ---------------------------------------------------------
-    def _claim(self, item) -> None:
-        """Hold the image now on screen for this reader (see ``desktop.live``)."""
-        want = item.image_id if (item is not None and item.error is None and item.image_id and item.label is None
-                                 and self.reviewer) else None
-        picked, self._picked = want is not None and want == self._picked, None
-        self.live.follow(want, picked)
-
-    def _claim_refused(self, image_id: str, picked: bool) -> None:
-        wl, t = self.worklist, self.triage
-        if wl is None or t is None:
-            return
-        wl.mark_held(image_id)
-        self.claim_refused.emit(image_id)
-        if t.current_key != image_id:
-            return
-        if picked:
-            self.notice.emit("Another reader has this image open at the moment; your decision is still recorded "
-                             "if you make one.")
-            return
-        nxt = self.order.next_to_review(t.current + 1, skip=image_id)
-        if nxt is not None:
-            t.go_to(nxt)
-            self._check_current()
-            self.notice.emit("The image you came to is open at another reader's workstation: moved on to the next.")
-
-    def poll_now(self) -> None:
-        """Bring in other readers' decisions and claims now (also every ``desktop.live.POLL_INTERVAL_MS``)."""
-        self.live.poll_now()
-
-    def _others_updated(self, changed: int) -> None:
-        if changed:
-            self._check_current()
-        self.others_updated.emit(changed)
 
     def select(self, key: str) -> None:
         """The user picked a row with the mouse (``key``: ``core.order.row_key``)."""
@@ -489,6 +486,7 @@ class ReviewSession(StudyMode, FolderChanges, QObject):
     def close(self) -> None:
         self._gen += 1
         self.live.stop()  # the claim's release is queued on the writer, which finishes before the app exits
+        self.watcher.stop()
         self.cancel_scan()
         if self.triage is not None:
             self.triage.close()

@@ -1,17 +1,22 @@
-"""The status bar: scan progress (done/total, rate, cancel) while scanning, then to review / decided /
-errors, the model version and the reviewer (click to change)."""
+"""The status bar: scan progress (done/total, rate, cancel) while scanning, then whether the folder is
+watched (and the latest new flagged image: click to show it), to review / decided / errors, the model
+version and the reviewer (click to change)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
 from desktop import theme
 
 
+WATCH_TEXT_MAX = 460  # px: the watch notice never pushes the counts, model and reader off a 1366 px window
+
+
 class StatusBar(QStatusBar):
     cancel_requested = Signal()
     reviewer_clicked = Signal()
+    watch_clicked = Signal(str)  # the row key of the last new flagged image ("" when none)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -29,6 +34,14 @@ class StatusBar(QStatusBar):
         for w in (self.progress, self.progress_label, self.cancel):
             self.addWidget(w)
             w.hide()
+        self.watch = QToolButton()  # "Watching folder" / the last new flagged image (click: show it)
+        self.watch.setAutoRaise(True)
+        self.watch.setObjectName("watchStatus")
+        self.watch.clicked.connect(self._watch_clicked)
+        self.watch.hide()
+        self._flagged_key = ""
+        self._new_scored = 0
+        self.addWidget(self.watch)
         self.counts = QLabel("")
         self.thresholds = QLabel("")
         self.model = QLabel("")
@@ -57,6 +70,41 @@ class StatusBar(QStatusBar):
             w.hide()
         self.progress_label.setText(text)
         self.progress_label.setVisible(bool(text))
+
+    def watching(self, root, pending: int = 0, scored: int = 0) -> None:  # noqa: ANN001
+        """The open folder is watched; ``scored``: new/changed files just listed; ``pending``: being written."""
+        self._new_scored += scored
+        if self._flagged_key:
+            return  # the flagged notice stays until it is clicked or the next folder is opened
+        parts = ["Watching the folder for new images"]
+        if self._new_scored:
+            parts.append(f"{self._new_scored:,} added")
+        if pending:
+            parts.append(f"{pending:,} being written")
+        self.watch.setText(" · ".join(parts))
+        self.watch.setToolTip("New and changed files of the open folder are scored as they arrive")
+        self.watch.setStyleSheet("")
+        self.watch.show()
+
+    def new_flagged(self, message: str, key: str) -> None:
+        """A new image of the watched folder is flagged: say so here (no dialog); a click shows it."""
+        self._flagged_key = key
+        self.progress_label.hide()  # the finished scan's summary makes room for what is new
+        text = message + " — show"
+        self.watch.setText(self.watch.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, WATCH_TEXT_MAX))
+        self.watch.setToolTip(f"{message}\nClick to show this image")
+        self.watch.setStyleSheet(f"color: {theme.LABEL_COLOURS['fracture'].name()}; font-weight: 600;")
+        self.watch.show()
+
+    def _watch_clicked(self) -> None:
+        key, self._flagged_key = self._flagged_key, ""
+        self.watch_clicked.emit(key)
+        self.watching(None, 0)
+
+    def clear_watch(self) -> None:
+        self._flagged_key = ""
+        self._new_scored = 0
+        self.watch.hide()
 
     def set_counts(self, counts: dict[str, int]) -> None:
         parts = [f"To review <b>{counts.get('to_review', 0):,}</b>", f"Decided <b>{counts.get('decided', 0):,}</b>"]

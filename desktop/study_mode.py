@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from core.find import find
 from core.order import ReviewOrder, row_key
 from core.studies import StudyKeys
 from core.study_order import StudyOrder
@@ -108,6 +109,16 @@ class StudyMode:
             return False
         self.select(key)
         return True
+
+    def find_file(self, text: str, step: int = 0):
+        """Go to the file ``core.find`` names for ``text`` from the current row (its view, opening its
+        study, in the study mode); returns the ``core.find.FindResult`` (None: nothing open)."""
+        if self.order is None or self.triage is None:
+            return None
+        result = find(self.order, text, self.triage.current, step)
+        if result.key is not None:
+            self.go_to_image(result.key)
+        return result
 
     def _set_study_filter(self, name: str) -> None:
         if self.order.filter == name or name not in self.worklist.filters:
