@@ -1,0 +1,198 @@
+"""The worklist's plain records and small helpers (Qt-free, no store): ``WorkItem`` (one row), the
+filters (``FILTERS``, ``FILTER_TITLES``, ``matches``), what ``Worklist.load`` and ``Worklist.poll`` read
+(``Snapshot``, ``Update``), a change notification (``Change``) and the one subscriber list
+(``Subscribers``) used by the worklist and the review orders. ``core.worklist`` re-exports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping, Optional
+
+OUT_OF_SCOPE = "out_of_scope"  # core.scope.verdict.OUT_OF_SCOPE (results-level constant, no import)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.store import Decision
+
+FILTERS = ("to_review", "flagged", "all", "decided", "doubt", "disagreements", "second_read", "disputed",
+           "adjudicated", "out_of_scope", "errors")
+FILTER_TITLES = {
+    "to_review": "To review",
+    "flagged": "Flagged",
+    "all": "All",
+    "decided": "Decided",
+    "doubt": "Doubt",
+    "disagreements": "Disagreements",
+    "second_read": "Second read",
+    "disputed": "Disputed",
+    "adjudicated": "Adjudicated",
+    "out_of_scope": "Out of scope",
+    "errors": "Errors",
+}
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    image_id: Optional[str]  # None for a file that could not even be hashed
+    path: Path
+    name: str
+    probability: Optional[float]
+    model_version: Optional[str]
+    flag: Optional[str]  # 'definite' | 'suspicious' | None (model card thresholds)
+    label: Optional[str]  # current decision: 'fracture' | 'no_fracture' | 'doubt' | None
+    reviewer: Optional[str]
+    decided_at: Optional[datetime]
+    body_part: Optional[str]
+    view: Optional[str]
+    error: Optional[str]  # why the file could not be read (errors only)
+    error_kind: Optional[str] = None
+    reading: Optional[str] = None  # among all readers: single / agreed / disputed / adjudicated (None: unread)
+    note: Optional[str] = None  # the reader's caveats for a readable image ("first page of 3 (multi-page TIFF)")
+    scope: Optional[str] = None  # the model's verdict: 'in_scope' | 'out_of_scope' | None (not assessed)
+    scope_reason: Optional[str] = None
+    scope_marked_by: Optional[str] = None  # a reader who marked it "in scope after all" (mark in force)
+    scope_marked_at: Optional[datetime] = None
+    settled: bool = False  # nothing left for this reader without a label of their own (core.reading)
+    held: bool = False  # another reader has it open now (an unexpired claim): "next" skips it
+    readers_text: Optional[str] = None  # adjudicators only: each reader's label ("A: fracture · B: doubt")
+    study: Optional[str] = None  # pseudonymous study key (core.studies); None without StudyKeys
+    study_kind: Optional[str] = None  # 'dicom' | 'folder' | 'name_prefix' | 'file'
+
+    is_study = False
+
+    @property
+    def out_of_scope(self) -> bool:
+        """Out of the model's scope and not marked "in scope after all" by a reader."""
+        return self.error is None and self.scope == OUT_OF_SCOPE and self.scope_marked_by is None
+
+    @property
+    def to_review(self) -> bool:
+        return self.error is None and self.label is None and not self.out_of_scope and not self.settled
+
+    @property
+    def disagrees(self) -> bool:
+        """The decision contradicts the model's flag (fracture without a flag, or no fracture with one)."""
+        if self.out_of_scope:  # no flag to disagree with
+            return False
+        if self.label == "fracture":
+            return self.flag is None
+        if self.label == "no_fracture":
+            return self.flag is not None
+        return False
+
+
+def matches(item: WorkItem, name: str) -> bool:
+    if name == "all":
+        return True
+    if name == "errors":
+        return item.error is not None
+    if item.error is not None:
+        return False
+    if name == "out_of_scope":
+        return item.out_of_scope
+    if name == "to_review":
+        return item.to_review
+    if name == "flagged":
+        return item.flag is not None
+    if name == "decided":
+        return item.label is not None
+    if name == "doubt":
+        return item.label == "doubt"
+    if name == "disagreements":
+        return item.disagrees
+    if name == "second_read":
+        return item.reading == "single"
+    if name == "disputed":
+        return item.reading == "disputed"
+    if name == "adjudicated":
+        return item.reading == "adjudicated"
+    raise ValueError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What ``Worklist.load`` read from the store (plain data: safe to pass between threads)."""
+
+    rows: list  # core.store.ImageRow
+    labels: Mapping[str, "Decision"]
+    errors: list  # core.store.ErrorRow
+    readings: Mapping[str, str] = field(default_factory=dict)  # image id -> reading status (several readers)
+    others: Mapping[str, str] = field(default_factory=dict)  # image id -> readers' labels (adjudicators)
+    last_event: int = 0  # the newest decision event when it was read (live updates start after it)
+    held: frozenset = frozenset()  # image ids other readers have open
+    prepared: Optional["_Prepared"] = None  # the rows built and sorted by ``load`` (off the GUI thread)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything ``apply`` installs, built where ``load`` ran: rows, sort keys, counts, the view."""
+
+    filter: str
+    items: dict
+    sk: dict
+    key_of: dict
+    all: list
+    counts: dict
+    seq: int
+    view: list
+
+
+@dataclass(frozen=True)
+class Update:
+    """What ``Worklist.poll`` read: other readers' decisions since an event id, and who holds what."""
+
+    last_event: int
+    image_ids: tuple  # images with new events
+    labels: Mapping[str, "Decision"]
+    readings: Mapping[str, str]
+    others: Mapping[str, str]
+    held: frozenset
+    local_seq: int  # the worklist's own-decision counter when the poll began
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # 'reset' | 'inserted' | 'removed' | 'updated'
+    first: int = 0
+    last: int = -1
+
+    @property
+    def rows(self) -> range:
+        return range(self.first, self.last + 1)
+
+
+def _reading_after(decision: "Decision", before: Optional[str]) -> Optional[str]:
+    """The image's reading status after ``decision`` (the store attaches it; None there: unknown)."""
+    reading = getattr(decision, "reading", None)
+    if reading is None:
+        return before
+    return None if reading == "unread" else reading
+
+
+def _error_key(path: Path | str) -> str:
+    return "error:" + str(path)
+
+
+class Subscribers:
+    """Callbacks told of each ``Change`` (the worklist's and the review order's notifications)."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[Change], None]] = []
+
+    def add(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        """Subscribe ``callback``; returns the function that unsubscribes it."""
+        self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def emit(self, change: Change) -> None:
+        for cb in list(self._callbacks):
+            cb(change)
+
+
