@@ -129,7 +129,8 @@ def _old_record(store, items) -> None:
     from core.results import ERROR
     from core.store.engine import run_write
     from core.store.sqlbits import insert_ignore, path_key, upsert
-    from core.store.store import _E, _I, _L, _P, _image_values, _now
+    from core.store.images import _E, _I, _L, _P, _image_values
+    from core.store.store import _now
 
     now = _now()
 
