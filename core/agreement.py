@@ -10,7 +10,10 @@ reference label per image (adjudication, or the readers' agreement) comes from t
 - Fleiss' κ over the images read by at least two readers (Fleiss 1971, generalised to a varying
   number of readers per image), with the same kind of interval.
 - Each reader's sensitivity and specificity against the reference label (images whose reference
-  and reading are fracture/no_fracture; doubt counted, not scored), with Wilson 95% intervals.
+  and reading are fracture/no_fracture; doubt counted, not scored), with Wilson 95% intervals and
+  the confusion counts (TP, FN, TN, FP) they rest on. An image whose reference is one reader's own
+  label (source ``single``) is not scored: a reading is no evidence about itself (counted as
+  ``unscored``, with disputed images and a doubtful reference).
 - Aided against blinded reading side by side: the same, pooled over readers, plus the median time
   to a decision — always with the counts the figures rest on.
 """
@@ -53,6 +56,19 @@ class Interval:
         return f"{self.value:.{digits}f}{ci} (n={self.n})"
 
 
+@dataclass(frozen=True)
+class Counts:
+    """Readings against the reference: true/false positives and negatives (fracture the positive
+    class), doubtful readings of a scored image, and readings with no usable reference."""
+
+    tp: int = 0
+    fn: int = 0
+    tn: int = 0
+    fp: int = 0
+    doubt: int = 0
+    unscored: int = 0
+
+
 @dataclass
 class ReaderScore:
     reader: str
@@ -60,6 +76,7 @@ class ReaderScore:
     sensitivity: Interval
     specificity: Interval
     doubt: int
+    counts: Counts = field(default_factory=Counts)
 
 
 @dataclass
@@ -70,6 +87,7 @@ class ModeScore:
     specificity: Interval
     median_ms: Optional[float]
     timed: int
+    counts: Counts = field(default_factory=Counts)
 
 
 @dataclass
@@ -152,21 +170,38 @@ def _by_image(reads: Iterable[Read]) -> dict[str, dict[str, Read]]:
     return out
 
 
-def _sens_spec(pairs: list[tuple[str, str]]) -> tuple[Interval, Interval, int]:
-    """(sensitivity, specificity, doubt count) of (reading, reference) pairs."""
-    tp = sum(1 for r, ref in pairs if ref == "fracture" and r == "fracture")
-    fn = sum(1 for r, ref in pairs if ref == "fracture" and r == "no_fracture")
-    tn = sum(1 for r, ref in pairs if ref == "no_fracture" and r == "no_fracture")
-    fp = sum(1 for r, ref in pairs if ref == "no_fracture" and r == "fracture")
-    doubt = sum(1 for r, ref in pairs if r == "doubt" and ref in ("fracture", "no_fracture"))
-    return wilson(tp, tp + fn), wilson(tn, tn + fp), doubt
+SCORED = ("fracture", "no_fracture")  # reference labels a reading can be scored against
+
+
+def confusion(pairs: Iterable[tuple[str, Optional[str]]]) -> Counts:
+    """The counts of (reading, reference) pairs; a reference None (or doubt) leaves a reading unscored."""
+    c = {"tp": 0, "fn": 0, "tn": 0, "fp": 0, "doubt": 0, "unscored": 0}
+    for r, ref in pairs:
+        if ref not in SCORED:
+            c["unscored"] += 1
+        elif r == "doubt":
+            c["doubt"] += 1
+        elif ref == "fracture":
+            c["tp" if r == "fracture" else "fn"] += 1
+        else:
+            c["tn" if r == "no_fracture" else "fp"] += 1
+    return Counts(**c)
+
+
+def _sens_spec(pairs: Iterable[tuple[str, Optional[str]]]) -> tuple[Interval, Interval, Counts]:
+    """(sensitivity, specificity, counts) of (reading, reference) pairs."""
+    c = confusion(pairs)
+    return wilson(c.tp, c.tp + c.fn), wilson(c.tn, c.tn + c.fp), c
 
 
 def agreement_report(reads: Sequence[Read], reference: dict[str, Optional[str]],
                      reference_source: Optional[dict[str, str]] = None) -> Report:
     """The whole report. ``reference``: image id → reference label (None: readers disagree, no
-    adjudication yet); ``reference_source``: image id → 'adjudicated' / 'agreed' / 'single' / 'disputed'."""
+    adjudication yet); ``reference_source``: image id → 'adjudicated' / 'agreed' / 'single' / 'disputed'
+    (a 'single' reference — one reader's own label — scores nobody)."""
     rng = np.random.default_rng(SEED)
+    source = reference_source or {}
+    scoring = {img: (None if source.get(img) == "single" else ref) for img, ref in reference.items()}
     by_image = _by_image(reads)
     readers = sorted({r.reader for r in reads})
     report = Report(readers=readers, images=len(by_image))
@@ -195,16 +230,17 @@ def agreement_report(reads: Sequence[Read], reference: dict[str, Optional[str]],
         report.fleiss = Interval(value, lo, hi, len(table))
 
     for reader in readers:
-        mine = [(v[reader].label, reference.get(img)) for img, v in by_image.items() if reader in v]
-        sens, spec, doubt = _sens_spec(mine)
-        report.per_reader.append(ReaderScore(reader, len(mine), sens, spec, doubt))
+        mine = [(v[reader].label, scoring.get(img)) for img, v in by_image.items() if reader in v]
+        sens, spec, counts = _sens_spec(mine)
+        report.per_reader.append(ReaderScore(reader, len(mine), sens, spec, counts.doubt, counts))
 
     for mode in sorted({r.mode for r in reads}):
         chosen = [r for r in reads if r.mode == mode]
-        sens, spec, _ = _sens_spec([(r.label, reference.get(r.image_id)) for r in chosen])
+        sens, spec, counts = _sens_spec([(r.label, scoring.get(r.image_id)) for r in chosen])
         times = [r.shown_ms for r in chosen if r.shown_ms is not None]
-        report.modes.append(ModeScore(mode, len(chosen), sens, spec, float(np.median(times)) if times else None, len(times)))
+        report.modes.append(ModeScore(mode, len(chosen), sens, spec, float(np.median(times)) if times else None,
+                                      len(times), counts))
     return report
 
 
-__all__ = ["Read", "Interval", "Report", "agreement_report", "cohen_kappa", "fleiss_kappa", "wilson", "CATEGORIES"]
+__all__ = ["Read", "Interval", "Counts", "Report", "confusion", "agreement_report", "cohen_kappa", "fleiss_kappa", "wilson", "CATEGORIES"]

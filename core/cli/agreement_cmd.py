@@ -31,6 +31,11 @@ def collect(store):  # noqa: ANN001, ANN201
     return agreement_inputs(store.labels_by_reader())
 
 
+def counts_text(c) -> str:  # noqa: ANN001
+    """'TP 18, FN 2, TN 35, FP 3; doubt 2; unscored 0' (``core.agreement.Counts``)."""
+    return f"TP {c.tp}, FN {c.fn}, TN {c.tn}, FP {c.fp}; doubt {c.doubt}; unscored {c.unscored}"
+
+
 def lines(report) -> list[str]:  # noqa: ANN001
     out = [f"Readers: {', '.join(report.readers) or 'none'}; images read: {report.images}"]
     if report.reference_counts:
@@ -46,14 +51,16 @@ def lines(report) -> list[str]:  # noqa: ANN001
     out.append("Each reader against the reference label (reference and reading fracture/no_fracture; Wilson 95%):")
     for s in report.per_reader:
         out.append(f"  {s.reader}: {s.reads} reads; sensitivity {s.sensitivity.text()}; specificity "
-                   f"{s.specificity.text()}; doubt {s.doubt}")
+                   f"{s.specificity.text()}; {counts_text(s.counts)}")
     out.append("")
     out.append("Aided (model shown) and blinded (model hidden) reading:")
     for m in report.modes:
         median = "n/a" if m.median_ms is None else f"{m.median_ms / 1000:.1f} s"
         out.append(f"  {m.mode}: {m.reads} reads; sensitivity {m.sensitivity.text()}; specificity "
-                   f"{m.specificity.text()}; median time to decide {median} (n={m.timed})")
+                   f"{m.specificity.text()}; {counts_text(m.counts)}; median time to decide {median} (n={m.timed})")
     out.append("")
+    out.append("Fracture is the positive class. Unscored: no reference yet (disputed), a doubtful reference, or "
+               "the reader's own single reading.")
     out.append("Note: where the reference is the readers' own agreement, readers score high by construction; "
                "adjudicate the disputed images for a fair comparison.")
     return out

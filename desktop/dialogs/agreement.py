@@ -39,6 +39,10 @@ def _iv(iv, digits: int = 2, percent: bool = False) -> str:
     return f(iv.value) + ci
 
 
+def _of(k: int, n: int) -> str:
+    return f"{k:,} of {n:,}"
+
+
 def _table(head: list[str], rows: list[list[str]], numeric_from: int = 1) -> str:
     out = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
     for r in rows:
@@ -60,19 +64,23 @@ def report_html(report) -> str:  # noqa: ANN001
     rows.append(["Fleiss' κ, all readers", _iv(report.fleiss), f"{report.fleiss.n:,}"])
     parts.append(_table(["Readers", "Cohen's κ [95% interval]", "images both read"], rows))
     parts.append("<h3>Each reader against the reference label</h3>")
-    parts.append(_table(["Reader", "reads", "sensitivity [95%]", "n", "specificity [95%]", "n", "doubt"],
-                        [[s.reader, f"{s.reads:,}", _iv(s.sensitivity, percent=True), f"{s.sensitivity.n:,}",
-                          _iv(s.specificity, percent=True), f"{s.specificity.n:,}", f"{s.doubt:,}"]
+    parts.append(_table(["Reader", "reads", "sensitivity [95%]", "TP of n", "specificity [95%]", "TN of n", "doubt",
+                         "unscored"],
+                        [[s.reader, f"{s.reads:,}", _iv(s.sensitivity, percent=True), _of(s.counts.tp, s.sensitivity.n),
+                          _iv(s.specificity, percent=True), _of(s.counts.tn, s.specificity.n), f"{s.doubt:,}",
+                          f"{s.counts.unscored:,}"]
                          for s in report.per_reader]))
     parts.append("<h3>Aided against blinded reading</h3>")
-    parts.append(_table(["Reading", "reads", "sensitivity [95%]", "n", "specificity [95%]", "n", "median time to decide",
-                         "timed"],
+    parts.append(_table(["Reading", "reads", "sensitivity [95%]", "TP of n", "specificity [95%]", "TN of n",
+                         "median time to decide", "timed"],
                         [[MODE_TITLES.get(m.mode, m.mode), f"{m.reads:,}", _iv(m.sensitivity, percent=True),
-                          f"{m.sensitivity.n:,}", _iv(m.specificity, percent=True), f"{m.specificity.n:,}",
+                          _of(m.counts.tp, m.sensitivity.n), _iv(m.specificity, percent=True),
+                          _of(m.counts.tn, m.specificity.n),
                           "n/a" if m.median_ms is None else f"{m.median_ms / 1000:.1f} s", f"{m.timed:,}"]
                          for m in report.modes]))
     parts.append("<p class=note>κ: 1 is perfect agreement, 0 what chance gives. Intervals: 1000 bootstrap resamples "
-                 "of images (κ), Wilson (sensitivity, specificity). Where the reference is the readers' own agreement "
+                 "of images (κ), Wilson (sensitivity, specificity; fracture the positive class). Unscored: no reference "
+                 "yet (disputed), a doubtful reference, or the reader's own single reading. Where the reference is the readers' own agreement "
                  "they score high by construction — adjudicate the disputed images for a fair comparison. "
                  "Adjudicators are not counted as readers. The same report: <code>fracture-triage agreement</code>.</p>")
     return "".join(parts)

@@ -73,3 +73,71 @@ def test_report_pairs_fleiss_readers_and_modes():
     modes = {m.mode: m for m in rep.modes}
     assert modes["aided"].reads == 180 and modes["blinded"].reads == 120 and modes["blinded"].timed == 120
     assert rep.reference_counts == {"adjudicated": 120}
+
+
+def _random_study(seed: int, n: int = 150):
+    """Readings of three readers and a reference with every source the store gives."""
+    rnd = random.Random(seed)
+    reference, source, reads = {}, {}, []
+    for k in range(n):
+        img = f"i{k}"
+        kind = rnd.choice(["adjudicated", "adjudicated", "agreed", "disputed", "single"])
+        truth = rnd.choice(["fracture", "no_fracture", "doubt"] if kind == "adjudicated" else ["fracture", "no_fracture"])
+        reference[img], source[img] = (None if kind == "disputed" else truth), kind
+        for reader, acc in (("A", 0.85), ("B", 0.7), ("C", 0.8)):
+            if rnd.random() < 0.2:
+                continue
+            label = truth if rnd.random() < acc else rnd.choice(CATEGORIES)
+            reads.append(Read(img, reader, label, rnd.choice(["aided", "blinded"]), shown_ms=rnd.randint(500, 9000)))
+    return reads, reference, source
+
+
+def _expected(skm, chosen, reference, source):  # noqa: ANN001
+    """scikit-learn's figures for these readings: (tp, fn, tn, fp), doubt, sensitivity, specificity."""
+    scored = [(reference[r.image_id], r.label) for r in chosen
+              if source[r.image_id] != "single" and reference[r.image_id] in ("fracture", "no_fracture")]
+    y_true = [t for t, p in scored if p != "doubt"]
+    y_pred = [p for t, p in scored if p != "doubt"]
+    (tn, fp), (fn, tp) = skm.confusion_matrix(y_true, y_pred, labels=["no_fracture", "fracture"])
+    return ((tp, fn, tn, fp), sum(1 for _, p in scored if p == "doubt"),
+            skm.recall_score(y_true, y_pred, pos_label="fracture"), skm.recall_score(y_true, y_pred, pos_label="no_fracture"))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sensitivity_and_specificity_per_reader_and_mode_match_scikit_learn(seed):
+    """Sensitivity = recall of fracture, specificity = recall of no_fracture, over the readings whose
+    reference is fracture/no_fracture (a 'single' reference — the reader's own label — and doubtful
+    readings not scored), with scikit-learn's confusion matrix as the counts; per reader and per
+    reading mode (pooled over readers)."""
+    skm = pytest.importorskip("sklearn.metrics", reason="scikit-learn (test extra) not installed")
+    reads, reference, source = _random_study(seed)
+    rep = agreement_report(reads, reference, source)
+    groups = [(s, [r for r in reads if r.reader == s.reader]) for s in rep.per_reader]
+    groups += [(m, [r for r in reads if r.mode == m.mode]) for m in rep.modes]
+    assert len(groups) == 5
+    for score, chosen in groups:
+        counts, doubt, sens, spec = _expected(skm, chosen, reference, source)
+        c = score.counts
+        assert (c.tp, c.fn, c.tn, c.fp) == counts and c.doubt == doubt
+        assert c.tp + c.fn + c.tn + c.fp + c.doubt + c.unscored == score.reads == len(chosen)
+        assert score.sensitivity.value == pytest.approx(sens) and score.specificity.value == pytest.approx(spec)
+        assert (score.sensitivity.n, score.specificity.n) == (c.tp + c.fn, c.tn + c.fp)
+        assert 0 < c.unscored < len(chosen)  # disputed, single and doubtful references are in the study
+
+
+def test_wilson_interval_matches_scipy():
+    stats = pytest.importorskip("scipy.stats", reason="scipy (with scikit-learn, test extra) not installed")
+    for k, n in [(0, 7), (3, 7), (7, 7), (45, 50), (118, 301), (1, 1)]:
+        ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        iv = wilson(k, n)
+        assert (iv.low, iv.high) == (pytest.approx(ci.low, abs=1e-6), pytest.approx(ci.high, abs=1e-6)), (k, n)
+
+
+def test_a_single_reading_is_not_scored_against_itself():
+    reads = [Read("x", "A", "fracture"), Read("y", "A", "no_fracture"), Read("z", "A", "fracture"),
+             Read("z", "B", "fracture")]
+    rep = agreement_report(reads, {"x": "fracture", "y": "no_fracture", "z": "fracture"},
+                           {"x": "single", "y": "single", "z": "agreed"})
+    a = next(s for s in rep.per_reader if s.reader == "A")
+    assert (a.counts.tp, a.counts.unscored, a.sensitivity.n, a.specificity.n) == (1, 2, 1, 0)
+    assert a.specificity.value is None

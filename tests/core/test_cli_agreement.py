@@ -47,6 +47,11 @@ def test_agreement_report_from_the_store(tmp_path, capsys):
     assert main(["agreement", "--db", url]) == 0
     text = capsys.readouterr().out
     assert "A | B:" in text and "Fleiss' kappa" in text and "blinded: 60 reads" in text
+    a = next(r for r in rep["per_reader"] if r["reader"] == "A")
+    c = a["counts"]
+    assert c["tp"] + c["fn"] == a["sensitivity"]["n"] and c["tn"] + c["fp"] == a["specificity"]["n"]
+    assert sum(c.values()) == a["reads"] == 60
+    assert f"TP {c['tp']}, FN {c['fn']}, TN {c['tn']}, FP {c['fp']}" in text
 
 
 def test_readers_set_role_and_bad_role(tmp_path, capsys):
