@@ -471,7 +471,7 @@ class MainWindow(QMainWindow):
         self._refresh_status_static()
 
     def open_settings(self) -> None:
-        dlg = SettingsDialog(self.settings, self)
+        dlg = SettingsDialog(self.settings, self, tasks=self.tasks)
         self.settings_dialog = dlg
         if dlg.exec():
             self.apply_shortcuts()

@@ -54,13 +54,19 @@ def _backend():  # noqa: ANN202
     return keyring
 
 
-def status() -> str:
-    """One line for ``info``: which keyring the app would use, or why none."""
+def usable() -> tuple[bool, str]:
+    """(whether a keyring can keep a password here, which one — or why not, in words)."""
     try:
         kr = _backend()
     except KeyringUnavailable as exc:
-        return f"not used: {exc}"
-    return f"available ({type(kr.get_keyring()).__name__})"
+        return False, str(exc)
+    return True, type(kr.get_keyring()).__name__
+
+
+def status() -> str:
+    """One line for ``info``: which keyring the app would use, or why none."""
+    ok, what = usable()
+    return f"available ({what})" if ok else f"not used: {what}"
 
 
 def lookup(url: str | URL) -> Optional[str]:
@@ -106,4 +112,4 @@ def with_password(u: URL) -> URL:
     return u.set(password=found) if found else u
 
 
-__all__ = ["SERVICE", "KeyringUnavailable", "account", "status", "lookup", "store_password", "forget", "with_password"]
+__all__ = ["SERVICE", "KeyringUnavailable", "account", "usable", "status", "lookup", "store_password", "forget", "with_password"]

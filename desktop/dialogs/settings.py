@@ -1,6 +1,7 @@
 """Settings dialog: reviewer, keyboard shortcuts (a key profile — the app's own or OHIF Viewer's —
-then single keys remapped; conflicts refused), thresholds display, database location, model file, and
-how studies are formed and scored (``core.studies``). Persisted through ``core.settings.Settings`` (never QSettings)."""
+then single keys remapped; conflicts refused), thresholds display, database location (with Password… for
+a PostgreSQL address: the password into the OS keyring, ``dialogs.db_password``), model file, and how
+studies are formed and scored (``core.studies``). Persisted through ``core.settings.Settings`` (never QSettings)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 from core.config import key_profile
 from core.paths import app_dirs
 from core.settings import Settings
-from core.store.urls import UrlError, check_storable
+from core.store.urls import UrlError, check_storable, has_password, is_postgres
 from core.studies import GROUPINGS
 from desktop import shortcuts
 
@@ -37,11 +38,13 @@ def db_text_from_url(url: str) -> str:
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None, tasks=None) -> None:  # noqa: ANN001
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.resize(860, 600)
         self.settings = settings
+        self.tasks = tasks  # desktop.tasks.TaskRunner: the keyring is called off the GUI thread
+        self.password_dialog = None
         lay = QVBoxLayout(self)
         tabs = QTabWidget()
         lay.addWidget(tabs, 1)
@@ -59,11 +62,19 @@ class SettingsDialog(QDialog):
         self.database.setPlaceholderText(f"default: {app_dirs().database}  (or postgresql://user@server/db)")
         self.database.setToolTip("A SQLite file, or a PostgreSQL server shared by several readers: "
                                  "postgresql://user@host/database?sslmode=verify-full. The password is never "
-                                 "saved here: put it in ~/.pgpass or a PostgreSQL service file.")
+                                 "saved here: use Password… (the OS keyring), ~/.pgpass or a PostgreSQL service file.")
         browse_db = QPushButton("Choose…")
         browse_db.clicked.connect(self._browse_db)
+        self.password_button = QPushButton("Password…")
+        self.password_button.setToolTip("Keep this PostgreSQL database's password in the OS keyring "
+                                        "(never shown or saved in the settings)")
+        self.password_button.clicked.connect(self.open_password)
+        self.password_button.setVisible(tasks is not None)
         db_row.addWidget(self.database, 1)
         db_row.addWidget(browse_db)
+        db_row.addWidget(self.password_button)
+        self.database.textChanged.connect(lambda _t: self._password_state())
+        self._password_state()
         form.addRow("Database:", db_row)
         model_row = QHBoxLayout()
         self.model_path = QLineEdit(settings.model_path)
@@ -157,6 +168,27 @@ class SettingsDialog(QDialog):
                                               options=QFileDialog.Option.DontConfirmOverwrite)
         if path:
             self.database.setText(path)
+
+    def _password_state(self) -> None:
+        url = db_url_from_text(self.database.text())
+        try:
+            ok = is_postgres(url) and not has_password(url)
+        except UrlError:
+            ok = False
+        self.password_button.setEnabled(ok)
+
+    def open_password(self):  # noqa: ANN201
+        """The keyring dialog for the PostgreSQL address typed (``dialogs.db_password``); None when the
+        address is not a PostgreSQL one without a password of its own."""
+        from desktop.dialogs.db_password import DbPasswordDialog
+
+        url = db_url_from_text(self.database.text())
+        if self.tasks is None or not self.password_button.isEnabled():
+            return None
+        dlg = DbPasswordDialog(url, self.tasks, self)
+        self.password_dialog = dlg
+        dlg.open()
+        return dlg
 
     def _browse_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Model file", "", "ONNX model (*.onnx)")

@@ -4,7 +4,8 @@
 
 In a throwaway app home, with the synthetic test model and generated images: the reader dialog, the
 main window in blinded reading, an adjudicator's window on a disputed image (each reader's label in
-the info line) and the agreement page — each at 1366×768 and 1920×1080 (dialogs at their own size).
+the info line), the agreement page — each at 1366×768 and 1920×1080 (dialogs at their own size) —
+and Settings › Database with its Password… (OS keyring) dialog, with and without a keyring.
 """
 
 from __future__ import annotations
@@ -110,10 +111,52 @@ def main(argv=None) -> int:
         page.resize(int(size[0] * 0.66), int(size[1] * 0.8))
         settle(app, 200)
         page.grab().save(str(out / f"agreement_{size[0]}x{size[1]}.png"))
+    keyring_shots(app, k, out)
     k.close()
     store.close()
     print(f"screenshots in {out}")
     return 0
+
+
+def keyring_shots(app, w, out: Path) -> None:  # noqa: ANN001
+    """Settings › Database with a PostgreSQL address, and its Password… dialog with a keyring (an
+    in-memory stand-in backend, password typed) and without one (``fail.Keyring``)."""
+    try:
+        import keyring
+        from keyring.backends import fail
+    except ImportError:
+        print("keyring not installed: no password-dialog screenshots")
+        return
+    from desktop.dialogs.settings import SettingsDialog
+    from tests.core.store.test_passwords import MemoryKeyring
+
+    old = keyring.get_keyring()
+    try:
+        for name, backend in (("password_dialog", MemoryKeyring()), ("password_dialog_no_keyring", fail.Keyring())):
+            keyring.set_keyring(backend)
+            dlg = SettingsDialog(w.settings, w, tasks=w.tasks)
+            dlg.database.setText("postgresql://reader@db.clinic.example/labels?sslmode=verify-full")
+            dlg.show()
+            settle(app, 200)
+            if name == "password_dialog":
+                dlg.grab().save(str(out / "settings_database.png"))
+            pw = dlg.open_password()
+            wait(app, lambda: "Looking" not in pw.keyring_state.text(), 10)
+            if pw.password.isEnabled():
+                pw.password.setText("not-a-real-one")
+            settle(app, 200)
+            pw.grab().save(str(out / f"{name}.png"))
+            if pw.password.isEnabled():
+                done = []
+                pw.done_with.connect(done.append)
+                pw.save()
+                wait(app, lambda: bool(done), 10)
+                settle(app, 100)
+                pw.grab().save(str(out / f"{name}_saved.png"))
+            pw.close()
+            dlg.close()
+    finally:
+        keyring.set_keyring(old)
 
 
 if __name__ == "__main__":
