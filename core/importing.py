@@ -6,8 +6,9 @@ a ``label`` column (``fracture`` / ``no_fracture`` / ``doubt``, also ``1`` = fra
 ``0`` = no_fracture; case and surrounding spaces ignored). Each row becomes a decision event by the
 given reviewer for an image already in the database (scanned before). A row that matches no image, or
 whose file name matches several different images, is reported and skipped — never guessed. A row
-whose label is already the image's current label by this reviewer is skipped as already recorded (so
-importing a file twice adds nothing). One bad row never stops the others.
+whose label is already this reviewer's own current label of the image is skipped as already recorded
+(so importing a file twice adds nothing, also while other readers decide or import the same images:
+on a shared database each reader has their own current label). One bad row never stops the others.
 """
 
 from __future__ import annotations
@@ -117,9 +118,9 @@ def import_labels(store: "Store", csv_path: Path, reviewer: str) -> ImportReport
                 report.skipped.append((line, why))
                 continue
             if current is None:
-                current = store.current_labels()
+                current = store.current_labels(reader=reviewer)  # this reviewer's own, not anyone's latest
             now = current.get(image_id)
-            if now is not None and now.label == label and now.reviewer == reviewer:
+            if now is not None and now.label == label:
                 report.already += 1
                 continue
             current[image_id] = store.record_decision(

@@ -125,3 +125,21 @@ def test_unclosed_quote_is_reported_not_a_crash(store, tmp_path):
     report = import_labels(store, csv_file, "sheet")
     assert report.imported == 1
     assert len(report.skipped) == 1
+
+
+def test_re_import_adds_nothing_while_another_reader_decides_the_same_images(store, tmp_path):
+    """Two readers importing their labels of the same images (a re-run after a crash, say): each
+    reader's own current label decides 'already recorded', not whoever decided last."""
+    csv_a, csv_b = tmp_path / "a.csv", tmp_path / "b.csv"
+    xr = tmp_path / "xr"
+    csv_a.write_text(f"path,label\n{xr / 'a.png'},fracture\n{xr / 'sub' / 'b.png'},no_fracture\n")
+    csv_b.write_text(f"path,label\n{xr / 'a.png'},no_fracture\n{xr / 'sub' / 'b.png'},no_fracture\n")
+    assert import_labels(store, csv_a, "A").imported == 2
+    assert import_labels(store, csv_b, "B").imported == 2  # B is now the latest on both images
+    again = import_labels(store, csv_a, "A")
+    assert (again.imported, again.already) == (0, 2)
+    assert import_labels(store, csv_b, "B").already == 2
+    for image in ("a", "b"):
+        assert sorted(d.reviewer for d in store.decision_history(fake_id(image))) == ["A", "B"]  # one event each
+    by_reader = store.labels_by_reader([fake_id("a")])
+    assert by_reader[fake_id("a")]["A"].label == "fracture" and by_reader[fake_id("a")]["B"].label == "no_fracture"
