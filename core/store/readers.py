@@ -8,9 +8,14 @@ Reference label (``reference_of``), from each reader's current label of the imag
 
 Claims are taken with one conditional upsert (``INSERT … ON CONFLICT (image_id) DO UPDATE … WHERE the
 claim expired or is mine RETURNING``), atomic on SQLite and PostgreSQL alike: of two readers asking for
-the same image at once exactly one gets it. A decision releases the reader's claim on that image;
-the desktop releases it when the reader moves on or closes, and renews it while the image stays open;
-a claim left behind by a crashed workstation simply expires (``CLAIM_TTL_S``).
+the same image at once exactly one gets it. The desktop renews a claim while the image stays open and
+lets go of it when the reader moves on or closes; a claim left behind by a crashed workstation simply
+expires (``CLAIM_TTL_S``). A decision that leaves nothing for other readers to do on the image does not let go at
+once: it shortens the reader's claim to ``DECIDED_HOLD_S`` (``hold_decided``), which letting go
+leaves alone — long enough for the other readers' live updates (a poll every 2 s) to learn of the
+decision before anyone else can open the image, so no reader reads an image someone decided a
+moment ago by accident. (Under double reading the first reading lets go at once: the image is the
+second reader's to read.)
 
 Live updates (``decided_since``): the images with decision events newer than a given event id — one
 range read on the primary key, cheap enough to poll every few seconds on both engines.
@@ -19,10 +24,10 @@ range read on the primary key, cheap enough to poll every few seconds on both en
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping, Optional
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from core.store.decisions import Decision
@@ -33,6 +38,7 @@ _C = Claim.__table__
 _D = DecisionEvent.__table__
 _M = MetaValue.__table__
 CLAIM_TTL_S = 300.0
+DECIDED_HOLD_S = 10.0  # > the desktop's 2-s live-update poll plus its delay (tests/benchmarks/bench_live.py: ≤ 2.1 s)
 
 ADJUDICATED, AGREED, SINGLE, DISPUTED, UNREAD = "adjudicated", "agreed", "single", "disputed", "unread"
 
@@ -101,7 +107,25 @@ def take_claim(conn: Connection, image_id: str, reviewer_id: int, now: datetime,
 
 
 def release_claim(conn: Connection, image_id: str, reviewer_id: int) -> None:
-    conn.execute(delete(_C).where(_C.c.image_id == image_id, _C.c.reviewer_id == reviewer_id))
+    """Let go of the reviewer's claim on the image — except the short hold after a decision
+    (``hold_decided``), which only expires."""
+    keep_after = datetime.now(timezone.utc) + timedelta(seconds=DECIDED_HOLD_S)
+    conn.execute(delete(_C).where(_C.c.image_id == image_id, _C.c.reviewer_id == reviewer_id,
+                                  _C.c.expires_at > keep_after))
+
+
+def hold_decided(conn: Connection, image_id: str, reviewer_id: int, now: datetime) -> None:
+    """The reviewer decided the image (the event is in this transaction). When no other reader needs
+    it any more, their claim on it (if any) now ends ``DECIDED_HOLD_S`` from now; when it still needs
+    a read — double reading, read once so far — the claim is let go at once for the second reader."""
+    from core.store.decisions import labels_by_reader
+
+    source = reference_of(labels_by_reader(conn, [image_id]).get(image_id, {})).source
+    mine = (_C.c.image_id == image_id) & (_C.c.reviewer_id == reviewer_id)
+    if source == SINGLE and double_reading(conn):
+        conn.execute(delete(_C).where(mine))
+    else:
+        conn.execute(update(_C).where(mine).values(expires_at=now + timedelta(seconds=DECIDED_HOLD_S)))
 
 
 def claimed_by_others(conn: Connection, reviewer_id: Optional[int], image_ids: Optional[Iterable[str]],
@@ -150,5 +174,5 @@ def decided_since(conn: Connection, event_id: int) -> tuple[list[str], int]:
 
 
 __all__ = ["Reference", "reference_of", "agreement_inputs", "needs_second_read", "readers_disagree", "adjudicated", "take_claim",
-           "release_claim", "claimed_by_others", "last_event_id", "decided_since", "double_reading", "set_double_reading", "CLAIM_TTL_S", "ADJUDICATED", "AGREED", "SINGLE", "DISPUTED",
+           "release_claim", "hold_decided", "claimed_by_others", "last_event_id", "decided_since", "double_reading", "set_double_reading", "CLAIM_TTL_S", "DECIDED_HOLD_S", "ADJUDICATED", "AGREED", "SINGLE", "DISPUTED",
            "UNREAD"]

@@ -162,8 +162,8 @@ class Store:
 
         It replaces the reviewer's own current decision of the image (each reader has their own), is
         recorded with the reviewer's role, the reading mode (``aided`` default, ``blinded``), the time
-        from showing the image (``shown_ms``) and on PostgreSQL the database user; it releases the
-        reviewer's claim on the image. ``uid`` (32 hex): the caller's own id for this decision — a
+        from showing the image (``shown_ms``) and on PostgreSQL the database user; the reviewer's claim
+        on the image ends then or shortly after (``readers.hold_decided``). ``uid`` (32 hex): the caller's own id for this decision — a
         second call with the same uid returns the stored decision instead of adding one (an import
         re-run after a crash); by default a new random one. ``study``/``unit``/``study_score``: the
         image's study key, 'view' when decided as one view of a study (``core.studies``)."""
@@ -238,7 +238,6 @@ class Store:
         role = conn.execute(select(_R.c.role).where(_R.c.id == reviewer_id)).scalar_one()
         current = dec.current_for(conn, image_id, reviewer)
         db_user = conn.exec_driver_sql("SELECT current_user").scalar() if conn.dialect.name == "postgresql" else None
-        rd.release_claim(conn, image_id, reviewer_id)
         probability = view["probability"]
         new_id = conn.execute(
             insert(_D).values(
@@ -262,6 +261,7 @@ class Store:
                 batch=batch,
             )
         ).inserted_primary_key[0]
+        rd.hold_decided(conn, image_id, reviewer_id, now)
         return replace(dec.get(conn, new_id), reading=self._reading(conn, image_id))
 
     def undo_last(self, reviewer: str) -> Optional[Decision]:

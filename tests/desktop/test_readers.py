@@ -100,7 +100,7 @@ def test_two_readers_get_different_images_and_see_each_others_decisions(make_win
 
     def decided_at_b():
         it = b.session.worklist.item(top.image_id)
-        return it.reading == "single" and it.settled and not it.held
+        return it.reading == "single" and it.settled  # (held a few seconds more: the hold after A's decision)
 
     with qtbot.waitSignal(b.session.others_updated, timeout=10000, check_params_cb=lambda n: decided_at_b()):
         pass
@@ -108,8 +108,32 @@ def test_two_readers_get_different_images_and_see_each_others_decisions(make_win
     it = b.session.worklist.item(top.image_id)
     assert it.label is None and it.reviewer is None  # ...without A's label being shown to B
     assert b.session.worklist.counts()["decided"] == 0
-    a.close()  # closing releases A's claim
-    qtbot.waitUntil(lambda: store_b.claimed_by_others("B", None) == set(), timeout=10000)
+    a.close()  # closing releases A's claim on the image on A's screen; the decided one stays held briefly
+    qtbot.waitUntil(lambda: store_b.claimed_by_others("B", None) <= {top.image_id}, timeout=10000)
+
+
+def test_an_image_just_decided_is_not_opened_by_another_reader(make_window, image_folder, qtbot):
+    """Reader A opens and decides an image between two of B's polls: B's list still shows it unread
+    and free, but the hold after A's decision makes B's claim fail, so B moves on instead of
+    reading it a second time."""
+    from core.store.readers import DECIDED_HOLD_S
+    from desktop.live import POLL_INTERVAL_MS
+
+    assert DECIDED_HOLD_S > 2 * POLL_INTERVAL_MS / 1000  # outlasts a poll and its delay
+    b = make_window(reviewer="B")
+    open_scanned(b, image_folder, qtbot)
+    b.session.poll_timer.stop()
+    qtbot.waitUntil(lambda: not b.session.live._polling, timeout=10000)
+    x = b.session.order[b.session.order.next(b.session.triage.current)]  # the image B goes to next
+    store = b.session.store
+    assert store.claim("A", x.image_id)  # A opens it and decides it quickly, as the app does
+    store.record_decision(x.image_id, "A", "no_fracture")
+    assert b.session.worklist.item(x.image_id).reading is None and not b.session.worklist.item(x.image_id).held
+    with qtbot.waitSignal(b.session.claim_refused, timeout=10000) as refused:
+        press(qtbot, b, Qt.Key.Key_Down)
+    assert refused.args[0] == x.image_id
+    qtbot.waitUntil(lambda: b.session.current_item.image_id != x.image_id, timeout=10000)  # moved on by itself
+    assert [d.reviewer for d in store.decision_history(x.image_id)] == ["A"]
 
 
 def test_double_reading_keeps_the_other_readers_label_hidden(make_window, image_folder, qtbot):

@@ -95,10 +95,40 @@ def test_claims_give_two_readers_different_images(store, tmp_path):
     assert store.claimed_by_others("A", ids) == {got["B"]}
     assert store.claim("A", got["A"])  # renewing one's own claim
     assert not store.claim("A", got["B"])
-    store.record_decision(got["B"], "B", "fracture")  # deciding releases the claim
+    store.record_decision(got["B"], "B", "fracture")  # deciding shortens the claim to a hold...
+    assert store.claimed_by_others("A", ids) == {got["B"]} and not store.claim("A", got["B"])
+    store.release("B", got["B"])  # ...that letting go leaves alone (other readers' polls learn of the decision)
+    assert store.claimed_by_others("A", ids) == {got["B"]}
+    assert store.claim("B", got["B"])  # B back on it (undo, say): B's own claim again, renewed in full
+    store.release("B", got["B"])
     assert store.claimed_by_others("A", ids) == set()
     assert store.claim("C", ids[2], ttl_s=-1)  # an expired claim...
     assert store.claim("A", ids[2])  # ...is free for anyone
+
+
+def test_the_hold_after_a_decision_expires(store, tmp_path, monkeypatch):
+    import core.store.readers as rd
+
+    fill(store, tmp_path, [0.9, 0.8])
+    assert store.claim("B", fake_id(0)) and store.claim("B", fake_id(1))
+    monkeypatch.setattr(rd, "DECIDED_HOLD_S", -1.0)  # a hold that has run out
+    store.record_decision(fake_id(0), "B", "no_fracture")
+    assert store.claimed_by_others("A", None) == {fake_id(1)}  # only the undecided image is still held
+    assert store.claim("A", fake_id(0))
+    monkeypatch.setattr(rd, "DECIDED_HOLD_S", 10.0)
+    store.record_decision(fake_id(1), "B", "fracture")
+    assert store.claimed_by_others("A", None) == {fake_id(1)}  # held for the 10 s after the decision
+
+
+def test_under_double_reading_the_first_reading_lets_go_at_once(store, tmp_path):
+    fill(store, tmp_path, [0.9])
+    store.set_double_reading(True)
+    assert store.claim("A", fake_id(0))
+    store.record_decision(fake_id(0), "A", "fracture")
+    assert store.claimed_by_others("B", None) == set()  # the second reader's to read now
+    assert store.claim("B", fake_id(0))
+    store.record_decision(fake_id(0), "B", "fracture")  # read twice: nothing left for a third reader
+    assert store.claimed_by_others("C", None) == {fake_id(0)}
 
 
 def test_live_update_reads_claims_and_reading_policy(store, tmp_path):
