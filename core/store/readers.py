@@ -10,8 +10,8 @@ Claims are taken with one conditional upsert (``INSERT … ON CONFLICT (image_id
 claim expired or is mine RETURNING``), atomic on SQLite and PostgreSQL alike: of two readers asking for
 the same image at once exactly one gets it. The desktop renews a claim while the image stays open and
 lets go of it when the reader moves on or closes; a claim left behind by a crashed workstation simply
-expires (``CLAIM_TTL_S``). A decision that leaves nothing for other readers to do on the image does not let go at
-once: it shortens the reader's claim to ``DECIDED_HOLD_S`` (``hold_decided``), which letting go
+expires (``CLAIM_TTL_S``). A decision that leaves nothing for other readers to do on the image does
+not let go at once: it shortens the reader's claim to ``DECIDED_HOLD_S`` (``hold_decided``), which letting go
 leaves alone — long enough for the other readers' live updates (a poll every 2 s) to learn of the
 decision before anyone else can open the image, so no reader reads an image someone decided a
 moment ago by accident. (Under double reading the first reading lets go at once: the image is the
@@ -120,8 +120,10 @@ def hold_decided(conn: Connection, image_id: str, reviewer_id: int, now: datetim
     a read — double reading, read once so far — the claim is let go at once for the second reader."""
     from core.store.decisions import labels_by_reader
 
-    source = reference_of(labels_by_reader(conn, [image_id]).get(image_id, {})).source
     mine = (_C.c.image_id == image_id) & (_C.c.reviewer_id == reviewer_id)
+    if conn.execute(select(_C.c.image_id).where(mine)).first() is None:
+        return  # no claim (an import, a decision on an image someone else holds)
+    source = reference_of(labels_by_reader(conn, [image_id]).get(image_id, {})).source
     if source == SINGLE and double_reading(conn):
         conn.execute(delete(_C).where(mine))
     else:

@@ -7,32 +7,36 @@ scikit-learn's on the same readings.
 
 It starts its own server (``tests/pgcluster.py``: initdb into a temporary folder, Unix socket only,
 fsync on) and needs Debian's ``postgresql`` package (as root, the ``postgres`` user runs the server).
-Scans store results in batches of 8 through ``Store.record_scan_results`` (the scan recorder's call);
-readers decide every image through ``Store.record_decision`` with a uid derived from (reader, image),
-as an import re-run after a crash would, so a restarted reader never adds a second event for a
-reading that was committed but not yet acknowledged. A writer reports a batch or decision on its pipe
-only after the call returned (committed). Prints the figures; exit status 1 on any loss or duplicate.
+Scans store results in batches of 8 through ``Store.record_scan_results`` (the scan recorder's call).
+Each reader imports their labels with ``core.importing.import_labels`` — what ``fracture-triage
+import-labels`` runs — from CSV files of 10 rows, both readers over the same images at the same time;
+a restarted reader imports again from the start of the file it was killed in, so rows committed but
+not yet acknowledged are met again and must be recognised as already recorded, never stored twice.
+A writer reports a batch, or a file's imported rows, on its pipe only after the call returned
+(committed). Prints the figures; exit status 1 on any loss or duplicate.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import random
 import select
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from core.importing import import_labels  # noqa: E402
 from core.store import open_store  # noqa: E402
 from tests.core.store.helpers import fake_id, item  # noqa: E402
 
 LABELS = ("fracture", "no_fracture", "doubt")
+CSV_ROWS = 10  # rows per import file
 
 
 def planned_label(reader: str, i: int, seed: int) -> str:
@@ -43,10 +47,6 @@ def planned_label(reader: str, i: int, seed: int) -> str:
     if r < 0.8:
         return truth
     return "doubt" if r < 0.9 else ("no_fracture" if truth == "fracture" else "fracture")
-
-
-def uid_for(reader: str, i: int) -> str:
-    return hashlib.sha256(f"{reader}/{i}".encode()).hexdigest()[:32]
 
 
 def _scan_child(url: str, which: int, start: int, n: int, wfd: int) -> None:
@@ -66,14 +66,27 @@ def _scan_child(url: str, which: int, start: int, n: int, wfd: int) -> None:
         os._exit(code)
 
 
-def _reader_child(url: str, reader: str, start: int, n: int, seed: int, wfd: int) -> None:
+def csv_files(folder: Path, reader: str, n: int, seed: int) -> None:
+    """The reader's labels of images 0..n-1 (scan 0's paths) as import files of ``CSV_ROWS`` rows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for start in range(0, n, CSV_ROWS):
+        rows = [f"/clinic/scan0/img{i:05d}.png,{planned_label(reader, i, seed)}"
+                for i in range(start, min(start + CSV_ROWS, n))]
+        (folder / f"{reader}-{start:05d}.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+
+
+def _reader_child(url: str, reader: str, start: int, n: int, seed: int, wfd: int, folder: Path) -> None:
     code = 0
     try:
         store = open_store(url, backups_keep=0)
-        for i in range(start, n):
-            d = store.record_decision(fake_id(i), reader, planned_label(reader, i, seed), uid=uid_for(reader, i),
-                                      reading_mode="blinded" if reader == "B" else "aided", shown_ms=1000 + i)
-            os.write(wfd, f"d {i} {d.id}\n".encode())
+        for first in range(start - start % CSV_ROWS, n, CSV_ROWS):
+            report = import_labels(store, folder / f"{reader}-{first:05d}.csv", reader)
+            bad = {line for line, _ in report.skipped}
+            for line, why in report.skipped:
+                os.write(wfd, f"E import {reader}-{first:05d}.csv line {line}: {why}\n".encode()[:400])
+            for k, i in enumerate(range(first, min(first + CSV_ROWS, n))):
+                if k + 2 not in bad:  # line 1 is the header
+                    os.write(wfd, f"d {i}\n".encode())
         store.close()
     except BaseException as exc:  # noqa: BLE001
         os.write(wfd, f"E {type(exc).__name__}: {exc}\n".encode()[:400])
@@ -85,8 +98,8 @@ def _reader_child(url: str, reader: str, start: int, n: int, seed: int, wfd: int
 class Writer:
     """One child process and what it has acknowledged; restartable after a kill."""
 
-    def __init__(self, name: str, kind: str, url: str, n: int, seed: int) -> None:
-        self.name, self.kind, self.url, self.n, self.seed = name, kind, url, n, seed
+    def __init__(self, name: str, kind: str, url: str, n: int, seed: int, folder: Path | None = None) -> None:
+        self.name, self.kind, self.url, self.n, self.seed, self.folder = name, kind, url, n, seed, folder
         self.acked: set[int] = set()
         self.next = 0
         self.pid = self.fd = None
@@ -102,7 +115,7 @@ class Writer:
             if self.kind == "scan":
                 _scan_child(self.url, int(self.name[-1]), self.next, self.n, wfd)
             else:
-                _reader_child(self.url, self.name, self.next, self.n, self.seed, wfd)
+                _reader_child(self.url, self.name, self.next, self.n, self.seed, wfd, self.folder)
         os.close(wfd)
         self.pid, self.fd = pid, rfd
 
@@ -180,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         first.start()
         while first.pid is not None:
             first.read()
-        writers += [Writer("A", "reader", url, n, args.seed), Writer("B", "reader", url, n, args.seed)]
+        folder = Path(tempfile.mkdtemp(prefix="ft-kill-csv-"))
+        for reader in ("A", "B"):
+            csv_files(folder, reader, n, args.seed)
+        writers += [Writer(r, "reader", url, n, args.seed, folder) for r in ("A", "B")]
         rnd = random.Random(args.seed)
         kills = 0
         for w in writers:
@@ -208,18 +224,19 @@ def main(argv: list[str] | None = None) -> int:
         engine = create_engine(url)
         with engine.connect() as conn:
             events = conn.execute(text("SELECT d.uid, r.name, d.image_id FROM decision d JOIN reviewer r "
-                                       "ON r.id = d.reviewer_id")).all()
+                                       "ON r.id = d.reviewer_id WHERE d.kind = 'decide'")).all()
             locations = {p for (p,) in conn.execute(text("SELECT path FROM location"))}
         engine.dispose()
         by_uid = {}
         for uid, reader, image_id in events:
             by_uid.setdefault(uid, []).append((reader, image_id))
-        duplicates = sum(len(v) - 1 for v in by_uid.values()) + (len(events) - len({(r, i) for _, r, i in events}))
+        readings = {(r, i) for _, r, i in events}
+        duplicates = sum(len(v) - 1 for v in by_uid.values()) + (len(events) - len(readings))
         lost = 0
         for w in writers:
             for k in w.acked:
                 if w.kind == "reader":
-                    lost += uid_for(w.name, k) not in by_uid
+                    lost += (w.name, fake_id(k)) not in readings
                 else:
                     root = f"/clinic/scan{w.name[-1]}"
                     lost += any(f"{root}/img{i:05d}.png" not in locations for i in range(k, min(k + 8, n)))
@@ -240,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             print("note: scikit-learn not installed; compared with core.agreement's own formula")
         ours = report.pairs["A | B"].value
         acked_decisions = sum(len(w.acked) for w in writers if w.kind == "reader")
-        print(f"images {n}, writers 4 (2 scans, 2 readers), SIGKILLs {kills}, wall {elapsed:.1f} s")
+        print(f"images {n}, writers 4 (2 scans, 2 readers' imports of {CSV_ROWS}-row files), SIGKILLs {kills}, "
+              f"wall {elapsed:.1f} s")
         print(f"decision events stored {len(events)} (expected {2 * n}), acknowledged {acked_decisions}, "
               f"lost {lost}, duplicated {duplicates}; writer errors {len(errors)}")
         print(f"Cohen's kappa A|B: store {ours:.6f}, scikit-learn {sk:.6f} (n={report.pairs['A | B'].n}); "
