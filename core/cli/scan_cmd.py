@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Optional
 
 from core.cli import CliError
-from core.fileio import atomic_write
-from core.imaging.warn import PREFIX as WARNING_PREFIX
-from core.scope.verdict import OUT_OF_SCOPE
 from core.studies import GROUPINGS, StudyKeys
+
+# the pipeline's modules (numpy, the scope gate, the store) are imported where used: `scan --help` and
+# building the parser stay light
 
 CSV_COLUMNS = ("path", "study", "status", "probability", "model_version", "flag", "error", "note", "scope", "scope_reason")
 _CSV_STATUS = {"scored": "scored", "reused": "scored", "duplicate": "duplicate", "error": "error"}
@@ -129,6 +129,8 @@ def _open_store(config):
 
 
 def _csv_rows(summary, thresholds=None, studies: Optional[StudyKeys] = None):
+    from core.scope.verdict import OUT_OF_SCOPE
+
     rows = []
     studies = studies or StudyKeys(secrets.token_bytes(32))
 
@@ -156,6 +158,8 @@ def scope_counts(items) -> tuple[int, list[tuple[str, int]]]:
     """(in-scope images, [(reason, count)] of out-of-scope images, most common first) of scored items."""
     from collections import Counter
 
+    from core.scope.verdict import OUT_OF_SCOPE
+
     scored = [i for i in items if i.status in ("scored", "reused") and i.probability is not None]
     reasons = Counter(_reason_group(i.scope_reason) for i in scored if i.scope == OUT_OF_SCOPE)
     inside = sum(1 for i in scored if i.scope != OUT_OF_SCOPE)
@@ -174,6 +178,8 @@ def write_csv(path: Path, summary, thresholds=None, studies: Optional[StudyKeys]
     """Write the CSV atomically (temp file + rename); returns the number of rows. ``thresholds``: the
     active ones (``flag`` column; empty without); ``studies``: the database's study keys (``study``
     column; without, keys from a secret made for this CSV only, so they match nothing else)."""
+    from core.fileio import atomic_write
+
     rows = _csv_rows(summary, thresholds, studies)
     with atomic_write(path, newline="") as fh:
         w = csv.writer(fh)
@@ -189,6 +195,7 @@ def print_summary(summary, model, *, store_note: str, thresholds=None) -> None:
     _say(f"{'Cancelled' if s.cancelled else 'Scanned'} {display(s.root)} in {s.elapsed_s:.1f} s "
          f"with model {model.name} {model.version}")
     from core.scope import Gate
+    from core.scope.verdict import OUT_OF_SCOPE
 
     _say("  " + Gate.for_card(model.card).describe())
     _say(f"  scored:     {s.scored + s.reused}" + (f" ({s.reused} unchanged, reused from the database)" if s.reused else "")
@@ -217,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
     from core.evaluation.calibration import active_thresholds
     from core.model import ModelError, load_model
     from core.model.registry import Registry
+    from core.imaging.warn import PREFIX as WARNING_PREFIX
     from core.scan import scan
 
     root: Path = args.folder
@@ -246,8 +254,8 @@ def run(args: argparse.Namespace) -> int:
     store = None if args.no_store else _open_store(config)
     try:
         resolved = Registry().resolve(config.model_path, config.model_source, store)
-        model = load_model(resolved.path, threads=args.threads)
-        model.ensure_session()  # after the database: it says which model is activated
+        model = load_model(resolved.path, threads=args.threads)  # card + SHA-256 checked now; the
+        # onnxruntime session is created by the scan on its own thread when a file needs scoring
     except ModelError as exc:
         if store is not None:
             store.close()
@@ -307,7 +315,7 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
         raise CliError(f"cannot scan {display(root)}: {exc.strerror or exc}") from None
     except ModelError as exc:
-        raise CliError(f"the model failed: {exc}") from None
+        raise CliError(f"{'the model failed' if model.session_created else 'cannot use the model'}: {exc}") from None
     finally:
         progress.close()
         if writer is not None:
