@@ -10,6 +10,9 @@ Threads (all inside ``scan``; it returns when everything has stopped):
     into a uint8 model-input canvas; Pillow, pydicom's decoders and hashlib release the GIL, so they run
     beside inference; ``on_decoded(image_id, decoded)`` (optional, e.g. ``core.thumbnails``) sees each
     ``DecodedImage`` there, so nothing that needs the decoded image has to decode the file again;
+  * the model's onnxruntime session is created on its own thread as soon as discovery finds the first
+    file (beside reading and decoding it; a folder without files never needs one), and no result is
+    handed out before it exists — a model that cannot load stops the scan with nothing reported;
   * one inference thread batches canvases (up to ``batch_size``; a partial batch is run as soon as the
     decoded queue runs dry, so the first results arrive at once) and runs ``Model.predict``.
 Both queues are bounded, so memory stays flat however many files there are (``ScanSummary.max_in_flight``
@@ -121,6 +124,8 @@ class _Pipeline:
         self.results: list[tuple[int, ScanItem]] = []
         self.order: dict[Path, int] = {}
         self.failure: Optional[BaseException] = None
+        self.session_thread: Optional[threading.Thread] = None
+        self.session_ready = threading.Event()
         self.stats = DiscoveryStats()
         self.summary = ScanSummary(root=self.root, model_version=model.version, discovery=self.stats,
                                    workers=workers, batch_size=batch_size)
@@ -136,7 +141,22 @@ class _Pipeline:
                 self.failure = exc
         self.abort.set()
 
+    def start_session(self) -> None:
+        """Start creating the model's session on its own thread (once; from the caller's thread)."""
+        if self.session_thread is None:
+            self.session_thread = threading.Thread(target=self._make_session, name="scan-session", daemon=True)
+            self.session_thread.start()
+
+    def _make_session(self) -> None:
+        try:
+            self.model.ensure_session()
+        except BaseException as exc:  # a model that cannot load: nothing is handed out, scan() raises it
+            self._fail(exc)
+        finally:
+            self.session_ready.set()
+
     def emit(self, item: ScanItem, index: int) -> None:
+        self.session_ready.wait()  # started by feed() before any file can have a result
         with self.lock:
             if self.abort.is_set():
                 return
@@ -278,6 +298,7 @@ class _Pipeline:
     def _run_batch(self, batch: list) -> None:
         n = len(batch)
         try:
+            self.session_ready.wait()
             if self.stopped.is_set():
                 return
             from core.imaging.preprocess import to_tensor
@@ -335,6 +356,7 @@ class _Pipeline:
 
         source = discover(self.root, cancel=self.stopped, stats=self.stats) if self.files is None else self.files
         for f in source:
+            self.start_session()
             report_unreadable()
             if self.stopped.is_set():
                 break
@@ -348,6 +370,8 @@ class _Pipeline:
                 if len(pending) >= want or time.perf_counter() - since > KNOWN_WAIT_S:
                     flush()
             index += 1
+        if self.stats.unreadable:
+            self.start_session()
         if pending and not self.stopped.is_set():
             flush()
         report_unreadable()
@@ -480,7 +504,6 @@ def scan(
         p.files = list(files)
         p.stats.found = len(p.files)
         p.stats.done = True
-    model.ensure_session()  # a bad model fails here, before any file is touched
     threads = [threading.Thread(target=p.decode_worker, name=f"scan-decode-{i}", daemon=True) for i in range(workers)]
     threads.append(threading.Thread(target=p.inference_worker, name="scan-infer", daemon=True))
     for t in threads:
@@ -496,6 +519,8 @@ def scan(
             p.read_q.put(_STOP)
         for t in threads:
             t.join()
+        if p.session_thread is not None:  # never leave it running into the caller's (or interpreter's) exit
+            p.session_thread.join()
     s = p.summary
     s.elapsed_s = time.perf_counter() - p.t0
     s.cancelled = bool(cancel is not None and cancel.is_set()) or interrupted is not None
