@@ -1,14 +1,16 @@
 """Start-up of the headless commands and whole-process scan speed (a script, not a test).
 
 1. ``fracture-triage scan EMPTY_FOLDER`` (with a database: settings, store open, migrations check,
-   model session), as a whole new process, N times: median wall time and CPU time; beside it a bare
-   ``python -c pass`` as the floor nothing can beat.
+   model card), ``fracture-triage --help`` and ``scan --help``, each as a whole new process, N times
+   interleaved: min and median wall time and CPU time; beside them, in the same rounds, a bare
+   ``python -c pass`` (the floor nothing can beat) and ``python -c "import sqlalchemy"`` (what opening
+   any database costs), and the start-up as a multiple of each: on a loaded machine compare those ratios.
 2. Whole process on full-size JPEGs (the FracAtlas-based set of ``bench_scan.py``): ``fracture-triage
    scan FOLDER --no-store`` against a naive loop in its own process (read, full-size decode,
    letterbox, batch-1 inference, one file after another, the same model), interleaved rounds, best
    of each: the ratio includes every second of start-up.
 
-    .venv/bin/python tests/benchmarks/bench_startup.py [--runs 7] [--images 300] [--rounds 2]
+    .venv/bin/python tests/benchmarks/bench_startup.py [--runs 11] [--images 300] [--rounds 2]
 
 Targets (issue 15): start-up ≤ 0.4 s, whole-process ratio ≥ 2.2×. On a shared machine compare only
 figures from one run.
@@ -46,7 +48,9 @@ for f in discover(Path(sys.argv[1])):
 """
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, float]:
+def timed(cmd, env: dict) -> tuple[float, float]:  # noqa: ANN001
+    if isinstance(cmd, tuple):  # (command, its own environment)
+        cmd, env = cmd
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -59,9 +63,11 @@ def timed(cmd: list[str], env: dict) -> tuple[float, float]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--images", type=int, default=300, help="full-size JPEGs for the whole-process ratio (0: skip)")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--compare", type=Path, metavar="CHECKOUT", help="also time scan EMPTY from another checkout "
+                    "(e.g. an older commit in a git worktree), in the same interleaved rounds")
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "FRACTURE_TRIAGE_HOME": str(tmp / "home")}
@@ -73,13 +79,34 @@ def main(argv=None) -> int:
     db = f"sqlite:///{tmp / 'db.sqlite3'}"
     py = sys.executable
     timed([py, "-c", CLI, "scan", str(empty), "--db", db], env)  # creates the database, warms the caches
-    floor = [timed([py, "-c", "pass"], env) for _ in range(args.runs)]
-    start = [timed([py, "-c", CLI, "scan", str(empty), "--db", db], env) for _ in range(args.runs)]
-    print(f"load average {os.getloadavg()[0]:.1f}; {args.runs} runs each, median (wall / CPU):")
-    print(f"  python -c pass                      {statistics.median(w for w, _ in floor):.3f} s / "
-          f"{statistics.median(c for _, c in floor):.3f} s")
-    print(f"  fracture-triage scan EMPTY --db ... {statistics.median(w for w, _ in start):.3f} s / "
-          f"{statistics.median(c for _, c in start):.3f} s   (target ≤ 0.4 s)")
+    cases = {
+        "python -c pass": [py, "-c", "pass"],
+        'python -c "import sqlalchemy"': [py, "-c", "import sqlalchemy"],
+        "fracture-triage --help": [py, "-c", CLI, "--help"],
+        "fracture-triage scan --help": [py, "-c", CLI, "scan", "--help"],
+        "fracture-triage scan EMPTY --db ...": [py, "-c", CLI, "scan", str(empty), "--db", db],
+    }
+    if args.compare is not None:
+        other = {**env, "PYTHONPATH": str(args.compare.resolve())}
+        db2 = f"sqlite:///{tmp / 'db-compare.sqlite3'}"  # its own database: an older schema may differ
+        timed(([py, "-c", CLI, "scan", str(empty), "--db", db2], other), env)
+        cases[f"scan EMPTY --db ... ({args.compare.name})"] = ([py, "-c", CLI, "scan", str(empty), "--db", db2], other)
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in cases}
+    load0 = os.getloadavg()[0]
+    for _ in range(args.runs):  # interleaved: every case sees the same load
+        for name, cmd in cases.items():
+            times[name].append(timed(cmd, env))
+    print(f"load average {load0:.1f} → {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.runs} runs each, "
+          "wall min / median, CPU min / median:")
+    for name, t in times.items():
+        w, c = [x for x, _ in t], [x for _, x in t]
+        print(f"  {name:36s} {min(w):6.3f} / {statistics.median(w):6.3f} s   {min(c):6.3f} / {statistics.median(c):6.3f} s")
+    scan_t = times["fracture-triage scan EMPTY --db ..."]
+    for base in ("python -c pass", 'python -c "import sqlalchemy"'):
+        b = times[base]
+        print(f"  scan EMPTY / {base}: wall {statistics.median(w for w, _ in scan_t) / statistics.median(w for w, _ in b):.2f}x,"
+              f" CPU {statistics.median(c for _, c in scan_t) / statistics.median(c for _, c in b):.2f}x (medians)")
+    print("  (target: scan EMPTY ≤ 0.4 s wall on a quiet machine)")
     if args.images <= 0:
         return 0
     from tests.benchmarks.bench_scan import SHARED, make_fullres
