@@ -10,9 +10,11 @@ Threads (all inside ``scan``; it returns when everything has stopped):
     into a uint8 model-input canvas; Pillow, pydicom's decoders and hashlib release the GIL, so they run
     beside inference; ``on_decoded(image_id, decoded)`` (optional, e.g. ``core.thumbnails``) sees each
     ``DecodedImage`` there, so nothing that needs the decoded image has to decode the file again;
-  * the model's onnxruntime session is created on its own thread as soon as discovery finds the first
-    file (beside reading and decoding it; a folder without files never needs one), and no result is
-    handed out before it exists — a model that cannot load stops the scan with nothing reported;
+  * the model's onnxruntime session is created on its own thread as soon as the first file that needs
+    scoring is queued (beside reading and decoding it; a folder without files, or with only files
+    reused from the store, never builds one), and no result is handed out while it is being made — a
+    model that cannot load stops the scan with nothing reported beyond what needed no model (reused
+    files, unreadable ones found before);
   * one inference thread batches canvases (up to ``batch_size``; a partial batch is run as soon as the
     decoded queue runs dry, so the first results arrive at once) and runs ``Model.predict``.
 Both queues are bounded, so memory stays flat however many files there are (``ScanSummary.max_in_flight``
@@ -142,7 +144,8 @@ class _Pipeline:
         self.abort.set()
 
     def start_session(self) -> None:
-        """Start creating the model's session on its own thread (once; from the caller's thread)."""
+        """Start creating the model's session on its own thread (once; from the caller's thread, before
+        the first file is put on the read queue)."""
         if self.session_thread is None:
             self.session_thread = threading.Thread(target=self._make_session, name="scan-session", daemon=True)
             self.session_thread.start()
@@ -156,7 +159,8 @@ class _Pipeline:
             self.session_ready.set()
 
     def emit(self, item: ScanItem, index: int) -> None:
-        self.session_ready.wait()  # started by feed() before any file can have a result
+        if self.session_thread is not None:  # set by feed() before any file is read
+            self.session_ready.wait()
         with self.lock:
             if self.abort.is_set():
                 return
@@ -350,18 +354,19 @@ class _Pipeline:
                 if hit is not None and hit[1] is not None:
                     self._reuse(f, hit, i)
                 else:
+                    self.start_session()
                     self.read_q.put((i, f))
             pending.clear()
             want = min(2 * want, KNOWN_BATCH)
 
         source = discover(self.root, cancel=self.stopped, stats=self.stats) if self.files is None else self.files
         for f in source:
-            self.start_session()
             report_unreadable()
             if self.stopped.is_set():
                 break
             self.order[f.path] = index
             if self.known is None:
+                self.start_session()
                 self.read_q.put((index, f))
             else:
                 if not pending:
@@ -370,8 +375,6 @@ class _Pipeline:
                 if len(pending) >= want or time.perf_counter() - since > KNOWN_WAIT_S:
                     flush()
             index += 1
-        if self.stats.unreadable:
-            self.start_session()
         if pending and not self.stopped.is_set():
             flush()
         report_unreadable()

@@ -113,6 +113,37 @@ def test_known_files_are_reused_without_decoding(tmp_path, model, monkeypatch):
     assert (s.reused, s.scored) == (1, 3)
 
 
+class _CountingModel:
+    """The model, counting the sessions the scan asks for (start-up: issue 15)."""
+
+    def __init__(self, inner):
+        self.inner, self.sessions = inner, 0
+        self.version, self.input_size = inner.version, inner.input_size
+
+    def ensure_session(self):
+        self.sessions += 1
+        return self.inner.ensure_session()
+
+    def predict(self, x, with_cam=True):
+        return self.inner.predict(x, with_cam=with_cam)
+
+
+def test_a_session_only_when_a_file_needs_scoring(tmp_path, model):
+    paths = make_images(tmp_path, [50, 100, 150])
+    ids = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    meta = ImageMeta(64, 64, "JPEG")
+    every = _CountingModel(model)
+    s = scan(tmp_path, every, known_batch=lambda files: {f.path: (ids[f.path], 0.5, meta) for f in files})
+    assert (s.reused, s.scored, every.sessions) == (3, 0, 0)  # a rescan of known files: no model needed
+    (tmp_path / "empty").mkdir()
+    none = _CountingModel(model)
+    assert scan(tmp_path / "empty", none).scored == 0 and none.sessions == 0
+    one = _CountingModel(model)
+    s = scan(tmp_path, one, known_batch=lambda files: {f.path: (ids[f.path], 0.5, meta) for f in files[1:]})
+    assert (s.reused, s.scored, one.sessions) == (2, 1, 1)
+    assert no_scan_threads()
+
+
 def test_known_batch_is_asked_in_growing_batches_not_per_file(tmp_path, model, monkeypatch):
     """A re-scan asks the store about many files at once: the first batch small (first results at
     once), then doubling; every file is asked exactly once, in discovery order."""
