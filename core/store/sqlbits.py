@@ -13,7 +13,6 @@ from pathlib import Path, PurePath
 from typing import Iterable, Optional, Sequence
 
 from sqlalchemy import Table, or_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 # Linux file names may hold bytes that are not UTF-8 (Python keeps them as lone surrogates
@@ -60,11 +59,15 @@ def under(column, root: Optional[Path | str], dialect: str):  # noqa: ANN001
 
 
 def _insert(conn: Connection, table: Table):
-    name = conn.dialect.name
+    name = conn.dialect.name  # each dialect's insert imported only when used (start-up, issue 15)
     if name == "postgresql":
-        return postgresql.insert(table)
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table)
     if name == "sqlite":
-        return sqlite.insert(table)
+        from sqlalchemy.dialects.sqlite import insert
+
+        return insert(table)
     raise NotImplementedError(f"the label store supports SQLite and PostgreSQL, not {name}")
 
 
