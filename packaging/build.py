@@ -39,11 +39,12 @@ WORK = ROOT / "build" / "pyinstaller"
 SIZE_TARGET_MB = 210  # issue 15: <= 210 MB (du -sm) with the PostgreSQL driver
 
 # Libraries a Linux desktop provides and the bundle deliberately does not carry (PyInstaller's own
-# exclusions: libc & co., the GL stack, libxcb, libwayland-*). Anything else unresolved is an error.
+# exclusions: libc & co., the GL stack, libxcb, libwayland-*; and syslibs.SYSTEM_PROVIDED: libdbus-1).
+# Anything else unresolved is an error.
 SYSTEM_LIBS = re.compile(
     r"^(ld-linux.*|libc|libm|libdl|libpthread|librt|libutil|libresolv|libanl|libnsl|libcrypt|"
     r"libE?(Open)?GLX?(ESv1_CM|ESv2)?(dispatch)?|libGLdispatch|libdrm|libxcb|libxcb-dri\d*|libX11|"
-    r"libwayland-(client|cursor|egl|server))\.so(\..*)?$"
+    r"libwayland-(client|cursor|egl|server)|libdbus-1)\.so(\..*)?$"
 )
 
 

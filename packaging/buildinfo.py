@@ -36,6 +36,11 @@ EXCLUDED_MODULES = (
     # Pillow parts the app does not use: fonts (freetype, harfbuzz), Tk, WebP and AVIF images
     "PIL.ImageFont", "PIL._imagingft", "PIL.ImageTk", "PIL._imagingtk", "PIL.WebPImagePlugin", "PIL._webp",
     "PIL.AvifImagePlugin", "PIL._avif",
+    # pulled in by optional debugging helpers only (pydantic's schema pretty-printer, Mako's Pygments
+    # plugin), never by the app: 2.3 MiB of the archive
+    "rich", "pygments", "markdown_it", "mdurl", "mako.ext.pygmentplugin", "pydoc_data",
+    # SQLAlchemy dialects of servers the store does not support (SQLite and PostgreSQL only)
+    "sqlalchemy.dialects.mysql", "sqlalchemy.dialects.mssql", "sqlalchemy.dialects.oracle",
     "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets",
     "PySide6.QtQuickControls2", "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets",
     "PySide6.QtWebEngineQuick", "PySide6.QtWebChannel", "PySide6.QtWebSockets", "PySide6.Qt3DCore",
@@ -288,7 +293,49 @@ def keep_qt_file(dest: str) -> bool:
     return not QT_LIB_EXCLUDES.search(name)
 
 
-def prune_bundle(binaries: list, datas: list, get_imports, keep=keep_qt_file) -> tuple[list, list, list[str]]:
+# What of a distribution's metadata folder the app reads (``importlib.metadata``: versions for `info`,
+# pydicom's and pylibjpeg's entry points): METADATA, entry_points.txt, top_level.txt, INSTALLER, WHEEL.
+# The file list (RECORD), software bills of materials (sboms/) and licence files stay out: the bundle's
+# THIRD-PARTY-NOTICES.txt carries every licence text, generated from the installed distributions.
+_METADATA_DROPPED = re.compile(r"^(RECORD|sboms|licenses|licences|LICEN[CS]E.*|COPYING.*|NOTICE.*|AUTHORS.*)$", re.I)
+
+
+def keep_metadata_file(dest: str) -> bool:
+    """Whether a file inside a ``*.dist-info`` folder belongs in the bundle (see ``_METADATA_DROPPED``)."""
+    parts = Path(dest.replace("\\", "/")).parts
+    for i, part in enumerate(parts[:-1]):
+        if part.endswith(".dist-info"):
+            return not _METADATA_DROPPED.match(parts[i + 1])
+    return True
+
+
+def keep_file(dest: str) -> bool:
+    """``keep_qt_file`` and ``keep_metadata_file``: the one rule ``prune_bundle`` applies in the spec."""
+    return keep_qt_file(dest) and keep_metadata_file(dest)
+
+
+def slim_metadata(datas: list, out_dir: Path) -> tuple[list, int]:
+    """Each bundled ``*.dist-info/METADATA`` without its long description (the package's README, up
+    to 140 KiB): ``importlib.metadata`` reads only the header fields (name, version, requirements).
+    Copies are written under ``out_dir``; returns the new datas TOC and the bytes saved."""
+    out, saved = [], 0
+    for dest, src, typecode in datas:
+        parts = Path(dest.replace("\\", "/")).parts
+        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
+            text = Path(src).read_text(encoding="utf-8", errors="surrogateescape")
+            head = text.split("\n\n", 1)[0].rstrip("\n") + "\n"
+            if len(head) < len(text):
+                target = out_dir / parts[0] / "METADATA"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(head, encoding="utf-8", errors="surrogateescape")
+                saved += len(text.encode("utf-8", "surrogateescape")) - len(head.encode("utf-8", "surrogateescape"))
+                out.append((dest, str(target), typecode))
+                continue
+        out.append((dest, src, typecode))
+    return out, saved
+
+
+def prune_bundle(binaries: list, datas: list, get_imports, keep=keep_file) -> tuple[list, list, list[str]]:
     """Drop the files ``keep`` rejects (unneeded Qt plugins, ...) and every library that only they needed.
 
     PyInstaller analyses the dependencies of every plugin its Qt hooks collect before the spec can drop
@@ -347,7 +394,9 @@ def strip_binaries(binaries: list, out_dir: Path, min_saving: int = 64 * 1024) -
     with stripped copies made in ``out_dir``. Returns the new TOC and the bytes saved.
 
     Not PyInstaller's blanket ``strip=True``: the auditwheel-vendored libraries (``*.libs/``) were
-    rewritten by patchelf and ``strip`` can corrupt those, and Qt's libraries are left as shipped.
+    rewritten by patchelf and ``strip`` corrupts those (numpy's OpenBLAS no longer loads: "ELF load
+    command address/offset not page-aligned"), and Qt's libraries are left as shipped — except ICU's
+    two code libraries, which PySide6 ships with their symbol tables (1.3 MiB).
     """
     import shutil
     import subprocess
@@ -358,8 +407,9 @@ def strip_binaries(binaries: list, out_dir: Path, min_saving: int = 64 * 1024) -
     out, saved = [], 0
     for dest, src, typecode in binaries:
         parts = Path(dest).parts
+        qt_icu = parts[0] == "PySide6" and parts[-1].startswith(("libicuuc.so", "libicui18n.so"))
         if (typecode not in ("BINARY", "EXTENSION") or any(p.endswith(".libs") for p in parts)
-                or parts[0] in ("PySide6", "shiboken6")):
+                or (parts[0] in ("PySide6", "shiboken6") and not qt_icu)):
             out.append((dest, src, typecode))
             continue
         try:
@@ -380,3 +430,4 @@ def strip_binaries(binaries: list, out_dir: Path, min_saving: int = 64 * 1024) -
         else:
             out.append((dest, src, typecode))
     return out, saved
+

@@ -11,7 +11,8 @@
 # ~/.local/state/fracture-triage/log: this script never touches those.
 #
 # The bundle carries Qt's xcb helper libraries (libxcb-cursor0 & co.); the system must still provide
-# libxcb, the GL/EGL stack and fonts. What is missing is listed with the exact apt-get command.
+# libxcb, the GL/EGL stack, the D-Bus client library (libdbus-1-3) and fonts. What is missing is listed
+# with the exact apt-get command.
 set -eu
 
 NAME=fracture-triage
@@ -85,7 +86,7 @@ check_libs() {
   if [ -n "$pkgs" ]; then
     echo "Install them with:" >&2
     echo "    sudo apt-get install -y$(printf ' %s' $(echo $pkgs | tr ' ' '\n' | sort -u))" >&2
-    echo "(Fedora: sudo dnf install libxcb libX11 mesa-libEGL mesa-libGL fontconfig)" >&2
+    echo "(Fedora: sudo dnf install libxcb libX11 mesa-libEGL mesa-libGL dbus-libs fontconfig)" >&2
   fi
   [ -n "$unknown" ] && echo "Also needed (find the package that provides them):$unknown" >&2
   echo "The headless commands (fracture-triage scan/info) work without them." >&2

@@ -3,8 +3,10 @@
 1. ``fracture-triage scan EMPTY_FOLDER`` (with a database: settings, store open, migrations check,
    model card), ``fracture-triage --help`` and ``scan --help``, each as a whole new process, N times
    interleaved: min and median wall time and CPU time; beside them, in the same rounds, a bare
-   ``python -c pass`` (the floor nothing can beat) and ``python -c "import sqlalchemy"`` (what opening
-   any database costs), and the start-up as a multiple of each: on a loaded machine compare those ratios.
+   ``python -c pass`` (the floor nothing can beat), ``python -c "import sqlalchemy"`` (what opening
+   any database costs) and ``python -c "import sqlmodel"`` (the store's tables are SQLModel classes:
+   the floor of any command that opens the store), and the start-up as a multiple of each: on a
+   loaded machine compare those ratios.
 2. Whole process on full-size JPEGs (the FracAtlas-based set of ``bench_scan.py``): ``fracture-triage
    scan FOLDER --no-store`` against a naive loop in its own process (read, full-size decode,
    letterbox, batch-1 inference, one file after another, the same model), interleaved rounds, best
@@ -82,6 +84,7 @@ def main(argv=None) -> int:
     cases = {
         "python -c pass": [py, "-c", "pass"],
         'python -c "import sqlalchemy"': [py, "-c", "import sqlalchemy"],
+        'python -c "import sqlmodel"': [py, "-c", "import sqlmodel"],
         "fracture-triage --help": [py, "-c", CLI, "--help"],
         "fracture-triage scan --help": [py, "-c", CLI, "scan", "--help"],
         "fracture-triage scan EMPTY --db ...": [py, "-c", CLI, "scan", str(empty), "--db", db],
@@ -102,10 +105,12 @@ def main(argv=None) -> int:
         w, c = [x for x, _ in t], [x for _, x in t]
         print(f"  {name:36s} {min(w):6.3f} / {statistics.median(w):6.3f} s   {min(c):6.3f} / {statistics.median(c):6.3f} s")
     scan_t = times["fracture-triage scan EMPTY --db ..."]
-    for base in ("python -c pass", 'python -c "import sqlalchemy"'):
+    for base in ("python -c pass", 'python -c "import sqlalchemy"', 'python -c "import sqlmodel"'):
         b = times[base]
         print(f"  scan EMPTY / {base}: wall {statistics.median(w for w, _ in scan_t) / statistics.median(w for w, _ in b):.2f}x,"
               f" CPU {statistics.median(c for _, c in scan_t) / statistics.median(c for _, c in b):.2f}x (medians)")
+    floor = statistics.median(w for w, _ in times['python -c "import sqlmodel"'])
+    print(f"  scan EMPTY beyond importing SQLModel: {statistics.median(w for w, _ in scan_t) - floor:.3f} s wall (medians)")
     print("  (target: scan EMPTY ≤ 0.4 s wall on a quiet machine)")
     if args.images <= 0:
         return 0
