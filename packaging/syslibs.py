@@ -58,7 +58,7 @@ def elf_needed(path: str) -> list[str] | None:
 
 def drop_system_provided(binaries: list, needed=elf_needed, provided=SYSTEM_PROVIDED) -> tuple[list, list[str]]:
     """Remove the ``provided`` libraries and the bundled libraries only they need (by ``needed(src)``:
-    direct dependencies; None for a file it cannot read, whose dependencies are then all kept).
+    direct dependencies; None for a file it cannot read — then only the provided ones go).
     Returns the new TOC and the removed destinations."""
     real = {Path(d).as_posix(): s for d, s, t in binaries if t != "SYMLINK"}
     by_name: dict[str, str] = {}
@@ -90,8 +90,8 @@ def drop_system_provided(binaries: list, needed=elf_needed, provided=SYSTEM_PROV
         from_dropped |= {x for dep in edges[d] if dep not in dropped for x in closure({dep})}
     kept = closure(set(real) - dropped - from_dropped)
     removed = dropped | (from_dropped - kept)
-    if unknown & removed:
-        removed -= unknown
+    if unknown - removed:  # a kept file whose needs cannot be read may need any of them: only the provided go
+        removed = set(dropped)
     out = [e for e in binaries if Path(e[0]).as_posix() not in removed
            and not (e[2] == "SYMLINK" and Path(e[1]).as_posix() in removed)]
     return out, sorted(removed)
