@@ -9,14 +9,15 @@ a unique-key violation; a decision locks its image row (``FOR UPDATE``; SQLite's
 serialises anyway), so two readers deciding one image at once form one chain, not a fork.
 A ``Store`` may be shared between threads (each call takes its own pooled connection). The scan
 results' rows and the image reads are written and queried by ``core.store.images``, decision events by
-``core.store.decisions``, readers and claims by ``core.store.readers``; ``Store`` is their one interface.
+``core.store.deciding`` (reading them: ``core.store.decisions``), readers and claims by
+``core.store.readers``; ``Store`` is their one interface.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Optional
@@ -25,6 +26,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from core.results import ImageMeta, ScanItem
+from core.store import deciding as dk
 from core.store import decisions as dec
 from core.store import images as im
 from core.store import model_events as mev
@@ -36,14 +38,9 @@ from core.store.sqlbits import insert_ignore, name_key, path_from_key, path_key,
 from core.store import readers as rd
 from core.store.model_events import ModelEventRow
 from core.store.models import (
-    KIND_DECIDE,
-    KIND_UNDO,
-    LABELS,
-    MODES,
     ROLE_READER,
     ROLES,
     UNIT_STUDY,
-    UNITS,
     DecisionEvent,
     Image,
     Location,
@@ -163,18 +160,18 @@ class Store:
         It replaces the reviewer's own current decision of the image (each reader has their own), is
         recorded with the reviewer's role, the reading mode (``aided`` default, ``blinded``), the time
         from showing the image (``shown_ms``) and on PostgreSQL the database user; the reviewer's claim
-        on the image ends then or shortly after (``readers.hold_decided``). ``uid`` (32 hex): the caller's own id for this decision — a
-        second call with the same uid returns the stored decision instead of adding one (an import
-        re-run after a crash); by default a new random one. ``study``/``unit``/``study_score``: the
+        on the image ends then or shortly after (``readers.hold_decided``). ``uid`` (32 hex): the
+        caller's own id for this decision — a second call with the same uid returns the stored decision
+        instead of adding one (an import re-run after a crash); by default a new random one. ``study``/``unit``/``study_score``: the
         image's study key, 'view' when decided as one view of a study (``core.studies``)."""
-        args = self._decision_args(reviewer, label, reading_mode, shown_ms, unit)
+        args = dk.check_args(reviewer, label, reading_mode, shown_ms, unit)
         if uid is not None and (len(uid) != 32 or any(c not in "0123456789abcdef" for c in uid)):
             raise ValueError("a decision uid is 32 lower-case hex digits")
         uid = uid or uuid.uuid4().hex  # made once: a retried attempt whose first try did commit is recognised
         view = dict(image_id=image_id, model_version=model_version, probability=probability)
 
         def work(conn: Connection) -> Decision:
-            return self._decide(conn, view, uid=uid, note=note, study=study, study_score=study_score, batch=None, **args)
+            return dk.decide(conn, view, uid=uid, note=note, study=study, study_score=study_score, batch=None, **args)
 
         return run_write(self.engine, work)
 
@@ -195,74 +192,16 @@ class Store:
         score and one shared ``batch`` uid (``undo_last`` undoes them together). Durable on return."""
         if not views:
             raise ValueError("a study decision needs at least one view")
-        args = self._decision_args(reviewer, label, reading_mode, shown_ms, UNIT_STUDY)
+        args = dk.check_args(reviewer, label, reading_mode, shown_ms, UNIT_STUDY)
         batch = uuid.uuid4().hex
         uids = [uuid.uuid4().hex for _ in views]
         rows = [dict(image_id=i, model_version=v, probability=p) for i, v, p in views]
 
         def work(conn: Connection) -> list[Decision]:
-            return [self._decide(conn, view, uid=u, note=note, study=study, study_score=study_score, batch=batch, **args)
+            return [dk.decide(conn, view, uid=u, note=note, study=study, study_score=study_score, batch=batch, **args)
                     for view, u in zip(rows, uids)]
 
         return run_write(self.engine, work)
-
-    @staticmethod
-    def _decision_args(reviewer: str, label: str, reading_mode: Optional[str], shown_ms: Optional[int],
-                       unit: Optional[str]) -> dict:
-        """The checked common part of a decision (reviewer, label, mode, time, unit, when)."""
-        if label not in LABELS:
-            raise ValueError(f"label must be one of {', '.join(LABELS)}, not {label!r}")
-        if reading_mode is not None and reading_mode not in MODES:
-            raise ValueError(f"reading mode must be one of {', '.join(MODES)}, not {reading_mode!r}")
-        if shown_ms is not None and shown_ms < 0:
-            raise ValueError("the time to a decision cannot be negative")
-        if unit is not None and unit not in UNITS:
-            raise ValueError(f"a decision's unit is one of {', '.join(UNITS)}, not {unit!r}")
-        reviewer = (reviewer or "").strip()
-        if not reviewer:
-            raise ValueError("a reviewer name is required for every decision")
-        return dict(reviewer=reviewer, label=label, reading_mode=reading_mode, shown_ms=shown_ms, unit=unit, now=_now())
-
-    def _decide(self, conn: Connection, view: dict, *, uid: str, reviewer: str, label: str, note: Optional[str],
-                reading_mode: Optional[str], shown_ms: Optional[int], unit: Optional[str], study: Optional[str],
-                study_score: Optional[float], batch: Optional[str], now: datetime) -> Decision:
-        """Insert one 'decide' event inside the caller's transaction (see ``record_decision``)."""
-        image_id = view["image_id"]
-        # lock the image row: decisions on one image are serialised (FOR UPDATE; no-op on SQLite)
-        if conn.execute(select(_I.c.id).where(_I.c.id == image_id).with_for_update()).first() is None:
-            raise StoreError(f"image {image_id[:12]}… is not in the database (scan its folder first)", "unknown_image")
-        done = dec.by_uid(conn, uid)
-        if done is not None:
-            return done
-        reviewer_id = self._reviewer_id(conn, reviewer, now)
-        role = conn.execute(select(_R.c.role).where(_R.c.id == reviewer_id)).scalar_one()
-        current = dec.current_for(conn, image_id, reviewer)
-        db_user = conn.exec_driver_sql("SELECT current_user").scalar() if conn.dialect.name == "postgresql" else None
-        probability = view["probability"]
-        new_id = conn.execute(
-            insert(_D).values(
-                uid=uid,
-                role=role,
-                reading_mode=reading_mode,
-                shown_ms=None if shown_ms is None else int(shown_ms),
-                db_user=db_user,
-                image_id=image_id,
-                reviewer_id=reviewer_id,
-                kind=KIND_DECIDE,
-                label=label,
-                note=note,
-                created_at=now,
-                model_version=view["model_version"],
-                probability=None if probability is None else float(probability),
-                replaces_id=current.id if current else None,
-                study=study,
-                unit=unit,
-                study_score=None if study_score is None else float(study_score),
-                batch=batch,
-            )
-        ).inserted_primary_key[0]
-        rd.hold_decided(conn, image_id, reviewer_id, now)
-        return replace(dec.get(conn, new_id), reading=self._reading(conn, image_id))
 
     def undo_last(self, reviewer: str) -> Optional[Decision]:
         """Undo the reviewer's latest decision that is not undone yet, as an 'undo' event (None: nothing to undo)."""
@@ -270,27 +209,7 @@ class Store:
         now = _now()
         uid = uuid.uuid4().hex
 
-        def work(conn: Connection) -> Optional[Decision]:
-            # lock the reviewer row: two undos by one reviewer at once undo two decisions, not one twice
-            rid = conn.execute(select(_R.c.id).where(_R.c.name == reviewer).with_for_update()).scalar()
-            if rid is None:
-                return None
-            done = dec.by_uid(conn, uid)
-            if done is not None:  # a retried attempt whose first try committed: what it did
-                group = tuple(replace(e, restored=dec.current_for(conn, e.image_id, reviewer))
-                              for e in dec.batch_undos(conn, done) if e.id != done.id)
-                return replace(done, restored=dec.current_for(conn, done.image_id, reviewer), group=group)
-            target_id = dec.last_undoable_id(conn, rid)
-            if target_id is None:
-                return None
-            target = dec.get(conn, target_id)
-            # a study decision is undone as a whole: every view of its batch not undone yet
-            others = [i for i in dec.undoable_in_batch(conn, rid, target.batch) if i != target_id] if target.batch else []
-            first = self._undo_one(conn, target, rid, uid, now)
-            group = tuple(self._undo_one(conn, dec.get(conn, i), rid, uuid.uuid4().hex, now) for i in others)
-            return replace(first, group=group)
-
-        return run_write(self.engine, work)
+        return run_write(self.engine, lambda conn: dk.undo_step(conn, reviewer, uid, now))
 
     def redo_last(self, reviewer: str) -> Optional[Decision]:
         """Redo the reviewer's latest undo (``decisions.last_redoable_id``) as a new 'decide' event
@@ -303,83 +222,7 @@ class Store:
         now = _now()
         uid = uuid.uuid4().hex
 
-        def work(conn: Connection) -> Optional[Decision]:
-            # lock the reviewer row: two redos by one reviewer at once redo two undos, not one twice
-            rid = conn.execute(select(_R.c.id).where(_R.c.name == reviewer).with_for_update()).scalar()
-            if rid is None:
-                return None
-            done = dec.by_uid(conn, uid)
-            if done is not None:  # a retried attempt whose first try committed: what it did
-                group = tuple(e for e in dec.batch_mates(conn, done) if e.id != done.id)
-                return replace(done, reading=self._reading(conn, done.image_id), group=group)
-            undo_id = dec.last_redoable_id(conn, rid)
-            if undo_id is None:
-                return None
-            undo = dec.get(conn, undo_id)
-            others = [e for e in dec.batch_mates(conn, undo) if e.id != undo.id and not dec.is_redone(conn, e.id)]
-            first = self._redo_one(conn, undo, rid, uid, now)
-            group = tuple(self._redo_one(conn, e, rid, uuid.uuid4().hex, now) for e in others)
-            return replace(first, group=group)
-
-        return run_write(self.engine, work)
-
-    def _redo_one(self, conn: Connection, undo: Decision, rid: int, uid: str, now: datetime) -> Decision:
-        """Insert the 'decide' event that redoes ``undo`` (inside the caller's transaction)."""
-        target = dec.get(conn, undo.undoes)
-        conn.execute(select(_I.c.id).where(_I.c.id == target.image_id).with_for_update()).first()
-        role = conn.execute(select(_R.c.role).where(_R.c.id == rid)).scalar_one()
-        current = dec.current_for(conn, target.image_id, target.reviewer)
-        rd.release_claim(conn, target.image_id, rid)
-        new_id = conn.execute(
-            insert(_D).values(
-                uid=uid,
-                image_id=target.image_id,
-                reviewer_id=rid,
-                kind=KIND_DECIDE,
-                label=target.label,
-                note=target.note,
-                created_at=now,
-                model_version=target.model_version,
-                probability=target.probability,
-                replaces_id=current.id if current else None,
-                undoes_id=undo.id,
-                role=role,
-                reading_mode=target.reading_mode,
-                db_user=(conn.exec_driver_sql("SELECT current_user").scalar()
-                         if conn.dialect.name == "postgresql" else None),
-                study=target.study,
-                unit=target.unit,
-                study_score=target.study_score,
-                batch=target.batch,
-            )
-        ).inserted_primary_key[0]
-        return replace(dec.get(conn, new_id), reading=self._reading(conn, target.image_id))
-
-    def _undo_one(self, conn: Connection, target: Decision, rid: int, uid: str, now: datetime) -> Decision:
-        """Insert the 'undo' event of ``target`` (inside the caller's transaction), with what it restores."""
-        new_id = conn.execute(
-            insert(_D).values(
-                uid=uid,
-                image_id=target.image_id,
-                reviewer_id=rid,
-                kind=KIND_UNDO,
-                created_at=now,
-                undoes_id=target.id,
-                role=target.role,
-                reading_mode=target.reading_mode,
-                db_user=(conn.exec_driver_sql("SELECT current_user").scalar()
-                         if conn.dialect.name == "postgresql" else None),
-                model_version=target.model_version,
-                probability=target.probability,
-                study=target.study,
-                unit=target.unit,
-                study_score=target.study_score,
-                batch=target.batch,
-            )
-        ).inserted_primary_key[0]
-        undo = dec.get(conn, new_id)
-        restored = dec.current_for(conn, target.image_id, target.reviewer)
-        return replace(undo, restored=restored, reading=self._reading(conn, target.image_id))
+        return run_write(self.engine, lambda conn: dk.redo_step(conn, reviewer, uid, now))
 
     def mark_scope(self, image_id: str, reviewer: str, *, in_scope: bool = True, model_version: Optional[str] = None,
                    scope_reason: Optional[str] = None) -> ScopeMark:
@@ -393,7 +236,7 @@ class Store:
         def work(conn: Connection) -> ScopeMark:
             if conn.execute(select(_I.c.id).where(_I.c.id == image_id)).first() is None:
                 raise StoreError(f"image {image_id[:12]}… is not in the database (scan its folder first)", "unknown_image")
-            rid = self._reviewer_id(conn, reviewer, now)
+            rid = dk.reviewer_id(conn, reviewer, now)
             return scope_events.add(conn, image_id, rid, in_scope, now, model_version, scope_reason)
 
         return run_write(self.engine, work)
@@ -441,7 +284,7 @@ class Store:
         now = _now()
 
         def work(conn: Connection) -> bool:
-            rid = self._reviewer_id(conn, reader.strip(), now)
+            rid = dk.reviewer_id(conn, reader.strip(), now)
             if release is not None and release != image_id:
                 rd.release_claim(conn, release, rid)
             return rd.take_claim(conn, image_id, rid, now, ttl_s)
@@ -501,15 +344,6 @@ class Store:
         """Every reviewer's name (readers and adjudicators), by name."""
         with read_connection(self.engine) as conn:
             return [r for (r,) in conn.execute(select(_R.c.name).order_by(_R.c.name))]
-
-    @staticmethod
-    def _reading(conn: Connection, image_id: str) -> str:
-        return rd.reference_of(dec.labels_by_reader(conn, [image_id]).get(image_id, {})).source
-
-    @staticmethod
-    def _reviewer_id(conn: Connection, name: str, now: datetime) -> int:
-        insert_ignore(conn, _R, dict(name=name, created_at=now), ["name"])
-        return int(conn.execute(select(_R.c.id).where(_R.c.name == name)).scalar_one())
 
     # ------------------------------------------------------------------ model events, evaluation
     def record_model_event(self, kind: str, model_name: str, model_version: str, actor: str, *,
