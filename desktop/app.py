@@ -55,7 +55,7 @@ def run_app(argv: list[str] | None = None) -> int:
 
     from core.config import resolve
     from core.store import StoreError, open_store
-    from desktop import theme
+    from desktop import gc_guard, theme
     from desktop.errors import ErrorReporter, setup_logging
 
     log_file = setup_logging()
@@ -69,6 +69,7 @@ def run_app(argv: list[str] | None = None) -> int:
     app.setDesktopFileName("fracture-triage")
     app.setWindowIcon(theme.app_icon())
     theme.apply_theme(app)
+    gc_guard.install(app)  # cycles freed on the GUI thread, never on a worker (desktop.gc_guard)
     reporter = ErrorReporter(log_file, app)
     reporter.install()
 

@@ -82,3 +82,21 @@ def scanned(make_window, image_folder, qtbot):
         w.open_folder(image_folder)
     qtbot.waitUntil(lambda: w.review.viewer.image is not None and w.review.viewer.image.qimage is not None)
     return w
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread(qapp):
+    """As the app does (``desktop.gc_guard``): cyclic garbage — closed windows' Qt wrappers included — is
+    freed on the GUI thread, never by a collection that a worker thread happens to trigger (which can
+    destroy Qt objects outside their thread and abort the process)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from desktop import gc_guard
+
+    gc_guard.install(qapp)
+    yield
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    import gc
+
+    gc.collect()
+    gc_guard.uninstall()

@@ -1,0 +1,57 @@
+"""Garbage collection on the GUI thread only. Python's cycle collector runs in whichever thread happens
+to allocate when a threshold is crossed — in this app often a decode, inference or database-writer
+thread. When such a collection frees a Qt wrapper, Qt objects (timers, socket notifiers, watchers) are
+destroyed outside the thread that owns them, which Qt does not allow and which can abort the process.
+``install(app)`` turns automatic collection off and runs the same generational collection from a timer
+on the GUI thread instead (the default thresholds, checked every ``interval_ms``); ``uninstall`` restores
+it. Reference counting, which frees almost everything, is unchanged."""
+
+from __future__ import annotations
+
+import gc
+from typing import Optional
+
+from PySide6.QtCore import QObject, QTimer
+
+INTERVAL_MS = 500
+
+
+class MainThreadCollector(QObject):
+    """Runs ``gc.collect(generation)`` on the GUI thread whenever a generation's count passed its threshold."""
+
+    def __init__(self, parent: Optional[QObject] = None, interval_ms: int = INTERVAL_MS) -> None:
+        super().__init__(parent)
+        self.thresholds = gc.get_threshold()
+        self.collections = 0
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.check)
+        self._timer.start(interval_ms)
+
+    def check(self) -> None:
+        counts = gc.get_count()
+        for generation in (2, 1, 0):  # the oldest generation due, which collects the younger ones too
+            if counts[generation] > self.thresholds[generation]:
+                gc.collect(generation)
+                self.collections += 1
+                return
+
+
+_installed: Optional[MainThreadCollector] = None
+
+
+def install(app: QObject, interval_ms: int = INTERVAL_MS) -> MainThreadCollector:
+    """Collect on the GUI thread from now on (idempotent); ``app``: the QApplication (owns the timer)."""
+    global _installed
+    if _installed is None:
+        _installed = MainThreadCollector(app, interval_ms)
+        gc.disable()
+    return _installed
+
+
+def uninstall() -> None:
+    global _installed
+    if _installed is not None:
+        _installed._timer.stop()
+        _installed.deleteLater()
+        _installed = None
+    gc.enable()
