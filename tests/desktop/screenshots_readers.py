@@ -14,27 +14,12 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-SIZES = ((1366, 768), (1920, 1080))
-
-
-def wait(app, cond, timeout=60.0) -> bool:
-    end = time.perf_counter() + timeout
-    while time.perf_counter() < end:
-        app.processEvents()
-        if cond():
-            return True
-        time.sleep(0.005)
-    return False
-
-
-def settle(app, ms: int = 300) -> None:
-    wait(app, lambda: False, ms / 1000)
+from tests.desktop.screenshots import SIZES, settle, wait  # noqa: E402
 
 
 def main(argv=None) -> int:

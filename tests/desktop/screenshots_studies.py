@@ -22,9 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-SIZES = ((1366, 768), (1920, 1080))
-
-from tests.desktop.screenshots import settle, wait  # noqa: E402
+from tests.desktop.screenshots import SIZES, settle, wait  # noqa: E402
 
 
 def main(argv=None) -> int:

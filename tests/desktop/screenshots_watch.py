@@ -16,23 +16,12 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-SIZES = ((1366, 768), (1920, 1080))
-
-
-def wait(app, cond, timeout=300.0) -> bool:
-    end = time.perf_counter() + timeout
-    while time.perf_counter() < end:
-        app.processEvents()
-        if cond():
-            return True
-        time.sleep(0.005)
-    return False
+from tests.desktop.screenshots import SIZES, settle, wait  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -78,11 +67,11 @@ def main(argv=None) -> int:
     done = []
     w.scan_done.connect(done.append)
     w.open_folder(folder)
-    assert wait(app, lambda: done and w.session.watcher.active), "scan did not finish"
+    assert wait(app, lambda: done and w.session.watcher.active, 300), "scan did not finish"
     s = w.session
     for size in SIZES:
         w.resize(*size)
-        wait(app, lambda: False, 0.3)
+        settle(app, 300)
         s.watcher.polled.emit(s.watcher.last or type("R", (), {"pending": 0})())
         w.grab().save(str(out / f"watching-{size[0]}x{size[1]}.png"))
     flagged = []
@@ -104,7 +93,7 @@ def main(argv=None) -> int:
     print("new flagged:", flagged[0] if ok else "(not flagged within 120 s)")
     for size in SIZES:
         w.resize(*size)
-        wait(app, lambda: False, 0.3)
+        settle(app, 300)
         w.grab().save(str(out / f"new-flagged-{size[0]}x{size[1]}.png"))
     print(f"screenshots in {out}")
     w.close()
