@@ -134,6 +134,14 @@ def redo_step(conn: Connection, reviewer: str, uid: str, now: datetime) -> Optio
     return replace(first, group=group)
 
 
+def _carried(conn: Connection, target: Decision, rid: int, now: datetime) -> dict:
+    """What an undo or redo event keeps of the decision it acts on (the image, the score the reader saw,
+    the reading mode, the study), with who and when."""
+    return dict(image_id=target.image_id, reviewer_id=rid, created_at=now, model_version=target.model_version,
+                probability=target.probability, reading_mode=target.reading_mode, db_user=_db_user(conn),
+                study=target.study, unit=target.unit, study_score=target.study_score, batch=target.batch)
+
+
 def _redo_one(conn: Connection, undo: Decision, rid: int, uid: str, now: datetime) -> Decision:
     """Insert the 'decide' event that redoes ``undo`` (inside the caller's transaction)."""
     target = dec.get(conn, undo.undoes)
@@ -141,52 +149,18 @@ def _redo_one(conn: Connection, undo: Decision, rid: int, uid: str, now: datetim
     role = conn.execute(select(_R.c.role).where(_R.c.id == rid)).scalar_one()
     current = dec.current_for(conn, target.image_id, target.reviewer)
     rd.release_claim(conn, target.image_id, rid)
-    new_id = conn.execute(
-        insert(_D).values(
-            uid=uid,
-            image_id=target.image_id,
-            reviewer_id=rid,
-            kind=KIND_DECIDE,
-            label=target.label,
-            note=target.note,
-            created_at=now,
-            model_version=target.model_version,
-            probability=target.probability,
-            replaces_id=current.id if current else None,
-            undoes_id=undo.id,
-            role=role,
-            reading_mode=target.reading_mode,
-            db_user=_db_user(conn),
-            study=target.study,
-            unit=target.unit,
-            study_score=target.study_score,
-            batch=target.batch,
-        )
-    ).inserted_primary_key[0]
+    new_id = conn.execute(insert(_D).values(
+        uid=uid, kind=KIND_DECIDE, label=target.label, note=target.note, role=role, undoes_id=undo.id,
+        replaces_id=current.id if current else None, **_carried(conn, target, rid, now),
+    )).inserted_primary_key[0]
     return replace(dec.get(conn, new_id), reading=reading_of(conn, target.image_id))
 
 
 def _undo_one(conn: Connection, target: Decision, rid: int, uid: str, now: datetime) -> Decision:
     """Insert the 'undo' event of ``target`` (inside the caller's transaction), with what it restores."""
-    new_id = conn.execute(
-        insert(_D).values(
-            uid=uid,
-            image_id=target.image_id,
-            reviewer_id=rid,
-            kind=KIND_UNDO,
-            created_at=now,
-            undoes_id=target.id,
-            role=target.role,
-            reading_mode=target.reading_mode,
-            db_user=_db_user(conn),
-            model_version=target.model_version,
-            probability=target.probability,
-            study=target.study,
-            unit=target.unit,
-            study_score=target.study_score,
-            batch=target.batch,
-        )
-    ).inserted_primary_key[0]
+    new_id = conn.execute(insert(_D).values(
+        uid=uid, kind=KIND_UNDO, undoes_id=target.id, role=target.role, **_carried(conn, target, rid, now),
+    )).inserted_primary_key[0]
     undo = dec.get(conn, new_id)
     restored = dec.current_for(conn, target.image_id, target.reviewer)
     return replace(undo, restored=restored, reading=reading_of(conn, target.image_id))
