@@ -53,6 +53,19 @@ SORT_COLUMNS: dict[str, Callable[[WorkItem], Any]] = {
 }
 
 
+def new_sort(column: Optional[str], descending: bool, current: tuple, blinded: bool) -> Optional[tuple]:
+    """The (column, descending) a request to sort by ``column`` leads to, or None when it changes nothing.
+    Raises ValueError for an unknown column; under blinded reading a model column means no sort (no
+    order that would tell the model's score)."""
+    if column is not None and column not in SORT_COLUMNS:
+        raise ValueError(f"unknown sort column {column!r}; one of {', '.join(SORT_COLUMNS)}")
+    if column in MODEL_COLUMNS and blinded:
+        column = None
+    if (column, bool(descending)) == tuple(current) or (column is None and current[0] is None):
+        return None
+    return column, bool(descending) if column is not None else False
+
+
 class _Desc:
     """A sort value compared in reverse (descending columns keep ascending tie-breaks)."""
 
@@ -93,13 +106,10 @@ class ReviewOrder:
 
     def set_sort(self, column: Optional[str], descending: bool = False) -> None:
         """Sort by ``column`` (one of ``SORT_COLUMNS``), or back to the worklist's order with None."""
-        if column is not None and column not in SORT_COLUMNS:
-            raise ValueError(f"unknown sort column {column!r}; one of {', '.join(SORT_COLUMNS)}")
-        if column in MODEL_COLUMNS and self.worklist.reading.blinded:
-            column = None  # the model is hidden: no order that would tell its score
-        if (column, bool(descending)) == (self.sort_column, self.descending) or (column is None and self.sort_column is None):
+        wanted = new_sort(column, descending, (self.sort_column, self.descending), self.worklist.reading.blinded)
+        if wanted is None:
             return
-        self.sort_column, self.descending = column, bool(descending) if column is not None else False
+        self.sort_column, self.descending = wanted
         self._rebuild()
         self._emit(Change("reset", 0, len(self) - 1))
 

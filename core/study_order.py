@@ -29,8 +29,7 @@ import itertools
 import math
 from typing import Callable, Iterable, Iterator, Optional
 
-from core.order import SORT_COLUMNS, _Desc, row_key
-from core.reading import MODEL_COLUMNS
+from core.order import SORT_COLUMNS, _Desc, new_sort, row_key
 from core.studies import STUDY_PREFIX, StudyItem, study_score
 from core.worklist import FILTERS, Change, Subscribers, WorkItem, Worklist, matches
 
@@ -224,13 +223,10 @@ class StudyOrder:
         return self.sort_column is not None
 
     def set_sort(self, column: Optional[str], descending: bool = False) -> None:
-        if column is not None and column not in SORT_COLUMNS:
-            raise ValueError(f"unknown sort column {column!r}; one of {', '.join(SORT_COLUMNS)}")
-        if column in MODEL_COLUMNS and self.worklist.reading.blinded:
-            column = None  # the model is hidden: no order that would tell its score
-        if (column, bool(descending)) == (self.sort_column, self.descending) or (column is None and self.sort_column is None):
+        wanted = new_sort(column, descending, (self.sort_column, self.descending), self.worklist.reading.blinded)
+        if wanted is None:
             return
-        self.sort_column, self.descending = column, bool(descending) if column is not None else False
+        self.sort_column, self.descending = wanted
         self._relist()
         self._emit(Change("reset", 0, len(self) - 1))
 
