@@ -24,7 +24,7 @@ from core.thumbnails import ThumbnailCache
 from core.triage import DECISION_ACTIONS, STUDY_ACTIONS, TRIAGE_ACTIONS
 from core.worklist import FILTER_TITLES
 from desktop import shortcuts, theme
-from desktop.actions import Actions, fill_presets, opacity_slider, preset_combo, preset_labels
+from desktop.actions import Actions, opacity_slider, preset_combo
 from desktop.decision_messages import decision_message
 from desktop.dialogs.about import AboutDialog
 from desktop.dialogs.export import ExportDialog
@@ -37,6 +37,7 @@ from desktop.review_pane import ReviewPane
 from desktop.session import ReviewSession
 from desktop.statusbar import StatusBar
 from desktop.study_part import StudyPart
+from desktop.view_controls import ViewControls
 from desktop.tasks import TaskRunner
 from desktop.thumbnails import ThumbnailLoader
 from desktop.worklist_view import WorklistPanel
@@ -59,7 +60,6 @@ class MainWindow(QMainWindow):
         self.quit_after_scan = False
         self.exit_code = 0
         self._state_before_full_screen = Qt.WindowState.WindowNoState
-        self._preset_labels: list[str] = []
         self.latencies: list[float] = []
         self.tasks = tasks or TaskRunner(self)
         run = resolve(settings=settings)  # the one settings resolver: the study grouping (flag > env > settings)
@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         self.set_thumbnails_shown(settings.show_thumbnails)
         self._set_review_enabled(False)
         self.studies = StudyPart(self)
+        self.view_controls = ViewControls(self)
         self._wire()
         self._refresh_status_static()
         self._restore_geometry()
@@ -137,7 +138,7 @@ class MainWindow(QMainWindow):
 
     # -- wiring ----------------------------------------------------------------------------------------
     def _wire(self) -> None:
-        s, v = self.session, self.review.viewer
+        s = self.session
         s.worklist_changed.connect(self._worklist_bound)
         s.current_changed.connect(self._current_changed)
         s.decision_saved.connect(self._decision_saved)
@@ -165,10 +166,6 @@ class MainWindow(QMainWindow):
         self.empty.recent_requested.connect(self.open_folder)
         self.status.cancel_requested.connect(s.cancel_scan)
         self.status.reviewer_clicked.connect(self.open_reader_dialog)
-        self.presets.activated.connect(lambda i: v.apply_preset(i))
-        self.opacity.valueChanged.connect(self._opacity_changed)
-        v.set_heatmap_opacity(self.settings.heatmap_opacity)
-        v.view_changed.connect(self._sync_view_actions)
 
     def apply_shortcuts(self) -> None:
         self.key_mapping = shortcuts.effective_shortcuts(self.settings.shortcuts, key_profile(self.settings))
@@ -317,7 +314,7 @@ class MainWindow(QMainWindow):
         elif name.startswith("preset_"):
             v.apply_preset(int(name[-1]) - 1)
         elif name == "heatmap":
-            self._toggle_heatmap()
+            self.view_controls.toggle_heatmap()
         elif name == "open_folder":
             start = self.settings.recent_folders[0] if self.settings.recent_folders else str(Path.home())
             folder = QFileDialog.getExistingDirectory(self, "Open a folder of X-rays", start)
@@ -383,42 +380,6 @@ class MainWindow(QMainWindow):
         self.worklist.show_filter("all")
         self.session.set_filter("all")
         self.find_file(text)
-
-    def _toggle_heatmap(self) -> None:
-        v = self.review.viewer
-        if self.session.reading.blinded:
-            self.review.message("Blinded reading: the heatmap is hidden.", "#e8a33d")
-            return
-        on = not v.heatmap_visible
-        v.set_heatmap_visible(on)
-        if on and self.session.model is None:
-            self.review.message("No model is installed, so there is no heatmap.", "#e8a33d")
-        elif on and not v.has_heatmap and v.image is not None:
-            self.review.message("This model gives no heatmap for this image.", "#e8a33d")
-
-    def _opacity_changed(self, value: int) -> None:
-        self.settings.heatmap_opacity = value / 100.0
-        self.review.viewer.set_heatmap_opacity(value / 100.0)
-        if not self.review.viewer.heatmap_visible and not self.session.reading.blinded:
-            self.review.viewer.set_heatmap_visible(True)
-
-    def _sync_view_actions(self) -> None:
-        v = self.review.viewer
-        self.actions["heatmap"].setChecked(v.heatmap_visible)
-        self.actions["invert"].setChecked(v.inverted)
-        self.actions["loupe"].setChecked(v.loupe_on)
-        presets = v.image.presets if v.image is not None else []
-        labels = preset_labels(presets)
-        if labels != self._preset_labels:  # a new image's presets (not on every drag step)
-            self._preset_labels = labels
-            fill_presets(self.presets, presets)
-            for i in range(1, 10):
-                act = self.actions[f"preset_{i}"]
-                act.setText(f"Window preset {i}: {labels[i - 1]}" if i <= len(labels) else f"Window preset {i}")
-                act.setVisible(i <= len(labels))
-        idx = v.preset_index
-        if 0 <= idx < self.presets.count():
-            self.presets.setCurrentIndex(idx)
 
     def toggle_full_screen(self) -> None:
         """F11: the window fills the screen (again, or Esc: back as it was)."""
