@@ -8,7 +8,9 @@ Reference label (``reference_of``), from each reader's current label of the imag
 
 Claims are taken with one conditional upsert (``INSERT … ON CONFLICT (image_id) DO UPDATE … WHERE the
 claim expired or is mine RETURNING``), atomic on SQLite and PostgreSQL alike: of two readers asking for
-the same image at once exactly one gets it. The desktop renews a claim while the image stays open and
+the same image at once exactly one gets it. "The next unclaimed image in the review order"
+(``claim_first``) is one ``SELECT … FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL, so two readers opening
+the top of the list at once get different images without waiting on each other. The desktop renews a claim while the image stays open and
 lets go of it when the reader moves on or closes; a claim left behind by a crashed workstation simply
 expires (``CLAIM_TTL_S``). A decision that leaves nothing for other readers to do on the image does
 not let go at once: it shortens the reader's claim to ``DECIDED_HOLD_S`` (``hold_decided``), which letting go
@@ -25,13 +27,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Mapping, Optional, Sequence
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from core.store.decisions import Decision
-from core.store.models import ROLE_ADJUDICATOR, Claim, DecisionEvent, MetaValue
+from core.store.models import ROLE_ADJUDICATOR, Claim, DecisionEvent, Image, MetaValue
 from core.store.sqlbits import _insert, upsert
 
 _C = Claim.__table__
@@ -106,6 +108,62 @@ def take_claim(conn: Connection, image_id: str, reviewer_id: int, now: datetime,
     return conn.execute(stmt.returning(_C.c.image_id)).first() is not None
 
 
+NEXT_TRIES = 5  # claim_first: candidates a finished concurrent claim took meanwhile, tried past
+
+
+def claim_first(conn: Connection, candidates: Sequence[str], reviewer_id: int, now: datetime,
+                ttl_s: float = CLAIM_TTL_S) -> Optional[str]:
+    """Claim the first of ``candidates`` (in their order: the review order) that no other reader
+    holds, for the reviewer; None when every one is held.
+
+    PostgreSQL: one ``SELECT … FOR NO KEY UPDATE OF image SKIP LOCKED LIMIT 1`` over the candidates
+    with their positions (``unnest … WITH ORDINALITY``) picks the first image that is neither claimed
+    by another reader nor locked by a concurrent claimer (or a decision being written on it), then the
+    conditional upsert claims it; two readers asking at once lock different image rows and neither
+    waits for the other. (``NO KEY UPDATE``, not ``UPDATE``: it does not block the key-share locks of
+    other readers' decision inserts.) A claim committed between the two statements' snapshots makes
+    the upsert refuse; that image is passed over and the next one tried (``NEXT_TRIES`` times).
+    SQLite: ``BEGIN IMMEDIATE`` serialises writers anyway, so the candidates are simply tried in order
+    inside the one transaction, a chunk at a time."""
+    ids = list(dict.fromkeys(candidates))
+    if not ids:
+        return None
+    if conn.dialect.name == "postgresql":
+        return _claim_first_pg(conn, ids, reviewer_id, now, ttl_s)
+    from core.store.sqlbits import chunks
+
+    for group in chunks(ids):
+        held = claimed_by_others(conn, reviewer_id, group, now)
+        for image_id in group:
+            if image_id not in held and take_claim(conn, image_id, reviewer_id, now, ttl_s):
+                return image_id
+    return None
+
+
+def _claim_first_pg(conn: Connection, ids: list[str], reviewer_id: int, now: datetime, ttl_s: float) -> Optional[str]:
+    from sqlalchemy import String, bindparam
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    _I = Image.__table__
+    cand = func.unnest(bindparam("ids", ids, type_=ARRAY(String))).table_valued(
+        "image_id", with_ordinality="ord").render_derived(name="c")
+    held = select(_C.c.image_id).where(_C.c.image_id == cand.c.image_id, _C.c.expires_at >= now,
+                                       _C.c.reviewer_id != reviewer_id)
+    passed: list[str] = []
+    for _ in range(NEXT_TRIES):
+        q = (select(_I.c.id).join(cand, cand.c.image_id == _I.c.id).where(~held.exists())
+             .order_by(cand.c.ord).limit(1).with_for_update(of=_I, skip_locked=True, key_share=True))
+        if passed:
+            q = q.where(_I.c.id.not_in(passed))
+        image_id = conn.execute(q).scalar()
+        if image_id is None:
+            return None
+        if take_claim(conn, image_id, reviewer_id, now, ttl_s):
+            return image_id
+        passed.append(image_id)
+    return None
+
+
 def release_claim(conn: Connection, image_id: str, reviewer_id: int) -> None:
     """Let go of the reviewer's claim on the image — except the short hold after a decision
     (``hold_decided``), which only expires."""
@@ -175,6 +233,6 @@ def decided_since(conn: Connection, event_id: int) -> tuple[list[str], int]:
     return list(dict.fromkeys(r.image_id for r in rows)), int(rows[-1].id)
 
 
-__all__ = ["Reference", "reference_of", "agreement_inputs", "needs_second_read", "readers_disagree", "adjudicated", "take_claim",
+__all__ = ["Reference", "reference_of", "agreement_inputs", "needs_second_read", "readers_disagree", "adjudicated", "take_claim", "claim_first",
            "release_claim", "hold_decided", "claimed_by_others", "last_event_id", "decided_since", "double_reading", "set_double_reading", "CLAIM_TTL_S", "DECIDED_HOLD_S", "ADJUDICATED", "AGREED", "SINGLE", "DISPUTED",
            "UNREAD"]

@@ -291,13 +291,22 @@ class Store:
 
         return run_write(self.engine, work)
 
-    def claim_next(self, reader: str, candidates: Iterable[str], ttl_s: float = rd.CLAIM_TTL_S) -> Optional[str]:
-        """The first of ``candidates`` (in order) that nobody else holds, claimed for ``reader``; None
-        when all are held. Two readers asking at once get different images."""
-        for image_id in candidates:
-            if self.claim(reader, image_id, ttl_s):
-                return image_id
-        return None
+    def claim_next(self, reader: str, candidates: Iterable[str], ttl_s: float = rd.CLAIM_TTL_S,
+                   release: Optional[str] = None) -> Optional[str]:
+        """The first of ``candidates`` (in order: the review order) that nobody else holds, claimed for
+        ``reader`` in one transaction (``readers.claim_first``: ``SELECT … FOR UPDATE SKIP LOCKED`` on
+        PostgreSQL); None when all are held. Two readers asking at once get different images, neither
+        waiting for the other. ``release``: an image the reader lets go of in the same transaction."""
+        ids = list(candidates)
+        now = _now()
+
+        def work(conn: Connection) -> Optional[str]:
+            rid = dk.reviewer_id(conn, reader.strip(), now)
+            if release is not None:
+                rd.release_claim(conn, release, rid)
+            return rd.claim_first(conn, ids, rid, now, ttl_s)
+
+        return run_write(self.engine, work)
 
     def release(self, reader: str, image_id: str) -> None:
         def work(conn: Connection) -> None:

@@ -161,3 +161,60 @@ def test_live_update_reads_claims_and_reading_policy(store, tmp_path):
     assert store.double_reading() is True
     store.set_double_reading(False)
     assert store.double_reading() is False
+
+
+def test_claim_next_takes_the_first_free_image_in_the_order_given(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.8, 0.7, 0.6])
+    ids = [fake_id(i) for i in range(4)]
+    order = [ids[2], ids[0], ids[3], ids[1]]  # the review order, not the database's
+    assert store.claim("B", ids[2]) and store.claim("C", ids[0])
+    assert store.claim("D", ids[3], ttl_s=-1)  # an expired claim is free
+    assert store.claim_next("A", order) == ids[3]
+    assert store.claim_next("A", order) == ids[3]  # A's own claim counts as free for A (renewed)
+    assert store.claim_next("E", order) == ids[1]
+    assert store.claim_next("F", order) is None and store.claim_next("F", []) is None  # all held
+    assert store.claim_next("A", [ids[1], ids[2]]) is None
+    assert store.claim_next("B", [ids[0], ids[1], ids[2]], release=ids[2]) == ids[2]  # let go and retaken
+    assert store.claim_next("A", [ids[1]], release=ids[3]) is None  # A let go of image 3, image 1 is E's...
+    assert store.claimed_by_others("E", None) == {ids[0], ids[2]}  # ...and A holds nothing now
+
+
+def test_many_readers_claiming_at_once_each_get_a_different_image(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.8, 0.7, 0.6])
+    ids = [fake_id(i) for i in range(4)]
+    names = [f"R{i}" for i in range(6)]
+    got: dict[str, object] = {}
+    barrier = threading.Barrier(len(names))
+
+    def reader(name: str) -> None:
+        barrier.wait(10)
+        got[name] = store.claim_next(name, ids)
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    taken = [v for v in got.values() if v is not None]
+    assert len(got) == 6 and sorted(taken) == sorted(ids)  # four images, four readers; two get none
+    assert store.claimed_by_others(None, None) == set(ids)
+
+
+def test_claim_next_on_postgresql_skips_a_locked_row_instead_of_waiting(store, tmp_path, engine_name):
+    """A concurrent claimer (or a decision being written) holds image 0's row locked and has not
+    committed: FOR … SKIP LOCKED passes it over at once; without SKIP LOCKED this call would wait."""
+    if engine_name != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers with BEGIN IMMEDIATE")
+    from sqlalchemy import text
+
+    fill(store, tmp_path, [0.9, 0.8])
+    ids = [fake_id(0), fake_id(1)]
+    got: dict[str, object] = {}
+    with store.engine.connect() as other:
+        with other.begin():
+            other.execute(text("SELECT id FROM image WHERE id = :i FOR NO KEY UPDATE"), {"i": ids[0]})
+            t = threading.Thread(target=lambda: got.update(a=store.claim_next("A", ids)))
+            t.start()
+            t.join(30)
+            assert not t.is_alive() and got["a"] == ids[1]
+    assert store.claim_next("B", ids) == ids[0]  # the lock is gone and nobody claimed image 0
