@@ -220,9 +220,9 @@ class StudyItem:
 
     @property
     def held(self) -> bool:
-        """Every view still to review is open at other readers' workstations ("next" skips the study)."""
-        waiting = [v for v in self.views if v.to_review]
-        return bool(waiting) and all(v.held for v in waiting)
+        """A view still to review is open at another reader's workstation ("next" skips the study: a
+        study is claimed whole, ``desktop.live``, so another reader's view keeps this reader off it)."""
+        return any(v.held for v in self.views if v.to_review)
 
     @property
     def reading(self) -> Optional[str]:

@@ -164,6 +164,35 @@ def _claim_first_pg(conn: Connection, ids: list[str], reviewer_id: int, now: dat
     return None
 
 
+def claim_all(conn: Connection, image_ids: Sequence[str], reviewer_id: int, now: datetime,
+              ttl_s: float = CLAIM_TTL_S) -> set[str]:
+    """Claim every one of ``image_ids`` (a study's views) for the reviewer, or none of them: returns
+    the images another reader holds (empty: all claimed). On PostgreSQL the image rows are locked
+    ``FOR NO KEY UPDATE SKIP LOCKED`` first, so a view a concurrent claimer is taking counts as held
+    at once instead of being waited for; the claims are taken in a savepoint that is rolled back when
+    any is refused."""
+    ids = list(dict.fromkeys(image_ids))
+    if not ids:
+        return set()
+    if conn.dialect.name == "postgresql":
+        _I = Image.__table__
+        got = set(conn.execute(select(_I.c.id).where(_I.c.id.in_(ids)).order_by(_I.c.id)
+                               .with_for_update(skip_locked=True, key_share=True)).scalars())
+        known = set(conn.execute(select(_I.c.id).where(_I.c.id.in_(ids))).scalars())
+        if known - got:
+            return known - got
+    held = claimed_by_others(conn, reviewer_id, ids, now)
+    if held:
+        return held
+    savepoint = conn.begin_nested()
+    refused = {i for i in ids if not take_claim(conn, i, reviewer_id, now, ttl_s)}
+    if refused:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    return refused
+
+
 def release_claim(conn: Connection, image_id: str, reviewer_id: int) -> None:
     """Let go of the reviewer's claim on the image — except the short hold after a decision
     (``hold_decided``), which only expires."""
@@ -233,6 +262,6 @@ def decided_since(conn: Connection, event_id: int) -> tuple[list[str], int]:
     return list(dict.fromkeys(r.image_id for r in rows)), int(rows[-1].id)
 
 
-__all__ = ["Reference", "reference_of", "agreement_inputs", "needs_second_read", "readers_disagree", "adjudicated", "take_claim", "claim_first",
+__all__ = ["Reference", "reference_of", "agreement_inputs", "needs_second_read", "readers_disagree", "adjudicated", "take_claim", "claim_first", "claim_all",
            "release_claim", "hold_decided", "claimed_by_others", "last_event_id", "decided_since", "double_reading", "set_double_reading", "CLAIM_TTL_S", "DECIDED_HOLD_S", "ADJUDICATED", "AGREED", "SINGLE", "DISPUTED",
            "UNREAD"]

@@ -57,6 +57,13 @@ _R, _D, _M = Reviewer.__table__, DecisionEvent.__table__, MetaValue.__table__
 _SECRET_KEY = "export_pseudonym_secret"
 
 
+def _ids(value: Optional[str | Iterable[str]]) -> list[str]:
+    """An image id or several (claims' ``release``) as a list."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -278,41 +285,65 @@ class Store:
         with read_connection(self.engine) as conn:
             return [(n, r) for n, r in conn.execute(select(_R.c.name, _R.c.role).order_by(_R.c.name))]
 
-    def claim(self, reader: str, image_id: str, ttl_s: float = rd.CLAIM_TTL_S, release: Optional[str] = None) -> bool:
+    def claim(self, reader: str, image_id: str, ttl_s: float = rd.CLAIM_TTL_S,
+              release: Optional[str | Iterable[str]] = None) -> bool:
         """Claim an image for ``reader`` (renews their own claim); False if another reader holds it.
-        ``release``: an image whose claim the reader lets go of in the same transaction (moving on)."""
+        ``release``: an image (or several) whose claim the reader lets go of in the same transaction (moving on)."""
         now = _now()
+        let_go = [i for i in _ids(release) if i != image_id]
 
         def work(conn: Connection) -> bool:
             rid = dk.reviewer_id(conn, reader.strip(), now)
-            if release is not None and release != image_id:
-                rd.release_claim(conn, release, rid)
+            for other in let_go:
+                rd.release_claim(conn, other, rid)
             return rd.take_claim(conn, image_id, rid, now, ttl_s)
 
         return run_write(self.engine, work)
 
     def claim_next(self, reader: str, candidates: Iterable[str], ttl_s: float = rd.CLAIM_TTL_S,
-                   release: Optional[str] = None) -> Optional[str]:
+                   release: Optional[str | Iterable[str]] = None) -> Optional[str]:
         """The first of ``candidates`` (in order: the review order) that nobody else holds, claimed for
         ``reader`` in one transaction (``readers.claim_first``: ``SELECT … FOR UPDATE SKIP LOCKED`` on
         PostgreSQL); None when all are held. Two readers asking at once get different images, neither
-        waiting for the other. ``release``: an image the reader lets go of in the same transaction."""
+        waiting for the other. ``release``: images the reader lets go of in the same transaction."""
         ids = list(candidates)
         now = _now()
+        let_go = _ids(release)
 
         def work(conn: Connection) -> Optional[str]:
             rid = dk.reviewer_id(conn, reader.strip(), now)
-            if release is not None:
-                rd.release_claim(conn, release, rid)
+            for other in let_go:
+                rd.release_claim(conn, other, rid)
             return rd.claim_first(conn, ids, rid, now, ttl_s)
 
         return run_write(self.engine, work)
 
-    def release(self, reader: str, image_id: str) -> None:
+    def claim_all(self, reader: str, image_ids: Iterable[str], ttl_s: float = rd.CLAIM_TTL_S,
+                  release: Optional[str | Iterable[str]] = None) -> set[str]:
+        """Claim all of ``image_ids`` (a study's views, decided as a whole) for ``reader``, or none:
+        returns those another reader holds (empty: all claimed, or renewed). ``release``: images the
+        reader lets go of in the same transaction (kept when they are among ``image_ids``)."""
+        ids = list(image_ids)
+        now = _now()
+        let_go = [i for i in _ids(release) if i not in set(ids)]
+
+        def work(conn: Connection) -> set[str]:
+            rid = dk.reviewer_id(conn, reader.strip(), now)
+            for other in let_go:
+                rd.release_claim(conn, other, rid)
+            return rd.claim_all(conn, ids, rid, now, ttl_s)
+
+        return run_write(self.engine, work)
+
+    def release(self, reader: str, image_id: str | Iterable[str]) -> None:
+        """Let go of the reader's claim on the image (or images), except the short hold after a decision."""
+        ids = _ids(image_id)
+
         def work(conn: Connection) -> None:
             rid = conn.execute(select(_R.c.id).where(_R.c.name == reader.strip())).scalar()
             if rid is not None:
-                rd.release_claim(conn, image_id, rid)
+                for i in ids:
+                    rd.release_claim(conn, i, rid)
 
         run_write(self.engine, work)
 

@@ -62,8 +62,10 @@ def test_a_study_held_elsewhere_is_skipped_by_next_to_review(env):
     for v in top.views:
         wl.mark_held(v.image_id)
     assert order[0].held and order.next_to_review(0) == 1
-    wl.mark_held(fake_id("f.png"))  # one of two views held: the study still has one to review
-    assert not order[1].held and order.next_to_review(0) == 1
+    wl.mark_held(fake_id("f.png"))  # one of its two views open elsewhere: a study is claimed whole, so it is
+    assert order[1].held and order.next_to_review(0) == 2  # skipped too (its other view is not taken alone)
+    order.expand(order[1].key)
+    assert order[order.row_of(fake_id("e.png"))].held is False  # the free view can still be read by stepping in
 
 
 def test_redo_of_a_study_decision_decides_every_view_again(env):

@@ -218,3 +218,60 @@ def test_claim_next_on_postgresql_skips_a_locked_row_instead_of_waiting(store, t
             t.join(30)
             assert not t.is_alive() and got["a"] == ids[1]
     assert store.claim_next("B", ids) == ids[0]  # the lock is gone and nobody claimed image 0
+
+
+def test_a_study_is_claimed_whole_or_not_at_all(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.8, 0.7, 0.6])
+    study, other = [fake_id(0), fake_id(1), fake_id(2)], fake_id(3)
+    assert store.claim("B", fake_id(1))
+    assert store.claim_all("A", study) == {fake_id(1)}  # one view is open at B's: A gets none of them
+    assert store.claimed_by_others("B", None) == set()
+    store.release("B", fake_id(1))
+    assert store.claim("A", other)
+    assert store.claim_all("A", study, release=other) == set()  # moving on to the study lets go of image 3
+    assert store.claimed_by_others("B", None) == set(study)
+    assert store.claim_all("A", study) == set()  # renewed
+    assert not store.claim("B", fake_id(2)) and store.claim_next("B", study + [other]) == other
+    store.release("A", study)
+    assert store.claimed_by_others("B", None) == set()
+    assert store.claim_all("A", []) == set()
+
+
+def test_two_readers_claiming_one_study_at_once_one_gets_it_whole(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.8, 0.7])
+    study = [fake_id(i) for i in range(3)]
+    got: dict[str, set] = {}
+    barrier = threading.Barrier(2)
+
+    def reader(name: str, ids: list) -> None:
+        barrier.wait(10)
+        got[name] = store.claim_all(name, ids)
+
+    threads = [threading.Thread(target=reader, args=("A", study)), threading.Thread(target=reader, args=("B", study[::-1]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(bool(v) for v in got.values()) == [False, True]  # one has all three, the other none
+    winner = next(n for n, v in got.items() if not v)
+    loser = "B" if winner == "A" else "A"
+    assert store.claimed_by_others(loser, None) == set(study) and store.claimed_by_others(winner, None) == set()
+
+
+def test_claim_all_on_postgresql_counts_a_locked_view_as_held_at_once(store, tmp_path, engine_name):
+    if engine_name != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers with BEGIN IMMEDIATE")
+    from sqlalchemy import text
+
+    fill(store, tmp_path, [0.9, 0.8])
+    study = [fake_id(0), fake_id(1)]
+    got: dict[str, object] = {}
+    with store.engine.connect() as other:
+        with other.begin():
+            other.execute(text("SELECT id FROM image WHERE id = :i FOR NO KEY UPDATE"), {"i": study[1]})
+            t = threading.Thread(target=lambda: got.update(a=store.claim_all("A", study)))
+            t.start()
+            t.join(30)
+            assert not t.is_alive() and got["a"] == {study[1]}
+    assert store.claimed_by_others(None, None) == set()  # none taken
+    assert store.claim_all("A", study) == set()
