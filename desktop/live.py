@@ -207,7 +207,9 @@ class LiveSession:
                              "recorded if you make one.")
             return
         nxt = self.order.next_to_review(t.current + 1, skip=key)
-        if nxt is not None:
+        if nxt is None:
+            self.notice.emit("Everything still to review is open at other readers' workstations at the moment.")
+        else:
             t.go_to(nxt)
             self._check_current()
             self.notice.emit("The image you came to is open at another reader's workstation: moved on to the next."
