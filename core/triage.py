@@ -7,7 +7,10 @@ A decision is split in three steps so a GUI can keep the database off its GUI th
 (any thread, e.g. the DB writer: durable ``Store.record_decision``) → ``apply(decision)`` (GUI thread:
 update the worklist and advance to the next image still to review in the order shown, wrapping to
 the top). Every decision carries the reading mode (``reading_mode``: ``aided``, or ``blinded`` when
-the model is hidden) and the milliseconds since its image became the current one. Undo:
+the model is hidden) and its time to decide: the milliseconds from its image being shown to the key —
+shown meaning the row becoming current, or, when the triage is ``timed_from_display`` (the desktop),
+the viewer reporting the decoded image actually on screen (``displayed``), so decoding is not counted
+(a key pressed before that records no time). Undo:
 ``write_undo()`` → ``apply(undo_decision)``, which moves to the image whose decision was undone;
 redo (after undo): ``write_redo()`` → ``apply(redo_decision)``, which moves to the image decided again.
 
@@ -49,7 +52,7 @@ class PendingDecision:
     probability: Optional[float]
     note: Optional[str] = None
     reading_mode: Optional[str] = None  # 'aided' | 'blinded'
-    shown_ms: Optional[int] = None  # from the image becoming current to the key press
+    shown_ms: Optional[int] = None  # from the image being shown to the key press (None: not displayed yet)
     study: Optional[str] = None  # the image's study key (core.studies)
     unit: Optional[str] = None  # 'view': one view of a study, decided in the study mode
     study_score: Optional[float] = None  # the study score shown (study mode)
@@ -88,7 +91,7 @@ class StudyDecision:
 class Triage:
     """Triage state for one reviewer: the current row (``current``, -1 when the order is empty)."""
 
-    def __init__(self, store: "Store", order: ReviewOrder, reviewer: str) -> None:
+    def __init__(self, store: "Store", order: ReviewOrder, reviewer: str, *, timed_from_display: bool = False) -> None:
         self.store = store
         self.order = order
         self.worklist = order.worklist
@@ -96,7 +99,10 @@ class Triage:
         self.reading_mode = order.worklist.reading.mode  # 'blinded' when the model is hidden (core.reading)
         self.current = -1
         self._current_key: Optional[str] = None
-        self._shown_at = time.monotonic()
+        # time to decide: from the row becoming current, or — with a viewer that says so (``displayed``)
+        # — from the image actually being on screen (decoding not counted); None until then
+        self.timed_from_display = timed_from_display
+        self._shown_at: Optional[float] = None if timed_from_display else time.monotonic()
         self._unsubscribe = order.subscribe(self._on_change)
         self._settle()
 
@@ -120,10 +126,21 @@ class Triage:
             self.current = min(max(row, 0), n - 1)
         item = self.current_item
         key = row_key(item) if item is not None else None
-        if key != self._current_key:
-            self._shown_at = time.monotonic()  # a new image on screen: its time to decision starts
+        if key != self._current_key:  # a new row: its time to decide starts now, or once it is displayed
+            self._shown_at = None if self.timed_from_display else time.monotonic()
         self._current_key = key
         return self.current if self.current >= 0 else None
+
+    @property
+    def timing(self) -> bool:
+        """The current row's time to decide has started (it is on screen)."""
+        return self._shown_at is not None
+
+    def displayed(self, key: Optional[str]) -> None:
+        """The viewer has put row ``key`` (``core.order.row_key``: an image, or a study's views) on
+        screen: its time to decide starts here, once per row (a repaint does not restart it)."""
+        if self.timed_from_display and key is not None and key == self._current_key and self._shown_at is None:
+            self._shown_at = time.monotonic()
 
     def go_to_key(self, key: Optional[str]) -> Optional[int]:
         """Move to a row by its key (a mouse pick); stays put when it is not shown."""
@@ -174,7 +191,7 @@ class Triage:
         item = self.current_item
         if item is None or item.error is not None:
             return None
-        shown_ms = int((time.monotonic() - self._shown_at) * 1000)
+        shown_ms = None if self._shown_at is None else int((time.monotonic() - self._shown_at) * 1000)
         if isinstance(item, StudyItem):
             views = tuple((v.image_id, v.model_version, v.probability) for v in item.decidable)
             if not views:

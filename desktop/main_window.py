@@ -159,6 +159,7 @@ class MainWindow(QMainWindow):
         self.find_bar.show_all_requested.connect(self._find_in_all)
         self.find_bar.closed.connect(lambda: self.review.viewer.setFocus())
         self.review.image_shown.connect(self._image_shown)
+        self.review.displayed.connect(self.session.displayed)
         self.review.cache.file_changed.connect(s.file_changed)  # bytes ≠ scanned image: score again
         s.rescored.connect(lambda old_id, _item: self.review.cache.drop(old_id))
         self.empty.open_requested.connect(lambda: self.on_action("open_folder"))

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
+from core.studies import STUDY_PREFIX
 from desktop import theme
 from desktop.prefetch import ImageCache, LoadedImage
 from desktop.study_view import StudyGrid
@@ -178,6 +179,7 @@ class ProbabilityHeader(QFrame):
 
 class ReviewPane(QWidget):
     image_shown = Signal(str, float)  # image_id, ms since the triggering action (-1 when unknown)
+    displayed = Signal(str)  # row key now on screen (core.order.row_key): the image painted, or a study's views
 
     def __init__(self, tasks, model_getter: Callable[[], object], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -205,6 +207,7 @@ class ReviewPane(QWidget):
         self.action_time: Optional[float] = None  # perf_counter of the key that led to the next image
         self.cache.loaded.connect(self._loaded)
         self.viewer.shown.connect(self._painted)
+        self.grid.shown.connect(lambda key: self.displayed.emit(STUDY_PREFIX + key))
         self.viewer.view_changed.connect(self._update_view_text)
 
     @property
@@ -299,9 +302,7 @@ class ReviewPane(QWidget):
 
     def _present(self, loaded: LoadedImage) -> None:
         if self._shown_id == loaded.image_id and self.viewer.image is loaded:
-            self.viewer.viewport().update()
-            if self.action_time is not None:
-                self._painted(loaded.image_id)
+            self.viewer.announce(loaded.image_id)  # on screen already: the next paint says so
             return
         self._shown_id = loaded.image_id
         self.viewer.set_image(loaded, loaded.error)
@@ -315,6 +316,9 @@ class ReviewPane(QWidget):
                 self.info.show_item(it, loaded, self._view_text())
 
     def _painted(self, image_id: str) -> None:
+        it = self._item
+        if it is not None and not it.is_study and it.image_id == image_id:
+            self.displayed.emit(image_id)
         t0, self.action_time = self.action_time, None
         ms = (time.perf_counter() - t0) * 1000.0 if t0 is not None else -1.0
         self.image_shown.emit(image_id, ms)

@@ -72,6 +72,7 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
     rescored = Signal(str, object)  # old image id, the new ScanItem of the file that held it
     reading_changed = Signal(object)  # core.reading.Reading now in force (after each folder load)
     others_updated = Signal(int)  # a live update was applied: how many rows changed
+    row_displayed = Signal(str)  # the row now on screen (its time to decide started)
     claim_refused = Signal(str)  # image id another reader holds (the claim on opening it failed)
     watch_scored = Signal(object)  # ScanSummary of new/changed files of the watched folder, once listed
     new_flagged = Signal(str, str)  # a message, the row key: a NEW image of the watched folder is flagged
@@ -191,7 +192,7 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
         self.reading = wl.reading
         self.reading_changed.emit(wl.reading)
         self.order = self._order_for(wl)
-        self.triage = Triage(self.store, self.order, self.reviewer)
+        self.triage = Triage(self.store, self.order, self.reviewer, timed_from_display=True)
         self.worklist_changed.emit(self.order)
         self.live.bind(wl, self.reviewer)
         self._unsubscribe = self.order.subscribe(self._on_worklist_change)
@@ -232,6 +233,13 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
     @property
     def current_item(self):
         return self.triage.current_item if self.triage is not None else None
+
+    def displayed(self, key: str) -> None:
+        """The review pane has the row ``key`` on screen (the decoded image painted, or a study's views):
+        its time to decide starts now (``core.triage.Triage.displayed``)."""
+        if self.triage is not None:
+            self.triage.displayed(key)
+        self.row_displayed.emit(key)
 
     # -- scanning ------------------------------------------------------------------------------------
     def _start_scan(self, root: Path, gen: int, files=None, new=frozenset()) -> None:  # noqa: ANN001

@@ -3,7 +3,8 @@ mode). Each view is drawn whole in its cell (the display image as decoded by the
 acquired) with a caption — its place in the study, file name, score and decision — and the cell of the
 view with the highest score outlined in its flag's colour (neither in blinded reading). A click on a
 cell steps into that view
-(full viewer: window/level, zoom, heatmap); nothing is decided here.
+(full viewer: window/level, zoom, heatmap); nothing is decided here. ``shown`` says when the study is
+on screen — painted with all its views decoded — which is where the reader's time to decide starts.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def grid_shape(n: int, width: int, height: int) -> tuple[int, int]:
 
 class StudyGrid(QWidget):
     view_clicked = Signal(str)  # image id of the view clicked
+    shown = Signal(str)  # study key, once per study: painted with every view in it decoded (or failed)
 
     def __init__(self, cache, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,10 +49,13 @@ class StudyGrid(QWidget):
         self.study = None
         self.blinded = False  # the model is hidden (core.reading): no scores, no highest view outlined
         self._cells: list[tuple[QRect, object]] = []
+        self._announced: Optional[str] = None  # the study whose ``shown`` was emitted
         cache.loaded.connect(self._loaded)
 
     def show_study(self, study) -> None:
         """Show ``study``'s views (a ``core.studies.StudyItem``; None: nothing) and ask for their images."""
+        if study is None or self.study is None or study.key != self.study.key:
+            self._announced = None
         self.study = study
         if study is not None:
             for v in study.views[:MAX_SHOWN]:
@@ -93,6 +98,10 @@ class StudyGrid(QWidget):
             self._cells.append((cell, v))
             self._paint_cell(p, cell, v, n, len(st.views), top, small)
         p.end()
+        if self._announced != st.key and all(self.cache.get(v.image_id) is not None for v in views
+                                              if v.error is None and v.image_id):
+            self._announced = st.key
+            self.shown.emit(st.key)
 
     def _paint_cell(self, p: QPainter, cell: QRect, v, n: int, total: int, top: Optional[float], font: QFont) -> None:
         img_rect = cell.adjusted(0, 0, 0, -CAPTION_H)

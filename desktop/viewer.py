@@ -115,6 +115,11 @@ class ImageViewer(QGraphicsView):
         self.viewport().update()
         self.view_changed.emit()
 
+    def announce(self, image_id: str) -> None:
+        """The image shown is (again) the one the reader came to: the next paint emits ``shown``."""
+        self._pending_shown = image_id
+        self.viewport().update()
+
     def _show_message(self, text: str) -> None:
         self._message.setText(text)
         self._message.setVisible(bool(text))

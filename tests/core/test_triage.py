@@ -194,3 +194,35 @@ def test_decision_records_mode_and_time_since_the_image_was_shown(tmp_path, monk
     assert d2.shown_ms == 750 and d2.image_id != d.image_id
     assert {fake_id(0), fake_id(1)} == {d.image_id, d2.image_id}
     store.close()
+
+
+def test_time_to_decide_starts_when_the_viewer_has_displayed_the_image(tmp_path, monkeypatch):
+    import core.triage as triage_mod
+    from core.model.card import Thresholds
+
+    clock = [100.0]
+    monkeypatch.setattr(triage_mod.time, "monotonic", lambda: clock[0])
+    store = open_test_store(tmp_path)
+    fill(store, tmp_path, [0.9, 0.5, 0.2])
+    wl = Worklist(store, Thresholds(0.3, 0.7), tmp_path)
+    wl.reload()
+    t = Triage(store, ReviewOrder(wl), "dr t", timed_from_display=True)
+    first = t.current_key
+    clock[0] += 3.0  # decoding: not counted
+    t.displayed("some other image")  # a late paint of another row starts nothing
+    assert t.prepare("fracture").shown_ms is None
+    t.displayed(first)
+    clock[0] += 1.25
+    t.displayed(first)  # a repaint does not restart it
+    clock[0] += 0.5
+    d = decide(t, "fracture")
+    assert d.shown_ms == 1750 and d.image_id == first
+    assert t.prepare("doubt").shown_ms is None  # the next image is not on screen yet: no time
+    clock[0] += 0.4
+    t.displayed(t.current_key)
+    clock[0] += 2.0
+    d2 = decide(t, "no_fracture")
+    assert d2.shown_ms == 2000 and d2.image_id != first
+    d3 = decide(t, "doubt")  # decided before it was ever shown: recorded without a time
+    assert d3.shown_ms is None
+    store.close()

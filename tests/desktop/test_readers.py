@@ -67,6 +67,7 @@ def test_blinded_reading_hides_the_model(make_window, image_folder, qtbot):
     names = [it.name for it in w.worklist.shown_items()]
     assert sorted(names) == sorted(expected_order()) and names != expected_order()  # random, not by score
     first = w.session.current_item
+    qtbot.waitUntil(lambda: w.session.triage.timing, timeout=20000)  # on screen: its time to decide runs
     press(qtbot, w, Qt.Key.Key_N)
     d = w.session.store.current_labels([first.image_id])[first.image_id]
     assert (d.reading_mode, d.reviewer) == ("blinded", "Dr Blind") and d.shown_ms is not None

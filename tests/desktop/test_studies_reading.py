@@ -82,6 +82,7 @@ def test_blinded_study_decision_records_the_mode_and_hides_scores(make_window, t
     qtbot.waitUntil(lambda: all(w.review.cache.get(v.image_id) is not None for v in study.views), timeout=20000)
     w.review.grid.repaint()
     assert len(w.review.grid.cells()) == len(study.views)
+    qtbot.waitUntil(lambda: w.session.triage.timing, timeout=20000)  # its views on screen: the time runs
     press(qtbot, w, Qt.Key.Key_F)
     labels = w.session.store.current_labels()
     assert {labels[v.image_id].reading_mode for v in study.views} == {"blinded"}
