@@ -1,42 +1,48 @@
-"""Evidence for several readers on one PostgreSQL server: two scans and two readers write at the same
-time while one of the four is SIGKILLed at random moments and restarted; afterwards nothing that was
-acknowledged is missing, no event is stored twice, and the agreement report's Cohen's κ equals
-scikit-learn's on the same readings.
+"""Evidence for several readers on one PostgreSQL server: two real ``fracture-triage scan FOLDER --db
+URL`` processes and two readers' real ``fracture-triage import-labels`` processes write at the same
+time while one of the four is SIGKILLed at random moments and started again; afterwards every file
+is in the database exactly once, nothing that was acknowledged is missing, no decision event is
+stored twice, and the agreement report's Cohen's κ equals scikit-learn's on the same readings.
 
-    .venv/bin/python tests/benchmarks/kill_pg.py [--images 300] [--kills 40] [--seed 1]
+    .venv/bin/python tests/benchmarks/kill_pg.py [--images 60] [--kills 12] [--rows 20] [--seed 1]
 
 It starts its own server (``tests/pgcluster.py``: initdb into a temporary folder, Unix socket only,
 fsync on) and needs Debian's ``postgresql`` package (as root, the ``postgres`` user runs the server).
-Scans store results in batches of 8 through ``Store.record_scan_results`` (the scan recorder's call).
-Each reader imports their labels with ``core.importing.import_labels`` — what ``fracture-triage
-import-labels`` runs — from CSV files of 10 rows, both readers over the same images at the same time;
-a restarted reader imports again from the start of the file it was killed in, so rows committed but
-not yet acknowledged are met again and must be recognised as already recorded, never stored twice.
-A writer reports a batch, or a file's imported rows, on its pipe only after the call returned
-(committed). Prints the figures; exit status 1 on any loss or duplicate.
+The images are generated on the fly (64×64 grey PNGs, a temporary folder): ``scan0`` (the readers'
+images, scanned first, never killed), ``scan1`` and ``scan2`` (``--images`` each; a quarter of
+``scan2``'s files are byte-for-byte copies of ``scan1``'s, so both scans store the same image at the
+same time). Each scan process scores its folder with the installed model (``--workers 1 --threads
+1``); a killed scan is run again on its folder until it exits 0 (what it stored is recognised as
+known, the rest scored). Each reader imports their labels of ``scan0`` from CSV files of ``--rows``
+rows, one ``import-labels`` process per file, both readers over the same images at the same time; a
+killed import is run again on the same file, so rows it committed before dying are met again and must
+be recognised as already recorded, never stored twice. Acknowledged: a scan process that exited 0
+(its whole folder), an import process that exited 0 and printed its counts (every row of its file).
+Every process gets its own app home (``FRACTURE_TRIAGE_HOME``, temporary). Prints the figures and the
+checks; exit status 1 on any loss, duplicate or mismatch.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
-import select
+import re
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.importing import import_labels  # noqa: E402
-from core.store import open_store  # noqa: E402
-from tests.core.store.helpers import fake_id, item  # noqa: E402
-
 LABELS = ("fracture", "no_fracture", "doubt")
-CSV_ROWS = 10  # rows per import file
+IMPORTED = re.compile(r"imported (\d+) labels, (\d+) already recorded, (\d+) rows skipped")
 
 
 def planned_label(reader: str, i: int, seed: int) -> str:
@@ -49,128 +55,110 @@ def planned_label(reader: str, i: int, seed: int) -> str:
     return "doubt" if r < 0.9 else ("no_fracture" if truth == "fracture" else "fracture")
 
 
-def _scan_child(url: str, which: int, start: int, n: int, wfd: int) -> None:
-    code = 0
-    try:
-        store = open_store(url, backups_keep=0)
-        root = Path(f"/clinic/scan{which}")
-        for b in range(start, n, 8):
-            batch = [item(root / f"img{i:05d}.png", i, (i % 97) / 97) for i in range(b, min(b + 8, n))]
-            store.record_scan_results(root, batch)
-            os.write(wfd, f"s {b}\n".encode())
-        store.close()
-    except BaseException as exc:  # noqa: BLE001
-        os.write(wfd, f"E {type(exc).__name__}: {exc}\n".encode()[:400])
-        code = 1
-    finally:
-        os._exit(code)
+def make_images(base: Path, n: int, seed: int) -> dict[str, list[Path]]:
+    """The three folders of generated PNGs (see the module docstring)."""
+    import numpy as np
+    from PIL import Image
 
-
-def csv_files(folder: Path, reader: str, n: int, seed: int) -> None:
-    """The reader's labels of images 0..n-1 (scan 0's paths) as import files of ``CSV_ROWS`` rows."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for start in range(0, n, CSV_ROWS):
-        rows = [f"/clinic/scan0/img{i:05d}.png,{planned_label(reader, i, seed)}"
-                for i in range(start, min(start + CSV_ROWS, n))]
-        (folder / f"{reader}-{start:05d}.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
-
-
-def _reader_child(url: str, reader: str, start: int, n: int, seed: int, wfd: int, folder: Path) -> None:
-    code = 0
-    try:
-        store = open_store(url, backups_keep=0)
-        for first in range(start - start % CSV_ROWS, n, CSV_ROWS):
-            report = import_labels(store, folder / f"{reader}-{first:05d}.csv", reader)
-            bad = {line for line, _ in report.skipped}
-            for line, why in report.skipped:
-                os.write(wfd, f"E import {reader}-{first:05d}.csv line {line}: {why}\n".encode()[:400])
-            for k, i in enumerate(range(first, min(first + CSV_ROWS, n))):
-                if k + 2 not in bad:  # line 1 is the header
-                    os.write(wfd, f"d {i}\n".encode())
-        store.close()
-    except BaseException as exc:  # noqa: BLE001
-        os.write(wfd, f"E {type(exc).__name__}: {exc}\n".encode()[:400])
-        code = 1
-    finally:
-        os._exit(code)
-
-
-class Writer:
-    """One child process and what it has acknowledged; restartable after a kill."""
-
-    def __init__(self, name: str, kind: str, url: str, n: int, seed: int, folder: Path | None = None) -> None:
-        self.name, self.kind, self.url, self.n, self.seed, self.folder = name, kind, url, n, seed, folder
-        self.acked: set[int] = set()
-        self.next = 0
-        self.pid = self.fd = None
-        self.buf = b""
-        self.errors: list[str] = []
-
-    def start(self) -> None:
-        rfd, wfd = os.pipe()
-        sys.stdout.flush()
-        pid = os.fork()
-        if pid == 0:
-            os.close(rfd)
-            if self.kind == "scan":
-                _scan_child(self.url, int(self.name[-1]), self.next, self.n, wfd)
+    rng = np.random.default_rng(seed)
+    folders: dict[str, list[Path]] = {}
+    for name in ("scan0", "scan1", "scan2"):
+        d = base / name
+        d.mkdir(parents=True)
+        files = []
+        for i in range(n):
+            p = d / f"img{i:05d}.png"
+            if name == "scan2" and i < n // 4:
+                shutil.copyfile(folders["scan1"][i * 2 % n], p)  # the same image, found by both scans
             else:
-                _reader_child(self.url, self.name, self.next, self.n, self.seed, wfd, self.folder)
-        os.close(wfd)
-        self.pid, self.fd = pid, rfd
+                level = rng.integers(30, 220)
+                a = np.clip(rng.normal(level, 25, (64, 64)), 0, 255).astype(np.uint8)
+                Image.fromarray(a).save(p)
+            files.append(p)
+        folders[name] = files
+    return folders
 
-    def read(self) -> None:
-        chunk = os.read(self.fd, 65536)
-        if not chunk:
-            os.close(self.fd)
-            os.waitpid(self.pid, 0)
-            self.pid = self.fd = None
-            return
-        self.buf += chunk
-        *lines, self.buf = self.buf.split(b"\n")
-        for line in lines:
-            parts = line.decode().split()
-            if parts[0] == "E":
-                self.errors.append(line.decode())
-            elif parts[0] in ("s", "d"):
-                k = int(parts[1])
-                self.acked.add(k)
-                self.next = max(self.next, k + (8 if parts[0] == "s" else 1))
 
-    def kill(self) -> None:
-        if self.pid is None:
-            return
-        os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
-        while True:  # what it acknowledged before dying
-            ready, _, _ = select.select([self.fd], [], [], 0)
-            if not ready:
-                break
-            chunk = os.read(self.fd, 65536)
-            if not chunk:
-                break
-            self.buf += chunk
-        *lines, self.buf = self.buf.split(b"\n")
-        self.buf = b""
-        for line in lines:
-            parts = line.decode().split()
-            if parts and parts[0] in ("s", "d"):
-                k = int(parts[1])
-                self.acked.add(k)
-                self.next = max(self.next, k + (8 if parts[0] == "s" else 1))
-        os.close(self.fd)
-        self.pid = self.fd = None
+def csv_files(folder: Path, reader: str, images: list[Path], rows: int, seed: int) -> list[tuple[Path, list[int]]]:
+    """The reader's labels of ``images`` as import files of ``rows`` rows: [(file, image indices)]."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for start in range(0, len(images), rows):
+        idx = list(range(start, min(start + rows, len(images))))
+        body = "".join(f"{images[i]},{planned_label(reader, i, seed)}\n" for i in idx)
+        f = folder / f"{reader}-{start:05d}.csv"
+        f.write_text("path,label\n" + body)
+        out.append((f, idx))
+    return out
+
+
+def cli() -> list[str]:
+    """How to run ``fracture-triage``: the venv's console script, else its entry point."""
+    script = Path(sys.executable).parent / "fracture-triage"
+    if script.exists():
+        return [sys.executable, str(script)]
+    return [sys.executable, "-c", "import sys; from desktop.launcher import main; sys.exit(main())"]
+
+
+class Worker:
+    """One of the four writers: a queue of commands run one process at a time, each run again after a
+    SIGKILL until it exits; what exited 0 is acknowledged."""
+
+    def __init__(self, name: str, jobs: list[tuple[list[str], object]], env: dict, out: Path) -> None:
+        self.name, self.jobs, self.env = name, jobs, env
+        self.index = 0  # the job being run
+        self.proc: Optional[subprocess.Popen] = None
+        self.out_path = out / f"{name}.out"
+        self.acked: list[tuple[object, str]] = []  # (job payload, its output)
+        self.failures: list[str] = []  # exited non-zero without being killed
+        self.starts = self.kills = 0
 
     @property
     def done(self) -> bool:
-        return self.pid is None and self.next >= self.n
+        return self.index >= len(self.jobs)
+
+    def start(self) -> None:
+        argv, _ = self.jobs[self.index]
+        self._out = open(self.out_path, "w+b")  # noqa: SIM115 - closed in poll/kill
+        self.proc = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.STDOUT, env=self.env, cwd=str(ROOT))
+        self.starts += 1
+
+    def poll(self) -> None:
+        if self.proc is None:
+            if not self.done:
+                self.start()
+            return
+        rc = self.proc.poll()
+        if rc is None:
+            return
+        self._out.seek(0)
+        text = self._out.read().decode("utf-8", "replace")
+        self._out.close()
+        self.proc = None
+        if rc == 0:
+            self.acked.append((self.jobs[self.index][1], text))
+            self.index += 1
+        elif rc == -signal.SIGKILL:
+            pass  # killed by us: the same job again
+        else:
+            self.failures.append(f"{self.name} job {self.index} exit {rc}: {text.strip()[-300:]}")
+            self.index += 1
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self.kills += 1
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--images", type=int, default=300)
-    ap.add_argument("--kills", type=int, default=40)
+    ap.add_argument("--images", type=int, default=60, help="files per scanned folder (default 60)")
+    ap.add_argument("--kills", type=int, default=12, help="SIGKILLs in all (default 12)")
+    ap.add_argument("--rows", type=int, default=20, help="rows per import file (default 20)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--kill-every", type=float, nargs=2, default=(0.5, 4.0), metavar=("MIN_S", "MAX_S"),
+                    help="a kill at a random moment this many seconds after the last (default 0.5 4.0)")
     args = ap.parse_args(argv)
 
     from sqlalchemy import create_engine, text
@@ -182,68 +170,99 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot start a PostgreSQL server here: {why}")
         return 2
     cluster.start(fsync=True)
+    base = Path(tempfile.mkdtemp(prefix="ft-kill-"))
     t0 = time.monotonic()
+    workers: list[Worker] = []
     try:
         url = cluster.create_database("killtest")
-        open_store(url, backups_keep=0).close()
-        n = args.images
-        writers = [Writer("scan1", "scan", url, n, args.seed), Writer("scan2", "scan", url, n, args.seed)]
-        # readers need the images: scan 1 stores them all first, then everything runs at once
-        first = Writer("scan0", "scan", url, n, args.seed)
-        first.start()
-        while first.pid is not None:
-            first.read()
-        folder = Path(tempfile.mkdtemp(prefix="ft-kill-csv-"))
-        for reader in ("A", "B"):
-            csv_files(folder, reader, n, args.seed)
-        writers += [Writer(r, "reader", url, n, args.seed, folder) for r in ("A", "B")]
-        rnd = random.Random(args.seed)
-        kills = 0
-        for w in writers:
-            w.start()
-        next_kill = time.monotonic() + rnd.uniform(0.05, 0.4)
-        while not all(w.done for w in writers):
-            live = [w for w in writers if w.pid is not None]
-            for w in writers:
-                if w.pid is None and not w.done:
-                    w.start()
-                    live.append(w)
-            ready, _, _ = select.select([w.fd for w in live], [], [], 0.02)
-            for w in live:
-                if w.fd in ready:
-                    w.read()
-            if kills < args.kills and time.monotonic() >= next_kill:
-                victims = [w for w in writers if w.pid is not None]
-                if victims:
-                    rnd.choice(victims).kill()
-                    kills += 1
-                next_kill = time.monotonic() + rnd.uniform(0.05, 0.4)
-        elapsed = time.monotonic() - t0
-        errors = [e for w in writers for e in w.errors]
+        n, rnd = args.images, random.Random(args.seed)
+        folders = make_images(base / "images", n, args.seed)
+        env = {**os.environ, "FRACTURE_TRIAGE_HOME": str(base / "home"), "PYTHONPATH": str(ROOT)}
+        env.pop("FRACTURE_TRIAGE_DB", None)
+        ft = cli()
 
+        def scan(name: str) -> tuple[list[str], object]:
+            return [*ft, "scan", str(base / "images" / name), "--db", url, "--workers", "1", "--threads", "1"], name
+
+        first = Worker("scan0", [scan("scan0")], env, base)  # the readers' images: stored before anything else
+        while not first.done:
+            first.poll()
+            time.sleep(0.05)
+        if first.failures:
+            print("the first scan failed:", first.failures[0])
+            return 1
+        t_first = time.monotonic() - t0
+        imports = {r: csv_files(base / "csv", r, folders["scan0"], args.rows, args.seed) for r in ("A", "B")}
+        workers += [Worker("scan1", [scan("scan1")], env, base), Worker("scan2", [scan("scan2")], env, base)]
+        workers += [Worker(r, [([*ft, "import-labels", "--db", url, "--reviewer", r, str(f)], idx)
+                               for f, idx in imports[r]], env, base) for r in ("A", "B")]
+        t1 = time.monotonic()
+        next_kill = t1 + rnd.uniform(*args.kill_every)
+        kills = 0
+        while not all(w.done for w in workers):
+            for w in workers:
+                w.poll()
+            if kills < args.kills and time.monotonic() >= next_kill:
+                running = [w for w in workers if w.proc is not None and w.proc.poll() is None]
+                if running:
+                    rnd.choice(running).kill()
+                    kills += 1
+                next_kill = time.monotonic() + rnd.uniform(*args.kill_every)
+            time.sleep(0.02)
+        elapsed = time.monotonic() - t1
+        failures = [f for w in workers for f in w.failures]
+
+        # ---------------------------------------------------------------- what the database holds
         engine = create_engine(url)
         with engine.connect() as conn:
-            events = conn.execute(text("SELECT d.uid, r.name, d.image_id FROM decision d JOIN reviewer r "
+            locations = conn.execute(text("SELECT path, image_id FROM location")).all()
+            predicted = {i for (i,) in conn.execute(text("SELECT DISTINCT image_id FROM prediction"))}
+            images = {i for (i,) in conn.execute(text("SELECT id FROM image"))}
+            scan_errors = conn.execute(text("SELECT count(*) FROM scan_error")).scalar()
+            events = conn.execute(text("SELECT d.uid, r.name, d.image_id, d.label FROM decision d JOIN reviewer r "
                                        "ON r.id = d.reviewer_id WHERE d.kind = 'decide'")).all()
-            locations = {p for (p,) in conn.execute(text("SELECT path FROM location"))}
         engine.dispose()
-        by_uid = {}
-        for uid, reader, image_id in events:
-            by_uid.setdefault(uid, []).append((reader, image_id))
-        readings = {(r, i) for _, r, i in events}
-        duplicates = sum(len(v) - 1 for v in by_uid.values()) + (len(events) - len(readings))
-        lost = 0
-        for w in writers:
-            for k in w.acked:
-                if w.kind == "reader":
-                    lost += (w.name, fake_id(k)) not in readings
-                else:
-                    root = f"/clinic/scan{w.name[-1]}"
-                    lost += any(f"{root}/img{i:05d}.png" not in locations for i in range(k, min(k + 8, n)))
-        store = open_store(url, backups_keep=0)
+        files = [p for name in ("scan0", "scan1", "scan2") for p in folders[name]]
+        content = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+        per_path: dict[str, list[str]] = {}
+        for path, image_id in locations:
+            per_path.setdefault(path, []).append(image_id)
+        missing_files = sum(1 for p in content if p not in per_path)
+        twice = sum(len(v) - 1 for v in per_path.values())
+        wrong = sum(1 for p, ids in per_path.items() if p in content and ids[0] != content[p])
+        extra = sum(1 for p in per_path if p not in content)
+        unscored = len(set(content.values()) - predicted)
+        scans_acked = sum(len(w.acked) for w in workers if w.name.startswith("scan")) + len(first.acked)
+        lost_scanned = sum(1 for w in [first, *workers] if w.name.startswith("scan") for name, _ in w.acked
+                           for p in folders[name] if str(p) not in per_path)
+
+        by_uid: dict[str, int] = {}
+        for uid, *_ in events:
+            by_uid[uid] = by_uid.get(uid, 0) + 1
+        readings: dict[tuple[str, str], str] = {}
+        for _, reader, image_id, label in events:
+            readings[(reader, image_id)] = label
+        duplicated = sum(c - 1 for c in by_uid.values()) + (len(events) - len(readings))
+        id0 = [content[str(p)] for p in folders["scan0"]]
+        acked_rows = lost_rows = already = 0
+        for w in workers:
+            if w.name not in ("A", "B"):
+                continue
+            for idx, out in w.acked:
+                m = IMPORTED.search(out)
+                if m is None or int(m.group(3)):
+                    failures.append(f"{w.name}: unexpected import output: {out.strip()[-200:]}")
+                    continue
+                already += int(m.group(2))
+                for i in idx:
+                    acked_rows += 1
+                    lost_rows += readings.get((w.name, id0[i])) != planned_label(w.name, i, args.seed)
+
         from core.agreement import agreement_report, cohen_kappa
         from core.cli.agreement_cmd import collect
+        from core.store import open_store
 
+        store = open_store(url, backups_keep=0)
         report = agreement_report(*collect(store))
         store.close()
         a = [planned_label("A", i, args.seed) for i in range(n)]
@@ -255,21 +274,36 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             sk = cohen_kappa(a, b)
             print("note: scikit-learn not installed; compared with core.agreement's own formula")
-        ours = report.pairs["A | B"].value
-        acked_decisions = sum(len(w.acked) for w in writers if w.kind == "reader")
-        print(f"images {n}, writers 4 (2 scans, 2 readers' imports of {CSV_ROWS}-row files), SIGKILLs {kills}, "
-              f"wall {elapsed:.1f} s")
-        print(f"decision events stored {len(events)} (expected {2 * n}), acknowledged {acked_decisions}, "
-              f"lost {lost}, duplicated {duplicates}; writer errors {len(errors)}")
-        print(f"Cohen's kappa A|B: store {ours:.6f}, scikit-learn {sk:.6f} (n={report.pairs['A | B'].n}); "
+        pair = report.pairs.get("A | B")
+        ours = pair.value if pair is not None else float("nan")
+
+        starts = {w.name: w.starts for w in workers}
+        killed = {w.name: w.kills for w in workers}
+        print(f"files {len(files)} (3 folders of {n}; {n // 4} of scan2's are copies of scan1's), images "
+              f"{len(images)} (expected {len(set(content.values()))}); the first scan {t_first:.1f} s")
+        print(f"then 4 writers at once (2 scan processes, 2 readers' import-labels processes over {args.rows}-row "
+              f"files): {elapsed:.1f} s, SIGKILLs {kills} {killed}, processes started {starts}")
+        print(f"scans: files in the database {len(per_path)} of {len(files)}: missing {missing_files}, "
+              f"stored twice {twice}, wrong image {wrong}, unexpected {extra}; images without a score "
+              f"{unscored}; scan errors {scan_errors}; acknowledged scans {scans_acked}, files of them lost "
+              f"{lost_scanned}")
+        print(f"imports: decision events {len(events)} (expected {2 * n}), acknowledged rows {acked_rows}, lost "
+              f"{lost_rows}, duplicated {duplicated}; rows met again after a kill and recognised {already}")
+        print(f"Cohen's kappa A|B: store {ours:.6f}, scikit-learn {sk:.6f} (n={pair.n if pair else 0}); "
               f"Fleiss {report.fleiss.text(3)}")
-        for e in errors[:5]:
-            print(f"  writer error: {e}")
-        ok = lost == 0 and duplicates == 0 and len(events) == 2 * n and abs(ours - sk) < 1e-9
+        for f in failures[:5]:
+            print(f"  failure: {f}")
+        ok = (not failures and missing_files == twice == wrong == extra == unscored == lost_scanned == 0
+              and scan_errors == 0 and len(images) == len(set(content.values()))
+              and lost_rows == duplicated == 0 and len(events) == 2 * n and acked_rows == 2 * n
+              and abs(ours - sk) < 1e-9)
         print("PASS" if ok else "FAIL")
         return 0 if ok else 1
     finally:
+        for w in workers:
+            w.kill()  # (only if this script stops early: by now every one has exited)
         cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
