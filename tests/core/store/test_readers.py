@@ -275,3 +275,15 @@ def test_claim_all_on_postgresql_counts_a_locked_view_as_held_at_once(store, tmp
             assert not t.is_alive() and got["a"] == {study[1]}
     assert store.claimed_by_others(None, None) == set()  # none taken
     assert store.claim_all("A", study) == set()
+
+
+def test_claim_next_under_double_reading_gives_the_second_reader_the_image_read_once(store, tmp_path):
+    fill(store, tmp_path, [0.9, 0.8])
+    ids = [fake_id(0), fake_id(1)]
+    store.set_double_reading(True)
+    assert store.claim_next("A", ids) == ids[0]
+    assert store.claim_next("B", ids) == ids[1]  # A has image 0 open
+    store.record_decision(ids[0], "A", "fracture")  # read once: let go at once, for a second reader
+    assert store.claim_next("B", [ids[0]], release=ids[1]) == ids[0]
+    store.record_decision(ids[0], "B", "no_fracture")  # read twice: held briefly, then nobody needs it
+    assert store.claim_next("C", [ids[0]]) is None
