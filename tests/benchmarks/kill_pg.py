@@ -16,7 +16,9 @@ same time). Each scan process scores its folder with the installed model (``--wo
 known, the rest scored). Each reader imports their labels of ``scan0`` from CSV files of ``--rows``
 rows, one ``import-labels`` process per file, both readers over the same images at the same time; a
 killed import is run again on the same file, so rows it committed before dying are met again and must
-be recognised as already recorded, never stored twice. Acknowledged: a scan process that exited 0
+be recognised as already recorded, never stored twice. A kill aimed at an import waits, with chance
+``--mid-import``, until that process has committed a row of its file (the parent watches the reader's
+count of stored decisions), so this case is met in every run rather than by luck. Acknowledged: a scan process that exited 0
 (its whole folder), an import process that exited 0 and printed its counts (every row of its file).
 Every process gets its own app home (``FRACTURE_TRIAGE_HOME``, temporary). Prints the figures and the
 checks; exit status 1 on any loss, duplicate or mismatch.
@@ -104,8 +106,11 @@ class Worker:
     """One of the four writers: a queue of commands run one process at a time, each run again after a
     SIGKILL until it exits; what exited 0 is acknowledged."""
 
-    def __init__(self, name: str, jobs: list[tuple[list[str], object]], env: dict, out: Path) -> None:
+    def __init__(self, name: str, jobs: list[tuple[list[str], object]], env: dict, out: Path,
+                 progress=None) -> None:  # noqa: ANN001
         self.name, self.jobs, self.env = name, jobs, env
+        self.progress = progress  # rows stored so far (imports), read when a process starts
+        self.count_at_start = 0
         self.index = 0  # the job being run
         self.proc: Optional[subprocess.Popen] = None
         self.out_path = out / f"{name}.out"
@@ -119,6 +124,7 @@ class Worker:
 
     def start(self) -> None:
         argv, _ = self.jobs[self.index]
+        self.count_at_start = self.progress() if self.progress is not None else 0
         self._out = open(self.out_path, "w+b")  # noqa: SIM115 - closed in poll/kill
         self.proc = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.STDOUT, env=self.env, cwd=str(ROOT))
         self.starts += 1
@@ -144,11 +150,13 @@ class Worker:
             self.failures.append(f"{self.name} job {self.index} exit {rc}: {text.strip()[-300:]}")
             self.index += 1
 
-    def kill(self) -> None:
+    def kill(self) -> bool:
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
             self.kills += 1
+            return True
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kills", type=int, default=12, help="SIGKILLs in all (default 12)")
     ap.add_argument("--rows", type=int, default=20, help="rows per import file (default 20)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--mid-import", type=float, default=0.5, metavar="P",
+                    help="the chance that a kill aimed at an import waits until that process has committed a row "
+                    "of its file (killed between two rows' commits, so the run again meets them; default 0.5)")
     ap.add_argument("--kill-every", type=float, nargs=2, default=(0.5, 4.0), metavar=("MIN_S", "MAX_S"),
                     help="a kill at a random moment this many seconds after the last (default 0.5 4.0)")
     args = ap.parse_args(argv)
@@ -194,21 +205,42 @@ def main(argv: list[str] | None = None) -> int:
         t_first = time.monotonic() - t0
         imports = {r: csv_files(base / "csv", r, folders["scan0"], args.rows, args.seed) for r in ("A", "B")}
         workers += [Worker("scan1", [scan("scan1")], env, base), Worker("scan2", [scan("scan2")], env, base)]
+        watch = create_engine(url)  # the parent's own look at the readers' progress (mid-import kills)
+
+        def stored(reader: str) -> int:
+            with watch.connect() as conn:
+                return int(conn.execute(text("SELECT count(*) FROM decision d JOIN reviewer r ON r.id = d.reviewer_id "
+                                             "WHERE r.name = :r"), {"r": reader}).scalar())
+
         workers += [Worker(r, [([*ft, "import-labels", "--db", url, "--reviewer", r, str(f)], idx)
-                               for f, idx in imports[r]], env, base) for r in ("A", "B")]
+                               for f, idx in imports[r]], env, base, progress=lambda r=r: stored(r)) for r in ("A", "B")]
         t1 = time.monotonic()
         next_kill = t1 + rnd.uniform(*args.kill_every)
-        kills = 0
+        kills = mid_import = 0
+        armed: Optional[tuple[Worker, object, int]] = None  # an import to kill once it committed a row
         while not all(w.done for w in workers):
             for w in workers:
                 w.poll()
-            if kills < args.kills and time.monotonic() >= next_kill:
+            if armed is not None:
+                w, proc, before = armed
+                if w.proc is not proc:
+                    armed = None  # it finished first: the kill goes elsewhere next time
+                elif stored(w.name) > before:
+                    if w.kill():
+                        kills, mid_import = kills + 1, mid_import + 1
+                    armed = None
+                    next_kill = time.monotonic() + rnd.uniform(*args.kill_every)
+            elif kills < args.kills and time.monotonic() >= next_kill:
                 running = [w for w in workers if w.proc is not None and w.proc.poll() is None]
                 if running:
-                    rnd.choice(running).kill()
-                    kills += 1
+                    victim = rnd.choice(running)
+                    if victim.name in ("A", "B") and rnd.random() < args.mid_import:
+                        armed = (victim, victim.proc, victim.count_at_start)
+                    elif victim.kill():
+                        kills += 1
                 next_kill = time.monotonic() + rnd.uniform(*args.kill_every)
-            time.sleep(0.02)
+            time.sleep(0.05 if armed is not None else 0.02)
+        watch.dispose()
         elapsed = time.monotonic() - t1
         failures = [f for w in workers for f in w.failures]
 
@@ -282,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"files {len(files)} (3 folders of {n}; {n // 4} of scan2's are copies of scan1's), images "
               f"{len(images)} (expected {len(set(content.values()))}); the first scan {t_first:.1f} s")
         print(f"then 4 writers at once (2 scan processes, 2 readers' import-labels processes over {args.rows}-row "
-              f"files): {elapsed:.1f} s, SIGKILLs {kills} {killed}, processes started {starts}")
+              f"files): {elapsed:.1f} s, SIGKILLs {kills} {killed} ({mid_import} of an import after it had committed "
+              f"a row of its file), processes started {starts}")
         print(f"scans: files in the database {len(per_path)} of {len(files)}: missing {missing_files}, "
               f"stored twice {twice}, wrong image {wrong}, unexpected {extra}; images without a score "
               f"{unscored}; scan errors {scan_errors}; acknowledged scans {scans_acked}, files of them lost "
