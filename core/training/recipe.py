@@ -45,13 +45,25 @@ class Recipe:
 
     def to_dict(self) -> dict:
         fit = asdict(self.fit)
-        if not fit.get("frozen_versions"):
-            fit.pop("frozen_versions", None)  # recipes from before it existed keep their tags (resumable runs)
+        for key in ("frozen_versions", "member"):
+            if not fit.get(key):
+                fit.pop(key, None)  # recipes from before these existed keep their tags (resumable runs)
         return {"name": self.name, "arch": self.arch, "size": self.size, "fit": fit}
 
     @property
     def frozen_trunk(self) -> bool:
         return self.arch.get("arch") == "Lite0Map16"
+
+    @property
+    def tops(self) -> int:
+        """How many tops (fine-tuned blocks + head) share the frozen trunk; their image logits are averaged."""
+        return int(self.arch.get("tops", 1))
+
+    def member(self, m: int) -> "Recipe":
+        """The one-top recipe of top ``m`` of an ensemble: trained exactly like a single model except that
+        its training draws from ``seed + m`` (top 0 is the single-top recipe itself, fold files included)."""
+        arch = {k: v for k, v in self.arch.items() if k != "tops"}
+        return Recipe(self.name, arch, self.size, FitConfig(**{**asdict(self.fit), "member": int(m)}))
 
     @classmethod
     def from_dict(cls, d: dict) -> "Recipe":
@@ -136,6 +148,12 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
 
     With ``init_state`` every fold fine-tunes from those weights (keeping their input normalisation);
     ``init_key`` (e.g. the checkpoint's sha256) keeps results of different starting points apart."""
+    if recipe.tops > 1:
+        from core.training.lite import member_state
+
+        return combine_tops([run_cv(listing, images, recipe.member(m), folds=folds, split_seed=split_seed,
+                                    workdir=workdir, init_state=member_state(init_state, m), init_key=init_key, log=log)
+                             for m in range(recipe.tops)])
     from core.training.boxes import masks_for
     from core.training.loop import fit, predict
 
@@ -202,11 +220,34 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
                embs_tta.get("oof"), embs_tta.get("train"))
 
 
+def combine_tops(oofs: list[OOF]) -> OOF:
+    """The out-of-fold predictions of several tops on one trunk, as the exported graph combines them: the
+    image logits (plain, flipped, flip-TTA) averaged, the heatmaps averaged, the embeddings top 0's."""
+    first = oofs[0]
+    if any((o.fold != first.fold).any() for o in oofs[1:]):
+        raise ValueError("the tops were cross-validated on different folds")
+
+    def mean(name):
+        arrays = [getattr(o, name) for o in oofs]
+        return None if any(a is None for a in arrays) else np.mean([a.astype(np.float32) for a in arrays], axis=0)
+
+    return OOF(mean("logits"), mean("flipped"), first.fold, float(sum(o.seconds for o in oofs)), mean("tta"),
+               mean("cams"), first.embeddings, first.train_embeddings, first.embeddings_tta, first.train_embeddings_tta)
+
+
 def train_final(listing: Listing, images: np.ndarray, recipe: Recipe, *, init_state: dict | None = None,
                 init_key: str = "", workdir: Path | None = None, log=print):
     """Train on all usable images with the recipe; returns (net in eval mode, seconds). With
-    ``workdir`` the trained weights are kept there and reused by a rerun with the same data and recipe."""
+    ``workdir`` the trained weights are kept there and reused by a rerun with the same data and recipe.
+    Several tops are trained one after the other, each exactly as its one-top recipe."""
     import torch
+
+    if recipe.tops > 1:
+        from core.training.lite import Lite0Ensemble, member_state
+
+        done = [train_final(listing, images, recipe.member(m), init_state=member_state(init_state, m),
+                            init_key=init_key, workdir=workdir, log=log) for m in range(recipe.tops)]
+        return Lite0Ensemble([n for n, _ in done]).eval(), float(sum(s for _, s in done))
 
     from core.training.loop import fit
 

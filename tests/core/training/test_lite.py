@@ -101,3 +101,67 @@ def test_frozen_versions_stay_out_of_older_recipes_tags(torch_mod):
     assert "frozen_versions" not in Recipe().to_dict()["fit"]
     assert lite_recipe().to_dict()["fit"]["frozen_versions"] == 4 and lite_recipe().frozen_trunk
     assert Recipe.from_dict(lite_recipe().to_dict()).to_dict() == lite_recipe().to_dict()
+
+
+def test_an_ensembles_first_top_is_the_single_top_recipe_and_the_others_differ_only_by_seed(torch_mod):
+    """Top 0 of a several-top recipe has the single-top recipe's tag (its fold files and final weights are
+    reused); top m trains with seed + m on the same trunk cache."""
+    from core.training.recipe import Recipe, lite_recipe
+
+    single, two = lite_recipe(), lite_recipe()
+    two.arch["tops"] = 2
+    assert two.tops == 2 and single.tops == 1
+    assert two.member(0).tag("k", 5, 0) == single.tag("k", 5, 0)
+    assert "member" not in two.member(0).to_dict()["fit"] and "tops" not in two.member(1).arch
+    assert two.member(1).fit.member == 1 and two.member(1).tag("k", 5, 0) != single.tag("k", 5, 0)
+    assert two.tag("k", 5, 0) != single.tag("k", 5, 0)
+    assert Recipe.from_dict(two.to_dict()).tops == 2
+
+
+def test_combined_tops_average_the_logits_and_keep_top_0s_embeddings(torch_mod):
+    from core.training.recipe import OOF, combine_tops
+
+    fold = np.array([0, 0, 1, 1])
+    a = OOF(np.array([1., 2, 3, 4]), np.array([0., 0, 0, 0]), fold, 10.0, np.array([1., 1, 1, 1]),
+            np.ones((4, 2, 2)), np.full((4, 3), 7.0))
+    b = OOF(np.array([3., 2, 1, 0]), np.array([2., 2, 2, 2]), fold, 5.0, np.array([3., 3, 3, 3]),
+            np.zeros((4, 2, 2)), np.full((4, 3), 9.0))
+    c = combine_tops([a, b])
+    assert np.allclose(c.logits, 2.0) and np.allclose(c.flipped, 1.0) and np.allclose(c.tta, 2.0)
+    assert np.allclose(c.cams, 0.5) and np.array_equal(c.embeddings, a.embeddings) and c.seconds == 15.0
+    with pytest.raises(ValueError, match="different folds"):
+        combine_tops([a, OOF(b.logits, b.flipped, np.array([1, 0, 1, 0]), 1.0)])
+
+
+def test_several_tops_share_the_trunk_average_their_pooled_logits_and_export(lite, torch_mod):
+    torch = torch_mod
+    from core.training.export_onnx import export_bytes, parity
+    from core.training.loop import predict
+    from core.training.nets import ExportGraph, build_net
+
+    config = {**lite.Lite0Map16().config(), "tops": 2}
+    net = build_net(config).eval()
+    assert isinstance(net, lite.Lite0Ensemble) and net.config()["tops"] == 2
+    with torch.no_grad():
+        for p in net.members[1].cell.parameters():  # make the two tops differ
+            p.add_(0.5)
+    x = torch.from_numpy((_images(3).astype(np.float32) / 255.0)[:, None])
+    with torch.no_grad():
+        each = [m(x) for m in net.members]
+        assert torch.allclose(net(x), 0.5 * (each[0] + each[1]), atol=1e-6)
+        assert not torch.allclose(each[0], each[1])
+        assert torch.allclose(net.embedding(x), net.members[0].embedding(x))
+    pred = predict(net, _images(3))
+    with torch.no_grad():
+        assert np.allclose(pred.logits, net(x).numpy(), atol=1e-5)
+    single = sum(p.numel() for p in net.members[0].parameters())
+    frozen = sum(p.numel() for p in net.members[0].frozen_parameters())
+    assert net.exported_parameters() == 2 * single - frozen
+    # the state of one top out of the ensemble's rebuilds that top exactly
+    top1 = build_net(lite.Lite0Map16().config())
+    top1.load_state_dict(lite.member_state(net.state_dict(), 1))
+    with torch.no_grad():
+        assert torch.allclose(top1.eval()(x), each[1], atol=1e-6)
+    for tta in (False, True):
+        graph = ExportGraph(net, temperature=1.3, prior_shift=0.69, tta=tta, with_embedding=True).eval()
+        assert parity(graph, export_bytes(graph, 64), x.numpy()) <= 1e-4
