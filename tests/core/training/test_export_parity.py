@@ -83,3 +83,32 @@ def test_build_net_round_trips_both_heads(torch_mod):
         again.load_state_dict(net.state_dict())
         assert again.config() == net.config()
     assert "head" not in TriageNet().config()  # 1.0.0 checkpoints keep loading unchanged
+
+
+def test_float16_weight_storage_halves_the_file_and_changes_outputs_only_by_the_rounding(torch_mod):
+    """half_initializers stores the weights as float16 (cast back when onnxruntime loads the file): the
+    file shrinks to about half, the outputs move only by the weights' rounding, the I/O stays."""
+    torch = torch_mod
+    import onnx
+
+    from core.training.export_onnx import export_bytes, half_initializers, run_onnx, storage_difference
+    from core.training.nets import ExportGraph, TriageNet
+
+    torch.manual_seed(0)
+    net = TriageNet(widths=(8, 16, 32, 48, 64), blocks=(0, 1, 1, 1, 1), head="map16", lse_r=4.0, head_width=16)
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(4, 1, 64, 64) * 0.8)
+    batch = np.random.default_rng(1).random((4, 1, 64, 64), dtype=np.float32)
+    graph = ExportGraph(net.eval(), temperature=1.3, prior_shift=0.69, with_embedding=True).eval()
+    full = export_bytes(graph, 64)
+    half = half_initializers(full)
+    assert len(half) < 0.6 * len(full)
+    model = onnx.load_from_string(half)
+    assert sum(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer) >= 5
+    assert [o.name for o in model.graph.output] == ["probability", "cam", "embedding"]
+    diff = storage_difference(full, half, batch)
+    assert 0 < diff < 2e-3
+    prob, cam, emb = run_onnx(half, batch, embedding=True)
+    assert prob.dtype == np.float32 and emb.shape == (4, 64)

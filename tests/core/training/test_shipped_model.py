@@ -36,7 +36,8 @@ def test_card_is_complete_and_matches():
     assert "not a diagnosis" in card["intended_use"] and "children" in card["intended_use"]
     assert card["checkpoint"]["sha256"] == sha256_bytes(onnx_path.with_suffix(".pt").read_bytes())
     assert (MODELS / "MODEL_CARD.md").is_file()
-    assert onnx_path.stat().st_size < 16_000_000  # 3.0.0: 12 MB (EfficientNet-Lite0 to its last block)
+    # 3.0.0: 12 MB (one Lite0, float32 weights); 3.1.0: two tops on one trunk, float16 weights (~11 MB)
+    assert onnx_path.stat().st_size < 16_000_000
 
 
 def test_checkpoint_reproduces_onnx(torch_mod):
@@ -53,4 +54,8 @@ def test_checkpoint_reproduces_onnx(torch_mod):
     graph = ExportGraph(net, temperature=ck["temperature"], prior_shift=ck["prior_shift"], tta=ck["tta"]).eval()
     size = ck["recipe"]["size"]
     batch = np.random.default_rng(0).random((4, 1, size, size), dtype=np.float32)
-    assert parity(graph, onnx_path.read_bytes(), batch) <= 1e-4
+    card = json.loads(onnx_path.with_suffix(".json").read_text(encoding="utf-8"))
+    # a file with float16-stored weights differs from the float32 checkpoint by that rounding (the card
+    # records how much on training images; the float32 export itself was checked to 1e-4)
+    stored = card["training"].get("float16_storage_max_abs_diff")
+    assert parity(graph, onnx_path.read_bytes(), batch) <= (1e-4 if stored is None else max(2e-3, 2 * stored))
