@@ -103,7 +103,7 @@ def test_float16_weight_storage_halves_the_file_and_changes_outputs_only_by_the_
     batch = np.random.default_rng(1).random((4, 1, 64, 64), dtype=np.float32)
     graph = ExportGraph(net.eval(), temperature=1.3, prior_shift=0.69, with_embedding=True).eval()
     full = export_bytes(graph, 64)
-    half = half_initializers(full)
+    half = half_initializers(full, min_elements=256)
     assert len(half) < 0.6 * len(full)
     model = onnx.load_from_string(half)
     assert sum(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer) >= 5
