@@ -108,15 +108,7 @@ class Model:
     def _create_session(self):
         import onnxruntime as ort  # heavy: only when a model actually runs
 
-        if hasattr(ort, "disable_telemetry_events"):  # no telemetry from a medical app (off on Linux builds anyway)
-            ort.disable_telemetry_events()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.log_severity_level = 3
+        opts = session_options(self.threads)
         try:
             sess = ort.InferenceSession(str(self.path), sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
@@ -245,3 +237,20 @@ def load_model(path: Optional[Path] = None, *, threads: Optional[int] = None) ->
     path = Path(path) if path is not None else find_default_model()
     card = load_verified_card(path)
     return Model(path, card, threads=threads)
+
+
+def session_options(threads: int):
+    """The onnxruntime session options of every model the app runs: ``threads`` intra-op threads, one
+    inter-op thread, every graph optimisation, no spin-waiting, quiet logging, no telemetry."""
+    import onnxruntime as ort  # heavy: only when a model actually runs
+
+    if hasattr(ort, "disable_telemetry_events"):  # no telemetry from a medical app (off on Linux builds anyway)
+        ort.disable_telemetry_events()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    return opts
