@@ -138,8 +138,8 @@ def train(opts: TrainOptions) -> Path:
     import torch
 
     from core.imaging.preprocess import PREPROCESSING_ID
-    from core.training.export_onnx import export_bytes, half_initializers, measure_ms_per_image, parity,
-                                           storage_difference
+    from core.training.export_onnx import (export_bytes, half_initializers, measure_ms_per_image, parity,
+                                           storage_difference)
     from core.training.loop import to_float
     from core.training.nets import ExportGraph
     from core.training.recipe import Recipe, data_key, run_cv, seed_recipe, train_final
