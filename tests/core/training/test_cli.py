@@ -115,6 +115,8 @@ def test_train_box_supervised_head_reports_localisation_and_comparison(fracatlas
 @pytest.mark.parametrize("extra, message", [
     (["--trunk-versions", "1"], "--trunk-versions must be at least 2"),
     (["--backbone", "triagenet", "--trunk-versions", "6"], "--trunk-versions applies to the lite0 backbone"),
+    (["--tops", "0"], "--tops must be at least 1"),
+    (["--backbone", "triagenet", "--tops", "2"], "--tops applies to the lite0 backbone"),
 ])
 def test_trunk_versions_are_checked(export_dir, tmp_path, torch_mod, capsys, extra, message):
     assert main(["train", "--data", str(export_dir), "--out", str(tmp_path / "o"), *extra]) == 2
