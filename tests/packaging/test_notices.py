@@ -86,7 +86,13 @@ def test_model_sections_credit_the_training_data_and_pretrained_weights(tmp_path
     (tmp_path / "net-1.0.0.json").write_text(json.dumps({"name": "net", "version": "1.0.0", "sha256": "1" * 64,
                                                          "data_credit": "FracAtlas ... CC BY 4.0."}))
     (tmp_path / "broken.json").write_text("{")
+    # the shipped 3.x cards name the ImageNet weights in the backbone description only
+    (tmp_path / "net-3.1.0.json").write_text(json.dumps({
+        "name": "net", "version": "3.1.0", "sha256": "2" * 64, "data_credit": "FracAtlas ... CC BY 4.0.",
+        "architecture": {"backbone_description": "EfficientNet-Lite0 with ImageNet weights (...)"}}))
     sections = dict(notices._model_sections(tmp_path))
-    assert set(sections) == {"Model net 1.0.0", "Model net 3.0.0"}
-    assert "CC BY 4.0" in sections["Model net 3.0.0"] and "Apache License 2.0" in sections["Model net 3.0.0"]
+    assert set(sections) == {"Model net 1.0.0", "Model net 3.0.0", "Model net 3.1.0"}
+    for v in ("3.0.0", "3.1.0"):
+        text = sections[f"Model net {v}"]
+        assert "CC BY 4.0" in text and "Apache License 2.0" in text and "non-commercial research" in text
     assert "Pretrained" not in sections["Model net 1.0.0"]
