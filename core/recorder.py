@@ -10,6 +10,10 @@
   ``not_stored`` with the reason. After ``MAX_FAILURES_IN_A_ROW`` consecutive refusals it is not one
   odd file but the database itself: ``write`` raises ``DatabaseFailing`` and ``failed`` turns true, so
   the caller cancels the scan (what was stored stays stored).
+* **What the caller shows already**: with ``shown(item)`` (thread-safe), results it holds for (an
+  unchanged file the caller's list shows as it is) are stored like the others but left out of
+  ``BatchResult.changed`` and of the labels read for it: a re-scan of an unchanged folder gives the
+  caller nothing to do.
 * **Re-scans**: ``begin()`` forgets the folder's old per-file errors; ``known(path, size, mtime_ns)``
   is the scan's question "is this file unchanged since it was stored?" (None when it must be scored);
   ``known_batch(files)`` asks it of a batch of files in one query (what scans use).
@@ -24,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from core.results import ScanItem
 
@@ -43,6 +47,7 @@ class DatabaseFailing(Exception):
 @dataclass
 class BatchResult:
     stored: list[ScanItem]  # in the order given
+    changed: list[ScanItem] = field(default_factory=list)  # stored, less what the caller shows already (``shown``)
     not_stored: list[tuple[Path, str]] = field(default_factory=list)  # (path, reason)
     labels: dict[str, "Decision"] = field(default_factory=dict)  # current decisions of the stored images
 
@@ -50,7 +55,7 @@ class BatchResult:
 class ScanRecorder:
     def __init__(self, store: "Store", root: Path, model_version: Optional[str] = None, *,
                  batch_size: int = BATCH_SIZE, interval_s: float = INTERVAL_S, read_labels: bool = False,
-                 labels_of: Optional[str] = None) -> None:
+                 labels_of: Optional[str] = None, shown: Optional[Callable[[ScanItem], bool]] = None) -> None:
         self.store = store
         self.root = Path(root)
         self.model_version = model_version
@@ -58,6 +63,7 @@ class ScanRecorder:
         self.interval_s = interval_s
         self.read_labels = read_labels
         self.labels_of = labels_of  # with read_labels: this reader's own labels (double reading), else anyone's
+        self.shown = shown  # results the caller shows as they are already (see the module docstring)
         self.stored = 0
         self.not_stored: list[tuple[Path, str]] = []
         self.failure: Optional[DatabaseFailing] = None
@@ -152,8 +158,10 @@ class ScanRecorder:
                     result.stored.append(item)
                     self._in_a_row = 0
         self._count(result)
-        if self.read_labels and result.stored:
-            ids = [i.image_id for i in result.stored if i.image_id]
+        shown = self.shown
+        result.changed = result.stored if shown is None else [i for i in result.stored if not shown(i)]
+        if self.read_labels and result.changed:
+            ids = [i.image_id for i in result.changed if i.image_id]
             result.labels = (self.store.current_labels(ids) if self.labels_of is None
                              else self.store.current_labels(ids, reader=self.labels_of))
         return result

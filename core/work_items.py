@@ -137,6 +137,7 @@ class _Prepared:
     counts: dict
     seq: int
     view: list
+    shown: dict = field(default_factory=dict)  # path -> (image id, probability, scope, reason) (``Worklist.shows``)
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import bisect
 import math
+import os
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Optional
 
 from core.reading import MODEL_FILTERS, Reading
-from core.results import ERROR, ScanItem
+from core.results import ERROR, REUSED, ScanItem
 from core.studies import StudyKeys
 
 from core.work_items import (FILTER_TITLES, FILTERS, OUT_OF_SCOPE, Change, Snapshot, Subscribers, Update,  # noqa: F401
@@ -69,6 +70,7 @@ class Worklist:
         self._view: list[tuple] = []  # sort keys of the rows matching the filter, sorted
         self._counts = dict.fromkeys(FILTERS, 0)
         self._seq = 0
+        self._shown: Mapping[str, tuple] = {}  # path -> (image id, probability, scope, reason) as ``apply`` installed
         self._held: set[str] = set()
         self._local_seq = 0  # counts decisions applied here (a poll read before one must not undo it)
         self._touched: dict[str, int] = {}
@@ -137,17 +139,24 @@ class Worklist:
     def _prepare(self, snapshot: "Snapshot", filter_name: str) -> _Prepared:
         items: dict[str, WorkItem] = {}
         held = snapshot.held
-        labels = snapshot.labels
-        for r in snapshot.rows:
-            d = labels.get(r.image_id)
+        labels, readings, others = snapshot.labels, snapshot.readings, snapshot.others
+        shown: dict[str, tuple] = {}
+        flag_of, settled, study = self.thresholds.flag, self.reading.settled, self._study
+        for r in snapshot.rows:  # 10,000s of rows: one WorkItem each, its flag settled by its scope here
+            iid = r.image_id
+            d = labels.get(iid)
             mark = r.scope_mark if r.scope_mark is not None and r.scope_mark.in_scope else None
-            items[r.image_id] = self._with_scope(WorkItem(
-                image_id=r.image_id,
-                path=Path(r.path),
-                name=Path(r.path).name,
+            marked_by = mark.reviewer if mark else None
+            path = Path(r.path)
+            reading = readings.get(iid)
+            shown[r.path] = (iid, r.probability, r.scope, r.scope_reason)
+            items[iid] = WorkItem(
+                image_id=iid,
+                path=path,
+                name=path.name,
                 probability=r.probability,
                 model_version=r.model_version,
-                flag=self._flag(r.probability),
+                flag=None if r.scope == OUT_OF_SCOPE and marked_by is None else flag_of(r.probability),
                 label=d.label if d else None,
                 reviewer=d.reviewer if d else None,
                 decided_at=d.decided_at if d else None,
@@ -155,16 +164,16 @@ class Worklist:
                 view=r.view,
                 error=None,
                 note=r.notes or None,
-                reading=snapshot.readings.get(r.image_id),
-                settled=self.reading.settled(snapshot.readings.get(r.image_id)),
-                held=r.image_id in held,
-                readers_text=snapshot.others.get(r.image_id),
+                reading=reading,
+                settled=settled(reading),
+                held=iid in held,
+                readers_text=others.get(iid),
                 scope=r.scope,
                 scope_reason=r.scope_reason,
-                scope_marked_by=mark.reviewer if mark else None,
+                scope_marked_by=marked_by,
                 scope_marked_at=mark.at if mark else None,
-                **self._study(Path(r.path), r.study_uid),
-            ))
+                **study(path, r.study_uid),
+            )
         for e in snapshot.errors:
             items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
         sk: dict[str, tuple] = {}
@@ -182,7 +191,7 @@ class Worklist:
                 if matches(item, name):
                     counts[name] += 1
         view = [k for k in ordered if matches(items[key_of[k]], filter_name)]
-        return _Prepared(filter_name, items, sk, key_of, ordered, counts, seq, view)
+        return _Prepared(filter_name, items, sk, key_of, ordered, counts, seq, view, shown)
 
     def apply(self, snapshot: "Snapshot") -> None:
         """Replace every row with ``snapshot``'s, then notify 'reset'. The worklist's thread; only
@@ -192,6 +201,7 @@ class Worklist:
             p = self._prepare(snapshot, self._filter)
         self._items, self._sk, self._key_of, self._all = p.items, p.sk, p.key_of, p.all
         self._counts, self._seq, self._view = dict(p.counts), p.seq, list(p.view)
+        self._shown = p.shown  # never changed after this: read by ``shows`` from any thread
         self.last_event = snapshot.last_event
         self._held = set(snapshot.held)
         self.stats["sorts"] += 1
@@ -250,11 +260,18 @@ class Worklist:
     def _in_root(self, path: Path) -> bool:
         if self.root is None:
             return True
-        try:
-            Path(path).absolute().relative_to(self.root)
-            return True
-        except ValueError:
+        text = str(path if isinstance(path, PurePath) and path.is_absolute() else Path(path).absolute())
+        root = str(self.root)
+        return text == root or text.startswith(root if root.endswith(os.sep) else root + os.sep)
+
+    def shows(self, item: ScanItem) -> bool:
+        """Whether a scan result is an unchanged file (REUSED) whose row, as the last ``apply``
+        installed it, shows exactly this (same path, image, probability and scope): adding it would
+        change nothing. Thread-safe (reads only what ``apply`` installed, never changed after): the
+        desktop asks it on the writer thread so a re-scan of an unchanged folder costs the GUI nothing."""
+        if item.status != REUSED or not item.image_id:
             return False
+        return self._shown.get(str(item.path)) == (item.image_id, item.probability, item.scope, item.scope_reason)
 
     def add_scan_items(self, items: Iterable[ScanItem], labels: Optional[Mapping[str, "Decision"]] = None) -> None:
         """Merge scan results as they arrive (bisect insertion, per-row notifications). ``labels``: the

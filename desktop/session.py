@@ -247,8 +247,11 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
         the watched folder (no progress shown)."""
         model = self.model
         quiet = files is not None
+        wl, watch = self.worklist, self.watch
+        # an unchanged file the worklist shows as it is is stored (seen now) but not handed back: a
+        # re-scan of an unchanged folder gives the GUI thread nothing to do
         recorder = ScanRecorder(self.store, root, model.version, interval_s=FLUSH_INTERVAL_S, read_labels=True,
-                                labels_of=self.reading.labels_of)
+                                labels_of=self.reading.labels_of, shown=wl.shows if wl is not None else None)
         last_progress = [0.0]
 
         def write(batch: list) -> None:
@@ -272,15 +275,23 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
 
         def job(cancel: threading.Event):
             try:
-                return scan(root, model, known_batch=recorder.known_batch, on_item=on_item, on_progress=on_progress,
-                            cancel=cancel, on_decoded=on_decoded, files=files)
+                summary = scan(root, model, known_batch=recorder.known_batch, on_item=on_item,
+                               on_progress=on_progress, cancel=cancel, on_decoded=on_decoded, files=files)
             finally:
                 write(recorder.rest())
+            folders = set()
+            if not quiet and not summary.cancelled and watch is not None:  # off the GUI thread: 10,000s of files
+                watch.handled((i.path, i.size, i.mtime_ns) for i in summary.items if i.size or i.mtime_ns)
+                folders = {i.path.parent for i in summary.items}
+            return summary, folders
 
-        def finished(summary) -> None:
+        def finished(result) -> None:
             # The writer runs in order: once this no-op is through, every batch above is in the worklist.
-            done = self._watch_scan_done if quiet else self._scan_done
-            self.tasks.run_on_writer(lambda: None, lambda _: done(summary, gen, recorder, new))
+            summary, folders = result
+            if quiet:
+                self.tasks.run_on_writer(lambda: None, lambda _: self._watch_scan_done(summary, gen, recorder, new))
+            else:
+                self.tasks.run_on_writer(lambda: None, lambda _: self._scan_done(summary, gen, recorder, folders))
 
         def failed(exc: BaseException) -> None:
             if gen == self._gen:
@@ -298,10 +309,10 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
         self._cancel = self.tasks.run_long(job, finished, failed)
 
     def _add_results(self, result: BatchResult, gen: int) -> None:
-        if gen == self._gen and self.worklist is not None:
-            self.worklist.add_scan_items(result.stored, result.labels)
+        if gen == self._gen and self.worklist is not None and result.changed:
+            self.worklist.add_scan_items(result.changed, result.labels)
             if self._replacing:
-                self._replace_changed(result.stored)
+                self._replace_changed(result.changed)
             t = self.triage
             if not self._user_moved and t is not None and not self.busy:
                 top = self.order.next_to_review(0)
@@ -314,14 +325,15 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
             self._cancel.set()
         self.scan_failed.emit(_message(exc, "Scan results could not be saved"))
 
-    def _scan_done(self, summary, gen: int, recorder: ScanRecorder, _new=frozenset()) -> None:  # noqa: ANN001
+    def _scan_done(self, summary, gen: int, recorder: ScanRecorder, folders=frozenset()) -> None:  # noqa: ANN001
+        """The folder's scan ended (every result stored and listed); ``folders``: its image folders (the
+        scan job marked its files handled in the watch, off the GUI thread)."""
         if gen != self._gen:
             return
         self.scanning = False
         self.last_summary = summary
         if not summary.cancelled and self.watch is not None and not recorder.failed:
-            self.watch.handled((i.path, i.size, i.mtime_ns) for i in summary.items if i.size or i.mtime_ns)
-            self.watcher.start(self.watch, {i.path.parent for i in summary.items})
+            self.watcher.start(self.watch, folders)
         if recorder.not_stored and not recorder.failed:
             n = len(recorder.not_stored)
             self.notice.emit(f"{n:,} scanned file{'s' if n != 1 else ''} could not be saved to the database "

@@ -171,12 +171,23 @@ def _current_ids(image_ids: Optional[list[str]], *, per_reader: bool = False, re
 
 
 def _current(conn: Connection, image_ids: Optional[Iterable[str]], **kw) -> list[Decision]:  # noqa: ANN003
-    groups = [None] if image_ids is None else list(chunks(list(dict.fromkeys(image_ids))))
+    groups: list = [None]
+    if image_ids is not None:
+        ids = list(dict.fromkeys(image_ids))
+        if len(ids) > _CHUNK:  # a folder's worth (mostly undecided): ask only about images with any event
+            decided = _decided_ids(conn)
+            ids = [i for i in ids if i in decided]
+        groups = list(chunks(ids))
     out: list[Decision] = []
     for group in groups:
         q = _events_query().where(_D.c.id.in_(_current_ids(None if group is None else list(group), **kw)))
         out.extend(_decision(r) for r in conn.execute(q.order_by(_D.c.id)))
     return out
+
+
+def _decided_ids(conn: Connection) -> set[str]:
+    """Every image id with at least one event (the index on image id alone is read)."""
+    return {i for (i,) in conn.execute(select(_D.c.image_id).distinct())}
 
 
 def current_labels(

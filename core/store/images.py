@@ -216,27 +216,32 @@ def _image_rows_query(root, model_version, image_ids, dialect):  # noqa: ANN001,
     cond = under(_L.c.path, root, dialect)
     if cond is not None:
         loc = loc.where(cond)
-    pred = select(
-        _P.c.image_id,
-        _P.c.probability,
-        _P.c.model_version,
-        _P.c.scope,
-        _P.c.scope_reason,
-        func.row_number().over(partition_by=_P.c.image_id, order_by=(_P.c.created_at.desc(), _P.c.id.desc())).label("rn"),
-    )
-    if model_version:
-        pred = pred.where(_P.c.model_version == model_version)
     if image_ids is not None:
         loc = loc.where(_L.c.image_id.in_(list(image_ids)))
-        pred = pred.where(_P.c.image_id.in_(list(image_ids)))
+    if model_version:  # at most one prediction per (image, version): joined by its unique index
+        pred = _P.alias("pred")
+        pred_on = (pred.c.image_id == _I.c.id) & (pred.c.model_version == model_version)
+    else:  # the most recent prediction of any version
+        ranked = select(
+            _P.c.image_id,
+            _P.c.probability,
+            _P.c.model_version,
+            _P.c.scope,
+            _P.c.scope_reason,
+            func.row_number().over(partition_by=_P.c.image_id, order_by=(_P.c.created_at.desc(), _P.c.id.desc())).label("rn"),
+        )
+        if image_ids is not None:
+            ranked = ranked.where(_P.c.image_id.in_(list(image_ids)))
+        pred = ranked.subquery("pred")
+        pred_on = (pred.c.image_id == _I.c.id) & (pred.c.rn == 1)
     mark = scope_events.latest_query(image_ids)
-    loc, pred, mark = loc.subquery("loc"), pred.subquery("pred"), mark.subquery("mark")
+    loc, mark = loc.subquery("loc"), mark.subquery("mark")
     return (
         select(_I.c.id, _I.c.body_part, _I.c.view_position, _I.c.format, _I.c.notes, _I.c.study_uid, loc.c.path,
                pred.c.probability, pred.c.model_version, pred.c.scope, pred.c.scope_reason,
                *scope_events.columns(mark))
         .join(loc, (loc.c.image_id == _I.c.id) & (loc.c.rn == 1))
-        .outerjoin(pred, (pred.c.image_id == _I.c.id) & (pred.c.rn == 1))
+        .outerjoin(pred, pred_on)
         .outerjoin(mark, (mark.c.image_id == _I.c.id) & (mark.c.rn == 1))
         .order_by(loc.c.path)
     )

@@ -9,6 +9,7 @@ index on ``path``), PostgreSQL gets ``LIKE`` (case-sensitive); both with their w
 
 from __future__ import annotations
 
+import re
 from pathlib import Path, PurePath
 from typing import Iterable, Optional, Sequence
 
@@ -20,22 +21,28 @@ from sqlalchemy.engine import Connection
 # characters U+F780..U+F7FF instead — reversible, and prefix matching on folders still works.
 _SURROGATE_TO_PUA = {0xDC80 + b: 0xF780 + b for b in range(128)}
 _PUA_TO_SURROGATE = {v: k for k, v in _SURROGATE_TO_PUA.items()}
+_SURROGATES = re.compile("[\udc80-\udcff]")
+_PUAS = re.compile("[\uf780-\uf7ff]")  # str.translate is slow (a dict look-up per character): only when needed
+
+
+def _to_key(text: str) -> str:
+    return text if text.isascii() or not _SURROGATES.search(text) else text.translate(_SURROGATE_TO_PUA)
 
 
 def path_key(path: Path | str) -> str:
     """How a file system path is stored (absolute; non-UTF-8 bytes escaped, see above)."""
     if isinstance(path, PurePath) and path.is_absolute():  # what the scan hands over: no new Path object
-        return str(path).translate(_SURROGATE_TO_PUA)
-    return str(Path(path).absolute()).translate(_SURROGATE_TO_PUA)
+        return _to_key(str(path))
+    return _to_key(str(Path(path).absolute()))
 
 
 def name_key(name: str) -> str:
-    return name.translate(_SURROGATE_TO_PUA)
+    return _to_key(name)
 
 
 def path_from_key(key: str) -> str:
     """The file system path for a stored path (undoes ``path_key``'s escaping of non-UTF-8 bytes)."""
-    return key.translate(_PUA_TO_SURROGATE)
+    return key if key.isascii() or not _PUAS.search(key) else key.translate(_PUA_TO_SURROGATE)
 
 
 def _glob_escape(text: str) -> str:
