@@ -37,6 +37,19 @@ SORT_COLUMN = {COL_FILE: "name", COL_PROB: "probability", COL_FLAG: "flag", COL_
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1  # the WorkItem
 ROW_KEY_ROLE = Qt.ItemDataRole.UserRole + 3  # core.order.row_key: image id, or the path of an unreadable file
 
+# Qt asks data() for about eight roles per cell on every repaint (a key press repaints the rows on
+# screen): the roles as plain ints, looked up once, and the answer None at once for roles not shown
+_DISPLAY, _FONT, _TOOLTIP, _DECORATION, _FOREGROUND, _ALIGN = (int(r) for r in (
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.TextAlignmentRole))
+_ITEM, _ROW_KEY = int(ITEM_ROLE), int(ROW_KEY_ROLE)
+_ROLES = frozenset((_DISPLAY, _FONT, _TOOLTIP, _DECORATION, _FOREGROUND, _ALIGN, _ITEM, _ROW_KEY))
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+_ALIGN_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ALIGN_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+_TRACK = QColor("#2a3138")
+_ERROR_TEXT, _NOTE_TEXT = QColor("#f0a58f"), QColor("#b9c2cb")
+
 
 class WorklistModel(QAbstractTableModel):
     """Read-only table displaying a core ``ReviewOrder`` (or nothing, before a folder is open)."""
@@ -147,29 +160,30 @@ class WorklistModel(QAbstractTableModel):
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        return _ROW_FLAGS
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        role = int(role)
+        if role not in _ROLES:
+            return None
         it = self.item(index.row()) if index.isValid() else None
         if it is None:
             return None
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             if it.is_study:
                 return self._display_study(it, col)
             text = self._display(it, col)
             return f"      {text}" if col == COL_FILE and self.studies else text
-        if role == Qt.ItemDataRole.FontRole and it.is_study and col == COL_FILE:  # bold would elide the narrow ones
-            f = QFont()
-            f.setBold(True)
-            return f
-        if role == Qt.ItemDataRole.ToolTipRole and it.is_study:
+        if role == _FONT:
+            return _bold() if it.is_study and col == COL_FILE else None  # bold would elide the narrow ones
+        if role == _TOOLTIP and it.is_study:
             return self._study_tooltip(it)
-        if role == ITEM_ROLE:
+        if role == _ITEM:
             return it
-        if role == ROW_KEY_ROLE:
+        if role == _ROW_KEY:
             return row_key(it)
-        if role == Qt.ItemDataRole.DecorationRole:
+        if role == _DECORATION:
             thumbs = self._thumbs
             if col != COL_FILE or thumbs is None or not thumbs.enabled:
                 return None
@@ -178,7 +192,7 @@ class WorklistModel(QAbstractTableModel):
             if it.error or not it.image_id:
                 return thumbs.placeholder
             return thumbs.icon(it.image_id, it.path) or thumbs.placeholder
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _TOOLTIP:
             if col in (COL_ERROR, COL_FLAG) and not it.error and _scope_text(it):
                 return _scope_text(it) + "\nPress S to mark it in scope after all (or to withdraw that)."
             if col == COL_ERROR or (col == COL_FILE and (it.error or it.note)):
@@ -189,18 +203,16 @@ class WorklistModel(QAbstractTableModel):
             if col == COL_FILE:
                 return str(it.path)
             return None
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if role == _FOREGROUND:
             if col == COL_DECISION and it.label in theme.LABEL_COLOURS:
                 return theme.LABEL_COLOURS[it.label]
             if col == COL_FLAG and it.flag:
                 return theme.flag_colour(it.flag, it.probability)
             if col == COL_ERROR:
-                return QColor("#f0a58f") if it.error else QColor("#b9c2cb")
+                return _ERROR_TEXT if it.error else _NOTE_TEXT
             return None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            if col == COL_PROB:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if role == _ALIGN:
+            return _ALIGN_RIGHT if col == COL_PROB else _ALIGN_LEFT
         return None
 
     def _display_study(self, st, col: int) -> Optional[str]:
@@ -248,6 +260,18 @@ class WorklistModel(QAbstractTableModel):
         return None
 
 
+_FONTS: dict = {}
+
+
+def _bold() -> QFont:
+    """The study rows' bold font (made once, after the application exists)."""
+    font = _FONTS.get("bold")
+    if font is None:
+        font = _FONTS["bold"] = QFont()
+        font.setBold(True)
+    return font
+
+
 def _scope_text(it) -> str:
     """The scope verdict as the table shows it (Problem column)."""
     if getattr(it, "scope", None) != "out_of_scope":
@@ -255,6 +279,19 @@ def _scope_text(it) -> str:
     if getattr(it, "scope_marked_by", None):
         return f"in scope after all ({it.scope_marked_by}); model said: {it.scope_reason or 'out of scope'}"
     return f"out of scope: {it.scope_reason or 'unlike the training images'}"
+
+
+class FileDelegate(QStyledItemDelegate):
+    """The File column: a file name elided in the middle (its start and extension stay), a study row
+    elided at its end, so the whole pseudonymous study key stays readable in a narrow table."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        super().initStyleOption(option, index)
+        it = index.data(_ITEM)
+        option.textElideMode = _ELIDE_END if it is not None and it.is_study else _ELIDE_MIDDLE
+
+
+_ELIDE_END, _ELIDE_MIDDLE = Qt.TextElideMode.ElideRight, Qt.TextElideMode.ElideMiddle
 
 
 class ProbabilityDelegate(QStyledItemDelegate):
@@ -273,11 +310,10 @@ class ProbabilityDelegate(QStyledItemDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         number_w = 40
         painter.setPen(QPen(option.palette.text().color()))
-        painter.drawText(QRect(r.left(), r.top(), number_w, r.height()),
-                         int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), text)
+        painter.drawText(QRect(r.left(), r.top(), number_w, r.height()), _ALIGN_RIGHT, text)
         track = QRect(r.left() + number_w + 8, r.center().y() - 4, max(10, r.width() - number_w - 8), 8)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor("#2a3138"))
+        painter.setBrush(_TRACK)
         painter.drawRoundedRect(track, 3, 3)
         p = getattr(it, "probability", None)
         if p is not None:
@@ -316,6 +352,7 @@ class WorklistPanel(QWidget):
         self.table.setObjectName("worklist")
         self.table.setModel(self.model)
         self.table.setItemDelegateForColumn(COL_PROB, ProbabilityDelegate(self.table))
+        self.table.setItemDelegateForColumn(COL_FILE, FileDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

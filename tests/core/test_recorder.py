@@ -104,3 +104,29 @@ def test_known_scores_afresh_a_name_the_database_cannot_hold(store, tmp_path):
             raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
 
     assert ScanRecorder(Odd(store), tmp_path).known(tmp_path / "x", 1, 1) is None
+
+
+def test_results_the_caller_shows_already_are_stored_but_not_handed_back(store, tmp_path):
+    """A re-scan of an unchanged folder: every result stored (seen now), none handed back, no labels read."""
+    items = _items(tmp_path, 4)
+    store.record_scan_results(tmp_path, items)
+    store.record_decision(items[0].image_id, "RB", "fracture")
+    store.record_decision(items[3].image_id, "RB", "doubt")
+    asked = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def current_labels(self, ids, **kw):
+            asked.append(list(ids))
+            return store.current_labels(ids, **kw)
+
+    shown = {items[0].path, items[1].path}
+    rec = ScanRecorder(Counting(), tmp_path, read_labels=True, shown=lambda i: i.path in shown)
+    result = rec.write(items)
+    assert result.stored == items and rec.stored == 4
+    assert result.changed == items[2:]
+    assert asked == [[items[2].image_id, items[3].image_id]]  # only the rows the caller will add
+    assert set(result.labels) == {items[3].image_id}
+    assert ScanRecorder(store, tmp_path).write(items).changed == items  # without `shown`: all of them

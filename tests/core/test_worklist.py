@@ -326,3 +326,27 @@ def test_out_of_scope_never_flagged_never_among_in_scope_own_tab(tmp_path):
     assert wl.item(items[0].image_id) is not None and wl.counts()["out_of_scope"] == 3
     assert [w.probability for w in wl][:2] == [0.5, 0.1]
     store.close()
+
+
+def test_shows_tells_an_unchanged_file_the_list_already_shows(store, tmp_path):
+    """What a re-scan need not hand the GUI: a REUSED result its row, as loaded, shows exactly."""
+    from dataclasses import replace
+
+    items = fill(store, tmp_path / "a", [0.2, 0.9, 0.5])
+    for model_version in ("m1", None):  # the version's prediction joined directly, or the latest of any
+        wl = _wl(store, tmp_path / "a", model_version=model_version)
+        again = [replace(i, status="reused") for i in items]
+        assert all(wl.shows(i) for i in again)
+        assert not wl.shows(items[0])  # scored afresh: added as usual
+        assert not wl.shows(replace(again[0], probability=0.3))
+        assert not wl.shows(replace(again[0], scope="out_of_scope", scope_reason="colour photograph"))
+        assert not wl.shows(replace(again[0], path=tmp_path / "a" / "moved.png"))
+        assert not wl.shows(replace(again[0], image_id=fake_id("other")))
+
+
+def test_scan_items_outside_the_root_by_name_prefix_are_left_out(store, tmp_path):
+    wl = _wl(store, tmp_path / "a")
+    wl.set_filter("all")
+    inside, beside = item(tmp_path / "a" / "x.png", "x", 0.5), item(tmp_path / "ab" / "y.png", "y", 0.6)
+    wl.add_scan_items([inside, beside, error_item(tmp_path / "abc.png")])
+    assert [w.name for w in wl] == ["x.png"]

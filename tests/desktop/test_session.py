@@ -78,3 +78,43 @@ def test_a_failing_database_stops_the_scan_with_a_message(session_on, tmp_path, 
     assert sig.args[0].startswith("Scan results could not be saved: disk I/O error")
     qtbot.waitUntil(lambda: not s.scanning or s.last_summary is not None, timeout=60000)
     assert len(s.worklist) == 0
+
+
+def test_rescan_of_an_unchanged_folder_hands_the_gui_nothing(session_on, tmp_path, qtbot, monkeypatch):
+    """Re-opening a scanned folder: every file is recognised as unchanged (stored as seen now) and none
+    is handed to the worklist on the GUI thread again; a file that changed meanwhile still is."""
+    from core.worklist import Worklist
+
+    s = session_on()
+    folder = make_image_folder(tmp_path / "x")
+    with qtbot.waitSignal(s.scan_finished, timeout=60000):
+        s.open_folder(folder)
+    before = [(it.name, it.probability) for it in s.worklist]
+    added = []
+    real = Worklist.add_scan_items
+    monkeypatch.setattr(Worklist, "add_scan_items", lambda wl, items, labels=None: (added.extend(items),
+                                                                                     real(wl, items, labels)))
+    with qtbot.waitSignal(s.scan_finished, timeout=60000) as done:
+        s.open_folder(folder)
+    assert done.args[0].reused == len(before)
+    assert [i.path.name for i in added] == ["broken.jpg"]  # only the unreadable file, read again each scan
+    assert [(it.name, it.probability) for it in s.worklist] == before
+    added.clear()
+    changed = folder / before[-1][0]
+    changed.write_bytes(changed.read_bytes() + b"\0")  # other bytes: another image, scored again
+    with qtbot.waitSignal(s.scan_finished, timeout=60000):
+        s.open_folder(folder)
+    assert sorted(i.path.name for i in added) == sorted(["broken.jpg", changed.name])
+
+
+def test_the_task_runner_keeps_the_gil_switch_interval_short():
+    """Workers running Python hand the GIL back to the GUI thread within 1 ms of its asking."""
+    import sys
+
+    from desktop.tasks import GIL_SWITCH_INTERVAL_S
+
+    tasks = TaskRunner()
+    try:
+        assert sys.getswitchinterval() <= GIL_SWITCH_INTERVAL_S <= 0.001
+    finally:
+        tasks.shutdown()

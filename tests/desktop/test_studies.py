@@ -153,3 +153,31 @@ def test_study_mode_table_model_is_consistent(studies_window, qtbot, qtmodeltest
     assert len(rows(w)) == 3
     qtbot.waitUntil(lambda: tab(w, "all") == "All 3 (6)")
     qtmodeltester.check(w.worklist.model)
+
+
+def test_the_whole_study_key_is_readable_in_a_narrow_table(studies_window, qtbot):
+    """At 1366×768 the Study / file column is narrow: a study row is elided at its end (the view count
+    goes first), a file name in the middle (its start and extension stay)."""
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from desktop.worklist_view import COL_FILE
+
+    w = studies_window
+    w.resize(1366, 768)
+    qtbot.waitUntil(lambda: w.worklist.table.columnWidth(COL_FILE) > 0)
+    table, model = w.worklist.table, w.worklist.model
+    delegate = table.itemDelegateForColumn(COL_FILE)
+
+    def shown_text(row: int) -> tuple:
+        opt = QStyleOptionViewItem()
+        index = model.index(row, COL_FILE)
+        delegate.initStyleOption(opt, index)
+        room = table.columnWidth(COL_FILE) - opt.decorationSize.width() - 16
+        return opt.textElideMode, opt.fontMetrics.elidedText(opt.text, opt.textElideMode, room)
+
+    study = rows(w)[0]
+    mode, text = shown_text(0)
+    assert mode == Qt.TextElideMode.ElideRight and study.key in text
+    press(qtbot, w, Qt.Key.Key_Return)  # step in: the views are listed under the study
+    qtbot.waitUntil(lambda: model.rowCount() > 3)
+    assert shown_text(1)[0] == Qt.TextElideMode.ElideMiddle

@@ -322,3 +322,32 @@ def test_a_rescan_verdict_replaces_the_stored_one_and_a_reused_one_changes_nothi
     reused.scope = "in_scope"  # a stale copy: REUSED results never rewrite the verdict they came from
     store.record_scan_results(root, [reused])
     assert store.known_location(a.path, a.size, a.mtime_ns, "m1")[3:] == ("out_of_scope", "blank image")
+
+
+def test_labels_of_a_folders_worth_of_images_ask_only_about_decided_ones(store, tmp_path):
+    """Over 500 ids (a folder's load): the images with any event are found first, only they are asked
+    about — same answer as asking about each, for anyone's labels, one reader's and per reader."""
+    from sqlalchemy import event as sa_event
+
+    items = fill(store, tmp_path, [(i % 97) / 97 for i in range(1200)])
+    ids = [i.image_id for i in items]
+    store.record_decision(ids[5], "RB", "fracture")
+    store.record_decision(ids[700], "RB", "doubt")
+    store.record_decision(ids[700], "AK", "no_fracture")
+    store.record_decision(ids[1199], "AK", "fracture")
+    store.undo_last("AK")  # the last one undone: no label
+    statements = []
+
+    def seen(conn, cursor, statement, *rest):  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    sa_event.listen(store.engine, "before_cursor_execute", seen)
+    labels = store.current_labels(ids)
+    sa_event.remove(store.engine, "before_cursor_execute", seen)
+    assert {k: d.label for k, d in labels.items()} == {ids[5]: "fracture", ids[700]: "no_fracture"}
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2  # decided ids, their labels
+    assert {k: d.label for k, d in store.current_labels(ids, reader="RB").items()} == {ids[5]: "fracture", ids[700]: "doubt"}
+    by = store.labels_by_reader(ids)
+    assert {k: {r: d.label for r, d in v.items()} for k, v in by.items()} == {
+        ids[5]: {"RB": "fracture"}, ids[700]: {"RB": "doubt", "AK": "no_fracture"}}
+    assert store.current_labels(ids[:3]) == {} and store.current_labels([]) == {}
