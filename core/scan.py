@@ -3,7 +3,7 @@
 Threads (all inside ``scan``; it returns when everything has stopped):
   * the caller's thread walks the folder (``core.discovery``), asks ``known_batch`` which of the files
     found are unchanged and were scored before (REUSED, no decoding) — in batches, 16 files first, then
-    doubling up to 512 — and feeds the read queue the others;
+    doubling up to 500, the store's one query — and feeds the read queue the others;
   * ``workers`` decode threads read each file once (``read_found``), hash those bytes (image identity),
     settle duplicates within this scan (first file with those bytes is decoded, later ones become
     DUPLICATE of it), and decode with ``core.imaging.preprocess.prepare`` (reduced-size JPEG decoding)
@@ -45,7 +45,7 @@ KnownFn = Callable[[Path, int, int], Optional[tuple]]
 # the same question for many files at once: found files -> {path: that tuple} for the known ones
 KnownBatchFn = Callable[[list[FoundFile]], dict]
 FIRST_KNOWN_BATCH = 16  # the first batch is small: the first results come at once
-KNOWN_BATCH = 512  # then doubling up to this many files per question
+KNOWN_BATCH = 500  # then doubling up to this many files per question (the store asks 500 per query)
 KNOWN_WAIT_S = 0.25  # a slow walk (network share) still asks at least this often
 
 _STOP = object()
@@ -97,8 +97,11 @@ class _Either:
     def __init__(self, *events: Optional[threading.Event]) -> None:
         self._events = [e for e in events if e is not None]
 
-    def is_set(self) -> bool:
-        return any(e.is_set() for e in self._events)
+    def is_set(self) -> bool:  # asked several times per file found: no generator
+        for e in self._events:
+            if e.is_set():
+                return True
+        return False
 
 
 class _Pipeline:

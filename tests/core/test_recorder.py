@@ -130,3 +130,20 @@ def test_results_the_caller_shows_already_are_stored_but_not_handed_back(store, 
     assert asked == [[items[2].image_id, items[3].image_id]]  # only the rows the caller will add
     assert set(result.labels) == {items[3].image_id}
     assert ScanRecorder(store, tmp_path).write(items).changed == items  # without `shown`: all of them
+
+
+def test_unchanged_files_are_batched_apart_in_big_batches(store, tmp_path, monkeypatch):
+    """REUSED results (only marked seen) wait for REUSED_BATCH_SIZE of them, whatever the time; the
+    others keep their own batching; rest() hands back both."""
+    from dataclasses import replace
+
+    import core.recorder as recorder_mod
+
+    monkeypatch.setattr(recorder_mod, "REUSED_BATCH_SIZE", 4)
+    rec = ScanRecorder(store, tmp_path, batch_size=3, interval_s=0.0)
+    reused = [replace(i, status="reused") for i in _items(tmp_path, 6)]
+    out = [rec.add(i) for i in reused[:3]] + [rec.add(i) for i in _items(tmp_path, 1, start=10)] + [rec.add(reused[3])]
+    assert [len(b) if b else 0 for b in out] == [0, 0, 0, 1, 4]
+    assert out[-1] == reused[:4]
+    rec.add(reused[4])
+    assert rec.rest() == [reused[4]] and rec.rest() == []
