@@ -6,8 +6,8 @@
 * ``run_long`` — long jobs that drive their own callbacks (a folder scan, an export);
 * ``run_on_main`` — hand a callable back to the GUI thread from any thread.
 
-The task runner also sets Python's thread switch interval (``GIL_SWITCH_INTERVAL_S``): the GUI thread
-gets the GIL back within 1 ms of asking while workers run Python. Results come back to the GUI thread through one queued signal; ``on_done(result)`` and
+The task runner also shortens Python's thread switch interval (``core.model.runtime.short_gil_switch``):
+the GUI thread gets the GIL back within 1 ms of asking while workers run Python. Results come back to the GUI thread through one queued signal; ``on_done(result)`` and
 ``on_error(exc)`` always run there. Without ``on_error`` a failure is re-raised on the GUI thread, so
 it reaches the app's exception hook (logged and reported once) or, in tests, pytest-qt.
 """
@@ -16,24 +16,18 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from core.model.runtime import short_gil_switch
+
 log = logging.getLogger("fracture_triage.desktop.tasks")
 
 OnDone = Callable[[Any], None] | None
 OnError = Callable[[BaseException], None] | None
-
-
-# Python's GIL: a thread that wants it waits until the holder is asked to let go, after the switch
-# interval (5 ms by default). The GUI thread wants it for every call from Qt into Python — each data()
-# of a table repaint, each slot, each timer — so while a scan or a decode runs Python on a worker, a
-# repaint of a few hundred such calls could wait 5 ms on each. 1 ms keeps the GUI quick beside them.
-GIL_SWITCH_INTERVAL_S = 0.001
 
 
 class TaskRunner(QObject):
@@ -44,7 +38,7 @@ class TaskRunner(QObject):
 
     def __init__(self, parent: QObject | None = None, workers: int | None = None) -> None:
         super().__init__(parent)
-        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
+        short_gil_switch()  # the GUI thread gets the GIL back within 1 ms while workers run Python
         n = workers or max(2, min(4, os.cpu_count() or 2))
         self._pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ft-work")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ft-db-writer")

@@ -224,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
     from core.evaluation.calibration import active_thresholds
     from core.model import ModelError, load_model
     from core.model.registry import Registry
+    from core.model.runtime import short_gil_switch
     from core.imaging.warn import PREFIX as WARNING_PREFIX
     from core.scan import scan
 
@@ -306,6 +307,7 @@ def run(args: argparse.Namespace) -> int:
     summary = None
     interrupted = False
     keep_open = False  # watching after the scan: the store and its writer stay open
+    short_gil_switch()  # the store's lookups (a GIL hand-over per row) beside the writer and decoders
     try:
         summary = scan(root, model, known_batch=recorder.known_batch if recorder else None, on_item=on_item,
                        on_progress=progress, cancel=cancel, workers=args.workers, batch_size=args.batch_size)

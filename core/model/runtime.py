@@ -28,6 +28,22 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# Python's GIL: a thread that wants it waits until the holder is asked to let go, after the switch
+# interval (5 ms by default). A thread that gives it up often — SQLite gives it up for every row it
+# steps through, onnxruntime and Pillow for each call, the GUI thread after every call from Qt into
+# Python (each data() of a table repaint, each slot) — can wait that long each time while another
+# thread runs Python: thousands of small waits in a re-scan or a repaint. 1 ms keeps them small.
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
+def short_gil_switch() -> None:
+    """Set the process's GIL switch interval to ``GIL_SWITCH_INTERVAL_S`` (never longer than it was):
+    the app's task runner and the ``scan`` command call it before starting their threads."""
+    import sys
+
+    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
+
+
 @dataclass(frozen=True)
 class ThreadPlan:
     decode_workers: int  # threads reading + decoding files

@@ -111,7 +111,7 @@ def test_the_task_runner_keeps_the_gil_switch_interval_short():
     """Workers running Python hand the GIL back to the GUI thread within 1 ms of its asking."""
     import sys
 
-    from desktop.tasks import GIL_SWITCH_INTERVAL_S
+    from core.model.runtime import GIL_SWITCH_INTERVAL_S
 
     tasks = TaskRunner()
     try:
