@@ -172,7 +172,7 @@ class Worklist:
                 scope_reason=r.scope_reason,
                 scope_marked_by=marked_by,
                 scope_marked_at=mark.at if mark else None,
-                **study(path, r.study_uid),
+                **study(r.path, r.study_uid),  # the text: no str() of the new Path
             )
         for e in snapshot.errors:
             items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)

@@ -44,6 +44,7 @@ from core.scan import ScanProgress, scan
 from core.triage import DECISION_ACTIONS, STUDY_ACTIONS, TRIAGE_ACTIONS, Triage
 from core.watch import FolderWatch
 from core.worklist import Worklist
+from desktop import gc_guard
 from desktop.folder_changes import FolderChanges, _message
 from desktop.folder_watch import FolderWatcher
 from desktop.live import LiveReaders, LiveSession
@@ -150,6 +151,7 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
             return False
         self.cancel_scan()
         self.watcher.stop()
+        gc_guard.release()  # the rows shown until now may be freed (desktop.gc_guard)
         self._gen += 1
         gen = self._gen
         self.root = root
@@ -199,6 +201,7 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
         self._current_key = object()
         self._emit_counts()
         self._check_current()
+        gc_guard.settle()  # 10,000s of rows: later collections on the GUI thread leave them out
 
     def set_filter(self, name: str) -> None:
         if self.studies_shown:
@@ -248,8 +251,7 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
         model = self.model
         quiet = files is not None
         wl, watch = self.worklist, self.watch
-        # an unchanged file the worklist shows as it is is stored (seen now) but not handed back: a
-        # re-scan of an unchanged folder gives the GUI thread nothing to do
+        # shown=: an unchanged file the worklist shows as it is is stored, not handed back (Worklist.shows)
         recorder = ScanRecorder(self.store, root, model.version, interval_s=FLUSH_INTERVAL_S, read_labels=True,
                                 labels_of=self.reading.labels_of, shown=wl.shows if wl is not None else None)
         last_progress = [0.0]
@@ -326,8 +328,7 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
         self.scan_failed.emit(_message(exc, "Scan results could not be saved"))
 
     def _scan_done(self, summary, gen: int, recorder: ScanRecorder, folders=frozenset()) -> None:  # noqa: ANN001
-        """The folder's scan ended (every result stored and listed); ``folders``: its image folders (the
-        scan job marked its files handled in the watch, off the GUI thread)."""
+        """The folder's scan ended; ``folders``: its image folders (the job marked its files handled)."""
         if gen != self._gen:
             return
         self.scanning = False
@@ -341,6 +342,7 @@ class ReviewSession(StudyMode, FolderChanges, LiveSession, QObject):
             kinds = sorted({reason.split(":", 1)[0] for _path, reason in recorder.not_stored})
             log.warning("%d scan results not stored (%s)", n, ", ".join(kinds))
         self._emit_counts()
+        gc_guard.settle()  # the rows the scan added, too
         self.scan_finished.emit(summary)
 
     def cancel_scan(self) -> None:

@@ -195,6 +195,9 @@ def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path) -> 
     from desktop.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
+    from desktop import gc_guard
+
+    gc_guard.install(app)  # as desktop.app.run_app does: cycles collected on the GUI thread only
     store = open_store(db_url, backups_keep=0)
     model = load_model(find_default_model())
     model.ensure_session()

@@ -50,3 +50,28 @@ def test_uninstall_restores_automatic_collection(qapp):
     finally:
         gc_guard.install(qapp)
     assert not gc.isenabled()
+
+
+def test_settled_objects_are_left_out_until_released_then_collected(qtbot):
+    """settle(): what is alive is frozen (later collections skip it); release(): handed back, and the
+    guard's next check runs one full collection that frees the cycles among it."""
+    import weakref
+
+    collector = gc_guard.install(None)
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    gc_guard.settle()
+    try:
+        assert gc.get_freeze_count() > 0
+        del a, b  # cyclic garbage, frozen: no collection frees it now
+        gc.collect()
+        assert gone() is not None
+    finally:
+        gc_guard.release()
+    assert gc.get_freeze_count() == 0 and collector.full_due
+    qtbot.waitUntil(lambda: gone() is None and not collector.full_due, timeout=5000)
