@@ -3,15 +3,15 @@ to allocate when a threshold is crossed — in this app often a decode, inferenc
 thread. When such a collection frees a Qt wrapper, Qt objects (timers, socket notifiers, watchers) are
 destroyed outside the thread that owns them, which Qt does not allow and which can abort the process.
 ``install(app)`` turns automatic collection off and runs the same generational collection from a timer
-on the GUI thread instead (the default thresholds, checked every ``interval_ms``, and Python's own rule
-that the oldest generation is collected only once it grew by a quarter); ``uninstall`` restores it. Reference counting, which frees almost everything, is unchanged.
+on the GUI thread instead (the default thresholds, checked every ``interval_ms``); ``uninstall`` restores
+it. Reference counting, which frees almost everything, is unchanged.
 
 A full collection walks every object: with a folder of 10,000 images open that is ~200,000 objects and
-~100 ms of the GUI thread (a million and half a second with 100,000). ``settle()`` — called once a
-folder's rows are installed, and when its scan ends — keeps everything alive then out of later
-collections (``gc.freeze``), so they walk only what is new; ``release()`` — called before the rows are
-replaced — hands the frozen objects back, and the next check collects them all once, so cyclic garbage
-of the folder left behind is still freed."""
+~100 ms of the GUI thread (a million and half a second with 100,000). What survives a full collection
+is kept out of later ones (``gc.freeze``), and so is everything alive when ``settle()`` is called —
+once a folder's rows are installed, and when its scan ends: collections walk only what is new.
+``release()`` — called before the rows are replaced — hands the frozen objects back, and the next check
+collects them all once, so cyclic garbage of the folder left behind is still freed."""
 
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ class MainThreadCollector(QObject):
         self.thresholds = gc.get_threshold()
         self.collections = 0
         self.full_due = False
-        self._old = 0  # objects in the oldest generation after its last collection
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.check)
         self._timer.start(interval_ms)
@@ -39,25 +38,19 @@ class MainThreadCollector(QObject):
     def check(self) -> None:
         if self.full_due:  # objects were handed back by release(): one full collection
             self.full_due = False
-            gc.collect(2)
-            self.collections += 1
-            self._old = len(gc.get_objects(2))
+            self._collect(2)
             return
         counts = gc.get_count()
         for generation in (2, 1, 0):  # the oldest generation due, which collects the younger ones too
             if counts[generation] > self.thresholds[generation]:
-                if generation == 2 and not self._old_grew():
-                    continue  # as Python's own rule: the oldest only once it grew by a quarter
-                gc.collect(generation)
-                self.collections += 1
-                if generation == 2:
-                    self._old = len(gc.get_objects(2))
+                self._collect(generation)
                 return
 
-    def _old_grew(self) -> bool:
-        """The oldest generation grew by more than a quarter since its last collection (Python's own
-        condition for a full collection: otherwise every tenth collection would walk every object)."""
-        return len(gc.get_objects(2)) - self._old > self._old // 4
+    def _collect(self, generation: int) -> None:
+        gc.collect(generation)
+        self.collections += 1
+        if generation == 2:  # what survived a full collection is long-lived: the next walks only what is new
+            gc.freeze()
 
 
 _installed: Optional[MainThreadCollector] = None

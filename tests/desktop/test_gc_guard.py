@@ -77,16 +77,18 @@ def test_settled_objects_are_left_out_until_released_then_collected(qtbot):
     qtbot.waitUntil(lambda: gone() is None and not collector.full_due, timeout=5000)
 
 
-def test_the_oldest_generation_is_collected_only_once_it_grew_by_a_quarter(qtbot, monkeypatch):
-    """Python's own rule: every tenth younger collection does not walk every object again."""
+def test_what_survives_a_full_collection_is_left_out_of_the_next(qtbot, monkeypatch):
+    """A full collection freezes its survivors (the next one walks only what is new); release() hands
+    them back for one full collection."""
     collector = gc_guard.install(None)
-    full = []
-    real = gc.collect
-    monkeypatch.setattr(gc_guard.gc, "collect", lambda generation=2: (full.append(generation), real(generation))[1])
-    collector._old = len(gc.get_objects(2))  # as after a full collection just now
+    gc_guard.release()
+    collector.check()  # the full collection release() asked for
+    assert not collector.full_due and gc.get_freeze_count() > 0
+    gc_guard.release()
+    assert gc.get_freeze_count() == 0
     monkeypatch.setattr(gc_guard.gc, "get_count", lambda: (0, 0, collector.thresholds[2] + 1))
+    collector.check()  # full collection due by count
+    assert gc.get_freeze_count() > 0
+    monkeypatch.undo()
+    gc_guard.release()
     collector.check()
-    assert 2 not in full  # due by count, but the oldest generation has not grown
-    collector._old = len(gc.get_objects(2)) // 2  # it grew by far more than a quarter since
-    collector.check()
-    assert full == [2]
