@@ -289,16 +289,8 @@ class Store:
               release: Optional[str | Iterable[str]] = None) -> bool:
         """Claim an image for ``reader`` (renews their own claim); False if another reader holds it.
         ``release``: an image (or several) whose claim the reader lets go of in the same transaction (moving on)."""
-        now = _now()
-        let_go = [i for i in _ids(release) if i != image_id]
-
-        def work(conn: Connection) -> bool:
-            rid = dk.reviewer_id(conn, reader.strip(), now)
-            for other in let_go:
-                rd.release_claim(conn, other, rid)
-            return rd.take_claim(conn, image_id, rid, now, ttl_s)
-
-        return run_write(self.engine, work)
+        return self._as_claimer(reader, release, {image_id},
+                                lambda conn, rid, now: rd.take_claim(conn, image_id, rid, now, ttl_s))
 
     def claim_next(self, reader: str, candidates: Iterable[str], ttl_s: float = rd.CLAIM_TTL_S,
                    release: Optional[str | Iterable[str]] = None) -> Optional[str]:
@@ -307,16 +299,8 @@ class Store:
         PostgreSQL); None when all are held. Two readers asking at once get different images, neither
         waiting for the other. ``release``: images the reader lets go of in the same transaction."""
         ids = list(candidates)
-        now = _now()
-        let_go = _ids(release)
-
-        def work(conn: Connection) -> Optional[str]:
-            rid = dk.reviewer_id(conn, reader.strip(), now)
-            for other in let_go:
-                rd.release_claim(conn, other, rid)
-            return rd.claim_first(conn, ids, rid, now, ttl_s)
-
-        return run_write(self.engine, work)
+        return self._as_claimer(reader, release, set(),
+                                lambda conn, rid, now: rd.claim_first(conn, ids, rid, now, ttl_s))
 
     def claim_all(self, reader: str, image_ids: Iterable[str], ttl_s: float = rd.CLAIM_TTL_S,
                   release: Optional[str | Iterable[str]] = None) -> set[str]:
@@ -324,14 +308,20 @@ class Store:
         returns those another reader holds (empty: all claimed, or renewed). ``release``: images the
         reader lets go of in the same transaction (kept when they are among ``image_ids``)."""
         ids = list(image_ids)
-        now = _now()
-        let_go = [i for i in _ids(release) if i not in set(ids)]
+        return self._as_claimer(reader, release, set(ids),
+                                lambda conn, rid, now: rd.claim_all(conn, ids, rid, now, ttl_s))
 
-        def work(conn: Connection) -> set[str]:
+    def _as_claimer(self, reader: str, release: Optional[str | Iterable[str]], keep: set, take):
+        """One claim transaction: the reader's row, their ``release`` let go of (except ``keep``), then
+        ``take(conn, reader_id, now)``."""
+        now = _now()
+        let_go = [i for i in _ids(release) if i not in keep]
+
+        def work(conn: Connection):
             rid = dk.reviewer_id(conn, reader.strip(), now)
             for other in let_go:
                 rd.release_claim(conn, other, rid)
-            return rd.claim_all(conn, ids, rid, now, ttl_s)
+            return take(conn, rid, now)
 
         return run_write(self.engine, work)
 
