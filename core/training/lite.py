@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.training.nets import lse_pool
+from core.training.nets import lse_pool, pooled_mean
 
 SPLIT = 11  # blocks[:SPLIT] end at stride 16 with 112 channels
 EMBEDDING_DIM = 320  # the last block's channels (stride 32), averaged: the scope gate's embedding
@@ -179,7 +179,7 @@ class Lite0Ensemble(nn.Module):
         return self.member_maps(x)[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self.pool(c) for c in self.member_maps(x)[0]]).mean(0)
+        return pooled_mean(self, self.member_maps(x)[0])
 
 
 def member_state(state: dict | None, m: int) -> dict | None:

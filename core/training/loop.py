@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from core.training.nets import pooled_mean
+
 
 @dataclass
 class FitConfig:
@@ -202,12 +204,9 @@ def add_map_outputs(parts: dict, net: torch.nn.Module, plain: tuple, flipped: tu
     cams_f = [torch.flip(c, dims=[2]) for c in cams_f]
     avg = [0.5 * (a + b) for a, b in zip(cams, cams_f)]
 
-    def pooled(maps):
-        return torch.stack([net.pool(m) for m in maps]).mean(0).numpy()
-
-    parts["logits"].append(pooled(cams))
-    parts["flipped"].append(pooled(cams_f))
-    parts["tta"].append(pooled(avg))
+    parts["logits"].append(pooled_mean(net, cams).numpy())
+    parts["flipped"].append(pooled_mean(net, cams_f).numpy())
+    parts["tta"].append(pooled_mean(net, avg).numpy())
     parts["cams"].append(torch.stack(avg).mean(0).numpy().astype(np.float16))
     parts["embeddings"].append(emb.numpy().astype(np.float16))
     parts["embeddings_tta"].append((0.5 * (emb + emb_f)).numpy().astype(np.float16))

@@ -40,6 +40,14 @@ def lse_pool(z: torch.Tensor, r: float) -> torch.Tensor:
     return (torch.logsumexp(r * flat, dim=1) - math.log(flat.shape[1])) / r
 
 
+def pooled_mean(net: nn.Module, cams: list[torch.Tensor]) -> torch.Tensor:
+    """The image logit of one or several tops' cell maps: each map pooled by ``net.pool``, the logits
+    averaged (a single map: its pooled logit)."""
+    if len(cams) == 1:
+        return net.pool(cams[0])
+    return torch.stack([net.pool(c) for c in cams]).mean(0)
+
+
 class TriageNet(nn.Module):
     """Greyscale X-ray (N,1,S,S) in [0,1] → fracture logit (N,).
 
@@ -205,12 +213,8 @@ class ExportGraph(nn.Module):
             cams_f = list(cams_f) if several else [cams_f]
             cams = [0.5 * (c + torch.flip(f, dims=[2])) for c, f in zip(cams, cams_f)]
             emb = 0.5 * (emb + emb_f)
-        if len(cams) == 1:
-            cam = cams[0]
-            logit = self.net.pool(cam)
-        else:
-            cam = torch.stack(cams).mean(0)
-            logit = torch.stack([self.net.pool(c) for c in cams]).mean(0)
+        cam = cams[0] if len(cams) == 1 else torch.stack(cams).mean(0)
+        logit = pooled_mean(self.net, cams)
         prob = torch.sigmoid((logit - self.prior_shift) / self.temperature)
         cam_p = torch.sigmoid((cam - self.prior_shift) / self.temperature)
         if self.with_embedding:

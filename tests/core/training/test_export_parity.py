@@ -5,18 +5,24 @@ import numpy as np
 import pytest
 
 
+def _warmed(torch, make):
+    """A small net built under seed 0, with BatchNorm given non-trivial running statistics."""
+    torch.manual_seed(0)
+    net = make()
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(4, 1, 64, 64) * 0.8)
+    return net
+
+
 @pytest.mark.parametrize("tta", [False, True])
 def test_onnx_matches_torch(torch_mod, tta):
     torch = torch_mod
     from core.training.export_onnx import export_bytes, parity, run_onnx
     from core.training.nets import ExportGraph, TriageNet
 
-    torch.manual_seed(0)
-    net = TriageNet(widths=(8, 8, 16, 16, 24), blocks=(0, 1, 1, 0, 1))
-    net.train()
-    with torch.no_grad():  # give BatchNorm non-trivial running statistics
-        for _ in range(3):
-            net(torch.rand(4, 1, 64, 64) * 0.8)
+    net = _warmed(torch, lambda: TriageNet(widths=(8, 8, 16, 16, 24), blocks=(0, 1, 1, 0, 1)))
     graph = ExportGraph(net.eval(), temperature=1.7, prior_shift=0.69, tta=tta).eval()
     data = export_bytes(graph, 64)
     batch = np.random.default_rng(0).random((5, 1, 64, 64), dtype=np.float32)
@@ -50,12 +56,8 @@ def test_map16_head_exports_probability_cam_embedding(torch_mod, tta):
     from core.training.loop import predict
     from core.training.nets import ExportGraph, TriageNet, lse_pool
 
-    torch.manual_seed(0)
-    net = TriageNet(widths=(8, 8, 16, 16, 24), blocks=(0, 1, 1, 0, 1), head="map16", lse_r=4.0, head_width=8)
-    net.train()
-    with torch.no_grad():
-        for _ in range(3):
-            net(torch.rand(4, 1, 64, 64) * 0.8)
+    net = _warmed(torch, lambda: TriageNet(widths=(8, 8, 16, 16, 24), blocks=(0, 1, 1, 0, 1), head="map16", lse_r=4.0,
+                                           head_width=8))
     net.eval()
     graph = ExportGraph(net, temperature=1.3, prior_shift=0.69, tta=tta, with_embedding=True).eval()
     data = export_bytes(graph, 64)
@@ -94,12 +96,8 @@ def test_float16_weight_storage_halves_the_file_and_changes_outputs_only_by_the_
     from core.training.export_onnx import export_bytes, half_initializers, run_onnx, storage_difference
     from core.training.nets import ExportGraph, TriageNet
 
-    torch.manual_seed(0)
-    net = TriageNet(widths=(8, 16, 32, 48, 64), blocks=(0, 1, 1, 1, 1), head="map16", lse_r=4.0, head_width=16)
-    net.train()
-    with torch.no_grad():
-        for _ in range(3):
-            net(torch.rand(4, 1, 64, 64) * 0.8)
+    net = _warmed(torch, lambda: TriageNet(widths=(8, 16, 32, 48, 64), blocks=(0, 1, 1, 1, 1), head="map16", lse_r=4.0,
+                                           head_width=16))
     batch = np.random.default_rng(1).random((4, 1, 64, 64), dtype=np.float32)
     graph = ExportGraph(net.eval(), temperature=1.3, prior_shift=0.69, with_embedding=True).eval()
     full = export_bytes(graph, 64)
