@@ -62,6 +62,7 @@ class WorklistModel(QAbstractTableModel):
         self._sort: tuple[Optional[str], bool] = (None, False)  # asked for by the header, kept across folders
         self.changing = False  # inside a change notification from the order
         self._thumbs = None  # desktop.thumbnails.ThumbnailLoader
+        self._facts: Optional[tuple[bool, bool]] = None  # column_facts(), until the rows change
 
     def set_thumbnails(self, loader) -> None:
         """Show ``loader``'s thumbnails in the File column (None: no thumbnails)."""
@@ -94,6 +95,7 @@ class WorklistModel(QAbstractTableModel):
         self.beginResetModel()
         self._order = order
         self._keys = [row_key(it) for it in order] if order is not None else []
+        self._facts = None
         self.endResetModel()
         if order is not None:
             self._unsubscribe = order.subscribe(self._on_change)
@@ -108,6 +110,8 @@ class WorklistModel(QAbstractTableModel):
 
     def _follow(self, change) -> None:
         order = self._order
+        if change.kind != "updated" or self._facts != (True, True):  # a decision does not remove a note
+            self._facts = None
         if change.kind == "inserted":
             self.beginInsertRows(QModelIndex(), change.first, change.last)
             self._keys[change.first:change.first] = [row_key(order[i]) for i in change.rows]
@@ -123,6 +127,16 @@ class WorklistModel(QAbstractTableModel):
             self.beginResetModel()
             self._keys = [row_key(it) for it in order] if order is not None else []
             self.endResetModel()
+
+    def column_facts(self) -> tuple[bool, bool]:
+        """(some row carries a reader's note, some row has a body part or view) among the first rows —
+        worked out once per change of the rows, not for every caller (three when a folder is bound)."""
+        if self._facts is None:
+            n = len(self._keys)
+            notes = any(it is not None and it.error is None and it.note for it in map(self.item, range(min(2000, n))))
+            body = any(it is not None and (it.body_part or it.view) for it in map(self.item, range(min(500, n))))
+            self._facts = (notes, body)
+        return self._facts
 
     def item(self, row: int):
         if self._order is None or not 0 <= row < len(self._keys):
@@ -460,24 +474,21 @@ class WorklistPanel(QWidget):
         """Blinded reading (``core.reading``): no Probability or Flag column, no tab that tells the flag."""
         self._blinded = bool(on)
         for i, name in enumerate(self._filters):
-            self.tabs.setTabVisible(i, not (self._blinded and name in MODEL_FILTERS))
+            visible = not (self._blinded and name in MODEL_FILTERS)
+            if self.tabs.isTabVisible(i) != visible:  # each change lays the tab bar out again
+                self.tabs.setTabVisible(i, visible)
         self.refresh_columns()
 
     def _adapt_columns(self, name: str) -> None:
         errors = name == "errors"
-        for col in (COL_PROB, COL_FLAG, COL_DECISION, COL_REVIEWER):
-            self.table.setColumnHidden(col, errors or (self._blinded and col in (COL_PROB, COL_FLAG)))
-        self.table.setColumnHidden(COL_ERROR, not (errors or self._has_notes()))
-        self.table.setColumnHidden(COL_BODY, errors or not self._has_body_info())
-
-    def _has_body_info(self) -> bool:
-        rows = (self.model.item(r) for r in range(min(500, self.model.rowCount())))
-        return any(it.body_part or it.view for it in rows if it is not None)
-
-    def _has_notes(self) -> bool:
-        """Some listed image carries a reader's note (multi-page TIFF, part of a JPEG missing...)."""
-        rows = (self.model.item(r) for r in range(min(2000, self.model.rowCount())))
-        return any(it.error is None and it.note for it in rows if it is not None)
+        notes, body = self.model.column_facts()
+        hidden = {col: errors or (self._blinded and col in (COL_PROB, COL_FLAG))
+                  for col in (COL_PROB, COL_FLAG, COL_DECISION, COL_REVIEWER)}
+        hidden[COL_ERROR] = not (errors or notes)  # a reader's note (multi-page TIFF, part of a JPEG missing...)
+        hidden[COL_BODY] = errors or not body
+        for col, hide in hidden.items():
+            if self.table.isColumnHidden(col) != hide:  # each change lays the header and the rows out again
+                self.table.setColumnHidden(col, hide)
 
     def refresh_columns(self) -> None:
         self._adapt_columns(self.current_filter())

@@ -20,9 +20,12 @@ In one run, on the same files and the same database:
 5. **App** (a child process, offscreen Qt, the real ``MainWindow``): (a) on an empty database, time
    from opening the folder to the first row, and the GUI thread's longest stall while it scores for
    ``--fresh-s`` seconds; (b) on the filled database: time to a usable worklist (rows listed, the top
-   image current), time until the re-scan has finished, the longest GUI stall during both (a 5 ms
-   QTimer heartbeat: how late each tick came), peak RSS, and moving by key (J) at the top, middle and
-   bottom under every column sort, each key timed until its event was handled.
+   image current), time until the re-scan has finished, the longest GUI stall (a 5 ms QTimer
+   heartbeat: how late each tick came) while the rows are listed and first painted (the first 0.3 s
+   after they are usable) and, separately, during the rest of the scan; peak RSS; and moving by key (J)
+   at the top, middle and bottom under every column sort, each key timed until its event was handled.
+   ``--trace-stalls MS`` samples where the GUI thread is during stalls; ``--keep DIR`` reuses the
+   generated files and databases between runs, ``--app-only`` skips the CLI parts.
 
     .venv/bin/python tests/benchmarks/bench_large.py [--files 10000] [--first scan|seed] [--rounds 2]
     .venv/bin/python tests/benchmarks/bench_large.py --files 100000 --first seed --baseline 2000
@@ -183,7 +186,55 @@ def timed_rescan(store, model, root: Path, files, old: bool) -> float:
 
 
 # ------------------------------------------------------------------------------------------- app
-def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path) -> None:
+class StallTracer:
+    """``--trace-stalls MS``: a watcher thread samples the GUI thread's Python stack every 2 ms while the
+    heartbeat is more than MS late, and counts the innermost frames of the product's own code: where the
+    GUI thread spends the stalls. (Sampling takes the GIL, so traced runs' figures are not the benchmark's.)"""
+
+    def __init__(self, clock, beat: dict, late_ms: float) -> None:
+        import threading
+
+        self.clock, self.beat, self.late_ms = clock, beat, late_ms
+        self.gui = threading.get_ident()
+        self.samples: dict[str, int] = {}
+        self.stalls: dict[float, list] = {}  # heartbeat time before a stall -> its samples in order
+        self.running = True
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        import traceback
+
+        while self.running:
+            time.sleep(0.002)
+            last = self.beat["last"]
+            if not self.beat["on"] or last is None or self.clock.nsecsElapsed() / 1e6 - last < self.late_ms:
+                continue
+            frame = sys._current_frames().get(self.gui)
+            if frame is None:
+                continue
+            full = traceback.extract_stack(frame)
+            ours = [f for f in full if str(ROOT) in f.filename
+                    and "/benchmarks/" not in f.filename and "/.venv/" not in f.filename]
+            where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(ours[-4:]))
+            inner = full[-1]
+            if not ours or inner is not ours[-1]:  # in a library, or in Qt's own C++ (the innermost Python frame)
+                where = f"[{Path(inner.filename).name}:{inner.lineno} {inner.line}] " + where
+            key = where
+            self.samples[key] = self.samples.get(key, 0) + 1
+            seq = self.stalls.setdefault(last, [])
+            if not seq or seq[-1][0] != key:
+                seq.append([key, 0])
+            seq[-1][1] += 1
+
+    def stop(self) -> list:
+        self.running = False
+        self.thread.join()
+        longest = sorted(self.stalls.values(), key=lambda seq: -sum(n for _, n in seq))[:3]
+        return sorted(self.samples.items(), key=lambda kv: -kv[1])[:15] + [item for seq in longest for item in [("--- a long stall, samples in order:", sum(n for _, n in seq))] + seq]
+
+
+def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path, trace_ms: float = 0.0) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QElapsedTimer, Qt, QTimer
     from PySide6.QtTest import QTest
@@ -195,6 +246,8 @@ def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path) -> 
     from desktop.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
+    if os.environ.get("BENCH_SWITCH"):
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     from desktop import gc_guard
 
     gc_guard.install(app)  # as desktop.app.run_app does: cycles collected on the GUI thread only
@@ -225,6 +278,7 @@ def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path) -> 
     heartbeat.timeout.connect(tick)
     heartbeat.start()
     res: dict = {"mode": mode}
+    tracer = StallTracer(clock, beat, trace_ms) if trace_ms else None
     s = w.session
     done = {"scan": None}
     w.scan_done.connect(lambda summary: done.__setitem__("scan", clock.nsecsElapsed() / 1e6))
@@ -243,6 +297,8 @@ def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path) -> 
     w.open_folder(root)
     wait(lambda: s.order is not None and len(s.order) > 0 and s.current_item is not None, 600)
     res["first_row_ms" if mode == "fresh" else "usable_ms"] = clock.nsecsElapsed() / 1e6 - t0
+    wait(lambda: False, 0.3)  # the first paint of the rows
+    res["bind_stall_ms"], beat["max"] = beat["max"], 0.0  # opening: until the rows are listed and painted
     if mode == "fresh":
         wait(lambda: False, fresh_s)
         res["rows_after_s"] = len(s.order)
@@ -280,15 +336,17 @@ def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path) -> 
         res["keys_ms"] = {k: max(v) for k, v in keys.items()}
         res["key_median_ms"] = statistics.median([x for v in keys.values() for x in v])
     heartbeat.stop()
+    if tracer:
+        res["stall_stacks"] = tracer.stop()
     out.write_text(json.dumps(res), encoding="utf-8")
     w.close()
     store.close()
 
 
-def run_app(mode: str, root: Path, db_url: str, env: dict, tmp: Path, fresh_s: float) -> dict:
+def run_app(mode: str, root: Path, db_url: str, env: dict, tmp: Path, fresh_s: float, trace_ms: float = 0.0) -> dict:
     out = tmp / f"app-{mode}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--app-child", mode, "--root", str(root), "--db", db_url,
-           "--fresh-s", str(fresh_s), "--out", str(out)]
+           "--fresh-s", str(fresh_s), "--out", str(out), "--trace-stalls", str(trace_ms)]
     done = subprocess.run(cmd, env={**env, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True)
     if done.returncode != 0 or not out.exists():
         raise SystemExit(f"app child failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -296,6 +354,58 @@ def run_app(mode: str, root: Path, db_url: str, env: dict, tmp: Path, fresh_s: f
 
 
 # -------------------------------------------------------------------------------------------- main
+def prepare(args, root: Path, tmp: Path, env: dict) -> None:
+    """The files and the first pass (a real scan or a seeded database), kept as scanned.sqlite3."""
+    from core.model import find_default_model, load_model
+
+    t = time.perf_counter()
+    make_files(root, args.files, args.per_folder)
+    du = sum(p.stat().st_size for p in root.rglob("*.jpg"))
+    print(f"generated {args.files:,} JPEGs ({SIZE[0]}x{SIZE[1]}, {du / args.files / 1024:.1f} KB each) "
+          f"in {time.perf_counter() - t:.0f} s")
+    db = f"sqlite:///{tmp / 'labels.sqlite3'}"
+    model = load_model(find_default_model())
+    if args.first == "scan":
+        wall, out = run_cli(["scan", str(root), "--db", db], env)
+        print(f"first scan (CLI, model {model.name} {model.version}): {wall:.1f} s wall, scan {scan_seconds(out):.1f} s, "
+              f"{args.files / scan_seconds(out):.0f} images/s")
+    else:
+        t = time.perf_counter()
+        n = seed(db, root, model.version)
+        print(f"first pass seeded (no model): {n:,} files in {time.perf_counter() - t:.0f} s")
+    shutil.copy(tmp / "labels.sqlite3", tmp / "scanned.sqlite3")  # the app's re-scan starts from the same state
+
+
+def cli_and_baseline(args, root: Path, tmp: Path, env: dict) -> None:
+    """CLI re-scans of the unchanged folder (whole processes) and the in-process baseline/now ratio."""
+    from core.discovery import discover
+    from core.model import find_default_model, load_model
+    from core.store import open_store
+
+    db = f"sqlite:///{tmp / 'labels.sqlite3'}"
+    empty = tmp / "empty"
+    empty.mkdir(exist_ok=True)
+    floor = min(run_cli(["scan", str(empty), "--db", db], env)[0] for _ in range(args.rounds))
+    walls, scans = [], []
+    for _ in range(args.rounds):
+        wall, out = run_cli(["scan", str(root), "--db", db], env)
+        walls.append(wall)
+        scans.append(scan_seconds(out))
+    print(f"\nre-scan of the unchanged folder, CLI (best of {args.rounds}): {min(walls):.2f} s wall, "
+          f"scan itself {min(scans):.2f} s; start-up alone (empty folder) {floor:.2f} s")
+
+    model = load_model(find_default_model())
+    model.ensure_session()
+    store = open_store(db, backups_keep=0)
+    files = list(discover(root))[: args.baseline]
+    now = min(timed_rescan(store, model, root, files, old=False) for _ in range(args.rounds))
+    old = timed_rescan(store, model, root, files, old=True)
+    store.close()
+    print(f"re-scan of {len(files):,} unchanged files in this process: baseline (per-file, 43fa00d) {old:.2f} s, "
+          f"now {now:.2f} s -> {old / now:.1f}x faster; per 10,000 files: {old / len(files) * 1e4:.1f} s vs "
+          f"{now / len(files) * 1e4:.2f} s")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", type=int, default=10_000)
@@ -305,80 +415,61 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline", type=int, default=2000, help="files for the in-process baseline/now comparison")
     ap.add_argument("--fresh-s", type=float, default=8.0, help="seconds the app scores a fresh folder (stall figure)")
     ap.add_argument("--no-app", action="store_true")
+    ap.add_argument("--app-only", action="store_true", help="skip the CLI re-scans and the in-process baseline")
+    ap.add_argument("--trace-stalls", type=float, default=0.0, metavar="MS",
+                    help="sample the GUI thread's stack while the heartbeat is MS late and print where it was")
+    ap.add_argument("--keep", type=Path, metavar="DIR",
+                    help="generate the files and databases into DIR and reuse them on the next run (not deleted)")
     ap.add_argument("--app-child", help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.app_child:
-        app_child(args.app_child, args.root, args.db, args.fresh_s, args.out)
+        app_child(args.app_child, args.root, args.db, args.fresh_s, args.out, args.trace_stalls)
         return 0
 
-    from core.discovery import discover
-    from core.model import find_default_model, load_model
-    from core.store import open_store
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-large-"))
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-large-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    reuse = args.keep is not None and (tmp / "scanned.sqlite3").exists()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "FRACTURE_TRIAGE_HOME": str(tmp / "home")}
+    root = tmp / "xrays"
     try:
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{os.cpu_count()} CPU cores; effective cores available now {effective_cores():.2f}; load average {load}")
-        root = tmp / "xrays"
-        t = time.perf_counter()
-        make_files(root, args.files, args.per_folder)
-        du = sum(p.stat().st_size for p in root.rglob("*.jpg"))
-        print(f"generated {args.files:,} JPEGs ({SIZE[0]}x{SIZE[1]}, {du / args.files / 1024:.1f} KB each) "
-              f"in {time.perf_counter() - t:.0f} s")
-        db = f"sqlite:///{tmp / 'labels.sqlite3'}"
-        model = load_model(find_default_model())
-        model.ensure_session()
-        if args.first == "scan":
-            wall, out = run_cli(["scan", str(root), "--db", db], env)
-            print(f"first scan (CLI, model {model.name} {model.version}): {wall:.1f} s wall, scan {scan_seconds(out):.1f} s, "
-                  f"{args.files / scan_seconds(out):.0f} images/s")
+        if reuse:
+            print(f"reusing the files and the scanned database in {tmp}")
         else:
-            t = time.perf_counter()
-            n = seed(db, root, model.version)
-            print(f"first pass seeded (no model): {n:,} files in {time.perf_counter() - t:.0f} s")
-        shutil.copy(tmp / "labels.sqlite3", tmp / "scanned.sqlite3")  # the app's re-scan starts from the same state
-
-        empty = tmp / "empty"
-        empty.mkdir()
-        floor = min(run_cli(["scan", str(empty), "--db", db], env)[0] for _ in range(args.rounds))
-        walls, scans = [], []
-        for _ in range(args.rounds):
-            wall, out = run_cli(["scan", str(root), "--db", db], env)
-            walls.append(wall)
-            scans.append(scan_seconds(out))
-        print(f"\nre-scan of the unchanged folder, CLI (best of {args.rounds}): {min(walls):.2f} s wall, "
-              f"scan itself {min(scans):.2f} s; start-up alone (empty folder) {floor:.2f} s")
-
-        store = open_store(db, backups_keep=0)
-        files = list(discover(root))[: args.baseline]
-        now = min(timed_rescan(store, model, root, files, old=False) for _ in range(args.rounds))
-        old = timed_rescan(store, model, root, files, old=True)
-        store.close()
-        print(f"re-scan of {len(files):,} unchanged files in this process: baseline (per-file, 43fa00d) {old:.2f} s, "
-              f"now {now:.2f} s -> {old / now:.1f}x faster; per 10,000 files: {old / len(files) * 1e4:.1f} s vs "
-              f"{now / len(files) * 1e4:.2f} s")
-
+            prepare(args, root, tmp, env)
+        if not args.app_only:
+            cli_and_baseline(args, root, tmp, env)
         if not args.no_app:
-            fresh = run_app("fresh", root, f"sqlite:///{tmp / 'fresh.sqlite3'}", env, tmp, args.fresh_s)
+            (tmp / "fresh.sqlite3").unlink(missing_ok=True)
+            shutil.copy(tmp / "scanned.sqlite3", tmp / "reopen.sqlite3")  # each run re-opens the same state
+            fresh = run_app("fresh", root, f"sqlite:///{tmp / 'fresh.sqlite3'}", env, tmp, args.fresh_s, args.trace_stalls)
             print(f"\napp, empty database: first row after {fresh['first_row_ms']:.0f} ms; longest GUI stall while "
-                  f"scoring for {args.fresh_s:.0f} s: {fresh['stall_ms']:.0f} ms ({fresh['rows_after_s']} rows by then)")
-            again = run_app("reopen", root, f"sqlite:///{tmp / 'scanned.sqlite3'}", env, tmp, args.fresh_s)
+                  f"scoring for {args.fresh_s:.0f} s: {fresh['stall_ms']:.0f} ms ({fresh['rows_after_s']} rows by then; "
+                  f"{fresh['bind_stall_ms']:.0f} ms until the first row was listed and painted)")
+            again = run_app("reopen", root, f"sqlite:///{tmp / 'reopen.sqlite3'}", env, tmp, args.fresh_s, args.trace_stalls)
             print(f"app, scanned folder re-opened: usable worklist ({again['rows']:,} rows, top image current) after "
                   f"{again['usable_ms']:.0f} ms; re-scan finished after {again['rescan_ms'] / 1000:.2f} s; longest GUI "
-                  f"stall {again['stall_ms']:.0f} ms; peak RSS {again['rss_mb']:.0f} MB")
+                  f"stall while listing and first painting the rows {again['bind_stall_ms']:.0f} ms, during the re-scan "
+                  f"after that {again['stall_ms']:.0f} ms; peak RSS {again['rss_mb']:.0f} MB")
             worst = max(again["keys_ms"].values())
             print(f"  next image by key (J) at top/middle/bottom: median {again['key_median_ms']:.1f} ms, worst "
                   f"{worst:.1f} ms; worst per sort:")
             for k, v in again["keys_ms"].items():
                 print(f"    {k:<22}{v:7.1f} ms")
+            for name, res in (("scoring a fresh folder", fresh), ("re-opening", again)):
+                if res.get("stall_stacks"):
+                    print(f"\nGUI thread during stalls > {args.trace_stalls:.0f} ms, {name} (2 ms samples):")
+                    for where, n in res["stall_stacks"]:
+                        print(f"  {n:5}  {where}")
         print(f"\nload average at the end {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
         return 0
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

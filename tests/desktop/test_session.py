@@ -56,6 +56,26 @@ def test_scan_fills_the_worklist_in_probability_order(session_on, tmp_path, qtbo
     assert s.worklist.counts()["errors"] == 1
 
 
+@pytest.mark.parametrize("by_study", [False, True], ids=["images", "studies"])
+def test_the_rows_of_a_folder_left_behind_are_freed_without_a_full_collection(session_on, tmp_path, qtbot, by_study):
+    """desktop.gc_guard keeps the rows frozen across folder changes: that only frees memory if a folder's
+    rows, its worklist and its review order hold no cycles, so reference counting frees them."""
+    import gc
+    import weakref
+
+    s = session_on()
+    s.by_study = by_study
+    with qtbot.waitSignal(s.scan_finished, timeout=60000):
+        assert s.open_folder(make_image_folder(tmp_path / "a"))
+    assert s.studies_shown == by_study
+    old = [weakref.ref(x) for x in (s.worklist, s.order, s.triage, s.current_item, s.worklist[len(s.worklist) - 1])]
+    assert all(r() is not None for r in old)
+    with qtbot.waitSignal(s.scan_finished, timeout=60000):
+        assert s.open_folder(make_image_folder(tmp_path / "b"))
+    assert not gc.isenabled()  # the guard is installed: only its timer collects, and frozen objects it skips
+    assert [r() is None for r in old] == [True] * len(old)
+
+
 def test_results_the_database_refuses_are_reported_not_listed(session_on, tmp_path, qtbot):
     s = session_on(bad={"xray_03.png"})
     notices = []
