@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QMainWindow, QMenu, QSizePolicy, QSlider, QToolBar, QWidget
 
 from desktop import shortcuts, theme
@@ -127,27 +127,7 @@ class Actions:
                 btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
                 if not text:
                     btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        self._warm_icons(tb)
         return tb
-
-    def _warm_icons(self, tb: QToolBar) -> None:
-        """Render the toolbar's SVG icons in each look a button takes (enabled, disabled, hovered) one per
-        idle turn of the event loop: otherwise the first paint after a folder opens — when the review
-        buttons become enabled — parses and renders them all at once on the GUI thread. Qt keeps the
-        pixmaps in its pixmap cache."""
-        modes = (QIcon.Mode.Normal, QIcon.Mode.Disabled, QIcon.Mode.Active)
-        todo = self.icons_to_warm = [(a.icon(), m) for a in tb.actions() if not a.icon().isNull() for m in modes]
-        self.icons_warmed = 0
-
-        def next_one() -> None:
-            if todo:
-                icon, mode = todo[-1]
-                icon.pixmap(tb.iconSize(), tb.devicePixelRatioF(), mode)
-                todo.pop()
-                self.icons_warmed += 1
-                QTimer.singleShot(0, tb, next_one)
-
-        QTimer.singleShot(0, tb, next_one)  # tied to the toolbar: nothing runs once it is gone
 
 
 def opacity_slider(value: float) -> QSlider:

@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QToolBar
+from PySide6.QtWidgets import QApplication
 
 from core.worklist import FILTERS
 from tests.desktop.conftest import N_IMAGES, expected_order
@@ -421,13 +421,3 @@ def test_a_file_changed_since_the_scan_is_scored_again_not_decided_under_its_old
         press(qtbot, w, Qt.Key.Key_F)
     labels = s.store.current_labels()
     assert labels[new_item.image_id].label == "fracture" and old_id not in labels
-
-
-def test_toolbar_icons_are_rendered_in_idle_turns_before_a_folder_opens(make_window, qtbot):
-    """Each toolbar icon is rendered enabled, disabled and hovered while the window is idle (one per turn
-    of the event loop), not all at once in the first paint after a folder opens."""
-    w = make_window()
-    toolbar_icons = [a for a in w.findChild(QToolBar, "toolbar").actions() if not a.icon().isNull()]
-    assert len(toolbar_icons) >= 10
-    qtbot.waitUntil(lambda: not w.actions.icons_to_warm, timeout=10000)
-    assert w.actions.icons_warmed == 3 * len(toolbar_icons)
