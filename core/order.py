@@ -97,10 +97,7 @@ class ReviewOrder:
         self._unsubscribe = worklist.subscribe(self._on_change)
 
     def close(self) -> None:
-        """Stop following the worklist. The unsubscribe function holds this object's own callback: dropped,
-        so no cycle is left and reference counting frees the rows once nothing else holds them."""
         self._unsubscribe()
-        self._unsubscribe = _closed
 
     # ------------------------------------------------------------------ sorting
     @property
@@ -237,7 +234,3 @@ class ReviewOrder:
 
     def _emit(self, change: Change) -> None:
         self._subscribers.emit(change)
-
-
-def _closed() -> None:
-    """``close`` called twice: nothing more to unsubscribe."""

@@ -73,10 +73,7 @@ class StudyOrder:
         self._load()
 
     def close(self) -> None:
-        """Stop following the worklist; the stop function holds this object's own callback: dropped, so
-        no cycle is left and reference counting frees the rows once nothing else holds them."""
         self._stop()
-        self._stop = _closed
 
     # ------------------------------------------------------------------ studies
     @staticmethod
@@ -355,7 +352,3 @@ class StudyOrder:
 
     def _emit(self, change: Change) -> None:
         self._subscribers.emit(change)
-
-
-def _closed() -> None:
-    """``close`` called twice: nothing more to stop."""

@@ -107,10 +107,7 @@ class Triage:
         self._settle()
 
     def close(self) -> None:
-        """Stop following the order. The unsubscribe function holds this object's own callback: dropped,
-        so no cycle is left and reference counting frees the rows once nothing else holds them."""
         self._unsubscribe()
-        self._unsubscribe = _closed
 
     # ------------------------------------------------------------------ position
     @property
@@ -307,7 +304,3 @@ class Triage:
         self.go_to(self.order.row_of(study.row_key))
         self.order.collapse()
         return self.go_to(self.order.row_of(study.row_key))
-
-
-def _closed() -> None:
-    """``close`` called twice: nothing more to unsubscribe."""

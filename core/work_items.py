@@ -177,23 +177,28 @@ def _error_key(path: Path | str) -> str:
 
 
 class Subscribers:
-    """Callbacks told of each ``Change`` (the worklist's and the review order's notifications)."""
+    """Callbacks told of each notification (the worklist's and the review orders' ``Change``, the
+    worklist's row watch)."""
 
     def __init__(self) -> None:
-        self._callbacks: list[Callable[[Change], None]] = []
+        self._callbacks: list[Callable[..., None]] = []
 
-    def add(self, callback: Callable[[Change], None]) -> Callable[[], None]:
-        """Subscribe ``callback``; returns the function that unsubscribes it."""
+    def add(self, callback: Callable[..., None]) -> Callable[[], None]:
+        """Subscribe ``callback``; returns the function that unsubscribes it. Once called, that function
+        lets go of the callback: a subscriber that keeps it (to unsubscribe on close) is then not kept
+        alive by it, and no cycle holds its rows."""
         self._callbacks.append(callback)
 
         def unsubscribe() -> None:
-            if callback in self._callbacks:
+            nonlocal callback
+            if callback is not None and callback in self._callbacks:
                 self._callbacks.remove(callback)
+            callback = None
 
         return unsubscribe
 
-    def emit(self, change: Change) -> None:
+    def emit(self, *args) -> None:
         for cb in list(self._callbacks):
-            cb(change)
+            cb(*args)
 
 

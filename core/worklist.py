@@ -76,7 +76,7 @@ class Worklist:
         self._touched: dict[str, int] = {}
         self.last_event = 0
         self._subscribers = Subscribers()
-        self._watchers: list[Callable[[Optional[str], Optional[WorkItem], Optional[WorkItem]], None]] = []
+        self._watchers = Subscribers()  # watch_items: callback(key, old, new)
         self.stats = {"sorts": 0, "inserts": 0}
 
     # ------------------------------------------------------------------ building
@@ -533,17 +533,10 @@ class Worklist:
         """``callback(key, old, new)`` after every row change whatever the filter (``old`` None: a new
         row; ``new`` None: a row gone); ``callback(None, None, None)`` after ``apply`` (everything new).
         Returns the function that stops it."""
-        self._watchers.append(callback)
-
-        def stop() -> None:
-            if callback in self._watchers:
-                self._watchers.remove(callback)
-
-        return stop
+        return self._watchers.add(callback)
 
     def _tell(self, key: Optional[str], old: Optional[WorkItem], new: Optional[WorkItem]) -> None:
-        for cb in list(self._watchers):
-            cb(key, old, new)
+        self._watchers.emit(key, old, new)
 
     def all_rows(self) -> Iterable[tuple[str, WorkItem]]:
         """Every row (key, item), whatever the filter, in the worklist's order."""

@@ -134,3 +134,29 @@ def test_sorted_order_follows_worklist_changes(store, tmp_path):
                 for row, it in enumerate(order):
                     assert order.row_of(row_key(it)) == row
             unsubscribe()
+
+
+def test_closed_orders_and_triage_leave_no_cycle_behind(store, tmp_path):
+    """Each keeps the function that unsubscribes it; once called, that function lets go of their own
+    callback, so reference counting alone frees a folder's worklist, orders and triage (the desktop keeps
+    them frozen out of the cycle collector)."""
+    import gc
+    import weakref
+
+    from core.study_order import StudyOrder
+    from core.triage import Triage
+
+    wl, order = _order(store, tmp_path / "x")
+    studies = StudyOrder(wl)
+    triage = Triage(store, order, "QA")
+    refs = [weakref.ref(x) for x in (wl, order, studies, triage)]
+    for x in (triage, order, studies):
+        x.close()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        del wl, order, studies, triage, x
+        assert [r() is None for r in refs] == [True] * 4
+    finally:
+        if was:
+            gc.enable()
