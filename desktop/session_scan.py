@@ -101,9 +101,8 @@ class FolderScan:
                 self.scan_failed.emit(_message(exc, "The scan stopped"))
 
         self.scanning = True
-        if not quiet:
-            self.scan_started.emit(str(root))
         if not quiet:  # the folder's scan starts afresh; the watch's scans add to it
+            self.scan_started.emit(str(root))
             self.tasks.run_on_writer(recorder.begin, None, self._scan_write_failed)
         self._cancel = self.tasks.run_long(job, finished, failed)
 

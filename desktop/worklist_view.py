@@ -110,8 +110,7 @@ class WorklistModel(QAbstractTableModel):
 
     def _follow(self, change) -> None:
         order = self._order
-        if change.kind != "updated" or self._facts != (True, True):  # a decision does not remove a note
-            self._facts = None
+        self._facts = None
         if change.kind == "inserted":
             self.beginInsertRows(QModelIndex(), change.first, change.last)
             self._keys[change.first:change.first] = [row_key(order[i]) for i in change.rows]

@@ -220,18 +220,20 @@ class StallTracer:
             inner = full[-1]
             if not ours or inner is not ours[-1]:  # in a library, or in Qt's own C++ (the innermost Python frame)
                 where = f"[{Path(inner.filename).name}:{inner.lineno} {inner.line}] " + where
-            key = where
-            self.samples[key] = self.samples.get(key, 0) + 1
+            self.samples[where] = self.samples.get(where, 0) + 1
             seq = self.stalls.setdefault(last, [])
-            if not seq or seq[-1][0] != key:
-                seq.append([key, 0])
+            if not seq or seq[-1][0] != where:
+                seq.append([where, 0])
             seq[-1][1] += 1
 
     def stop(self) -> list:
+        """(where, samples) rows: the 15 most sampled places, then the 3 longest stalls sample by sample."""
         self.running = False
         self.thread.join()
-        longest = sorted(self.stalls.values(), key=lambda seq: -sum(n for _, n in seq))[:3]
-        return sorted(self.samples.items(), key=lambda kv: -kv[1])[:15] + [item for seq in longest for item in [("--- a long stall, samples in order:", sum(n for _, n in seq))] + seq]
+        rows = sorted(self.samples.items(), key=lambda kv: -kv[1])[:15]
+        for seq in sorted(self.stalls.values(), key=lambda seq: -sum(n for _, n in seq))[:3]:
+            rows += [("--- a long stall, samples in order:", sum(n for _, n in seq)), *seq]
+        return rows
 
 
 def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path, trace_ms: float = 0.0) -> None:
@@ -246,8 +248,6 @@ def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path, tra
     from desktop.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
-    if os.environ.get("BENCH_SWITCH"):
-        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     from desktop import gc_guard
 
     gc_guard.install(app)  # as desktop.app.run_app does: cycles collected on the GUI thread only
