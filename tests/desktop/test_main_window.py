@@ -421,3 +421,31 @@ def test_a_file_changed_since_the_scan_is_scored_again_not_decided_under_its_old
         press(qtbot, w, Qt.Key.Key_F)
     labels = s.store.current_labels()
     assert labels[new_item.image_id].label == "fracture" and old_id not in labels
+
+
+def test_scan_progress_sets_the_bar_without_painting_the_window_at_once(make_window, qtbot):
+    """The bar shows the figures, and setting them asks for an ordinary (coalesced) paint, not the
+    immediate repaint QProgressBar.setValue makes — which repainted the window up to five times a second."""
+    from PySide6.QtCore import QEvent, QObject
+
+    w = make_window()
+    w.status.scan_started()
+    qtbot.waitUntil(lambda: w.status.progress.isVisible())
+    paints = []
+
+    class Count(QObject):
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.Paint:
+                paints.append(obj)
+            return False
+
+    counter = Count()
+    w.status.progress.installEventFilter(counter)
+    try:
+        w.status.scan_progress(250, 1000, 40.0)
+        assert paints == []  # nothing painted inside the call
+        assert (w.status.progress.value(), w.status.progress.maximum()) == (250, 1000)
+        assert "250 of 1,000" in w.status.progress_label.text()
+        qtbot.waitUntil(lambda: len(paints) > 0, timeout=3000)  # the paint comes with the event loop
+    finally:
+        w.status.progress.removeEventFilter(counter)
