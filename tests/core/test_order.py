@@ -160,3 +160,16 @@ def test_closed_orders_and_triage_leave_no_cycle_behind(store, tmp_path):
     finally:
         if was:
             gc.enable()
+
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_entries_gives_exactly_the_tuple_order_ties_included(descending):
+    from core.order import _Desc, sort_entries
+
+    rnd = random.Random(3)
+    for pool in (["", "a", "b", "B", "c"], [0.0, 0.5, -1.0]):  # many ties: the rank decides them
+        entries = [(_Desc(v) if descending else v, (rnd.randint(0, 3), rnd.random()), f"k{i}")
+                   for i, v in enumerate(rnd.choice(pool) for _ in range(400))]
+        assert sort_entries(entries) == sorted(entries)
+    assert sort_entries([]) == []

@@ -116,6 +116,8 @@ def test_train_box_supervised_head_reports_localisation_and_comparison(fracatlas
     (["--trunk-versions", "1"], "--trunk-versions must be at least 2"),
     (["--backbone", "triagenet", "--trunk-versions", "6"], "--trunk-versions applies to the lite0 backbone"),
     (["--tops", "0"], "--tops must be at least 1"),
+    (["--trunk-blocks", "12"], "--trunk-blocks must be 6..11"),
+    (["--backbone", "triagenet", "--trunk-blocks", "8"], "--trunk-blocks applies to the lite0 backbone"),
     (["--backbone", "triagenet", "--tops", "2"], "--tops applies to the lite0 backbone"),
 ])
 def test_trunk_versions_are_checked(export_dir, tmp_path, torch_mod, capsys, extra, message):

@@ -165,3 +165,41 @@ def test_several_tops_share_the_trunk_average_their_pooled_logits_and_export(lit
     for tta in (False, True):
         graph = ExportGraph(net, temperature=1.3, prior_shift=0.69, tta=tta, with_embedding=True).eval()
         assert parity(graph, export_bytes(graph, 64), x.numpy()) <= 1e-4
+
+
+def test_a_shallower_trunk_fine_tunes_the_112_channel_stage_and_the_map_reads_the_same_block(lite, torch_mod, tmp_path):
+    """``trunk_blocks=8``: the trunk caches block 8's 80 channels, the top's first three blocks (the
+    112-channel stage) train with it, and untrained it computes exactly what the default split does."""
+    torch = torch_mod
+    from core.training.export_onnx import export_bytes, parity
+    from core.training.loop import FitConfig
+    from core.training.nets import ExportGraph, build_net
+
+    torch.manual_seed(0)
+    deep = lite.Lite0Map16().eval()
+    torch.manual_seed(0)
+    shallow = lite.Lite0Map16(trunk_blocks=8).eval()
+    assert shallow.config()["trunk_blocks"] == 8 and "trunk_blocks" not in deep.config()
+    assert len(shallow.trunk) == 8 and len(shallow.top) == 8
+    x = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        assert shallow.features16(x).shape == (2, 80, 4, 4)
+        cam_s, emb_s = shallow.maps(x)
+        cam_d, emb_d = deep.maps(x)
+    assert torch.allclose(cam_s, cam_d, atol=1e-5) and torch.allclose(emb_s, emb_d, atol=1e-5)
+    images, labels = _images(8), np.array([1, 0, 1, 0, 0, 1, 0, 0])
+    masks = np.zeros((8, 64, 64), np.uint8)
+    tf = lite.trunk_features(shallow, images, masks, 2, cache=tmp_path / "t8", log=lambda _m: None)
+    assert tf.feats.shape == (2, 8, 80, 4, 4)
+    stage112 = [p.detach().clone() for p in shallow.top[:3].parameters()]
+    frozen = [p.detach().clone() for p in shallow.frozen_parameters()]
+    cfg = FitConfig(epochs=1, batch=4, lr=1e-3, bf16=False, cell_weight=1.0, frozen_versions=2)
+    lite.fit_top(shallow, tf, np.arange(8), labels, np.ones(8, bool), cfg, log=lambda _m: None)
+    assert all(torch.equal(a, b) for a, b in zip(frozen, shallow.frozen_parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(stage112, shallow.top[:3].parameters()))
+    rebuilt = build_net(shallow.config())
+    rebuilt.load_state_dict(shallow.state_dict())
+    graph = ExportGraph(rebuilt.eval(), temperature=1.0, prior_shift=0.0, tta=False, with_embedding=True).eval()
+    assert parity(graph, export_bytes(graph, 64), (images[:3].astype(np.float32) / 255.0)[:, None]) <= 1e-4
+    with pytest.raises(ValueError, match="stride 16"):
+        lite.Lite0Map16(trunk_blocks=12)
