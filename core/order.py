@@ -85,24 +85,21 @@ class _Desc:
 
 
 def sort_entries(entries: Iterable[tuple]) -> list[tuple]:
-    """``sorted(entries)`` for (sort value, rank, key) entries whose value may be a ``_Desc`` — the same
-    order, but without calling ``_Desc.__lt__`` for each comparison (4–5x faster on 10,000 rows): a stable
-    sort by (rank, key), then a stable sort by the value, reversed for descending values (Python's
-    reversed sort keeps equal items in their order, so ties stay in rank order)."""
-    rows = sorted(entries, key=_tail)
-    if rows and isinstance(rows[0][0], _Desc):
-        rows.sort(key=_desc_value, reverse=True)
-    else:
-        rows.sort(key=_head)
+    """``sorted(entries)`` for (sort value, rank, key) entries (ranks unique); for descending values
+    (``_Desc``) the same order without calling ``_Desc.__lt__`` at each comparison (3–5x faster on 10,000
+    rows): a sort by rank, then a stable sort by the value, reversed (Python's reversed sort keeps equal
+    items in their order, so ties stay in rank order)."""
+    rows = list(entries)
+    if not rows or not isinstance(rows[0][0], _Desc):
+        rows.sort()
+        return rows
+    rows.sort(key=_rank)
+    rows.sort(key=_desc_value, reverse=True)
     return rows
 
 
-def _tail(entry: tuple) -> tuple:
-    return entry[1:]
-
-
-def _head(entry: tuple) -> Any:
-    return entry[0]
+def _rank(entry: tuple) -> Any:
+    return entry[1]
 
 
 def _desc_value(entry: tuple) -> Any:
@@ -144,13 +141,21 @@ class ReviewOrder:
         return (_Desc(value) if self.descending else value, self.worklist.rank(key), key)
 
     def _rebuild(self) -> None:
+        """The sorted rows from scratch (a new sort, a reset of the worklist): each row's key and value
+        worked out once (what ``_entry_for`` gives, in bulk)."""
         if self.sort_column is None:
             self._mirror, self._rows, self._entry = [], [], {}
             return
-        items = list(self.worklist)
-        self._mirror = [row_key(it) for it in items]
-        self._entry = {row_key(it): self._entry_for(it) for it in items}
-        self._rows = sort_entries(self._entry.values())
+        ranked = list(self.worklist.ranked())
+        keys = [row_key(it) for _, it in ranked]
+        value = SORT_COLUMNS[self.sort_column]
+        if self.descending:
+            entries = [(_Desc(value(it)), rank, k) for (rank, it), k in zip(ranked, keys)]
+        else:
+            entries = [(value(it), rank, k) for (rank, it), k in zip(ranked, keys)]
+        self._mirror = keys
+        self._entry = {e[2]: e for e in entries}
+        self._rows = sort_entries(entries)
 
     # ------------------------------------------------------------------ following the worklist
     def _on_change(self, change: Change) -> None:
@@ -207,6 +212,12 @@ class ReviewOrder:
         if self.sort_column is None:
             return iter(self.worklist)
         return (self._item(e[2]) for e in self._rows)
+
+    def row_keys(self) -> list[str]:
+        """Every row's key, in order (what a table lists; cheaper than ``row_key`` of each row)."""
+        if self.sort_column is None:
+            return [row_key(it) for it in self.worklist]
+        return [e[2] for e in self._rows]
 
     def _item(self, key: str) -> WorkItem:
         item = self.worklist.item(key)

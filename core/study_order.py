@@ -287,6 +287,10 @@ class StudyOrder:
     def __iter__(self) -> Iterator:
         return (self[i] for i in range(len(self)))
 
+    def row_keys(self) -> list[str]:
+        """Every row's key, in order (studies and the open study's views)."""
+        return [row_key(x) for x in self]
+
     def _view(self, key: str) -> WorkItem:
         item = self.worklist.item(key)
         assert item is not None, key

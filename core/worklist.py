@@ -497,6 +497,10 @@ class Worklist:
     def __iter__(self):
         return (self._items[self._key_of[sk]] for sk in self._view)
 
+    def ranked(self) -> Iterator[tuple[tuple, WorkItem]]:
+        """(rank, row) of the rows shown, in order (``rank`` as ``rank(key)`` gives it)."""
+        return ((sk, self._items[self._key_of[sk]]) for sk in self._view)
+
     def counts(self) -> dict[str, int]:
         return dict(self._counts)
 

@@ -94,7 +94,7 @@ class WorklistModel(QAbstractTableModel):
             self._unsubscribe = None
         self.beginResetModel()
         self._order = order
-        self._keys = [row_key(it) for it in order] if order is not None else []
+        self._keys = order.row_keys() if order is not None else []
         self._facts = None
         self.endResetModel()
         if order is not None:
@@ -124,7 +124,7 @@ class WorklistModel(QAbstractTableModel):
                 self.dataChanged.emit(self.index(change.first, 0), self.index(change.last, len(COLUMNS) - 1))
         else:  # 'reset'
             self.beginResetModel()
-            self._keys = [row_key(it) for it in order] if order is not None else []
+            self._keys = order.row_keys() if order is not None else []
             self.endResetModel()
 
     def column_facts(self) -> tuple[bool, bool]:

@@ -102,6 +102,8 @@ def test_sorted_order_follows_worklist_changes(store, tmp_path):
         for descending in (False, True):
             order.set_sort(column, descending)
             shadow = list(order)
+            # the bulk rebuild gives every row the entry an insertion would (so bisect places rows alike)
+            assert all(order._entry_for(order.item(k)) == e for k, e in order._entry.items())
 
             def follow(ch):
                 if ch.kind == "reset":
@@ -131,6 +133,7 @@ def test_sorted_order_follows_worklist_changes(store, tmp_path):
                     wl.set_filter(rng.choice(["all", "to_review", "decided", "errors", "flagged"]))
                 assert [row_key(i) for i in order] == [row_key(i) for i in _expected(order)], (column, descending, step)
                 assert [row_key(i) for i in shadow] == [row_key(i) for i in order]
+                assert order.row_keys() == [row_key(i) for i in order]
                 for row, it in enumerate(order):
                     assert order.row_of(row_key(it)) == row
             unsubscribe()

@@ -101,6 +101,8 @@ def test_expand_collapse_and_rows(env):
     assert names(order) == ["[3]0.9", "a.png", "b.png", "c.png", "[2]0.8", "[1]0.5"]
     assert order.row_of(fake_id("b.png")) == 2 and order.row_of(order[4].row_key) == 4
     assert order.study_of_row(2) is order.open_study
+    assert order.row_keys() == [order[0].row_key, fake_id("a.png"), fake_id("b.png"), fake_id("c.png"),
+                                order[4].row_key, order[5].row_key]
     assert order.row_for_image(fake_id("f.png")) == 4  # an image of a closed study: its study's row
     order.collapse()
     assert (seen[-1].kind, seen[-1].first, seen[-1].last) == ("removed", 1, 3) and len(order) == 3
