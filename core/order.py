@@ -5,6 +5,8 @@ the triage moves through it.
 * **Order**: the worklist's own (probability, highest first) or, after ``set_sort(column,
   descending)``, sorted by one column (``SORT_COLUMNS``); ties keep the worklist's order in both
   directions. Under a sort, rows are placed by ``bisect`` as the worklist changes (no re-sort).
+  ``sort_job`` / ``install_sort`` work a new sort out on another thread (it reads a copy of the rows)
+  and install it here, so a header click on 100,000 rows does not hold the GUI thread.
 * **Row key** (``row_key``): the image id, or the path of a file that could not be read — the one
   way a row is named anywhere (table, session, triage).
 * **Navigation**: ``next``/``previous`` (clamped) and ``next_to_review`` (the first row at or after
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from core.reading import MODEL_COLUMNS
@@ -106,6 +109,31 @@ def _desc_value(entry: tuple) -> Any:
     return entry[0].v
 
 
+def sorted_rows(ranked: Iterable[tuple[tuple, WorkItem]], column: str, descending: bool
+                ) -> tuple[list[str], dict[str, tuple], list[tuple]]:
+    """(row keys in the worklist's order, each row's sort entry by key, the entries sorted) of the
+    (rank, row) pairs ``ranked`` under a column sort: each row's key and value worked out once. Pure:
+    runs on any thread given rows nobody changes meanwhile (``Worklist.ranked_copy``)."""
+    ranked = list(ranked)
+    keys = [row_key(it) for _, it in ranked]
+    value = SORT_COLUMNS[column]
+    if descending:
+        entries = [(_Desc(value(it)), rank, k) for (rank, it), k in zip(ranked, keys)]
+    else:
+        entries = [(value(it), rank, k) for (rank, it), k in zip(ranked, keys)]
+    return keys, {e[2]: e for e in entries}, sort_entries(entries)
+
+
+@dataclass(frozen=True)
+class SortResult:
+    """A sort worked out by ``ReviewOrder.sort_job``'s function, for ``install_sort``."""
+
+    sort: tuple  # (column, descending)
+    request: int
+    changes: int
+    rows: tuple  # what sorted_rows gives
+
+
 class ReviewOrder:
     def __init__(self, worklist: Worklist) -> None:
         self.worklist = worklist
@@ -116,6 +144,8 @@ class ReviewOrder:
         self._mirror: list[str] = []
         self._rows: list[tuple] = []  # (sort value, worklist rank, row key), sorted
         self._entry: dict[str, tuple] = {}
+        self._requests = 0  # sort requests so far (a result of sort_job installs only if still the latest)
+        self._changes = 0  # worklist changes so far (a result read from older rows is worked out again)
         self._unsubscribe = worklist.subscribe(self._on_change)
 
     def close(self) -> None:
@@ -128,12 +158,40 @@ class ReviewOrder:
 
     def set_sort(self, column: Optional[str], descending: bool = False) -> None:
         """Sort by ``column`` (one of ``SORT_COLUMNS``), or back to the worklist's order with None."""
+        self._requests += 1  # a sort worked out elsewhere and not installed yet is overtaken
         wanted = new_sort(column, descending, (self.sort_column, self.descending), self.worklist.reading.blinded)
         if wanted is None:
             return
         self.sort_column, self.descending = wanted
         self._rebuild()
         self._emit(Change("reset", 0, len(self) - 1))
+
+    def sort_job(self, column: Optional[str], descending: bool = False) -> Optional[Callable[[], "SortResult"]]:
+        """A sort worked out off the GUI thread: the function to run there (it reads a copy of the rows)
+        and whose result goes to ``install_sort`` back on this thread; None when there is nothing to
+        work out — the request changed nothing, or it was done here at once (back to the worklist's
+        order, which costs nothing). Raises ValueError for an unknown column, like ``set_sort``."""
+        wanted = new_sort(column, descending, (self.sort_column, self.descending), self.worklist.reading.blinded)
+        if wanted is None or wanted[0] is None:
+            self.set_sort(column, descending)
+            return None
+        self._requests += 1
+        request, changes, rows = self._requests, self._changes, self.worklist.ranked_copy()
+        return lambda: SortResult(wanted, request, changes, sorted_rows(rows, *wanted))
+
+    def install_sort(self, result: "SortResult") -> bool:
+        """Install a sort from ``sort_job`` (GUI thread). A later request overtakes it (False, nothing
+        changes); if the worklist changed meanwhile it is worked out again here, from the rows as they
+        are now."""
+        if result.request != self._requests or (result.sort[0] in MODEL_COLUMNS and self.worklist.reading.blinded):
+            return False
+        self.sort_column, self.descending = result.sort
+        if result.changes == self._changes:
+            self._mirror, self._entry, self._rows = result.rows
+        else:
+            self._rebuild()
+        self._emit(Change("reset", 0, len(self) - 1))
+        return True
 
     def _entry_for(self, item: WorkItem) -> tuple:
         key = row_key(item)
@@ -146,19 +204,12 @@ class ReviewOrder:
         if self.sort_column is None:
             self._mirror, self._rows, self._entry = [], [], {}
             return
-        ranked = list(self.worklist.ranked())
-        keys = [row_key(it) for _, it in ranked]
-        value = SORT_COLUMNS[self.sort_column]
-        if self.descending:
-            entries = [(_Desc(value(it)), rank, k) for (rank, it), k in zip(ranked, keys)]
-        else:
-            entries = [(value(it), rank, k) for (rank, it), k in zip(ranked, keys)]
-        self._mirror = keys
-        self._entry = {e[2]: e for e in entries}
-        self._rows = sort_entries(entries)
+        self._mirror, self._entry, self._rows = sorted_rows(self.worklist.ranked(), self.sort_column,
+                                                            self.descending)
 
     # ------------------------------------------------------------------ following the worklist
     def _on_change(self, change: Change) -> None:
+        self._changes += 1
         if self.sort_column is None:
             self._emit(change)
             return

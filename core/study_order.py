@@ -230,6 +230,12 @@ class StudyOrder:
         self._relist()
         self._emit(Change("reset", 0, len(self) - 1))
 
+    def sort_job(self, column: Optional[str], descending: bool = False) -> None:
+        """``ReviewOrder.sort_job``'s contract; studies are sorted here at once (a folder has a few
+        studies per image at most), so there is never a job to run elsewhere."""
+        self.set_sort(column, descending)
+        return None
+
     @property
     def open_study(self) -> Optional[StudyItem]:
         return self._studies.get(self._open) if self._open is not None else None

@@ -42,6 +42,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.store import Decision, Store
 
 
+class RankedRows:
+    """A copy of a worklist's shown rows in order, safe to read on any thread: iterating gives
+    (rank, row) like ``Worklist.ranked``."""
+
+    __slots__ = ("_view", "_items", "_key_of")
+
+    def __init__(self, view: list, items: dict, key_of: dict) -> None:
+        self._view, self._items, self._key_of = view, items, key_of
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def __iter__(self) -> Iterator[tuple[tuple, WorkItem]]:
+        items, key_of = self._items, self._key_of
+        return ((sk, items[key_of[sk]]) for sk in self._view)
+
+
 class Worklist:
     """See the module docstring. Not thread-safe: use it from one thread (the GUI thread), except
     ``load``, which only reads the store (the desktop runs it on a worker, then ``apply`` on the GUI
@@ -500,6 +517,11 @@ class Worklist:
     def ranked(self) -> Iterator[tuple[tuple, WorkItem]]:
         """(rank, row) of the rows shown, in order (``rank`` as ``rank(key)`` gives it)."""
         return ((sk, self._items[self._key_of[sk]]) for sk in self._view)
+
+    def ranked_copy(self) -> "RankedRows":
+        """What ``ranked`` gives, as a copy that another thread may read while this worklist changes
+        (three C-level copies: a few ms for 100,000 rows; the rows themselves are immutable)."""
+        return RankedRows(list(self._view), dict(self._items), dict(self._key_of))
 
     def counts(self) -> dict[str, int]:
         return dict(self._counts)

@@ -14,17 +14,25 @@ Frozen objects are still freed by reference counting, and a folder's rows form n
 ``tests/desktop/test_session.py``): re-opening a 10,000-image folder left 330 objects of cyclic garbage,
 which a full collection took 0.5 s of the GUI thread to find. So ``release()`` — called when a folder's
 rows are about to be replaced — hands the frozen objects back only every ``RELEASE_EVERY`` folders;
-then the next check collects them all once, and the cyclic garbage of the folders left behind is freed."""
+then the next check collects them all once, and the cyclic garbage of the folders left behind is freed.
+
+``building()`` wraps a worker's job that allocates long-lived objects in bulk (a column sort of 100,000
+rows: ~300,000 objects in a second): the checks wait while it runs and what it made is frozen when it
+ends, so no collection on the GUI thread walks them (each walked them for 50–170 ms)."""
 
 from __future__ import annotations
 
 import gc
-from typing import Optional
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 from PySide6.QtCore import QObject, QTimer
 
 INTERVAL_MS = 500
 RELEASE_EVERY = 8  # folders opened between full collections of what settle() froze
+_building = 0  # jobs inside building(): the checks wait
+_lock = threading.Lock()
 
 
 class MainThreadCollector(QObject):
@@ -41,6 +49,8 @@ class MainThreadCollector(QObject):
         self._timer.start(interval_ms)
 
     def check(self) -> None:
+        if _building:  # a worker is making long-lived objects in bulk: they are frozen when it ends
+            return
         if self.full_due:  # objects were handed back by release(): one full collection
             self.full_due = False
             self._collect(2)
@@ -74,6 +84,21 @@ def settle() -> None:
     """Everything alive now is long-lived (a folder's rows were just installed): later collections
     leave it out (``gc.freeze``; reference counting still frees it)."""
     gc.freeze()
+
+
+@contextmanager
+def building() -> Iterator[None]:
+    """Around a job (any thread) that makes long-lived objects in bulk: no collection runs on the GUI
+    thread meanwhile, and everything alive when it ends is frozen (``settle``)."""
+    global _building
+    with _lock:
+        _building += 1
+    try:
+        yield
+    finally:
+        settle()
+        with _lock:
+            _building -= 1
 
 
 def release() -> None:

@@ -84,6 +84,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.empty = EmptyState()
         self.empty.set_recent(settings.recent_folders)
         self.worklist = WorklistPanel()
+        self.worklist.model.set_tasks(self.tasks)  # column sorts worked out on the pool
         self.thumb_cache = thumbnails or ThumbnailCache.default(settings.thumbnail_cache_mb)
         self.thumbnails = ThumbnailLoader(self.tasks, self.thumb_cache, parent=self)
         self.worklist.set_thumbnails(self.thumbnails)

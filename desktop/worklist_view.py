@@ -4,8 +4,11 @@ probability-bar delegate, and the panel with the filter tabs (each with its coun
 The model keeps no copy of the rows, only their keys (``core.order.row_key``) in the order's order: it
 reads each row's item from the worklist when asked, and follows the order's change notifications
 ('reset', 'inserted', 'updated', 'removed') with the matching begin/end calls, so views (and
-pytest-qt's model tester) always see a consistent model while a scan adds rows. A click on a column header asks the order to sort (``ReviewOrder.set_sort``); the
-order, not Qt, decides where each row goes and which image is next.
+pytest-qt's model tester) always see a consistent model while a scan adds rows. A click on a column
+header asks the order to sort; the order, not Qt, decides where each row goes and which image is next.
+With a task runner (``set_tasks``, as the window does) the sort is worked out on its pool
+(``ReviewOrder.sort_job``, inside ``gc_guard.building``) and installed when it is back (a later click
+overtakes an earlier one; ``sort_done`` then); without one, at once (``set_sort``).
 
 Thumbnails (``desktop.thumbnails.ThumbnailLoader``) are the File column's decoration: a placeholder
 until the loader's ``ready`` says a row's pixmap arrived, then that one cell is repainted.
@@ -17,6 +20,7 @@ indented; the tabs show study counts with the image counts in brackets.
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import Optional
 
@@ -28,7 +32,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, Q
 from core.order import row_key
 from core.reading import MODEL_FILTERS
 from core.worklist import FILTER_TITLES, FILTERS
-from desktop import theme
+from desktop import gc_guard, theme
+
+log = logging.getLogger("fracture_triage.desktop.worklist")
 
 COLUMNS = ("File", "Probability", "Flag", "Decision", "Reviewer", "Body part / view", "Problem / note")
 COL_FILE, COL_PROB, COL_FLAG, COL_DECISION, COL_REVIEWER, COL_BODY, COL_ERROR = range(len(COLUMNS))
@@ -54,6 +60,8 @@ _ERROR_TEXT, _NOTE_TEXT = QColor("#f0a58f"), QColor("#b9c2cb")
 class WorklistModel(QAbstractTableModel):
     """Read-only table displaying a core ``ReviewOrder`` (or nothing, before a folder is open)."""
 
+    sort_done = Signal()  # a sort worked out on the pool came back (installed, or overtaken by a later one)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._order = None
@@ -63,6 +71,10 @@ class WorklistModel(QAbstractTableModel):
         self.changing = False  # inside a change notification from the order
         self._thumbs = None  # desktop.thumbnails.ThumbnailLoader
         self._facts: Optional[tuple[bool, bool]] = None  # column_facts(), until the rows change
+        self._tasks = None  # desktop.tasks.TaskRunner: column sorts are worked out on its pool
+        self.sort_pending = False  # a column sort is being worked out
+        self._pending = None  # (order, sort) of the job out, if any
+        self._jobs = 0  # jobs handed out: only the latest one's result is installed
 
     def set_thumbnails(self, loader) -> None:
         """Show ``loader``'s thumbnails in the File column (None: no thumbnails)."""
@@ -152,11 +164,54 @@ class WorklistModel(QAbstractTableModel):
         row = self._order.row_of(key) if self._order is not None else None
         return -1 if row is None else row
 
+    def set_tasks(self, tasks) -> None:
+        """Work column sorts out on ``tasks``' worker pool (``desktop.tasks.TaskRunner``; None: here)."""
+        self._tasks = tasks
+
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """A header click: the review order sorts (column -1: back to the probability order)."""
+        """A header click: the review order sorts (column -1: back to the probability order) — on the
+        worker pool when there is one (the rows follow when it is done; the current row stays), else here."""
         self._sort = (SORT_COLUMN.get(column), order == Qt.SortOrder.DescendingOrder)
-        if self._order is not None:
-            self._order.set_sort(*self._sort)
+        target = self._order
+        if target is None:
+            return
+        if self._tasks is None:
+            target.set_sort(*self._sort)
+            return
+        if self.sort_pending and self._pending == (target, self._sort):
+            return  # the same click seen twice (the header's signal and the view's own call)
+        job = target.sort_job(*self._sort)
+        if job is None:
+            self.sort_pending, self._pending = False, None  # done here (any job still out is overtaken)
+            return
+        self._jobs += 1
+        seq, wanted = self._jobs, self._sort
+
+        def work():
+            with gc_guard.building():  # long-lived rows: no GUI-thread collection walks them (~100 ms each)
+                return job()
+
+        def done(result) -> None:
+            if seq != self._jobs:
+                return  # overtaken by a later click: that one's result follows
+            if target is self._order:  # not a folder left meanwhile
+                target.install_sort(result)
+            self._finish_sort()
+
+        def failed(exc: BaseException) -> None:
+            if seq != self._jobs:
+                return
+            log.warning("sort worked out here after the worker failed (%s)", type(exc).__name__)
+            if target is self._order:
+                target.set_sort(*wanted)
+            self._finish_sort()
+
+        self.sort_pending, self._pending = True, (target, wanted)
+        self._tasks.run_in_background(work, done, failed)
+
+    def _finish_sort(self) -> None:
+        self.sort_pending, self._pending = False, None
+        self.sort_done.emit()
 
     # -- QAbstractTableModel ---------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:

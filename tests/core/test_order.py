@@ -176,3 +176,36 @@ def test_sort_entries_gives_exactly_the_tuple_order_ties_included(descending):
                    for i, v in enumerate(rnd.choice(pool) for _ in range(400))]
         assert sort_entries(entries) == sorted(entries)
     assert sort_entries([]) == []
+
+
+def test_a_sort_worked_out_elsewhere_installs_what_set_sort_gives(store, tmp_path):
+    """sort_job reads a copy of the rows (run here, as a worker would); install_sort gives the order
+    set_sort gives; a later request overtakes it; rows that changed meanwhile are sorted again."""
+    wl, order = _order(store, tmp_path, (0.9, 0.5, 0.5, 0.2, 0.7))
+    wl.set_filter("all")
+    changes = []
+    order.subscribe(changes.append)
+    job = order.sort_job("name", descending=True)
+    assert job is not None and order.sort_column is None and not changes  # nothing installed yet
+    result = job()
+    assert order.install_sort(result) and changes == [Change("reset", 0, 4)]
+    expected = [row_key(i) for i in _expected(order)]
+    assert order.sort_column == "name" and order.descending and order.row_keys() == expected
+
+    first, second = order.sort_job("probability"), order.sort_job("flag")
+    r1, r2 = first(), second()
+    assert not order.install_sort(r1) and order.sort_column == "name"  # overtaken by the later click
+    assert order.install_sort(r2) and order.sort_column == "flag"
+    assert order.sort_job("flag") is None  # nothing to change
+    assert order.sort_job(None) is None and order.sort_column is None  # back to the worklist's order: at once
+
+    job = order.sort_job("name")
+    wl.add_scan_items([item(tmp_path / "aaa.png", "aaa", 0.1)])  # the rows change before it lands
+    assert order.install_sort(job())
+    assert order.row_keys() == [row_key(i) for i in _expected(order)] and order[0].name == "aaa.png"
+    set_sort_keys = order.row_keys()
+    order.set_sort(None)
+    order.set_sort("name")
+    assert order.row_keys() == set_sort_keys
+    with pytest.raises(ValueError):
+        order.sort_job("size")

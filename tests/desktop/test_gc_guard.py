@@ -112,3 +112,28 @@ def test_release_hands_the_frozen_objects_back_only_every_few_folders(monkeypatc
     assert gc.get_freeze_count() == 0 and collector.full_due
     collector.check()
     assert not collector.full_due and collector.releases == 0
+
+
+def test_no_collection_while_a_job_builds_and_what_it_built_is_frozen(qtbot):
+    """building(): the guard's checks wait while a worker's job runs, and what the job made is frozen
+    when it ends, so no collection on the GUI thread walks it."""
+    collector = gc_guard.install(None)
+    started, release = threading.Event(), threading.Event()
+    made: list = []
+
+    def job():
+        with gc_guard.building():
+            made.extend([[i] for i in range(50000)])  # far past the generation-0 threshold
+            started.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    assert started.wait(10)
+    before = collector.collections
+    collector.check()  # what the timer does: nothing while the job runs
+    assert collector.collections == before
+    release.set()
+    worker.join()
+    assert gc.get_freeze_count() >= len(made) and gc.get_count()[0] < 1000  # frozen, generation 0 emptied
+    gc_guard.release()

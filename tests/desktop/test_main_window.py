@@ -168,7 +168,8 @@ def test_table_model_passes_the_model_tester(make_window, image_folder, qtbot, q
     press(qtbot, w, Qt.Key.Key_F)
     w.worklist.tabs.setCurrentIndex(2)
     qtmodeltester.check(w.worklist.model)
-    w.worklist.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # sorted by the core order
+    with qtbot.waitSignal(w.worklist.model.sort_done, timeout=10000):  # worked out on the pool
+        w.worklist.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # sorted by the core order
     qtmodeltester.check(w.worklist.model)
 
 
@@ -345,7 +346,13 @@ def test_first_results_fast_and_scan_cancel(make_window, tmp_path, qtbot, monkey
 
 def test_navigation_and_advance_follow_a_user_sort(scanned, qtbot):
     w = scanned
-    w.worklist.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by file name
+    current = w.session.current_item.image_id
+    with qtbot.waitSignal(w.worklist.model.sort_done, timeout=10000):  # worked out on the worker pool
+        w.worklist.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by file name
+        assert w.worklist.model.sort_pending and w.session.order.sort_column is None  # not installed yet
+    assert not w.worklist.model.sort_pending
+    assert w.session.current_item.image_id == current  # the current image stays current
+    assert w.worklist.table.currentIndex().row() == w.worklist.model.row_of(current)
     names = sorted(expected_order())
     assert [i.name for i in w.worklist.shown_items()] == names
     assert w.session.order.sort_column == "name"  # the core order sorts; the table displays it

@@ -99,3 +99,30 @@ def test_the_current_row_stays_current_when_the_order_is_sorted(bound):
     panel.table.sortByColumn(COL_FILE, Qt.SortOrder.AscendingOrder)
     assert panel.table.currentIndex().data(ROW_KEY_ROLE) == fake_id(3)
     assert panel.table.selectionModel().isRowSelected(panel.table.currentIndex().row())
+
+
+def test_header_clicks_sort_on_the_pool_and_a_later_click_overtakes_an_earlier(bound, qtbot, tmp_path):
+    """With a task runner the sort is worked out on its pool: the rows stay as they are until it is
+    back; a second click before then wins (one sort_done, the second sort shown); a change of the
+    rows meanwhile is sorted in; back to the probability order happens at once."""
+    from desktop.tasks import TaskRunner
+
+    panel, order, wl, store = bound
+    tasks = TaskRunner()
+    panel.model.set_tasks(tasks)
+    before = names(panel)
+    done = []
+    panel.model.sort_done.connect(lambda: done.append(order.sort_column))
+    panel.select_key(fake_id(3))
+    with qtbot.waitSignal(panel.model.sort_done, timeout=10000):
+        panel.table.sortByColumn(COL_FILE, Qt.SortOrder.AscendingOrder)
+        panel.table.sortByColumn(COL_PROB, Qt.SortOrder.AscendingOrder)
+        assert panel.model.sort_pending and names(panel) == before  # nothing installed yet
+        wl.add_scan_items([item(tmp_path / "late.png", "late", 0.05)])
+    qtbot.wait(50)
+    assert done == ["probability"] and not panel.model.sort_pending
+    assert [it.probability for it in panel.shown_items()] == sorted(it.probability for it in panel.shown_items())
+    assert len(panel.shown_items()) == 5 and panel.table.currentIndex().data(ROW_KEY_ROLE) == fake_id(3)
+    panel.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+    assert order.sort_column is None and not panel.model.sort_pending
+    tasks.shutdown()
