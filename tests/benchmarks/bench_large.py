@@ -316,7 +316,7 @@ def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path, tra
         res["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         keys: dict[str, list[float]] = {}
         from core.order import row_key
-        from desktop.worklist_view import SORT_COLUMN
+        from desktop.worklist_model import SORT_COLUMN
 
         sorts = [(None, False)] + [(c, d) for c in sorted(SORT_COLUMN) for d in (False, True)]
         res["sort_ms"] = {}

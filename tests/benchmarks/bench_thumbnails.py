@@ -186,7 +186,7 @@ def visible_rows(w) -> range:
 def all_shown(w) -> bool:
     from PySide6.QtCore import Qt
 
-    from desktop.worklist_view import COL_FILE
+    from desktop.worklist_model import COL_FILE
 
     m, loader = w.worklist.model, w.thumbnails
     for r in visible_rows(w):

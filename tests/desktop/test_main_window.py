@@ -375,7 +375,7 @@ def test_reader_notes_shown_in_the_worklist_and_the_info_line(make_window, tmp_p
     import numpy as np
     from PIL import Image
 
-    from desktop.worklist_view import COL_ERROR
+    from desktop.worklist_model import COL_ERROR
 
     folder = tmp_path / "notes"
     folder.mkdir()

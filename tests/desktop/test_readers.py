@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from core.reading import Reading
 from core.settings import Settings
 from core.worklist import FILTERS
-from desktop.worklist_view import COL_FLAG, COL_PROB
+from desktop.worklist_model import COL_FLAG, COL_PROB
 from tests.desktop.conftest import expected_order
 
 

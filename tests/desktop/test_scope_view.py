@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 from core.worklist import FILTERS
-from desktop.worklist_view import COL_ERROR, COL_FLAG
+from desktop.worklist_model import COL_ERROR, COL_FLAG
 from tests.desktop.conftest import make_image_folder
 
 OUT_TAB = FILTERS.index("out_of_scope")

@@ -160,7 +160,7 @@ def test_the_whole_study_key_is_readable_in_a_narrow_table(studies_window, qtbot
     goes first), a file name in the middle (its start and extension stay)."""
     from PySide6.QtWidgets import QStyleOptionViewItem
 
-    from desktop.worklist_view import COL_FILE
+    from desktop.worklist_model import COL_FILE
 
     w = studies_window
     w.resize(1366, 768)

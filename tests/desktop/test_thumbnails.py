@@ -19,7 +19,7 @@ from core.settings import Settings
 from core.thumbnails import THUMB_SIDE, ThumbnailCache
 from desktop.tasks import TaskRunner
 from desktop.thumbnails import ThumbnailLoader
-from desktop.worklist_view import COL_FILE
+from desktop.worklist_model import COL_FILE
 from tests.desktop.conftest import LEVELS, N_IMAGES, make_image_folder
 
 DECO = Qt.ItemDataRole.DecorationRole

@@ -9,7 +9,8 @@ from PySide6.QtCore import Qt
 
 from core.order import ReviewOrder, row_key
 from core.worklist import FILTERS, Worklist
-from desktop.worklist_view import COL_DECISION, COL_FILE, COL_PROB, ITEM_ROLE, ROW_KEY_ROLE, WorklistPanel
+from desktop.worklist_model import COL_DECISION, COL_FILE, COL_PROB, ITEM_ROLE, ROW_KEY_ROLE
+from desktop.worklist_view import WorklistPanel
 from tests.core.store.helpers import Thresholds, error_item, fake_id, fill, item, open_test_store
 
 
