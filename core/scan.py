@@ -38,7 +38,7 @@ import numpy as np
 
 from core.discovery import DiscoveryStats, FoundFile, discover, read_found
 from core.imaging.errors import FileError
-from core.results import DUPLICATE, ERROR, REUSED, SCORED, ImageMeta, ScanItem
+from core.results import DUPLICATE, ERROR, REUSED, SCORED, ScanItem
 
 # (image id, probability, meta[, scope, scope_reason]) of an unchanged, already scored file
 KnownFn = Callable[[Path, int, int], Optional[tuple]]

@@ -77,8 +77,8 @@ def alarm(fig: dict, promise: float = M.SENSITIVITY_TARGET, calibrated: bool = F
     return (f"The 'suspicious' flag may be missing more fractures here than the model card promises: it "
             f"caught {s['value']:.0%} of the {s['n']} confirmed fractures ({missed} missed; 95% interval "
             f"{lo:.0%}–{s['ci95'][1]:.0%}), and the card promises at least {promise:.0%}. Read unflagged images too"
-            + (f"; the active thresholds were already fitted on these labels, so only more confirmed fractures "
-               f"can narrow the interval." if calibrated else
+            + ("; the active thresholds were already fitted on these labels, so only more confirmed fractures "
+               "can narrow the interval." if calibrated else
                ", and consider `fracture-triage calibrate` to refit the thresholds on this clinic's labels."))
 
 

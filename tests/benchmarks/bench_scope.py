@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
 from core.imaging.errors import FileError  # noqa: E402
-from core.imaging.preprocess import letterbox, prepare, to_tensor  # noqa: E402
+from core.imaging.preprocess import prepare, to_tensor  # noqa: E402
 from core.imaging.reader import read_image  # noqa: E402
 from core.scope import Gate, assess, fit_content_gate  # noqa: E402
 

@@ -9,7 +9,6 @@ import hashlib
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import core.scan as scan_mod

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.imaging.dicom import file_windows, presentation_curve
+from core.imaging.dicom import presentation_curve
 from core.imaging.presets import DATA_PRESETS, compute_presets
 from core.imaging.reader import apply_window, read_image
 from tests.core.imaging import factory

@@ -11,7 +11,6 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
 
 from core.imaging import warn
 from core.imaging.reader import read_image

@@ -83,8 +83,6 @@ def test_copy_merges_two_workstations_and_reports_json(tmp_path, capsys):
 
 
 def test_copy_detects_a_tampered_target(tmp_path, monkeypatch):
-    import core.store.copy as copy_mod
-
     src, dst = db_url(tmp_path, "a.db"), db_url(tmp_path, "b.db")
     _populate(src, tmp_path, 6)
     a, b = open_store(src, backups_keep=0), open_store(dst, backups_keep=0)

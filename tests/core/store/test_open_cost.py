@@ -11,7 +11,6 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from core.store import open_store
 from core.store import opening
 from tests.core.store.helpers import db_url, fill, open_test_store
 
