@@ -198,11 +198,10 @@ class MainWindow(WindowDialogs, QMainWindow):
         self._set_review_enabled(True)
         self.worklist.model.set_order(order)
         self.worklist.show_filter(getattr(order, "filter", order.worklist.filter))
-        first = self.stack.currentWidget() is not self.splitter
+        if self.stack.currentWidget() is not self.splitter:
+            self._size_panels()  # before it shows: one layout and one paint, not a second after it
         with self.worklist.quietly():  # the table shown gets a current row from Qt: not the reader's pick
             self.stack.setCurrentWidget(self.splitter)
-        if first:
-            QTimer.singleShot(0, self._size_panels)
         self.worklist.refresh_columns()
         self.review.viewer.setFocus()
 

@@ -344,6 +344,14 @@ def test_first_results_fast_and_scan_cancel(make_window, tmp_path, qtbot, monkey
     assert w.worklist.model.rowCount() == len([i for i in summary.items if i.status != "duplicate"])
 
 
+def test_the_panels_are_sized_as_the_first_folder_shows(scanned):
+    """The worklist takes 42% of the window (480-760 px) from the first paint on (sized before the
+    review page shows, so it is laid out and painted once)."""
+    w = scanned
+    total = max(w.splitter.width(), w.width())
+    assert abs(w.splitter.sizes()[0] - min(max(480, int(total * 0.42)), 760)) <= 8
+
+
 def test_navigation_and_advance_follow_a_user_sort(scanned, qtbot):
     w = scanned
     current = w.session.current_item.image_id
