@@ -6,6 +6,7 @@
 * ``run_long`` — long jobs that drive their own callbacks (a folder scan, an export);
 * ``run_on_main`` — hand a callable back to the GUI thread from any thread.
 
+Worker and long-job threads run at a lower CPU priority than the GUI thread (``yield_to_gui``; Linux).
 The task runner also shortens Python's thread switch interval (``core.model.runtime.short_gil_switch``):
 the GUI thread gets the GIL back within 1 ms of asking while workers run Python. Results come back to the GUI thread through one queued signal; ``on_done(result)`` and
 ``on_error(exc)`` always run there. Without ``on_error`` a failure is re-raised on the GUI thread, so
@@ -26,6 +27,25 @@ from core.model.runtime import short_gil_switch
 
 log = logging.getLogger("fracture_triage.desktop.tasks")
 
+WORKER_NICE = 10  # how much lower the pool's and long jobs' threads run than the GUI thread (Linux)
+
+
+def yield_to_gui() -> None:
+    """Lower the calling thread's CPU priority by ``WORKER_NICE`` (Linux: each thread has its own nice
+    value; elsewhere nothing happens). Run at the start of every pool and long-job thread: on two cores
+    a decode, the viewer's heatmap inference (onnxruntime's own threads inherit the value of the thread
+    that creates the session, which is a pool thread) or a scan otherwise took most of the CPU from the
+    GUI thread while it painted. The database writer keeps the normal priority (decisions stay quick)."""
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return
+    tid = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, now + WORKER_NICE))
+    except OSError as exc:  # not allowed here: the thread keeps its priority
+        log.debug("worker priority unchanged: %s", exc)
+
+
 OnDone = Callable[[Any], None] | None
 OnError = Callable[[BaseException], None] | None
 
@@ -40,9 +60,9 @@ class TaskRunner(QObject):
         super().__init__(parent)
         short_gil_switch()  # the GUI thread gets the GIL back within 1 ms while workers run Python
         n = workers or max(2, min(4, os.cpu_count() or 2))
-        self._pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ft-work")
+        self._pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ft-work", initializer=yield_to_gui)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ft-db-writer")
-        self._long = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ft-long")
+        self._long = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ft-long", initializer=yield_to_gui)
         self._lock = threading.Lock()
         self._pending = 0
         self._closed = False
