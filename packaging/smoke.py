@@ -59,6 +59,20 @@ SHARED_DICOM = [
 ]
 
 
+def _where(lines: list[str], first_bad: str) -> str:
+    """What a network-rule failure needs to be traced back: the programs started (``execve``) and the
+    stack strace recorded under the first bad call (when it could: ``-k``)."""
+    progs = [ln for ln in lines if " execve(" in ln and not ln.startswith(" ")]
+    i = lines.index(first_bad)
+    stack = []
+    for ln in lines[i + 1:i + 41]:
+        if not ln.startswith(" "):
+            break
+        stack.append(ln.strip())
+    out = "\n  programs started:\n    " + "\n    ".join(p[:200] for p in progs[:8]) if progs else ""
+    return out + ("\n  stack of the first:\n    " + "\n    ".join(stack) if stack else "")
+
+
 class SmokeFailure(Exception):
     pass
 
@@ -324,14 +338,20 @@ class Smoke:
             lines = self._strace(strace, label, cmd)
             if lines is None:
                 raise Skipped("strace cannot trace here")
-            bad = [ln for ln in lines if "socket(" in ln] if label == "scan" else [ln for ln in lines if inet.search(ln)]
+            calls = [ln for ln in lines if not ln.startswith(" ")]  # -k adds indented stack lines
+            bad = [ln for ln in calls if "socket(" in ln] if label == "scan" else [ln for ln in calls if inet.search(ln)]
             if bad:
-                raise SmokeFailure(f"the {label} with SQLite opened sockets:\n    " + "\n    ".join(bad[:5]))
+                raise SmokeFailure(f"the {label} with SQLite opened sockets:\n    " + "\n    ".join(bad[:5])
+                                   + _where(lines, bad[0]))
         return "SQLite scan opened no socket, GUI no Internet socket; " + self._postgres_network(strace)
 
     def _strace(self, strace: str, label: str, cmd: list) -> list[str] | None:
+        """The traced calls (and, where strace can, each call's stack: ``-k``) of ``cmd``; programs it
+        starts are traced too and their ``execve`` recorded, so a failure says who opened a socket."""
         log = self.work / f"strace-{label}.txt"
-        proc = self.run([strace, "-f", "-qq", "-e", "trace=socket,connect,sendto,sendmsg", "-o", log] + cmd, timeout=300)
+        stacks = ["-k"] if self.run([strace, "-k", "-e", "trace=none", "true"], timeout=30).returncode == 0 else []
+        proc = self.run([strace, "-f", "-qq", *stacks, "-e", "trace=socket,connect,sendto,sendmsg,execve", "-o", log]
+                        + cmd, timeout=300)
         if proc.returncode != 0 and not log.exists():
             return None
         self.check(proc, f"{label} under strace")
