@@ -8,7 +8,8 @@ only inside the modules that need it (``nets``, ``loop``, ``export_onnx``, ``rec
 
 Modules: ``data`` (FracAtlas / export-folder listings), ``cache`` (decode once through the app's own
 ``core.imaging.preprocess.prepare``), ``cv`` (grouped stratified folds), ``baselines`` (majority, metadata logistic regression), ``nets``,
-``loop`` (fit/predict), ``export_onnx``, ``plots``, ``card`` (model card + MODEL_CARD.md), ``recipe``
+``loop`` (fit/predict), ``export_onnx``, ``plots``, ``card`` (model card + MODEL_CARD.md), ``options`` (the recipe a
+``train`` run's options ask for, checked), ``recipe``
 (cross-validation + final training + shipping, used by ``fracture-triage train``/``evaluate``).
 The numpy metrics (ROC/PR/operating points/bootstrap/calibration) live in ``core.evaluation.metrics``,
 shared with the clinic's own performance and calibration reports (the app bundle has no ``core.training``).
