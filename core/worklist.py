@@ -515,8 +515,9 @@ class Worklist:
         return (self._items[self._key_of[sk]] for sk in self._view)
 
     def ranked(self) -> Iterator[tuple[tuple, WorkItem]]:
-        """(rank, row) of the rows shown, in order (``rank`` as ``rank(key)`` gives it)."""
-        return ((sk, self._items[self._key_of[sk]]) for sk in self._view)
+        """(rank, row) of the rows shown, in order (``rank`` as ``rank(key)`` gives it); read it before
+        the worklist changes again (``ranked_copy`` for another thread)."""
+        return iter(RankedRows(self._view, self._items, self._key_of))
 
     def ranked_copy(self) -> "RankedRows":
         """What ``ranked`` gives, as a copy that another thread may read while this worklist changes
