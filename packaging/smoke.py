@@ -378,13 +378,14 @@ class Smoke:
             cluster.stop()
         if lines is None:
             return "PostgreSQL part skipped (strace cannot trace here)"
-        connects = [ln for ln in lines if "connect(" in ln and re.search(r"sa_family=AF_INET6?\b", ln)]
+        calls = [ln for ln in lines if not ln.startswith(" ")]  # -k adds indented stack lines
+        connects = [ln for ln in calls if "connect(" in ln and re.search(r"sa_family=AF_INET6?\b", ln)]
         elsewhere = [ln for ln in connects if f"sin_port=htons({port})" not in ln or '127.0.0.1' not in ln]
         if not connects:
             raise SmokeFailure("the scan with PostgreSQL never connected to the server: the check itself is wrong")
         if elsewhere:
             raise SmokeFailure("the scan with PostgreSQL connected elsewhere than the configured server:\n    "
-                               + "\n    ".join(elsewhere[:5]))
+                               + "\n    ".join(elsewhere[:5]) + _where(lines, elsewhere[0]))
         return f"PostgreSQL scan connected only to 127.0.0.1:{port} ({len(connects)} connects)"
 
     def bench(self) -> str:
