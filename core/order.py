@@ -267,7 +267,7 @@ class ReviewOrder:
     def row_keys(self) -> list[str]:
         """Every row's key, in order (what a table lists; cheaper than ``row_key`` of each row)."""
         if self.sort_column is None:
-            return [row_key(it) for it in self.worklist]
+            return self.worklist.row_keys()
         return [e[2] for e in self._rows]
 
     def _item(self, key: str) -> WorkItem:

@@ -138,6 +138,7 @@ class _Prepared:
     seq: int
     view: list
     shown: dict = field(default_factory=dict)  # path -> (image id, probability, scope, reason) (``Worklist.shows``)
+    facts: tuple = (0, 0)  # rows with a note, rows with a body part or view (``item_facts`` summed)
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,17 @@ def _reading_after(decision: "Decision", before: Optional[str]) -> Optional[str]
     return None if reading == "unread" else reading
 
 
+ERROR_KEY_PREFIX = "error:"  # how the worklist keys the row of a file that could not be read
+
+
 def _error_key(path: Path | str) -> str:
-    return "error:" + str(path)
+    return ERROR_KEY_PREFIX + str(path)
+
+
+def item_facts(item: WorkItem) -> tuple[int, int]:
+    """(1 if the row carries a reader's note, 1 if it has a body part or view): what the worklist tallies
+    so that a table knows at once whether those columns have anything to show."""
+    return (1 if item.error is None and item.note else 0, 1 if item.body_part or item.view else 0)
 
 
 class Subscribers:

@@ -161,8 +161,9 @@ class ReviewSession(StudyMode, FolderScan, FolderChanges, LiveSession, QObject):
         fallback = Worklist(store, thresholds, root, version, Reading(reader, mode=mode))
 
         def load(keys):  # a worker thread: who is reading (role, policy) and what the folder holds
-            wl = Worklist(store, thresholds, root, version, Reading.from_store(store, reader, mode), study_keys=keys)
-            return wl, wl.load()
+            with gc_guard.building():  # 10,000s of long-lived rows: no GUI-thread collection walks them
+                wl = Worklist(store, thresholds, root, version, Reading.from_store(store, reader, mode), study_keys=keys)
+                return wl, wl.load()
 
         def loaded(result):  # on the GUI thread: apply what the worker read, then scan
             if gen != self._gen:

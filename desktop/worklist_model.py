@@ -137,8 +137,12 @@ class WorklistModel(QAbstractTableModel):
             self.endResetModel()
 
     def column_facts(self) -> tuple[bool, bool]:
-        """(some row carries a reader's note, some row has a body part or view) among the first rows —
-        worked out once per change of the rows, not for every caller (three when a folder is bound)."""
+        """(some row carries a reader's note, some row has a body part or view): the worklist's tallies
+        (kept as rows change, whatever the filter); in the study mode the first rows are asked, once per
+        change of the rows."""
+        worklist = getattr(self._order, "worklist", None)
+        if worklist is not None and not self.studies:
+            return worklist.column_facts()
         if self._facts is None:
             n = len(self._keys)
             notes = any(it is not None and it.error is None and it.note for it in map(self.item, range(min(2000, n))))
@@ -234,7 +238,26 @@ class WorklistModel(QAbstractTableModel):
         it = self.item(index.row()) if index.isValid() else None
         if it is None:
             return None
+        return self._value(it, index.column(), role)
+
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, span) -> None:
+        """All the roles a view asks of one cell, in one call: Qt's item views ask a cell's seven roles
+        at once (``QModelRoleDataSpan``), and Qt's default answers each by a separate ``data`` call.
+        Every call from Qt into Python takes the GIL afresh; while a worker runs Python, each waits
+        for it (up to the switch interval), so a repaint that makes seven times fewer calls is spared
+        most of those waits (``tests/benchmarks/bench_large.py``, "stall while listing")."""
+        it = self.item(index.row()) if index.isValid() else None
         col = index.column()
+        for rd in span:
+            role = rd.role()
+            value = self._value(it, col, role) if it is not None and role in _ROLES else None
+            if value is None:
+                rd.clearData()
+            else:
+                rd.setData(value)
+
+    def _value(self, it, col: int, role: int):
+        """What ``data`` answers for the row ``it``, column ``col`` and ``role`` (one of ``_ROLES``)."""
         if role == _DISPLAY:
             if it.is_study:
                 return self._display_study(it, col)

@@ -239,6 +239,8 @@ class StallTracer:
 
 def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path, trace_ms: float = 0.0) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if os.environ.get("FT_BENCH_SWITCH"):
+        sys.setswitchinterval(float(os.environ["FT_BENCH_SWITCH"]))
     from PySide6.QtCore import QElapsedTimer, Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication

@@ -350,3 +350,45 @@ def test_scan_items_outside_the_root_by_name_prefix_are_left_out(store, tmp_path
     inside, beside = item(tmp_path / "a" / "x.png", "x", 0.5), item(tmp_path / "ab" / "y.png", "y", 0.6)
     wl.add_scan_items([inside, beside, error_item(tmp_path / "abc.png")])
     assert [w.name for w in wl] == ["x.png"]
+
+
+def test_column_facts_follow_the_rows_whatever_the_filter(store, tmp_path):
+    """The table shows the notes and body-part columns only when some row has one: the worklist keeps
+    those tallies as rows come and go (no walk over 100,000 rows on the GUI thread)."""
+    from dataclasses import replace
+
+    from core.results import ImageMeta
+
+    fill(store, tmp_path, [0.9, 0.5, 0.1])
+    wl = _wl(store, tmp_path)
+    assert wl.column_facts() == (False, False)
+    hand = item(tmp_path / "hand.dcm", 10, 0.2, body_part="HAND")
+    wl.add_scan_items([hand])
+    assert wl.column_facts() == (False, True)
+    paged = item(tmp_path / "paged.tif", 11, 0.95)
+    paged = replace(paged, meta=ImageMeta(width=64, height=48, format="TIFF", notes=("first page of 3",)))
+    wl.add_scan_items([paged])
+    assert wl.column_facts() == (True, True)
+    wl.set_filter("decided")  # no row shown: the tallies are the folder's
+    assert len(wl) == 0 and wl.column_facts() == (True, True)
+    wl.add_scan_items([replace(paged, probability=0.05)])  # the row moves (removed, put back): counted once
+    wl.forget(paged.image_id)
+    assert wl.column_facts() == (False, True)
+    store.record_scan_results(tmp_path, [hand])
+    wl.reload()  # built on the loading side: the same tallies
+    assert wl.column_facts() == (False, True)
+    wl.forget(hand.image_id)
+    assert wl.column_facts() == (False, False)
+
+
+def test_row_keys_name_rows_as_row_key_does(store, tmp_path):
+    from core.order import row_key
+
+    fill(store, tmp_path, [0.9, 0.5, 0.1])
+    store.record_scan_results(tmp_path, [error_item(tmp_path / "bad.jpg")])
+    wl = _wl(store, tmp_path)
+    for name in ("all", "errors", "to_review", "flagged"):
+        wl.set_filter(name)
+        assert wl.row_keys() == [row_key(i) for i in wl], name
+    wl.set_filter("all")
+    assert str(tmp_path / "bad.jpg") in wl.row_keys()

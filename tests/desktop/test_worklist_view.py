@@ -57,6 +57,47 @@ def test_roles_and_row_of(bound):
     assert m.rowCount() == 1 and m.index(0, 0).data(ROW_KEY_ROLE) == str(wl[0].path) == row_key(wl[0])
 
 
+def test_multidata_answers_every_role_as_data_does_in_one_call_per_cell(bound, qtbot, monkeypatch):
+    """A repaint asks each cell's roles through ``multiData`` (one call from Qt into Python per cell,
+    not one per role); its answers are ``data``'s, role by role, for every cell and unknown roles."""
+    from PySide6.QtCore import QModelRoleData, QModelRoleDataSpan
+
+    panel, order, wl, store = bound
+    m = panel.model
+    wl.set_filter("all")
+    roles = [int(r) for r in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.FontRole,
+                              Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
+                              Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole,
+                              Qt.ItemDataRole.CheckStateRole, int(ITEM_ROLE), int(ROW_KEY_ROLE))]
+    for row in range(m.rowCount()):
+        for col in range(m.columnCount()):
+            idx = m.index(row, col)
+            for role in roles:
+                rd = QModelRoleData(role)
+                rd.setData("stale")  # a reused span: what multiData does not answer is cleared
+                m.multiData(idx, QModelRoleDataSpan(rd))
+                assert rd.data() == m.data(idx, role), (row, col, role)
+    calls = {"data": 0, "multi": 0}
+    cls = type(m)
+    plain_data, plain_multi = cls.data, cls.multiData
+
+    def counted(name, fn):
+        def wrapper(*a):
+            calls[name] += 1
+            return fn(*a)
+        return wrapper
+
+    monkeypatch.setattr(cls, "data", counted("data", plain_data))
+    monkeypatch.setattr(cls, "multiData", counted("multi", plain_multi))
+    panel.resize(700, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.grab()  # paints every visible cell once
+    # one multiData per visible cell; data only from the delegates (the row's item, once per cell)
+    assert calls["multi"] >= m.rowCount() * 4 and calls["data"] <= 2 * m.rowCount()
+    assert calls["multi"] >= m.rowCount() and calls["data"] < calls["multi"]
+
+
 def test_rows_arriving_under_a_sort_keep_the_model_consistent(bound, qtmodeltester, tmp_path):
     panel, order, wl, store = bound
     qtmodeltester.check(panel.model)
