@@ -45,7 +45,9 @@ class WorklistPanel(QWidget):
         self.table.setObjectName("worklist")
         self.table.setModel(self.model)
         self.table.setItemDelegateForColumn(COL_PROB, ProbabilityDelegate(self.table))
-        self.table.setItemDelegateForColumn(COL_FILE, FileDelegate(self.table))
+        # Study rows are elided at their end by a Python delegate; image rows need none (the table's own
+        # middle elision), so the File column is painted without a call into Python per row.
+        self._file_delegate = FileDelegate(self.table)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -78,6 +80,7 @@ class WorklistPanel(QWidget):
         self._key_before_reset: Optional[str] = None  # a sort resets the model: the current row stays current
         self.model.modelAboutToBeReset.connect(self._remember_current)
         self.model.modelReset.connect(lambda: self.select_key(self._key_before_reset))
+        self.model.modelReset.connect(self._fit_delegates)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -134,7 +137,13 @@ class WorklistPanel(QWidget):
             self.tabs.setTabText(i, text)
             self.tabs.setTabToolTip(i, tip)
 
+    def _fit_delegates(self) -> None:
+        studies = self.model.studies
+        if (self.table.itemDelegateForColumn(COL_FILE) is self._file_delegate) != studies:
+            self.table.setItemDelegateForColumn(COL_FILE, self._file_delegate if studies else None)
+
     def set_study_mode(self, on: bool) -> None:
+        self._fit_delegates()
         self.caption.setText("Rows are studies; tab counts: studies (images). F/N/D on a study row decide all its "
                              "views · Enter/→: one view at a time · ←: back to the study" if on else "")
         self.caption.setVisible(on)

@@ -68,6 +68,9 @@ def test_g_lists_studies_by_study_score_with_counts(studies_window, qtbot):
     tab = w.worklist.tabs.tabText(FILTERS.index("to_review"))
     assert tab == "To review 3 (6)"
     assert w.worklist.caption.isVisible() and "studies (images)" in w.worklist.caption.text()
+    from desktop.worklist_model import FileDelegate
+
+    assert isinstance(w.worklist.table.itemDelegateForColumn(0), FileDelegate)  # study keys elided at their end
     assert w.session.current_item is shown[0]
     assert w.review.showing_study and len(w.review.grid.study.views) == 3
     qtbot.waitUntil(lambda: all(w.review.cache.get(v.image_id) is not None for v in shown[0].views), timeout=20000)
@@ -181,3 +184,16 @@ def test_the_whole_study_key_is_readable_in_a_narrow_table(studies_window, qtbot
     press(qtbot, w, Qt.Key.Key_Return)  # step in: the views are listed under the study
     qtbot.waitUntil(lambda: model.rowCount() > 3)
     assert shown_text(1)[0] == Qt.TextElideMode.ElideMiddle
+
+
+def test_leaving_the_study_mode_drops_the_study_rows_delegate(studies_window, qtbot):
+    from desktop.worklist_model import FileDelegate
+
+    w = studies_window
+    assert isinstance(w.worklist.table.itemDelegateForColumn(0), FileDelegate)
+    w.actions["study_mode"].trigger()
+    qtbot.waitUntil(lambda: not w.session.studies_shown)
+    assert w.worklist.table.itemDelegateForColumn(0) is None
+    w.actions["study_mode"].trigger()
+    qtbot.waitUntil(lambda: w.session.studies_shown)
+    assert isinstance(w.worklist.table.itemDelegateForColumn(0), FileDelegate)
