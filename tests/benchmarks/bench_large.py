@@ -17,7 +17,8 @@ In one run, on the same files and the same database:
    per-file path as of commit 43fa00d (``Store.known_location`` per file, about six SQLAlchemy
    statements per result written) against the batched one (``known_batch``, executemany per table);
    both with the scan's own writer thread, the ratio printed.
-5. **App** (a child process, offscreen Qt, the real ``MainWindow``): (a) on an empty database, time
+5. **App** (a child process, offscreen Qt, the real ``MainWindow`` with the app's theme and GC guard,
+   as ``desktop.app.run_app`` sets them up): (a) on an empty database, time
    from opening the folder to the first row, and the GUI thread's longest stall while it scores for
    ``--fresh-s`` seconds; (b) on the filled database: time to a usable worklist (rows listed, the top
    image current), time until the re-scan has finished, the longest GUI stall (a 5 ms QTimer
@@ -239,8 +240,6 @@ class StallTracer:
 
 def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path, trace_ms: float = 0.0) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    if os.environ.get("FT_BENCH_SWITCH"):
-        sys.setswitchinterval(float(os.environ["FT_BENCH_SWITCH"]))
     from PySide6.QtCore import QElapsedTimer, Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -251,9 +250,10 @@ def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path, tra
     from desktop.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
-    from desktop import gc_guard
+    from desktop import gc_guard, theme
 
-    gc_guard.install(app)  # as desktop.app.run_app does: cycles collected on the GUI thread only
+    theme.apply_theme(app)  # as desktop.app.run_app does: its style sheet makes every paint dearer
+    gc_guard.install(app)  # as run_app does: cycles collected on the GUI thread only
     store = open_store(db_url, backups_keep=0)
     model = load_model(find_default_model())
     model.ensure_session()
