@@ -29,6 +29,9 @@ _TEXT = "#dfe4ea"
 _MUTED = "#97a1ab"
 _ACCENT = "#3d8fd1"
 
+# Tables take their colours from the palette (Base, AlternateBase, Highlight, HighlightedText), not from
+# a QTableView rule: with that rule every repaint of the window went through the style sheet's table
+# styling, ~14 ms against ~2.5 ms without it (the worklist repaints often while a scan streams rows).
 STYLE_SHEET = f"""
 QMainWindow, QDialog {{ background: {_BG}; }}
 QToolBar {{ background: {_PANEL}; border: none; border-bottom: 1px solid #2f363e; spacing: 2px; padding: 3px 6px; }}
@@ -37,8 +40,6 @@ QToolBar QToolButton:hover {{ background: #323a43; }}
 QToolBar QToolButton:checked {{ background: #2d4a63; }}
 QStatusBar {{ background: {_PANEL}; color: {_MUTED}; border-top: 1px solid #2f363e; }}
 QStatusBar QLabel {{ color: {_TEXT}; padding: 0 8px; }}
-QTableView {{ background: {_BASE}; alternate-background-color: {_ALT}; gridline-color: transparent;
-             border: none; selection-background-color: #2d4a63; selection-color: {_TEXT}; }}
 QHeaderView::section {{ background: {_PANEL}; color: {_MUTED}; border: none; border-right: 1px solid #2f363e;
                         border-bottom: 1px solid #2f363e; padding: 4px 6px; font-weight: 600; }}
 QTabBar {{ font-size: 9pt; }}

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Optional
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTabBar, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QFrame, QHeaderView, QLabel, QTabBar, QTableView, QVBoxLayout, QWidget
 
 from core.reading import MODEL_FILTERS
 from core.worklist import FILTER_TITLES, FILTERS
@@ -53,6 +53,7 @@ class WorklistPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
+        self.table.setFrameShape(QFrame.Shape.NoFrame)  # colours from the palette (desktop.theme)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the probability order
