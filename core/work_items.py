@@ -138,7 +138,7 @@ class _Prepared:
     seq: int
     view: list
     shown: dict = field(default_factory=dict)  # path -> (image id, probability, scope, reason) (``Worklist.shows``)
-    facts: tuple = (0, 0)  # rows with a note, rows with a body part or view (``item_facts`` summed)
+    facts: tuple = (0, 0)  # rows with a note, rows with a body part or view (``tally``)
 
 
 @dataclass(frozen=True)
@@ -180,10 +180,17 @@ def _error_key(path: Path | str) -> str:
     return ERROR_KEY_PREFIX + str(path)
 
 
-def item_facts(item: WorkItem) -> tuple[int, int]:
-    """(1 if the row carries a reader's note, 1 if it has a body part or view): what the worklist tallies
-    so that a table knows at once whether those columns have anything to show."""
-    return (1 if item.error is None and item.note else 0, 1 if item.body_part or item.view else 0)
+def tally(counts: dict[str, int], facts: list[int], item: WorkItem, delta: int) -> None:
+    """Count ``item`` (``delta`` +1 or -1) in each filter it matches, and in ``facts``: [rows with a
+    reader's note, rows with a body part or view] — so a table knows at once whether those columns
+    have anything to show. The one counting rule of a bulk build and of each row put or removed."""
+    for name in FILTERS:
+        if matches(item, name):
+            counts[name] += delta
+    if item.error is None and item.note:
+        facts[0] += delta
+    if item.body_part or item.view:
+        facts[1] += delta
 
 
 class Subscribers:

@@ -35,7 +35,7 @@ from core.results import ERROR, REUSED, ScanItem
 from core.studies import StudyKeys
 
 from core.work_items import (FILTER_TITLES, FILTERS, OUT_OF_SCOPE, Change, Snapshot, Subscribers, Update,  # noqa: F401
-                             WorkItem, _error_key, _Prepared, ERROR_KEY_PREFIX, item_facts, _reading_after, matches)
+                             WorkItem, _error_key, _Prepared, ERROR_KEY_PREFIX, _reading_after, matches, tally)
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.model.card import Thresholds
@@ -203,17 +203,11 @@ class Worklist:
             sk[key] = k
             key_of[k] = key
         ordered = sorted(sk.values())
-        counts = dict.fromkeys(FILTERS, 0)
-        noted = described = 0
+        counts, facts = dict.fromkeys(FILTERS, 0), [0, 0]
         for item in items.values():
-            for name in FILTERS:
-                if matches(item, name):
-                    counts[name] += 1
-            n, b = item_facts(item)
-            noted += n
-            described += b
+            tally(counts, facts, item, 1)
         view = [k for k in ordered if matches(items[key_of[k]], filter_name)]
-        return _Prepared(filter_name, items, sk, key_of, ordered, counts, seq, view, shown, (noted, described))
+        return _Prepared(filter_name, items, sk, key_of, ordered, counts, seq, view, shown, tuple(facts))
 
     def apply(self, snapshot: "Snapshot") -> None:
         """Replace every row with ``snapshot``'s, then notify 'reset'. The worklist's thread; only
@@ -270,12 +264,7 @@ class Worklist:
         )
 
     def _count(self, item: WorkItem, delta: int) -> None:
-        for name in FILTERS:
-            if matches(item, name):
-                self._counts[name] += delta
-        n, b = item_facts(item)
-        self._facts[0] += n * delta
-        self._facts[1] += b * delta
+        tally(self._counts, self._facts, item, delta)
 
     def _rebuild_view(self) -> None:
         name = self._filter
