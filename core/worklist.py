@@ -18,7 +18,8 @@ calls begin…/end… back to back (beginInsertRows(first, last); count = len(wo
 The order the reviewer goes through (a column sort, next/previous, next to review) is
 ``core.order.ReviewOrder``'s, over this list. Each item carries its pseudonymous study key (``study``,
 ``core.studies``) when the worklist is given ``StudyKeys``; ``watch_items`` tells the study mode
-(``core.study_order``) of every row's change whatever the filter.
+(``core.study_order``) of every row's change whatever the filter. Reading a folder from the store and
+building its rows (``load``, off the GUI thread) is ``core.worklist_load``'s, mixed in.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Optiona
 from core.reading import MODEL_FILTERS, Reading
 from core.results import ERROR, REUSED, ScanItem
 from core.studies import StudyKeys
+from core.worklist_load import WorklistLoading
 
-from core.work_items import (FILTER_TITLES, FILTERS, OUT_OF_SCOPE, Change, Snapshot, Subscribers, Update,  # noqa: F401
-                             WorkItem, _error_key, _Prepared, ERROR_KEY_PREFIX, _reading_after, matches, tally)
+from core.work_items import (FILTER_TITLES, FILTERS, Change, Snapshot, Subscribers, Update,  # noqa: F401
+                             WorkItem, _error_key, ERROR_KEY_PREFIX, _reading_after, matches, tally)
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.model.card import Thresholds
@@ -59,7 +61,7 @@ class RankedRows:
         return ((sk, items[key_of[sk]]) for sk in self._view)
 
 
-class Worklist:
+class Worklist(WorklistLoading):
     """See the module docstring. Not thread-safe: use it from one thread (the GUI thread), except
     ``load``, which only reads the store (the desktop runs it on a worker, then ``apply`` on the GUI
     thread)."""
@@ -126,89 +128,6 @@ class Worklist:
             return (2, 0.0, seq)
         return (1 if item.out_of_scope else 0, -float(item.probability), seq)
 
-    def load(self) -> "Snapshot":
-        """Read the folder's images, their current decisions and its file errors from the store, and
-        build the rows from them (sorted, counted, filtered). Thread-safe (it only reads the store and
-        this list's settings): run it off the GUI thread, then ``apply`` the result — with 100,000 rows
-        the building is most of the work, and it must not stall the GUI."""
-        last = self._last_event_id()
-        rows = self.store.image_rows(self.root, self.model_version)
-        ids = [r.image_id for r in rows]
-        labels = self.labels_for(ids)
-        readings, others = self._readings(ids)
-        snap = Snapshot(rows=rows, labels=labels, errors=self.store.error_rows(self.root), readings=readings,
-                        others=others, last_event=last, held=self._claims())
-        return replace(snap, prepared=self._prepare(snap, self._filter))
-
-    def labels_for(self, ids: list[str]) -> Mapping[str, "Decision"]:
-        """The current labels these rows show: this reader's own, or anyone's latest (``core.reading``).
-        Thread-safe (reads the store)."""
-        whose = self.reading.labels_of
-        return self.store.current_labels(ids) if whose is None else self.store.current_labels(ids, reader=whose)
-
-    def _last_event_id(self) -> int:
-        fn = getattr(self.store, "last_event_id", None)
-        return fn() if fn is not None else 0
-
-    def _claims(self) -> frozenset:
-        fn = getattr(self.store, "claimed_by_others", None)
-        return frozenset(fn(self.reading.reader or None, None)) if fn is not None else frozenset()
-
-    def _prepare(self, snapshot: "Snapshot", filter_name: str) -> _Prepared:
-        items: dict[str, WorkItem] = {}
-        held = snapshot.held
-        labels, readings, others = snapshot.labels, snapshot.readings, snapshot.others
-        shown: dict[str, tuple] = {}
-        flag_of, settled, study = self.thresholds.flag, self.reading.settled, self._study
-        for r in snapshot.rows:  # 10,000s of rows: one WorkItem each, its flag settled by its scope here
-            iid = r.image_id
-            d = labels.get(iid)
-            mark = r.scope_mark if r.scope_mark is not None and r.scope_mark.in_scope else None
-            marked_by = mark.reviewer if mark else None
-            path = Path(r.path)
-            reading = readings.get(iid)
-            shown[r.path] = (iid, r.probability, r.scope, r.scope_reason)
-            items[iid] = WorkItem(
-                image_id=iid,
-                path=path,
-                name=path.name,
-                probability=r.probability,
-                model_version=r.model_version,
-                flag=None if r.scope == OUT_OF_SCOPE and marked_by is None else flag_of(r.probability),
-                label=d.label if d else None,
-                reviewer=d.reviewer if d else None,
-                decided_at=d.decided_at if d else None,
-                body_part=r.body_part,
-                view=r.view,
-                error=None,
-                note=r.notes or None,
-                reading=reading,
-                settled=settled(reading),
-                held=iid in held,
-                readers_text=others.get(iid),
-                scope=r.scope,
-                scope_reason=r.scope_reason,
-                scope_marked_by=marked_by,
-                scope_marked_at=mark.at if mark else None,
-                **study(r.path, r.study_uid),  # the text: no str() of the new Path
-            )
-        for e in snapshot.errors:
-            items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
-        sk: dict[str, tuple] = {}
-        key_of: dict[tuple, str] = {}
-        seq = 0
-        for key, item in items.items():
-            seq += 1
-            k = self._rank(item, seq)
-            sk[key] = k
-            key_of[k] = key
-        ordered = sorted(sk.values())
-        counts, facts = dict.fromkeys(FILTERS, 0), [0, 0]
-        for item in items.values():
-            tally(counts, facts, item, 1)
-        view = [k for k in ordered if matches(items[key_of[k]], filter_name)]
-        return _Prepared(filter_name, items, sk, key_of, ordered, counts, seq, view, shown, tuple(facts))
-
     def apply(self, snapshot: "Snapshot") -> None:
         """Replace every row with ``snapshot``'s, then notify 'reset'. The worklist's thread; only
         installs what ``load`` built (builds it here when the snapshot has none or another filter)."""
@@ -228,40 +147,6 @@ class Worklist:
     def reload(self) -> None:
         """``apply(load())`` on the calling thread (tools and tests; the desktop splits the two)."""
         self.apply(self.load())
-
-    def _readings(self, image_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-        """(image id → reference source among all readers (see ``core.store.readers``), image id → each
-        reader's label as text — for adjudicators only, who may see them)."""
-        by_reader = getattr(self.store, "labels_by_reader", None)
-        if by_reader is None or not image_ids:
-            return {}, {}
-        from core.store.readers import reference_of  # the store's rule (a lower layer)
-
-        by = by_reader(image_ids)
-        readings = {k: reference_of(v).source for k, v in by.items()}
-        if not self.reading.adjudicator:
-            return readings, {}
-        others = {k: " · ".join(f"{name}: {d.label.replace('_', ' ')}" for name, d in sorted(v.items())
-                                if d.role != "adjudicator") for k, v in by.items()}
-        return readings, {k: t for k, t in others.items() if t}
-
-    def _error_item(self, path: Path, error: Optional[str], kind: Optional[str], image_id: Optional[str]) -> WorkItem:
-        return WorkItem(
-            image_id=image_id,
-            path=path,
-            name=path.name,
-            probability=None,
-            model_version=None,
-            flag=None,
-            label=None,
-            reviewer=None,
-            decided_at=None,
-            body_part=None,
-            view=None,
-            error=error or "could not be read",
-            error_kind=kind,
-            **self._study(path, None),
-        )
 
     def _count(self, item: WorkItem, delta: int) -> None:
         tally(self._counts, self._facts, item, delta)
