@@ -83,13 +83,14 @@ class WorkItem:
         return False
 
 
+ERROR_FILTERS = frozenset(("all", "errors"))  # the only filters that list files that could not be read
+
+
 def matches(item: WorkItem, name: str) -> bool:
-    if name == "all":
-        return True
-    if name == "errors":
-        return item.error is not None
     if item.error is not None:
-        return False
+        return name in ERROR_FILTERS
+    if name in ERROR_FILTERS:
+        return name == "all"
     if name == "out_of_scope":
         return item.out_of_scope
     if name == "to_review":

@@ -37,7 +37,7 @@ from core.studies import StudyKeys
 from core.worklist_load import WorklistLoading
 
 from core.work_items import (FILTER_TITLES, FILTERS, Change, Snapshot, Subscribers, Update,  # noqa: F401
-                             WorkItem, _error_key, ERROR_KEY_PREFIX, _reading_after, matches, tally)
+                             WorkItem, _error_key, ERROR_FILTERS, ERROR_KEY_PREFIX, _reading_after, matches, tally)
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.model.card import Thresholds
@@ -420,7 +420,7 @@ class Worklist(WorklistLoading):
         unreadable file's path): one C-level pass over the view, ~1 ms for 100,000 rows."""
         items = self._items
         keys = list(map(self._key_of.__getitem__, self._view))
-        if self._counts["errors"] and self._filter in ("all", "errors"):  # other filters hide those rows
+        if self._counts["errors"] and self._filter in ERROR_FILTERS:  # other filters hide those rows
             keys = [str(items[k].path) if k.startswith(ERROR_KEY_PREFIX) else k for k in keys]
         return keys
 
