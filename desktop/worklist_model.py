@@ -1,6 +1,7 @@
 """The worklist table's model: a Qt model that displays a ``core.order.ReviewOrder`` row by row, the
-columns and roles it answers, and the File and Probability delegates (the panel with the tabs above
-the table is ``desktop.worklist_view``).
+columns and roles it answers, the File column's delegate (study rows) and the Probability column's
+bars (a cached pixmap as the cell's decoration, so Qt paints the column without Python code per row;
+the panel with the tabs above the table is ``desktop.worklist_view``).
 
 The model keeps no copy of the rows, only their keys (``core.order.row_key``) in the order's order: it
 reads each row's item from the worklist when asked, and follows the order's change notifications
@@ -22,11 +23,12 @@ indented; the tabs show study counts with the image counts in brackets.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Optional
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from core.order import row_key
 from desktop import gc_guard, theme
@@ -72,6 +74,7 @@ class WorklistModel(QAbstractTableModel):
         self.sort_pending = False  # a column sort is being worked out
         self._pending = None  # (order, sort) of the job out, if any
         self._jobs = 0  # jobs handed out: only the latest one's result is installed
+        self.pixel_ratio = 1.0  # the table's device pixel ratio, for the Probability column's bars
 
     def set_thumbnails(self, loader) -> None:
         """Show ``loader``'s thumbnails in the File column (None: no thumbnails)."""
@@ -272,6 +275,8 @@ class WorklistModel(QAbstractTableModel):
         if role == _ROW_KEY:
             return row_key(it)
         if role == _DECORATION:
+            if col == COL_PROB:
+                return bar_for(it, self.pixel_ratio)
             thumbs = self._thumbs
             if col != COL_FILE or thumbs is None or not thumbs.enabled:
                 return None
@@ -382,30 +387,37 @@ class FileDelegate(QStyledItemDelegate):
 _ELIDE_END, _ELIDE_MIDDLE = Qt.TextElideMode.ElideRight, Qt.TextElideMode.ElideMiddle
 
 
-class ProbabilityDelegate(QStyledItemDelegate):
-    """Probability as a number and a bar coloured by the model card's flag."""
+BAR_W, BAR_H = 64, 8  # the Probability column's bar (logical pixels), drawn left of the number
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        text, opt.text = opt.text, ""
-        style = opt.widget.style() if opt.widget else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        it = index.data(ITEM_ROLE)
-        r = option.rect.adjusted(6, 0, -6, 0)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        number_w = 40
-        painter.setPen(QPen(option.palette.text().color()))
-        painter.drawText(QRect(r.left(), r.top(), number_w, r.height()), _ALIGN_RIGHT, text)
-        track = QRect(r.left() + number_w + 8, r.center().y() - 4, max(10, r.width() - number_w - 8), 8)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(_TRACK)
-        painter.drawRoundedRect(track, 3, 3)
-        p = getattr(it, "probability", None)
-        if p is not None:
-            fill = QRect(track.left(), track.top(), max(2, int(track.width() * min(1.0, max(0.0, p)))), track.height())
-            painter.setBrush(theme.flag_colour(getattr(it, "flag", None), p))
-            painter.drawRoundedRect(fill, 3, 3)
-        painter.restore()
+
+@lru_cache(maxsize=1024)
+def probability_bar(colour: int, filled: int, ratio: float) -> QPixmap:
+    """The Probability column's bar: a track with ``filled`` of its ``BAR_W`` pixels in ``colour``
+    (ARGB), at the screen's device pixel ratio. One pixmap per colour and length, made once: the
+    column is painted by Qt's own delegate from this decoration, with no Python code per painted
+    row (a Python ``paint`` makes dozens of calls back into Qt, each of which gives up the GIL and
+    waits for it again while a worker runs Python: a repaint took 110-150 ms that way beside a busy
+    thread, 8-9 ms with the pixmap, ``tests/benchmarks/bench_large.py`` "stall while listing")."""
+    pm = QPixmap(round(BAR_W * ratio), round(BAR_H * ratio))
+    pm.setDevicePixelRatio(ratio)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(_TRACK)
+    p.drawRoundedRect(QRectF(0, 0, BAR_W, BAR_H), 3, 3)
+    if filled > 0:
+        p.setBrush(QColor.fromRgba(colour))
+        p.drawRoundedRect(QRectF(0, 0, filled, BAR_H), 3, 3)
+    p.end()
+    return pm
+
+
+def bar_for(it, ratio: float) -> QPixmap:
+    """The bar of the row ``it``: its probability as a length, its flag as the colour
+    (``desktop.theme.flag_colour``); an empty track while it has no score."""
+    prob = getattr(it, "probability", None)
+    if prob is None:
+        return probability_bar(0, 0, ratio)
+    filled = max(2, int(BAR_W * min(1.0, max(0.0, prob))))
+    return probability_bar(theme.flag_colour(getattr(it, "flag", None), prob).rgba(), filled, ratio)

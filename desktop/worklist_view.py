@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QAbstractItemView, QFrame, QHeaderView, QLabel, QT
 from core.reading import MODEL_FILTERS
 from core.worklist import FILTER_TITLES, FILTERS
 from desktop.worklist_model import (COL_BODY, COL_DECISION, COL_ERROR, COL_FILE, COL_FLAG, COL_PROB, COL_REVIEWER,
-                                    ITEM_ROLE, ROW_KEY_ROLE, FileDelegate, ProbabilityDelegate, WorklistModel)
+                                    ITEM_ROLE, ROW_KEY_ROLE, FileDelegate, WorklistModel)
 
 
 class WorklistPanel(QWidget):
@@ -44,7 +44,7 @@ class WorklistPanel(QWidget):
         self.table = QTableView(self)
         self.table.setObjectName("worklist")
         self.table.setModel(self.model)
-        self.table.setItemDelegateForColumn(COL_PROB, ProbabilityDelegate(self.table))
+        self.model.pixel_ratio = self.devicePixelRatioF()  # the Probability column's bars (the model's decoration)
         # Study rows are elided at their end by a Python delegate; image rows need none (the table's own
         # middle elision), so the File column is painted without a call into Python per row.
         self._file_delegate = FileDelegate(self.table)

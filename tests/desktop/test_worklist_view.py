@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from core.order import ReviewOrder, row_key
 from core.worklist import FILTERS, Worklist
-from desktop.worklist_model import COL_DECISION, COL_FILE, COL_PROB, ITEM_ROLE, ROW_KEY_ROLE
+from desktop.worklist_model import COL_DECISION, COL_FILE, COL_FLAG, COL_PROB, ITEM_ROLE, ROW_KEY_ROLE
 from desktop.worklist_view import WorklistPanel
 from tests.core.store.helpers import Thresholds, error_item, fake_id, fill, item, open_test_store
 
@@ -61,6 +61,7 @@ def test_multidata_answers_every_role_as_data_does_in_one_call_per_cell(bound, q
     """A repaint asks each cell's roles through ``multiData`` (one call from Qt into Python per cell,
     not one per role); its answers are ``data``'s, role by role, for every cell and unknown roles."""
     from PySide6.QtCore import QModelRoleData, QModelRoleDataSpan
+    from PySide6.QtGui import QPixmap
 
     panel, order, wl, store = bound
     m = panel.model
@@ -76,7 +77,10 @@ def test_multidata_answers_every_role_as_data_does_in_one_call_per_cell(bound, q
                 rd = QModelRoleData(role)
                 rd.setData("stale")  # a reused span: what multiData does not answer is cleared
                 m.multiData(idx, QModelRoleDataSpan(rd))
-                assert rd.data() == m.data(idx, role), (row, col, role)
+                got, want = rd.data(), m.data(idx, role)
+                if isinstance(want, QPixmap):  # the same cached pixmap, wrapped afresh
+                    got, want = got.cacheKey(), want.cacheKey()
+                assert got == want, (row, col, role)
     calls = {"data": 0, "multi": 0}
     cls = type(m)
     plain_data, plain_multi = cls.data, cls.multiData
@@ -93,10 +97,45 @@ def test_multidata_answers_every_role_as_data_does_in_one_call_per_cell(bound, q
     panel.show()
     qtbot.waitExposed(panel)
     assert panel.table.itemDelegateForColumn(COL_FILE) is None  # image rows: Qt's own middle elision
+    assert panel.table.itemDelegateForColumn(COL_PROB) is None  # the bars are the cells' decoration
     panel.grab()  # paints every visible cell once
-    # one multiData per visible cell; data only from the delegates (the row's item, once per cell)
-    assert calls["multi"] >= m.rowCount() * 4 and calls["data"] <= m.rowCount()
-    assert calls["multi"] >= m.rowCount() and calls["data"] < calls["multi"]
+    # one multiData per visible cell, and no other call into Python: no Python delegate paints a row
+    assert calls["multi"] >= m.rowCount() * 4 and calls["data"] == 0
+
+
+def test_probability_bar_is_a_cached_pixmap_coloured_by_the_flag(bound, qtbot):
+    """The Probability column is painted by Qt from a pixmap decoration: its filled length follows
+    the probability, its colour the flag; rows alike share one pixmap; no score, an empty track."""
+    from types import SimpleNamespace
+
+    from PySide6.QtGui import QPixmap
+
+    from desktop import theme
+    from desktop.worklist_model import BAR_W, bar_for
+
+    panel, order, wl, store = bound
+    m = panel.model
+    wl.set_filter("all")
+    deco = m.index(0, COL_PROB).data(Qt.ItemDataRole.DecorationRole)
+    assert isinstance(deco, QPixmap) and deco.width() == round(BAR_W * m.pixel_ratio)
+    assert m.index(0, COL_FLAG).data(Qt.ItemDataRole.DecorationRole) is None
+
+    def filled(pm, colour):
+        img = pm.toImage()
+        y = img.height() // 2
+        return sum(1 for x in range(img.width()) if img.pixelColor(x, y).rgb() == colour.rgb())
+
+    high = SimpleNamespace(probability=0.9, flag="definite")
+    low = SimpleNamespace(probability=0.25, flag=None)
+    ph, pl = bar_for(high, 1.0), bar_for(low, 1.0)
+    assert bar_for(SimpleNamespace(probability=0.9, flag="definite"), 1.0) is ph  # made once
+    nh, nl = filled(ph, theme.flag_colour("definite", 0.9)), filled(pl, theme.flag_colour(None, 0.25))
+    assert abs(nh - 0.9 * BAR_W) <= 4 and abs(nl - 0.25 * BAR_W) <= 4
+    assert filled(pl, theme.flag_colour("definite", 0.9)) == 0  # the flag decides the colour
+    none = bar_for(SimpleNamespace(probability=None, flag=None), 1.0)
+    assert all(filled(none, c) == 0 for c in (theme.flag_colour("definite", 0.9), theme.flag_colour(None, 0.25)))
+    sharp = bar_for(high, 2.0)
+    assert sharp.width() == 2 * BAR_W and sharp.devicePixelRatio() == 2.0
 
 
 def test_rows_arriving_under_a_sort_keep_the_model_consistent(bound, qtmodeltester, tmp_path):
