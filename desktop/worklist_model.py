@@ -396,8 +396,8 @@ def probability_bar(colour: int, filled: int, ratio: float) -> QPixmap:
     (ARGB), at the screen's device pixel ratio. One pixmap per colour and length, made once: the
     column is painted by Qt's own delegate from this decoration, with no Python code per painted
     row (a Python ``paint`` makes dozens of calls back into Qt, each of which gives up the GIL and
-    waits for it again while a worker runs Python: a repaint took 110-150 ms that way beside a busy
-    thread, 8-9 ms with the pixmap, ``tests/benchmarks/bench_large.py`` "stall while listing")."""
+    waits for it again while a worker runs Python: beside a busy thread a repaint took 68-147 ms
+    that way and 8-22 ms with the pixmap, ``tests/benchmarks/bench_table_paint.py``)."""
     pm = QPixmap(round(BAR_W * ratio), round(BAR_H * ratio))
     pm.setDevicePixelRatio(ratio)
     pm.fill(Qt.GlobalColor.transparent)
