@@ -83,6 +83,11 @@ class ScanSummary:
     def failed(self) -> int:
         return len(self.errors)
 
+    @property
+    def files(self) -> int:
+        """Files handled (scored, known, duplicate or unreadable); ``len(items)`` unless items were not kept."""
+        return self.scored + self.reused + self.duplicates + self.failed
+
 
 @dataclass
 class _Origin:
@@ -126,7 +131,9 @@ class _Pipeline:
         self.dec_q: queue.Queue = queue.Queue(maxsize=2 * batch_size)
         self.lock = threading.RLock()  # results, duplicates, callbacks
         self.by_hash: dict[str, _Origin] = {}
-        self.results: list[tuple[int, ScanItem]] = []
+        self.results: list[tuple[int, ScanItem]] = []  # every item, or with keep_items False the errors only
+        self.keep_items = True
+        self.done = 0  # items emitted
         self.order: dict[Path, int] = {}
         self.failure: Optional[BaseException] = None
         self.session_thread: Optional[threading.Thread] = None
@@ -168,7 +175,9 @@ class _Pipeline:
             if self.abort.is_set():
                 return
             s = self.summary
-            self.results.append((index, item))
+            self.done += 1
+            if self.keep_items or item.status == ERROR:
+                self.results.append((index, item))
             if s.first_result_s is None:
                 s.first_result_s = time.perf_counter() - self.t0
             if item.status == SCORED:
@@ -189,7 +198,7 @@ class _Pipeline:
                 if self.on_item is not None:
                     self.on_item(item)
                 if self.on_progress is not None:
-                    done = len(self.results)
+                    done = self.done
                     elapsed = max(time.perf_counter() - self.t0, 1e-9)
                     self.on_progress(ScanProgress(done, max(self.stats.found + len(self.stats.unreadable), done),
                                                   item.path, done / elapsed, self.stats.done))
@@ -483,6 +492,7 @@ def scan(
     keep_cams: bool = False,
     files: Optional[list[FoundFile]] = None,
     on_decoded: Optional[Callable[[str, object], None]] = None,
+    keep_items: bool = True,
 ) -> ScanSummary:
     """Scan ``root`` with ``model`` (a ``core.model.Model``); see the module docstring.
 
@@ -494,7 +504,9 @@ def scan(
     default: the viewer computes the one it shows). ``files``: score exactly these files instead of
     discovering ``root`` (model comparison re-scores the labelled images this way). ``on_decoded(image_id,
     decoded)``: called on a decode thread with each newly decoded ``DecodedImage`` (not for reused or
-    duplicate files); what it raises is logged, the image is still scored.
+    duplicate files); what it raises is logged, the image is still scored. ``keep_items=False``: the
+    summary's ``items`` stays empty (its counts and ``errors`` are kept) — a caller that takes each item
+    from ``on_item`` need not hold 100,000 of them until the end (the app's folder scan).
     """
     from core.model.runtime import thread_plan
 
@@ -506,6 +518,7 @@ def scan(
     if known_batch is None and known is not None:
         known_batch = _per_file(known)
     p = _Pipeline(root, model, known_batch, on_item, on_progress, cancel, workers, batch_size, keep_cams, on_decoded)
+    p.keep_items = keep_items
     if files is not None:
         p.files = list(files)
         p.stats.found = len(p.files)
@@ -531,8 +544,9 @@ def scan(
     s.elapsed_s = time.perf_counter() - p.t0
     s.cancelled = bool(cancel is not None and cancel.is_set()) or interrupted is not None
     s.skipped = p.stats.skipped_total
-    s.items = [item for _, item in sorted(p.results, key=lambda r: r[0])]
-    s.errors = [i for i in s.items if i.status == ERROR]
+    ordered = [item for _, item in sorted(p.results, key=lambda r: r[0])]
+    s.items = ordered if keep_items else []
+    s.errors = [i for i in ordered if i.status == ERROR]
     if interrupted is not None:
         raise interrupted
     if p.failure is not None:

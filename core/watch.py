@@ -95,7 +95,16 @@ class FolderWatch:
     def handled(self, files: Iterable[tuple[Path, int, int]]) -> None:
         """Record files as scored (or failed) at this size and mtime: only a change brings them back."""
         for path, size, mtime_ns in files:
-            self._handled[Path(path)] = (int(size), int(mtime_ns))
+            self.mark(path, size, mtime_ns)
+
+    def mark(self, path: Path | str, size: int, mtime_ns: int) -> None:
+        """One file scored (or failed) at this size and mtime (a ``Path`` is kept as it is, not copied:
+        100,000 of them are ~25 MB)."""
+        self._handled[path if isinstance(path, Path) else Path(path)] = (int(size), int(mtime_ns))
+
+    def folders(self) -> set[Path]:
+        """The folders holding a handled file (those the watcher listens to)."""
+        return {p.parent for p in self._handled}
 
     def unhandled(self, files: Iterable[FoundFile]) -> None:
         """Files ``poll`` returned that could not be scored after all: the next looks find them again."""

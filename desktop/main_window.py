@@ -247,7 +247,7 @@ class MainWindow(WindowDialogs, QMainWindow):
 
     def _scan_finished(self, summary) -> None:
         if summary.cancelled:
-            text = f"Scan cancelled after {len(summary.items):,} files (results so far are kept)."
+            text = f"Scan cancelled after {summary.files:,} files (results so far are kept)."
         else:
             parts = [f"{summary.scored:,} scored"]
             parts += [f"{n:,} {what if n != 1 else one}" for n, what, one in (
@@ -264,7 +264,7 @@ class MainWindow(WindowDialogs, QMainWindow):
 
     def _watch_scored(self, summary) -> None:
         self.status.watching(self.session.root, self.session.watch.pending if self.session.watch else 0,
-                             scored=len(summary.items))
+                             scored=summary.files)
         self.worklist.refresh_columns()
 
     def _scan_failed(self, message: str) -> None:

@@ -3,8 +3,10 @@ runs as the task runner's long job; its results go through one ``core.recorder.S
 to the store in small batches on the writer thread, then added to the worklist on the GUI thread, so
 what the table shows is what the database holds; progress reaches the GUI thread at most five times a
 second, only the newest figure when it was busy; the decode threads hand each decoded image to the
-thumbnail cache; when the scan ends the folder is watched and its rows are settled out of the garbage
-collector's way (``desktop.gc_guard``).
+thumbnail cache; each file is marked handled in the folder's watch as its result comes, and the
+summary keeps no items (``scan(keep_items=False)``: 100,000 of them held to the end were ~75 MB); when
+the scan ends the folder is watched and its rows are settled out of the garbage collector's way
+(``desktop.gc_guard``).
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ class FolderScan:
                 self.tasks.run_on_writer(lambda: recorder.write(batch), lambda result: self._add_results(result, gen),
                                          self._scan_write_failed)
 
-        def on_item(item) -> None:
+        mark = watch.mark if watch is not None and not quiet else None
+
+        def on_item(item) -> None:  # the folder's scan keeps no items: each is marked handled as it comes
+            if mark is not None and (item.size or item.mtime_ns):
+                mark(item.path, item.size, item.mtime_ns)
             write(recorder.add(item))
 
         latest: list = [None]  # the newest progress not yet shown; one delivery on its way at a time
@@ -75,13 +81,13 @@ class FolderScan:
         def job(cancel: threading.Event):
             try:
                 summary = scan(root, model, known_batch=recorder.known_batch, on_item=on_item,
-                               on_progress=on_progress, cancel=cancel, on_decoded=on_decoded, files=files)
+                               on_progress=on_progress, cancel=cancel, on_decoded=on_decoded, files=files,
+                               keep_items=quiet)  # the watch's scans report their items (desktop.folder_changes)
             finally:
                 write(recorder.rest())
             folders = set()
             if not quiet and not summary.cancelled and watch is not None:  # off the GUI thread: 10,000s of files
-                watch.handled((i.path, i.size, i.mtime_ns) for i in summary.items if i.size or i.mtime_ns)
-                folders = {i.path.parent for i in summary.items}
+                folders = watch.folders()
             return summary, folders
 
         def finished(result) -> None:

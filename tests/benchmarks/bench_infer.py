@@ -54,15 +54,20 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.models:
         s = ort.InferenceSession(str(path), session_options(args.threads), providers=["CPUExecutionProvider"])
         sessions.append((path.name, s, s.get_inputs()[0].shape[-1], path.stat().st_size / 1e6))
-    size = int(sessions[0][2])
-    x, what = batch_of(args.batch, size)
-    print(f"batch {args.batch} of {what}, {args.threads} threads, {args.rounds} interleaved rounds")
+    batches = {}  # each model gets the same images at its own input size
+    for _name, _s, size, _mb in sessions:
+        if int(size) not in batches:
+            batches[int(size)] = batch_of(args.batch, int(size))
+    what = next(iter(batches.values()))[1]
+    print(f"batch {args.batch} of {what} (at {' / '.join(f'{n} px' for n in batches)}), {args.threads} threads, "
+          f"{args.rounds} interleaved rounds")
     times: dict[str, list[float]] = {name: [] for name, *_ in sessions}
     for _ in range(3):
-        for _name, s, _size, _mb in sessions:
-            s.run(None, {"image": x})
+        for _name, s, size, _mb in sessions:
+            s.run(None, {"image": batches[int(size)][0]})
     for _ in range(args.rounds):
-        for name, s, _size, _mb in sessions:
+        for name, s, size, _mb in sessions:
+            x = batches[int(size)][0]
             t0 = time.perf_counter()
             s.run(None, {"image": x})
             times[name].append(1000 * (time.perf_counter() - t0) / args.batch)

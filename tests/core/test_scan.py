@@ -56,6 +56,24 @@ def test_scores_in_discovery_order(tmp_path, model):
     assert not s.cancelled and s.failed == 0 and no_scan_threads()
 
 
+def test_keep_items_off_reports_each_item_once_and_keeps_only_counts_and_errors(tmp_path, model):
+    """``keep_items=False`` (the app's folder scan): every item still reaches ``on_item`` and the
+    progress counts all of them, but the summary holds no items, only its counts and the errors."""
+    paths = make_images(tmp_path, [40, 90, 160, 220])
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "copy.jpg").write_bytes(paths[1].read_bytes())
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    seen, progress = [], []
+    s = scan(tmp_path, model, workers=2, keep_items=False, on_item=seen.append, on_progress=progress.append)
+    full = scan(tmp_path, model, workers=2)
+    assert s.items == [] and len(full.items) == 6
+    assert sorted(i.path for i in seen) == sorted(i.path for i in full.items)
+    assert (s.scored, s.duplicates, s.failed, s.files) == (full.scored, full.duplicates, full.failed, 6)
+    assert (s.scored, s.duplicates, s.failed) == (4, 1, 1)
+    assert [e.path for e in s.errors] == [tmp_path / "broken.jpg"] and s.errors[0].status == ERROR
+    assert progress[-1].done == 6 and full.files == len(full.items)
+
+
 def test_keep_cams(tmp_path, model):
     make_images(tmp_path, [100, 150])
     s = scan(tmp_path, model, keep_cams=True)

@@ -121,3 +121,18 @@ def test_files_that_could_not_be_scored_are_found_again(tmp_path):
     w.poll()
     clock.t += 2
     assert [f.path.name for f in w.poll().settled] == ["a.jpg"]
+
+
+def test_mark_keeps_the_scans_path_and_folders_lists_where_handled_files_are(tmp_path):
+    """The app's folder scan marks each file as its result comes: the same ``Path`` object is kept
+    (not a copy per file), a string path works too, and ``folders`` are those holding a handled file."""
+    w = FolderWatch(tmp_path)
+    (tmp_path / "sub").mkdir()
+    write(tmp_path / "a.jpg", 10, 1_000_000)
+    write(tmp_path / "sub" / "b.jpg", 20, 1_000_000)
+    a, b = tmp_path / "a.jpg", tmp_path / "sub" / "b.jpg"
+    w.mark(a, a.stat().st_size, a.stat().st_mtime_ns)
+    w.mark(str(b), b.stat().st_size, b.stat().st_mtime_ns)
+    assert any(k is a for k in w._handled) and b in w._handled
+    assert w.folders() == {tmp_path, tmp_path / "sub"}
+    assert w.poll().settled == []  # both handled as they are

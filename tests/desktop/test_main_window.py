@@ -339,9 +339,10 @@ def test_first_results_fast_and_scan_cancel(make_window, tmp_path, qtbot, monkey
         qtbot.mouseClick(w.status.cancel, Qt.MouseButton.LeftButton)
         gate.set()
     summary = blocker.args[0]
-    assert summary.cancelled and len(summary.items) < 25 * N_IMAGES
-    assert "cancelled" in w.status.progress_label.text()
-    assert w.worklist.model.rowCount() == len([i for i in summary.items if i.status != "duplicate"])
+    assert summary.cancelled and summary.files < 25 * N_IMAGES
+    assert summary.items == []  # the folder's scan keeps no items: each went to the table as it came
+    assert f"after {summary.files:,} files" in w.status.progress_label.text()
+    assert w.worklist.model.rowCount() == summary.files - summary.duplicates
 
 
 def test_the_panels_are_sized_as_the_first_folder_shows(scanned):
