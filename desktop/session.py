@@ -172,7 +172,7 @@ class ReviewSession(StudyMode, FolderScan, FolderChanges, LiveSession, QObject):
             wl.apply(snapshot)
             self._bind(wl)
             if self.model is not None:
-                QTimer.singleShot(0, lambda: gen == self._gen and self._start_scan(root, gen))
+                self._start_scan(root, gen)
 
         def failed(exc: BaseException) -> None:
             if gen == self._gen:
