@@ -88,6 +88,26 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def _quantization_lines(q: dict) -> list[str]:
+    """The card's section on the int8 graph: its pooled out-of-fold figures beside the float graph's."""
+    f, i = q.get("out_of_fold_float_graph", {}), q.get("out_of_fold_int8_graph", {})
+    keys = [("roc_auc", "ROC-AUC"), ("average_precision", "AP"), ("specificity_at_95_sensitivity", "spec. at 95% sens."),
+            ("suspicious_flagged_share", "share flagged 'suspicious'")] + [
+        (f"{k}_roc_auc", f"AUC {k}") for k in ("hand", "leg", "hip", "shoulder", "no_hardware")]
+    keys = [(k, t) for k, t in keys if k in f or k in i]
+    d = q.get("against_float_graph", {})
+    return ["### The int8 graph (what ships) against the float graph", "",
+            f"The file is quantized to int8: {q.get('scheme', '')}. Every cross-validation fold's graph was "
+            "quantized the same way on that fold's training images and run on its held-out images, so every "
+            "figure, threshold and the scope gate on this card are the int8 graph's. The float graph of the same "
+            "folds, calibrated the same way:", "",
+            _table(["graph"] + [t for _, t in keys], [["float32"] + [f.get(k) for k, _ in keys],
+                                                       ["**int8 (shipped)**"] + [i.get(k) for k, _ in keys]]), "",
+            f"The final int8 graph against the final float graph on {d.get('images')} training images"
+            f"{' it was not calibrated on' if d.get('calibration_images_excluded', True) else ''}: rank correlation {d.get('spearman')}, probabilities within "
+            f"{d.get('probability_max_abs_diff')}, mean logit difference {d.get('logit_mean_abs_diff')}.", ""]
+
+
 def render_markdown(card: dict, plots: dict[str, str] | None = None, extra: list[str] | None = None) -> str:
     """MODEL_CARD.md text from a card dict; ``plots`` maps 'roc'/'pr'/'calibration' to PNG file names;
     ``extra``: further Markdown lines placed before the limitations (the scope gate's section)."""
@@ -110,6 +130,7 @@ def render_markdown(card: dict, plots: dict[str, str] | None = None, extra: list
              f"temperature {cal.get('temperature')}, prior shift {cal.get('prior_shift')}.",
              f"- ONNX inference: {inf.get('ms_per_image')} ms/image (median; batch {inf.get('batch')}, "
              f"{inf.get('threads')} threads, onnxruntime {inf.get('onnxruntime')}, {inf.get('machine', '')}).",
+             *([f"- Weights: {inf['weights']}."] if inf.get("weights") else []),
              f"- sha256 of the .onnx: `{card.get('sha256')}`.", "",
              "## Thresholds (from out-of-fold predictions)", "",
              _table(["flag", "threshold", "sensitivity", "specificity", "PPV", "share flagged"], [
@@ -143,6 +164,9 @@ def render_markdown(card: dict, plots: dict[str, str] | None = None, extra: list
                                                [[k, v["n"], v["fractured"], _ci(v.get("roc_auc"))] for k, v in sub.items()]),
                   "", "Orthopaedic hardware is almost always fractured in FracAtlas and is a shortcut; the "
                   "'no_hardware' row is the fairer figure.", ""]
+    quant = tr.get("quantization")
+    if quant:
+        lines += _quantization_lines(quant)
     if cal:
         lines += ["### Calibration", "", _table(["probabilities", "Brier", "ECE (10 bins)"], [
             [k.replace("_", " "), cal[k]["brier"], cal[k]["ece"]] for k in

@@ -59,6 +59,11 @@ def recipe_for(opts) -> tuple[Recipe, dict | None, str]:
         if opts.init and opts.tops != recipe.tops:
             raise TrainError(f"--tops {opts.tops}: the model given to --init has {recipe.tops} (fine-tuning keeps them)")
         _set_arch(recipe, "tops", opts.tops, 1)
+    if getattr(opts, "float_blocks", None) is not None:
+        if getattr(opts, "quantize", "off") != "int8":
+            raise TrainError("--float-blocks applies to --quantize int8 (the trunk blocks kept in float)")
+        if not 0 <= opts.float_blocks <= 11:
+            raise TrainError(f"--float-blocks must be 0..11 (the frozen trunk's blocks), not {opts.float_blocks}")
     if opts.epochs:
         recipe.fit.epochs = opts.epochs
     if opts.lr:

@@ -83,6 +83,8 @@ class TrainOptions:
     baseline_from: Path | None = None  # an earlier card whose seed-CNN baseline ran on the same data key and folds
     notes: list[str] = field(default_factory=list)
     command: str = ""
+    quantize: str = "off"  # off | int8 (core.training.quantize: the int8 graph ships, evaluated out of fold)
+    float_blocks: int | None = None  # int8: trunk blocks kept float (None: quantize.DEFAULT_FLOAT_BLOCKS)
 
 
 def _log(msg: str) -> None:
@@ -166,6 +168,9 @@ def train(opts: TrainOptions) -> Path:
     tta = {"on": True, "off": False}.get(opts.tta, bool(auc_tta > auc_plain))
     _log(f"out-of-fold AUC: plain {auc_plain:.4f}, flip TTA {auc_tta:.4f} → TTA {'on' if tta else 'off'}")
     shift = float(np.log(recipe.fit.pos_factor))
+    int8 = None
+    if opts.quantize == "int8":
+        oof, int8 = _int8_oof(opts, listing, images, recipe, oof, k, tta, shift, workdir, init_state, init_key)
     raw = oof.scores(tta)
     cal = report.calibration(y, raw, shift, oof.fold)
     p_cal = M.sigmoid((raw - shift) / cal["temperature"])
@@ -204,24 +209,34 @@ def train(opts: TrainOptions) -> Path:
                                  "cv_seconds": round(s_oof.seconds)}
     if inherited is not None and "seed_cnn" not in baselines:
         baselines["seed_cnn"] = inherited
-    scope = _fit_scope(net, images, oof, tta)
     graph = ExportGraph(net, temperature=cal["temperature"], prior_shift=shift, tta=tta, with_embedding=True).eval()
     full_bytes = export_bytes(graph, recipe.size)
     sample = to_float(images, np.arange(min(8, len(images)))).numpy()
     diff = parity(graph, full_bytes, sample)
     if diff > 1e-4:
         raise TrainError(f"ONNX and torch outputs differ by {diff:.2e} (> 1e-4); not shipping")
-    onnx_bytes = half_initializers(full_bytes)  # weights stored as float16: about half the file
-    storage = storage_difference(full_bytes, onnx_bytes, to_float(images, np.arange(min(64, len(images)))).numpy())
-    if storage > 2e-3:
-        raise TrainError(f"float16 weight storage changes the outputs by {storage:.2e} (> 2e-3); not shipping")
-    _log(f"ONNX file {len(full_bytes) / 1e6:.1f} MB with float32 weights, {len(onnx_bytes) / 1e6:.1f} MB stored as "
-         f"float16 (outputs differ by at most {storage:.1e})")
+    storage = final_embeddings = None
+    if int8 is not None:
+        from core.training.export_onnx import run_onnx
+        from core.training.quantize import ship
+
+        onnx_bytes, shipped = ship(full_bytes, images, float_blocks=int8["float_blocks"], seed=opts.seed, log=_log)
+        int8.update(shipped)
+        final_embeddings = np.concatenate([run_onnx(onnx_bytes, to_float(images, np.arange(s, min(s + 256, len(images))))
+                                                    .numpy(), embedding=True)[2] for s in range(0, len(images), 256)])
+    else:
+        onnx_bytes = half_initializers(full_bytes)  # weights stored as float16: about half the file
+        storage = storage_difference(full_bytes, onnx_bytes, to_float(images, np.arange(min(64, len(images)))).numpy())
+        if storage > 2e-3:
+            raise TrainError(f"float16 weight storage changes the outputs by {storage:.2e} (> 2e-3); not shipping")
+        _log(f"ONNX file {len(full_bytes) / 1e6:.1f} MB with float32 weights, {len(onnx_bytes) / 1e6:.1f} MB stored "
+             f"as float16 (outputs differ by at most {storage:.1e})")
+    scope = _fit_scope(net, images, oof, tta, final_embeddings)
     speed = measure_ms_per_image(onnx_bytes, recipe.size)
     import onnxruntime
 
     speed.update({"onnxruntime": onnxruntime.__version__, "machine": _machine(),
-                  "weights": "stored as float16 in the file, computed in float32"})
+                  "weights": int8["scheme"] if int8 else "stored as float16 in the file, computed in float32"})
     _log(f"ONNX parity {diff:.1e} (float32 weights); inference {speed['ms_per_image']} ms/image at batch 8")
 
     version = opts.version or _dt.datetime.now(_dt.timezone.utc).strftime("local-%Y%m%d-%H%M")
@@ -270,7 +285,8 @@ def train(opts: TrainOptions) -> Path:
                      "seed": opts.seed, "split_seed": opts.split_seed, "torch": torch.__version__,
                      "cv_seconds": round(oof.seconds), "final_seconds": round(final_seconds), "machine": _machine(),
                      "onnx_torch_max_abs_diff": diff,
-                     "float16_storage_max_abs_diff": storage, "what_was_tried": list(opts.notes)},
+                     **({"float16_storage_max_abs_diff": storage} if storage is not None else {}),
+                     **({"quantization": int8} if int8 else {}), "what_was_tried": list(opts.notes)},
         "checkpoint": {"file": f"{stem}.pt", "sha256": sha256_bytes((out / f"{stem}.pt").read_bytes())},
         "intended_use": INTENDED_USE, "data_credit": DATA_CREDIT,
         "limitations": LIMITATIONS + ([PRETRAINED_LIMITATION] if recipe.frozen_trunk else []),
@@ -319,7 +335,29 @@ def seed_baseline_from(card_path: Path, key: str, folds: int, split_seed: int) -
     return row
 
 
-def _fit_scope(net, images: np.ndarray, oof, tta: bool) -> dict | None:
+def _int8_oof(opts, listing, images, recipe, oof, k, tta, shift, workdir, init_state, init_key):
+    """(the int8 graph's out-of-fold predictions, the card's quantization section so far): what every
+    later step (calibration, thresholds, metrics, scope gate) uses instead of the float graph's."""
+    from core.training.quantize import DEFAULT_FLOAT_BLOCKS, QuantizeError, int8_oof, oof_summary
+    from core.training.recipe import cv_folders
+
+    blocks = DEFAULT_FLOAT_BLOCKS if opts.float_blocks is None else int(opts.float_blocks)
+    folders = cv_folders(listing, recipe, folds=k, split_seed=opts.split_seed, workdir=workdir,
+                         init_state=init_state, init_key=init_key)
+    try:
+        q = int8_oof(listing, images, recipe, oof.fold, folders, tta=tta, float_blocks=blocks, workdir=workdir,
+                     seed=opts.seed, log=_log)
+    except QuantizeError as exc:
+        raise TrainError(str(exc)) from exc
+    y, groups, meta = listing.labels, listing.groups, listing.meta or None
+    f_sum = oof_summary(y, oof.scores(tta), shift, oof.fold, groups, meta)
+    q_sum = oof_summary(y, q.scores(tta), shift, q.fold, groups, meta)
+    _log(f"out-of-fold AUC: float graph {f_sum['roc_auc']}, int8 graph {q_sum['roc_auc']} "
+         f"(spec@95sens {f_sum['specificity_at_95_sensitivity']} → {q_sum['specificity_at_95_sensitivity']})")
+    return q, {"float_blocks": blocks, "out_of_fold_float_graph": f_sum, "out_of_fold_int8_graph": q_sum}
+
+
+def _fit_scope(net, images: np.ndarray, oof, tta: bool, final_embeddings: np.ndarray | None = None) -> dict | None:
     """The content part of the scope gate (``core.scope``) from out-of-fold embeddings (threshold) and
     the final model's embeddings of all training images (statistics), or None without embeddings.
     Every embedding is taken as the exported graph computes it (flip-averaged only with TTA)."""
@@ -333,8 +371,11 @@ def _fit_scope(net, images: np.ndarray, oof, tta: bool) -> dict | None:
         _log("  note: these fold results keep only flip-averaged embeddings; the gate's threshold comes from them")
     folds = np.unique(oof.fold)
     val = [val_all[oof.fold == f] for f in folds]
-    p = predict(net, images)
-    final = (p.embeddings_tta if tta else p.embeddings).astype(np.float32)
+    if final_embeddings is None:
+        p = predict(net, images)
+        final = (p.embeddings_tta if tta else p.embeddings).astype(np.float32)
+    else:  # the shipped graph's own (int8)
+        final = final_embeddings.astype(np.float32)
     try:
         section = fit_content_gate(train_sets, val, final)
     except ContentGateError as exc:

@@ -142,6 +142,24 @@ class OOF:
         return self.logits
 
 
+def cv_folder(listing: Listing, recipe: Recipe, *, folds: int, split_seed: int, workdir: Path,
+              init_state: dict | None = None, init_key: str = "") -> Path:
+    """Where ``run_cv`` keeps a one-top recipe's per-fold results (named by the recipe's hash)."""
+    return Path(workdir) / recipe.tag(data_key(listing) + (f"+init{init_key}" if init_state is not None else ""),
+                                      folds, split_seed)
+
+
+def cv_folders(listing: Listing, recipe: Recipe, **kw) -> list[Path]:
+    """``cv_folder`` of each top of ``recipe`` (one folder for a one-top recipe)."""
+    if recipe.tops <= 1:
+        return [cv_folder(listing, recipe, **kw)]
+    from core.training.lite import member_state
+
+    init_state = kw.pop("init_state", None)
+    return [cv_folder(listing, recipe.member(m), init_state=member_state(init_state, m), **kw)
+            for m in range(recipe.tops)]
+
+
 def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int = 5, split_seed: int = 0,
            workdir: Path, init_state: dict | None = None, init_key: str = "", log=print) -> OOF:
     """k-fold grouped stratified CV of ``recipe``; per-fold results saved under ``workdir/<tag>/``.
@@ -159,8 +177,8 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
 
     masks, supervised = masks_for(listing, recipe.size)
     fold = stratified_group_kfold(listing.labels, listing.groups, folds, split_seed)
-    tag = recipe.tag(data_key(listing) + (f"+init{init_key}" if init_state is not None else ""), folds, split_seed)
-    out = Path(workdir) / tag
+    out = cv_folder(listing, recipe, folds=folds, split_seed=split_seed, workdir=workdir, init_state=init_state,
+                    init_key=init_key)
     out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2), encoding="utf-8")
     logits = np.full(len(listing), np.nan, np.float32)
@@ -194,6 +212,7 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
                 seconds_fit = time.time() - t0
                 pv = predict(net, images[va])
                 pt = predict(net, images[tr])
+            _keep_fold_net(net, out / f"fold{f}-net.pt")
             tmp = path.with_suffix(".tmp.npz")
             arrays = {"idx": va, "logits": pv.logits, "flipped": pv.flipped, "tta": pv.tta, "cams": pv.cams,
                       "emb_plain": pv.embeddings, "emb_flipavg": pv.embeddings_tta, "train_idx": tr,
@@ -218,6 +237,26 @@ def run_cv(listing: Listing, images: np.ndarray, recipe: Recipe, *, folds: int =
         seconds += float(z["seconds"])
     return OOF(logits, flipped, fold, seconds, tta, cams, embs.get("oof"), embs.get("train"),
                embs_tta.get("oof"), embs_tta.get("train"))
+
+
+def _keep_fold_net(net, path: Path) -> None:
+    """Keep a fold's trained weights beside its predictions: the int8 graph is evaluated out of fold
+    from them (``core.training.quantize``)."""
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save({"state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}}, tmp)
+    tmp.replace(path)
+
+
+def fold_net(recipe: Recipe, folder: Path, f: int):
+    """The network of fold ``f`` as ``run_cv`` trained it (eval mode), or None if it was not kept."""
+    import torch
+
+    path = Path(folder) / f"fold{f}-net.pt"
+    if not path.is_file():
+        return None
+    return make_net(recipe, torch.load(path, map_location="cpu", weights_only=True)["state_dict"]).eval()
 
 
 def combine_tops(oofs: list[OOF]) -> OOF:

@@ -119,8 +119,45 @@ def test_train_box_supervised_head_reports_localisation_and_comparison(fracatlas
     (["--trunk-blocks", "12"], "--trunk-blocks must be 6..11"),
     (["--backbone", "triagenet", "--trunk-blocks", "8"], "--trunk-blocks applies to the lite0 backbone"),
     (["--backbone", "triagenet", "--tops", "2"], "--tops applies to the lite0 backbone"),
+    (["--float-blocks", "3"], "--float-blocks applies to --quantize int8"),
+    (["--quantize", "int8", "--float-blocks", "12"], "--float-blocks must be 0..11"),
 ])
 def test_trunk_versions_are_checked(export_dir, tmp_path, torch_mod, capsys, extra, message):
     assert main(["train", "--data", str(export_dir), "--out", str(tmp_path / "o"), *extra]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").glob("*.onnx"))
+
+
+def test_train_int8_ships_the_quantized_graph_evaluated_out_of_fold(fracatlas_dir, tmp_path, torch_mod):
+    """--quantize int8: the shipped file is the int8 graph; the card's out-of-fold figures, thresholds and
+    scope gate are the int8 graph's (each fold's tops quantized on that fold's training images), with
+    the float graph's figures beside them; the app loads it."""
+    import numpy as np
+    import onnx
+
+    import core.model as model_mod
+    from core.imaging.preprocess import to_tensor
+    from core.training.cache import load_images
+    from core.training.data import load_folder
+    from core.training.export_onnx import run_onnx
+
+    model = _train(fracatlas_dir, tmp_path / "q", tmp_path, "--quantize", "int8", "--float-blocks", "1",
+                   "--workdir", str(tmp_path / "work"))
+    card = json.loads(model.with_suffix(".json").read_text())
+    q = card["training"]["quantization"]
+    assert q["float_blocks"] == 1 and q["calibration_images"] > 0
+    assert card["inference"]["weights"].startswith("onnxruntime static quantization")
+    assert {"roc_auc", "specificity_at_95_sensitivity"} <= set(q["out_of_fold_float_graph"])
+    assert q["out_of_fold_int8_graph"]["roc_auc"] == card["evaluation"]["out_of_fold"]["roc_auc"]["value"]
+    assert 0 <= q["against_float_graph"]["probability_max_abs_diff"] <= 1
+    assert "QuantizeLinear" in {n.op_type for n in onnx.load(str(model)).graph.node}
+    assert len(list((tmp_path / "work").glob("int8-*/fold*.npz"))) == 2  # resumable, one per fold
+    assert len(list((tmp_path / "work").glob("*/fold*-net.pt"))) == 2  # the fold weights it was made from
+    # the scope gate describes the int8 graph's own embeddings
+    images, ok, _ = load_images(load_folder(fracatlas_dir), 64, tmp_path / "cache")
+    _, _, emb = run_onnx(model.read_bytes(), to_tensor(images[ok]), embedding=True)
+    if "scope" in card:
+        assert np.allclose(emb.mean(0), card["scope"]["content"]["mean"], atol=2e-3)
+    assert "int8" in (tmp_path / "q" / "MODEL_CARD.md").read_text()
+    pred = model_mod.load_model(model).predict(to_tensor(images[ok][:3]))
+    assert pred.probabilities.shape == (3,) and np.all((pred.probabilities >= 0) & (pred.probabilities <= 1))

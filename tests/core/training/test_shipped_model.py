@@ -36,7 +36,8 @@ def test_card_is_complete_and_matches():
     assert "not a diagnosis" in card["intended_use"] and "children" in card["intended_use"]
     assert card["checkpoint"]["sha256"] == sha256_bytes(onnx_path.with_suffix(".pt").read_bytes())
     assert (MODELS / "MODEL_CARD.md").is_file()
-    # 3.0.0: 12 MB (one Lite0, float32 weights); 3.1.0: two tops on one trunk, float16 weights (~11 MB)
+    # 3.0.0: 12 MB (one Lite0, float32 weights); 3.1.0: two tops on one trunk, float16 weights (~11 MB);
+    # 3.2.0: the same int8 (~6 MB)
     assert onnx_path.stat().st_size < 16_000_000
 
 
@@ -55,6 +56,20 @@ def test_checkpoint_reproduces_onnx(torch_mod):
     size = ck["recipe"]["size"]
     batch = np.random.default_rng(0).random((4, 1, size, size), dtype=np.float32)
     card = json.loads(onnx_path.with_suffix(".json").read_text(encoding="utf-8"))
+    quant = card["training"].get("quantization")
+    if quant:  # the int8 graph: as close to the checkpoint's float graph on radiographs as the card says
+        from core.imaging.preprocess import prepare
+        from core.training.export_onnx import export_bytes
+        from core.training.quantize import difference
+
+        demo = sorted((MODELS.parent / "demo").glob("*.jpg"))
+        assert demo, "the demo radiographs ship in resources/demo"
+        images = np.stack([prepare(f.read_bytes(), size, name=f.name)[0][None] for f in demo]).astype(np.float32) / 255
+        d = difference(export_bytes(graph, size), onnx_path.read_bytes(), images)
+        recorded = quant["against_float_graph"]
+        assert d["probability_max_abs_diff"] <= max(0.05, 2 * recorded["probability_max_abs_diff"])
+        assert d["logit_mean_abs_diff"] <= max(0.1, 2 * recorded["logit_mean_abs_diff"])
+        return
     # a file with float16-stored weights differs from the float32 checkpoint by that rounding (the card
     # records how much on training images; the float32 export itself was checked to 1e-4)
     stored = card["training"].get("float16_storage_max_abs_diff")
