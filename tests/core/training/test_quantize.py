@@ -80,7 +80,7 @@ def test_the_int8_graph_keeps_its_outputs_and_the_chosen_blocks_float(lite_graph
     assert 0 < d["logit_mean_abs_diff"] < 0.5
 
 
-def test_int8_oof_says_when_the_fold_weights_were_not_kept(tmp_path):
+def test_int8_oof_says_when_the_fold_weights_were_not_kept(tmp_path, torch_mod):
     from core.training.quantize import QuantizeError, _net_of_fold
     from core.training.recipe import lite_recipe
 
