@@ -63,7 +63,7 @@ def register(sub) -> None:
                    "every fold's graph is quantized and evaluated out of fold, so the card's figures are the int8 "
                    "graph's (default off: float32, weights stored as float16)")
     p.add_argument("--float-blocks", type=int, metavar="N",
-                   help="int8: trunk blocks kept in float after the stem (default 5; 0 quantizes all but the stem)")
+                   help="int8: trunk blocks kept in float after the stem (default 3; 0 quantizes all but the stem)")
     p.add_argument("--compare", type=Path, action="append", default=[], metavar="CARD.json",
                    help="an earlier model's card to list beside this one in the comparison table (repeatable)")
     p.add_argument("--baseline-from", type=Path, metavar="CARD.json",

@@ -170,7 +170,14 @@ def train(opts: TrainOptions) -> Path:
     shift = float(np.log(recipe.fit.pos_factor))
     int8 = None
     if opts.quantize == "int8":
-        oof, int8 = _int8_oof(opts, listing, images, recipe, oof, k, tta, shift, workdir, init_state, init_key)
+        from core.training.quantize import QuantizeError, evaluate_int8
+
+        try:
+            oof, int8 = evaluate_int8(listing, images, recipe, oof, folds=k, split_seed=opts.split_seed, tta=tta,
+                                      shift=shift, workdir=workdir, init_state=init_state, init_key=init_key,
+                                      float_blocks=opts.float_blocks, seed=opts.seed, log=_log)
+        except QuantizeError as exc:
+            raise TrainError(str(exc)) from exc
     raw = oof.scores(tta)
     cal = report.calibration(y, raw, shift, oof.fold)
     p_cal = M.sigmoid((raw - shift) / cal["temperature"])
@@ -217,13 +224,11 @@ def train(opts: TrainOptions) -> Path:
         raise TrainError(f"ONNX and torch outputs differ by {diff:.2e} (> 1e-4); not shipping")
     storage = final_embeddings = None
     if int8 is not None:
-        from core.training.export_onnx import run_onnx
         from core.training.quantize import ship
 
-        onnx_bytes, shipped = ship(full_bytes, images, float_blocks=int8["float_blocks"], seed=opts.seed, log=_log)
+        onnx_bytes, shipped, final_embeddings = ship(full_bytes, images, float_blocks=int8["float_blocks"],
+                                                     seed=opts.seed, log=_log)
         int8.update(shipped)
-        final_embeddings = np.concatenate([run_onnx(onnx_bytes, to_float(images, np.arange(s, min(s + 256, len(images))))
-                                                    .numpy(), embedding=True)[2] for s in range(0, len(images), 256)])
     else:
         onnx_bytes = half_initializers(full_bytes)  # weights stored as float16: about half the file
         storage = storage_difference(full_bytes, onnx_bytes, to_float(images, np.arange(min(64, len(images)))).numpy())
@@ -333,28 +338,6 @@ def seed_baseline_from(card_path: Path, key: str, folds: int, split_seed: int) -
     label = row.get("label", "seed CNN").split(" \u2014 from")[0].split(" — from")[0]
     row["label"] = f"{label} — from the {card.get('name')} {card.get('version')} card (same data key and folds; not re-run)"
     return row
-
-
-def _int8_oof(opts, listing, images, recipe, oof, k, tta, shift, workdir, init_state, init_key):
-    """(the int8 graph's out-of-fold predictions, the card's quantization section so far): what every
-    later step (calibration, thresholds, metrics, scope gate) uses instead of the float graph's."""
-    from core.training.quantize import DEFAULT_FLOAT_BLOCKS, QuantizeError, int8_oof, oof_summary
-    from core.training.recipe import cv_folders
-
-    blocks = DEFAULT_FLOAT_BLOCKS if opts.float_blocks is None else int(opts.float_blocks)
-    folders = cv_folders(listing, recipe, folds=k, split_seed=opts.split_seed, workdir=workdir,
-                         init_state=init_state, init_key=init_key)
-    try:
-        q = int8_oof(listing, images, recipe, oof.fold, folders, tta=tta, float_blocks=blocks, workdir=workdir,
-                     seed=opts.seed, log=_log)
-    except QuantizeError as exc:
-        raise TrainError(str(exc)) from exc
-    y, groups, meta = listing.labels, listing.groups, listing.meta or None
-    f_sum = oof_summary(y, oof.scores(tta), shift, oof.fold, groups, meta)
-    q_sum = oof_summary(y, q.scores(tta), shift, q.fold, groups, meta)
-    _log(f"out-of-fold AUC: float graph {f_sum['roc_auc']}, int8 graph {q_sum['roc_auc']} "
-         f"(spec@95sens {f_sum['specificity_at_95_sensitivity']} → {q_sum['specificity_at_95_sensitivity']})")
-    return q, {"float_blocks": blocks, "out_of_fold_float_graph": f_sum, "out_of_fold_int8_graph": q_sum}
 
 
 def _fit_scope(net, images: np.ndarray, oof, tta: bool, final_embeddings: np.ndarray | None = None) -> dict | None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_FLOAT_BLOCKS = 5
+DEFAULT_FLOAT_BLOCKS = 3  # chosen out of fold against 5 (MODEL_CARD.md, 3.2.0)
 CALIBRATION_IMAGES = 64
 CALIBRATION_BATCH = 8
 
@@ -103,6 +103,16 @@ def difference(a_bytes: bytes, b_bytes: bytes, batch: np.ndarray) -> dict:
             "spearman": round(rho, 5)}
 
 
+def embeddings(graph, images: np.ndarray, idx: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """The graph's embeddings of cached images ``idx``, converted to float a chunk at a time (the whole
+    training set as float32 would be several hundred MB)."""
+    from core.training.export_onnx import run_onnx
+    from core.training.loop import to_float
+
+    return np.concatenate([run_onnx(graph, to_float(images, idx[s:s + chunk]).numpy(), embedding=True)[2]
+                           for s in range(0, len(idx), chunk)])
+
+
 def _net_of_fold(recipe, folders: list[Path], f: int):
     from core.training.recipe import fold_net
 
@@ -152,8 +162,7 @@ def int8_oof(listing, images: np.ndarray, recipe, fold: np.ndarray, folders: lis
                                float_blocks=float_blocks)
             sess = session(q)
             pv, cv, ev = run_onnx(sess, to_float(images, va).numpy(), embedding=True)
-            et = np.concatenate([run_onnx(sess, to_float(images, tr[s:s + 256]).numpy(), embedding=True)[2]
-                                 for s in range(0, len(tr), 256)])
+            et = embeddings(sess, images, tr)
             tmp = path.with_suffix(".tmp.npz")
             np.savez(tmp, idx=va, logits=logit(pv), cams=logit(cv), emb=ev, train_emb=et, seconds=time.time() - t0)
             tmp.replace(path)
@@ -190,9 +199,11 @@ def oof_summary(y, raw: np.ndarray, shift: float, fold, groups, meta) -> dict:
                if k in sub and isinstance(sub[k].get("roc_auc"), dict)}}
 
 
-def ship(full_bytes: bytes, images: np.ndarray, *, float_blocks: int, seed: int, log=print) -> tuple[bytes, dict]:
-    """The final int8 graph from the final float graph (calibrated on a sample of all training images),
-    and what it changes on other training images (``difference``), for the card."""
+def ship(full_bytes: bytes, images: np.ndarray, *, float_blocks: int, seed: int, log=print):
+    """(the final int8 graph made from the final float graph, calibrated on a sample of all training
+    images; what it changes on other training images (``difference``), for the card; its embeddings of
+    every training image, for the scope gate)."""
+    from core.training.export_onnx import session
     from core.training.loop import to_float
 
     calib = calibration_sample(len(images), seed)
@@ -204,9 +215,30 @@ def ship(full_bytes: bytes, images: np.ndarray, *, float_blocks: int, seed: int,
     log(f"int8 graph: {len(q) / 1e6:.1f} MB; against the float graph on {diff['images']} other training images: "
         f"rank correlation {diff['spearman']}, probability within {diff['probability_max_abs_diff']}")
     return q, {"scheme": SCHEME.format(k=float_blocks), "float_blocks": float_blocks,
-               "calibration_images": int(len(calib)), "against_float_graph": diff}
+               "calibration_images": int(len(calib)), "against_float_graph": diff}, \
+        embeddings(session(q), images, np.arange(len(images)))
 
 
 SCHEME = ("onnxruntime static quantization, QDQ: int8 per-channel weights and uint8 activations (min/max over "
           "64 training images) for every convolution and its ReLU6 after the stem and the first {k} trunk blocks, "
           "which stay float32")
+
+
+def evaluate_int8(listing, images, recipe, oof, *, folds: int, split_seed: int, tta: bool, shift: float, workdir,
+                  init_state=None, init_key: str = "", float_blocks: int | None = None, seed: int = 0, log=print):
+    """(the int8 graph's out-of-fold predictions, the card's quantization section so far): what every
+    later step of training (calibration, thresholds, metrics, scope gate) uses instead of the float graph's
+    ``oof``; both graphs' headline figures, calibrated alike, go into the section."""
+    from core.training.recipe import cv_folders
+
+    blocks = DEFAULT_FLOAT_BLOCKS if float_blocks is None else int(float_blocks)
+    folders = cv_folders(listing, recipe, folds=folds, split_seed=split_seed, workdir=workdir,
+                         init_state=init_state, init_key=init_key)
+    q = int8_oof(listing, images, recipe, oof.fold, folders, tta=tta, float_blocks=blocks, workdir=workdir,
+                 seed=seed, log=log)
+    y, groups, meta = listing.labels, listing.groups, listing.meta or None
+    f_sum = oof_summary(y, oof.scores(tta), shift, oof.fold, groups, meta)
+    q_sum = oof_summary(y, q.scores(tta), shift, q.fold, groups, meta)
+    log(f"out-of-fold AUC: float graph {f_sum['roc_auc']}, int8 graph {q_sum['roc_auc']} "
+        f"(spec@95sens {f_sum['specificity_at_95_sensitivity']} → {q_sum['specificity_at_95_sensitivity']})")
+    return q, {"float_blocks": blocks, "out_of_fold_float_graph": f_sum, "out_of_fold_int8_graph": q_sum}
