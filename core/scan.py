@@ -36,6 +36,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from core import scan_steps as steps
 from core.discovery import DiscoveryStats, FoundFile, discover, read_found
 from core.imaging.errors import FileError
 from core.results import DUPLICATE, ERROR, REUSED, SCORED, ScanItem
@@ -126,7 +127,7 @@ class _Pipeline:
         self.batch_size = batch_size
         self.keep_cams = keep_cams
         self.size = model.input_size
-        self.gate = _gate_for(model)
+        self.gate = steps.gate_for(model)
         self.read_q: queue.Queue = queue.Queue(maxsize=2 * workers)
         self.dec_q: queue.Queue = queue.Queue(maxsize=2 * batch_size)
         self.lock = threading.RLock()  # results, duplicates, callbacks
@@ -257,11 +258,11 @@ class _Pipeline:
             if origin is not None:
                 self.duplicate(f, image_id, origin, index)
                 return
-            canvas, _geo, decoded = _prepare(data, self.size, f.path.name)
+            canvas, _geo, decoded = steps.prepare(data, self.size, f.path.name)
             meta = decoded.meta
-            verdict = _assess(decoded)
+            verdict = steps.assess(decoded)
             if self.on_decoded is not None:  # before the result exists: its thumbnail is there first
-                _call_on_decoded(self.on_decoded, image_id, decoded)
+                steps.call_on_decoded(self.on_decoded, image_id, decoded)
             del data, decoded
         except FileError as exc:
             self.emit(ScanItem(f.path, f.size, f.mtime_ns, ERROR, image_id=image_id, error=exc.reason,
@@ -415,67 +416,6 @@ def _per_file(known: KnownFn) -> KnownBatchFn:
         return out
 
     return batch
-
-
-def _gate_for(model):
-    from core.scope import Gate
-
-    card = getattr(model, "card", None)
-    return Gate.for_card(card) if card is not None else Gate(None)
-
-
-def _assess(decoded):
-    """The tags/colour/quality verdict; a bug in a check must not lose the image (no verdict then)."""
-    from core.scope import assess
-
-    try:
-        return assess(decoded)
-    except Exception:  # noqa: BLE001 - logged by the caller's error handler would be better; keep scanning
-        import logging
-
-        logging.getLogger(__name__).exception("scope check failed on one image")
-        return None
-
-
-def _call_on_decoded(fn, image_id: str, decoded) -> None:
-    """The ``on_decoded`` hook; its failure (a full disk for thumbnails...) must not lose the image."""
-    try:
-        fn(image_id, decoded)
-    except Exception:  # noqa: BLE001
-        import logging
-
-        logging.getLogger(__name__).exception("on_decoded hook failed on one image")
-
-
-def _prepare(data: bytes, size: int, name: str):
-    from core.imaging.preprocess import prepare
-
-    return prepare(data, size, name=name)
-
-
-def score_file(path: Path, model) -> ScanItem:
-    """Read, hash, decode and score ONE file now (no reuse of a stored score): what the viewer asks
-    for when a file's bytes no longer match the image id its row was scanned as. Per-file problems
-    come back as an ERROR item, like in ``scan``."""
-    from core.imaging.preprocess import to_tensor
-
-    path = Path(os.path.abspath(path))
-    image_id = None
-    try:
-        st = os.stat(path)
-        size, mtime_ns = st.st_size, st.st_mtime_ns
-    except OSError as exc:
-        return ScanItem(path, 0, 0, ERROR, error=f"cannot be read: {exc.strerror or exc}",
-                        error_kind=FileError.UNREADABLE)
-    try:
-        data = read_found(path)
-        image_id = hashlib.sha256(data).hexdigest()
-        canvas, _geo, decoded = _prepare(data, model.input_size, path.name)
-    except FileError as exc:
-        return ScanItem(path, size, mtime_ns, ERROR, image_id=image_id, error=exc.reason, error_kind=exc.kind)
-    pred = model.predict(to_tensor(canvas[None]), with_cam=False)
-    return ScanItem(path, size, mtime_ns, SCORED, image_id=image_id, probability=float(pred.probabilities[0]),
-                    model_version=model.version, meta=decoded.meta)
 
 
 def scan(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core.order import row_key
 from core.recorder import DatabaseFailing, ScanRecorder
-from core.scan import score_file
+from core.scan_steps import score_file
 from core.store import StoreError
 
 log = logging.getLogger("fracture_triage.desktop.session")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import core.scan as scan_mod
+import core.scan_steps as steps
 from core.model import ModelError, load_model
 from core.results import DUPLICATE, ERROR, REUSED, SCORED, ImageMeta
 from core.scan import scan
@@ -107,8 +108,8 @@ def test_duplicate_of_a_broken_file_is_an_error_too(tmp_path, model):
 def test_known_files_are_reused_without_decoding(tmp_path, model, monkeypatch):
     paths = make_images(tmp_path, [50, 100, 150, 200])
     decoded = []
-    real = scan_mod._prepare
-    monkeypatch.setattr(scan_mod, "_prepare", lambda data, size, name: decoded.append(name) or real(data, size, name))
+    real = steps.prepare
+    monkeypatch.setattr(steps, "prepare", lambda data, size, name: decoded.append(name) or real(data, size, name))
     meta = ImageMeta(64, 64, "JPEG")
     ids = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
     calls = []
@@ -220,7 +221,7 @@ def test_reader_bug_becomes_a_file_error(tmp_path, model, monkeypatch):
 
         return prepare(data, size, name=name)
 
-    monkeypatch.setattr(scan_mod, "_prepare", buggy)
+    monkeypatch.setattr(steps, "prepare", buggy)
     s = scan(tmp_path, model)
     assert [i.status for i in s.items] == [SCORED, ERROR, SCORED]
     assert "internal error" in s.items[1].error and "boom" in s.items[1].error
@@ -289,7 +290,7 @@ def test_memory_is_bounded_by_the_queues(tmp_path, model, monkeypatch):
     fill = 2 * batch + workers + 1
     prepared = []
     full = threading.Event()
-    real = scan_mod._prepare
+    real = steps.prepare
 
     def counting(data, size, name):
         out = real(data, size, name)
@@ -298,7 +299,7 @@ def test_memory_is_bounded_by_the_queues(tmp_path, model, monkeypatch):
             full.set()
         return out
 
-    monkeypatch.setattr(scan_mod, "_prepare", counting)
+    monkeypatch.setattr(steps, "prepare", counting)
 
     class Stalled:
         def __init__(self, inner):
