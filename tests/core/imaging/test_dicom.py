@@ -293,13 +293,13 @@ def test_jpeg_frame_size_parser_is_our_own():
     """The codestream size check must not rely on pydicom's private ``_get_jpg_parameters``."""
     import inspect
 
-    from core.imaging import dicom
+    from core.imaging import codestream, dicom
 
-    assert "_get_jpg_parameters" not in inspect.getsource(dicom)
+    assert "_get_jpg_parameters" not in inspect.getsource(dicom) + inspect.getsource(codestream)
     jpg = factory.jpeg(np.zeros((960, 800), np.uint8))
-    assert dicom.jpeg_frame_size(jpg) == (800, 960)
+    assert codestream.jpeg_frame_size(jpg) == (800, 960)
     prog = factory.jpeg(np.zeros((33, 45), np.uint8), progressive=True)
-    assert dicom.jpeg_frame_size(prog) == (45, 33)
-    assert dicom.jpeg_frame_size(b"\xff\xd8\xff\xda\x00\x02") is None
-    assert dicom.jpeg_frame_size(b"garbage") is None
-    assert dicom.jpeg_frame_size(jpg[:20]) is None
+    assert codestream.jpeg_frame_size(prog) == (45, 33)
+    assert codestream.jpeg_frame_size(b"\xff\xd8\xff\xda\x00\x02") is None
+    assert codestream.jpeg_frame_size(b"garbage") is None
+    assert codestream.jpeg_frame_size(jpg[:20]) is None

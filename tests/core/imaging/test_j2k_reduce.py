@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pydicom.uid import JPEG2000Lossless
 
-from core.imaging import dicom as dcm
+from core.imaging import codestream
 from core.imaging.preprocess import letterbox, prepare
 from core.imaging.reader import read_image
 from tests.core.imaging import factory
@@ -34,7 +34,7 @@ def _compare(data: bytes, size: int = 256):
 
 
 def _within(diff: np.ndarray) -> None:
-    tol = dcm.J2K_TOLERANCE
+    tol = codestream.J2K_TOLERANCE
     assert diff.mean() <= tol["mean_abs"] and np.percentile(diff, 99) <= tol["p99_abs"], (
         diff.mean(), np.percentile(diff, 99))
 
@@ -66,7 +66,7 @@ def test_values_shifted_back_to_the_stored_precision():
     import io
 
     ds = dcmread(io.BytesIO(data))
-    arr = dcm._j2k_reduced(ds, 1, 128, 16)
+    arr = codestream.j2k_reduced(ds, 1, 128, 16)
     assert arr is not None and arr.dtype == np.uint16 and arr.max() <= 4095
     assert abs(float(arr.mean()) - float(pix.mean())) < 20
 
@@ -78,12 +78,12 @@ def test_header_and_level_choice():
     import io
 
     frame = get_frame(dcmread(io.BytesIO(data)).PixelData, 0, number_of_frames=1)
-    w, h, precision, signed, levels = dcm.j2k_header(frame)
+    w, h, precision, signed, levels = codestream.j2k_header(frame)
     assert (w, h, precision, signed) == (520, 600, 12, False) and levels >= 1
-    assert dcm.j2k_reduce_level(2128, 2000, 5, 512) == 2
-    assert dcm.j2k_reduce_level(2128, 2000, 1, 512) == 1  # never more than the codestream has
-    assert dcm.j2k_reduce_level(400, 300, 5, 512) == 0
-    assert dcm.j2k_header(b"\xff\xd8\xff" + b"\0" * 100) is None
+    assert codestream.j2k_reduce_level(2128, 2000, 5, 512) == 2
+    assert codestream.j2k_reduce_level(2128, 2000, 1, 512) == 1  # never more than the codestream has
+    assert codestream.j2k_reduce_level(400, 300, 5, 512) == 0
+    assert codestream.j2k_header(b"\xff\xd8\xff" + b"\0" * 100) is None
 
 
 def test_small_or_odd_j2k_decodes_in_full():
