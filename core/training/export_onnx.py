@@ -80,6 +80,9 @@ def session(onnx_bytes: bytes, threads: int = 2):
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # the exact int8 kernels on AVX2 CPUs without VNNI, as the app asks (core.model.runtime.session_options):
+    # an int8 graph's out-of-fold predictions are then the ones the app computes on any x86 CPU
+    so.add_session_config_entry("session.x64quantprecision", "1")
     return ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
 
 

@@ -5,6 +5,9 @@ when the shared data is absent), rounds interleaved so both see the same machine
 the baseline of the printed ratios. A script, not a test.
 
     .venv/bin/python tests/benchmarks/bench_infer.py MODEL.onnx [MODEL.onnx ...] [--batch 8] [--rounds 30]
+
+``--default-int8-kernels`` also runs each model without the app's ``session.x64quantprecision`` (the
+exact int8 kernels on AVX2 CPUs without VNNI; ``core.model.runtime.session_options``): what that costs.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--default-int8-kernels", action="store_true",
+                    help="also run each model with onnxruntime's default int8 kernels (saturating on AVX2 without VNNI)")
     args = ap.parse_args(argv)
     import onnxruntime as ort
 
@@ -54,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.models:
         s = ort.InferenceSession(str(path), session_options(args.threads), providers=["CPUExecutionProvider"])
         sessions.append((path.name, s, s.get_inputs()[0].shape[-1], path.stat().st_size / 1e6))
+        if args.default_int8_kernels:
+            s = ort.InferenceSession(str(path), session_options(args.threads, exact_int8=False),
+                                     providers=["CPUExecutionProvider"])
+            sessions.append((f"{path.name} (default int8)", s, s.get_inputs()[0].shape[-1], path.stat().st_size / 1e6))
     batches = {}  # each model gets the same images at its own input size
     for _name, _s, size, _mb in sessions:
         if int(size) not in batches:

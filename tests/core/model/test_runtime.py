@@ -32,6 +32,8 @@ def test_thread_settings_are_deliberate(test_model):
 
     assert opts.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    # int8 graphs computed exactly on AVX2 CPUs without VNNI (the default kernels saturate there)
+    assert opts.get_session_config_entry("session.x64quantprecision") == "1"
     with pytest.raises(ModelError, match="already exists"):
         model.set_threads(2)
 
