@@ -45,7 +45,7 @@ def matches(item: "WorkItem", text: str) -> bool:
     needle, in_path = _needle(text)
     if not needle:
         return False
-    haystack = str(item.path) if in_path else (item.name or "")
+    haystack = item.path_text if in_path else (item.name or "")
     return needle in haystack.casefold()
 
 
@@ -55,7 +55,7 @@ def matching_rows(items: Iterable["WorkItem"], text: str) -> list[int]:
     if not needle:
         return []
     if in_path:
-        return [i for i, it in enumerate(items) if needle in str(it.path).casefold()]
+        return [i for i, it in enumerate(items) if needle in it.path_text.casefold()]
     return [i for i, it in enumerate(items) if needle in (it.name or "").casefold()]
 
 

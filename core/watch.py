@@ -18,6 +18,7 @@ time (the CLI polls on its main thread; a GUI on one worker at a time).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -61,8 +62,9 @@ class Settler:
     def forget(self, path: Path) -> None:
         self._seen.pop(path, None)
 
-    def keep_only(self, paths: set[Path]) -> None:
-        for p in [p for p in self._seen if p not in paths]:
+    def keep_only(self, paths: set[str]) -> None:
+        """Forget the files whose path (as text) is not in ``paths``."""
+        for p in [p for p in self._seen if str(p) not in paths]:
             del self._seen[p]
 
     @property
@@ -90,7 +92,9 @@ class FolderWatch:
     def __init__(self, root: Path, settle_s: Optional[float] = None, *, settler: Optional[Settler] = None) -> None:
         self.root = Path(root).absolute()
         self.settler = settler or Settler(SETTLE_S if settle_s is None else settle_s)
-        self._handled: dict[Path, tuple[int, int]] = {}
+        # path as text -> (size, mtime) as handled: text, not Path (100,000 Paths with their parts were
+        # ~30 MB; the text is usually the one the scan's Path already cached for the store)
+        self._handled: dict[str, tuple[int, int]] = {}
 
     def handled(self, files: Iterable[tuple[Path, int, int]]) -> None:
         """Record files as scored (or failed) at this size and mtime: only a change brings them back."""
@@ -98,18 +102,17 @@ class FolderWatch:
             self.mark(path, size, mtime_ns)
 
     def mark(self, path: Path | str, size: int, mtime_ns: int) -> None:
-        """One file scored (or failed) at this size and mtime (a ``Path`` is kept as it is, not copied:
-        100,000 of them are ~25 MB)."""
-        self._handled[path if isinstance(path, Path) else Path(path)] = (int(size), int(mtime_ns))
+        """One file scored (or failed) at this size and mtime (kept as the path's text)."""
+        self._handled[str(path)] = (int(size), int(mtime_ns))
 
     def folders(self) -> set[Path]:
         """The folders holding a handled file (those the watcher listens to)."""
-        return {p.parent for p in self._handled}
+        return {Path(d) for d in {os.path.dirname(p) for p in self._handled}}
 
     def unhandled(self, files: Iterable[FoundFile]) -> None:
         """Files ``poll`` returned that could not be scored after all: the next looks find them again."""
         for f in files:
-            self._handled.pop(f.path, None)
+            self._handled.pop(str(f.path), None)
 
     @property
     def pending(self) -> int:
@@ -119,18 +122,19 @@ class FolderWatch:
         """Walk the folder once; the settled new/changed files are marked handled and returned."""
         t0 = time.perf_counter()
         out = PollResult()
-        present: set[Path] = set()
+        present: set[str] = set()
         for f in discover(self.root, cancel=cancel, stats=out.stats):
-            present.add(f.path)
+            text = str(f.path)
+            present.add(text)
             out.folders.add(f.path.parent)
-            before = self._handled.get(f.path)
+            before = self._handled.get(text)
             if before == (f.size, f.mtime_ns):
                 continue
             if self.settler.observe(f):
                 out.settled.append(f)
                 if before is None:
                     out.new.add(f.path)
-                self._handled[f.path] = (f.size, f.mtime_ns)
+                self._handled[text] = (f.size, f.mtime_ns)
         if cancel is None or not cancel.is_set():
             for gone in [p for p in self._handled if p not in present]:
                 del self._handled[gone]

@@ -33,10 +33,14 @@ FILTER_TITLES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)  # weakly referable: tests check rows are freed
 class WorkItem:
+    """One row. Slots and the path kept as text: a folder holds 100,000s of rows, and a ``__dict__``
+    per row (~100 bytes) and a ``Path`` per row (~300 bytes with its parts) were a fifth of a large
+    folder's memory; ``path`` makes the ``Path`` when asked."""
+
     image_id: Optional[str]  # None for a file that could not even be hashed
-    path: Path
+    path_text: str  # the file's absolute path (a Path given here is kept as its text)
     name: str
     probability: Optional[float]
     model_version: Optional[str]
@@ -61,6 +65,14 @@ class WorkItem:
     study_kind: Optional[str] = None  # 'dicom' | 'folder' | 'name_prefix' | 'file'
 
     is_study = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path_text, str):
+            object.__setattr__(self, "path_text", str(self.path_text))
+
+    @property
+    def path(self) -> Path:
+        return Path(self.path_text)
 
     @property
     def out_of_scope(self) -> bool:

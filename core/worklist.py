@@ -208,7 +208,7 @@ class Worklist(WorklistLoading):
                 si.image_id,
                 self._with_scope(WorkItem(
                     image_id=si.image_id,
-                    path=path,
+                    path_text=str(path),
                     name=path.name,
                     probability=si.probability,
                     model_version=mv,
@@ -234,7 +234,7 @@ class Worklist(WorklistLoading):
         """Absolute path (text) -> the row key of the image listed at it, for those of ``paths`` listed
         (one pass over the rows)."""
         want = {str(Path(p).absolute()) for p in paths}
-        return {str(it.path): key for key, it in self._items.items() if it.error is None and str(it.path) in want}
+        return {it.path_text: key for key, it in self._items.items() if it.error is None and it.path_text in want}
 
     def forget(self, image_id: str) -> None:
         """Drop an image's row (its file now holds another image, which has its own row)."""
@@ -421,7 +421,7 @@ class Worklist(WorklistLoading):
         items = self._items
         keys = list(map(self._key_of.__getitem__, self._view))
         if self._counts["errors"] and self._filter in ERROR_FILTERS:  # other filters hide those rows
-            keys = [str(items[k].path) if k.startswith(ERROR_KEY_PREFIX) else k for k in keys]
+            keys = [items[k].path_text if k.startswith(ERROR_KEY_PREFIX) else k for k in keys]
         return keys
 
     def item(self, key: str) -> Optional[WorkItem]:

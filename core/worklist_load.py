@@ -6,6 +6,7 @@ Everything here only reads the store and the list's settings, so ``load`` runs o
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Optional
@@ -60,13 +61,12 @@ class WorklistLoading:
             d = labels.get(iid)
             mark = r.scope_mark if r.scope_mark is not None and r.scope_mark.in_scope else None
             marked_by = mark.reviewer if mark else None
-            path = Path(r.path)
             reading = readings.get(iid)
             shown[r.path] = (iid, r.probability, r.scope, r.scope_reason)
             items[iid] = WorkItem(
                 image_id=iid,
-                path=path,
-                name=path.name,
+                path_text=r.path,  # the store's text, shared with ``shown``: no Path per row
+                name=os.path.basename(r.path),
                 probability=r.probability,
                 model_version=r.model_version,
                 flag=None if r.scope == OUT_OF_SCOPE and marked_by is None else flag_of(r.probability),
@@ -85,7 +85,7 @@ class WorklistLoading:
                 scope_reason=r.scope_reason,
                 scope_marked_by=marked_by,
                 scope_marked_at=mark.at if mark else None,
-                **study(r.path, r.study_uid),  # the text: no str() of the new Path
+                **study(r.path, r.study_uid),
             )
         for e in snapshot.errors:
             items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
@@ -123,7 +123,7 @@ class WorklistLoading:
     def _error_item(self, path: Path, error: Optional[str], kind: Optional[str], image_id: Optional[str]) -> WorkItem:
         return WorkItem(
             image_id=image_id,
-            path=path,
+            path_text=str(path),
             name=path.name,
             probability=None,
             model_version=None,

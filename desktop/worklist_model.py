@@ -284,17 +284,17 @@ class WorklistModel(QAbstractTableModel):
                 it = it.readable[0] if it.readable else it
             if it.error or not it.image_id:
                 return thumbs.placeholder
-            return thumbs.icon(it.image_id, it.path) or thumbs.placeholder
+            return thumbs.icon(it.image_id, it.path_text) or thumbs.placeholder
         if role == _TOOLTIP:
             if col in (COL_ERROR, COL_FLAG) and not it.error and _scope_text(it):
                 return _scope_text(it) + "\nPress S to mark it in scope after all (or to withdraw that)."
             if col == COL_ERROR or (col == COL_FILE and (it.error or it.note)):
                 if it.error:
-                    return f"{it.path}\n{it.error}"
+                    return f"{it.path_text}\n{it.error}"
                 note = it.note
-                return f"{it.path}\nNote: {note}" if note else str(it.path)
+                return f"{it.path_text}\nNote: {note}" if note else it.path_text
             if col == COL_FILE:
-                return str(it.path)
+                return it.path_text
             return None
         if role == _FOREGROUND:
             if col == COL_DECISION and it.label in theme.LABEL_COLOURS:

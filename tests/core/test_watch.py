@@ -123,16 +123,19 @@ def test_files_that_could_not_be_scored_are_found_again(tmp_path):
     assert [f.path.name for f in w.poll().settled] == ["a.jpg"]
 
 
-def test_mark_keeps_the_scans_path_and_folders_lists_where_handled_files_are(tmp_path):
-    """The app's folder scan marks each file as its result comes: the same ``Path`` object is kept
-    (not a copy per file), a string path works too, and ``folders`` are those holding a handled file."""
+def test_mark_keeps_the_paths_text_and_folders_lists_where_handled_files_are(tmp_path):
+    """The app's folder scan marks each file as its result comes: what is kept is the path's text (the
+    one a ``Path`` already made for the store, not a copy; no ``Path`` per file), a string path works
+    too, and ``folders`` are those holding a handled file."""
     w = FolderWatch(tmp_path)
     (tmp_path / "sub").mkdir()
     write(tmp_path / "a.jpg", 10, 1_000_000)
     write(tmp_path / "sub" / "b.jpg", 20, 1_000_000)
     a, b = tmp_path / "a.jpg", tmp_path / "sub" / "b.jpg"
+    text = str(a)  # a Path caches its text: the scan's store write made it already
     w.mark(a, a.stat().st_size, a.stat().st_mtime_ns)
     w.mark(str(b), b.stat().st_size, b.stat().st_mtime_ns)
-    assert any(k is a for k in w._handled) and b in w._handled
+    assert any(k is text for k in w._handled) and set(w._handled) == {str(a), str(b)}
+    assert all(type(k) is str for k in w._handled)
     assert w.folders() == {tmp_path, tmp_path / "sub"}
     assert w.poll().settled == []  # both handled as they are
