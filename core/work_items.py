@@ -150,7 +150,6 @@ class _Prepared:
     counts: dict
     seq: int
     view: list
-    shown: dict = field(default_factory=dict)  # path -> (image id, probability, scope, reason) (``Worklist.shows``)
     facts: tuple = (0, 0)  # rows with a note, rows with a body part or view (``tally``)
 
 

@@ -90,7 +90,6 @@ class Worklist(WorklistLoading):
         self._counts = dict.fromkeys(FILTERS, 0)
         self._facts = [0, 0]  # rows with a note, rows with a body part or view (``column_facts``)
         self._seq = 0
-        self._shown: Mapping[str, tuple] = {}  # path -> (image id, probability, scope, reason) as ``apply`` installed
         self._held: set[str] = set()
         self._local_seq = 0  # counts decisions applied here (a poll read before one must not undo it)
         self._touched: dict[str, int] = {}
@@ -137,7 +136,6 @@ class Worklist(WorklistLoading):
         self._items, self._sk, self._key_of, self._all = p.items, p.sk, p.key_of, p.all
         self._counts, self._seq, self._view = dict(p.counts), p.seq, list(p.view)
         self._facts = list(p.facts)
-        self._shown = p.shown  # never changed after this: read by ``shows`` from any thread
         self.last_event = snapshot.last_event
         self._held = set(snapshot.held)
         self.stats["sorts"] += 1
@@ -165,13 +163,15 @@ class Worklist(WorklistLoading):
         return text == root or text.startswith(root if root.endswith(os.sep) else root + os.sep)
 
     def shows(self, item: ScanItem) -> bool:
-        """Whether a scan result is an unchanged file (REUSED) whose row, as the last ``apply``
-        installed it, shows exactly this (same path, image, probability and scope): adding it would
-        change nothing. Thread-safe (reads only what ``apply`` installed, never changed after): the
-        desktop asks it on the writer thread so a re-scan of an unchanged folder costs the GUI nothing."""
+        """Whether a scan result is an unchanged file (REUSED) whose row shows exactly this (same image,
+        path, probability and scope): adding it would change nothing. Thread-safe (one lookup in the rows,
+        an atomic dict read; the rows themselves are never changed, only replaced): the desktop asks it
+        on the writer thread so a re-scan of an unchanged folder costs the GUI nothing."""
         if item.status != REUSED or not item.image_id:
             return False
-        return self._shown.get(str(item.path)) == (item.image_id, item.probability, item.scope, item.scope_reason)
+        it = self._items.get(item.image_id)
+        return (it is not None and it.error is None and it.path_text == str(item.path)
+                and it.probability == item.probability and it.scope == item.scope and it.scope_reason == item.scope_reason)
 
     def add_scan_items(self, items: Iterable[ScanItem], labels: Optional[Mapping[str, "Decision"]] = None) -> None:
         """Merge scan results as they arrive (bisect insertion, per-row notifications). ``labels``: the

@@ -54,7 +54,6 @@ class WorklistLoading:
         items: dict[str, WorkItem] = {}
         held = snapshot.held
         labels, readings, others = snapshot.labels, snapshot.readings, snapshot.others
-        shown: dict[str, tuple] = {}
         flag_of, settled, study = self.thresholds.flag, self.reading.settled, self._study
         for r in snapshot.rows:  # 10,000s of rows: one WorkItem each, its flag settled by its scope here
             iid = r.image_id
@@ -62,10 +61,9 @@ class WorklistLoading:
             mark = r.scope_mark if r.scope_mark is not None and r.scope_mark.in_scope else None
             marked_by = mark.reviewer if mark else None
             reading = readings.get(iid)
-            shown[r.path] = (iid, r.probability, r.scope, r.scope_reason)
             items[iid] = WorkItem(
                 image_id=iid,
-                path_text=r.path,  # the store's text, shared with ``shown``: no Path per row
+                path_text=r.path,  # the store's text: no Path per row
                 name=os.path.basename(r.path),
                 probability=r.probability,
                 model_version=r.model_version,
@@ -102,7 +100,7 @@ class WorklistLoading:
         for item in items.values():
             tally(counts, facts, item, 1)
         view = [k for k in ordered if matches(items[key_of[k]], filter_name)]
-        return _Prepared(filter_name, items, sk, key_of, ordered, counts, seq, view, shown, tuple(facts))
+        return _Prepared(filter_name, items, sk, key_of, ordered, counts, seq, view, tuple(facts))
 
     def _readings(self, image_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
         """(image id → reference source among all readers (see ``core.store.readers``), image id → each

@@ -329,7 +329,8 @@ def test_out_of_scope_never_flagged_never_among_in_scope_own_tab(tmp_path):
 
 
 def test_shows_tells_an_unchanged_file_the_list_already_shows(store, tmp_path):
-    """What a re-scan need not hand the GUI: a REUSED result its row, as loaded, shows exactly."""
+    """What a re-scan need not hand the GUI: a REUSED result its row shows exactly (no copy of the
+    rows' paths and scores is kept for this: the rows are asked)."""
     from dataclasses import replace
 
     items = fill(store, tmp_path / "a", [0.2, 0.9, 0.5])
@@ -342,6 +343,8 @@ def test_shows_tells_an_unchanged_file_the_list_already_shows(store, tmp_path):
         assert not wl.shows(replace(again[0], scope="out_of_scope", scope_reason="colour photograph"))
         assert not wl.shows(replace(again[0], path=tmp_path / "a" / "moved.png"))
         assert not wl.shows(replace(again[0], image_id=fake_id("other")))
+        wl.forget(again[1].image_id)  # its row is gone (its file held another image): the re-scan brings it back
+        assert not wl.shows(again[1]) and wl.shows(again[2])
 
 
 def test_scan_items_outside_the_root_by_name_prefix_are_left_out(store, tmp_path):
@@ -392,3 +395,13 @@ def test_row_keys_name_rows_as_row_key_does(store, tmp_path):
         assert wl.row_keys() == [row_key(i) for i in wl], name
     wl.set_filter("all")
     assert str(tmp_path / "bad.jpg") in wl.row_keys()
+
+
+def test_rows_are_compact_and_keep_their_path_as_text(store, tmp_path):
+    """100,000s of rows: no ``__dict__`` and no ``Path`` held per row (``path`` makes one when asked)."""
+    fill(store, tmp_path / "a", [0.2, 0.9])
+    wl = _wl(store, tmp_path / "a")
+    rows = list(wl)
+    assert rows and all(not hasattr(r, "__dict__") and type(r.path_text) is str for r in rows)
+    assert {r.path for r in rows} == {tmp_path / "a" / r.name for r in rows}
+    store.close()
