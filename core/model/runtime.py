@@ -9,6 +9,7 @@ would steal the CPU from the decoders running beside inference).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -18,6 +19,13 @@ from typing import Optional
 import numpy as np
 
 from core.model.card import ModelCard, ModelError, load_verified_card
+
+log = logging.getLogger(__name__)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def cpu_count() -> int:
@@ -125,11 +133,22 @@ class Model:
     def _create_session(self):
         import onnxruntime as ort  # heavy: only when a model actually runs
 
-        opts = session_options(self.threads)
+        def open_with(exact: bool):
+            opts = session_options(self.threads, exact_int8=exact)
+            return ort.InferenceSession(str(self.path), sess_options=opts, providers=["CPUExecutionProvider"])
+
         try:
-            sess = ort.InferenceSession(str(self.path), sess_options=opts, providers=["CPUExecutionProvider"])
+            try:
+                sess = open_with(True)
+            except Exception as exact_exc:
+                # an int8 graph made before core.training.quantize gave each use of a weight its own copy
+                # cannot be opened with the exact kernels (onnxruntime converts the shared weight twice):
+                # it still runs with the default ones, which may rank a little differently on AVX2 CPUs
+                sess = open_with(False)
+                log.warning("model %s: the exact int8 kernels cannot be used (%s); using onnxruntime's default "
+                            "kernels", self.path.name, _first_line(exact_exc))
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
-            raise ModelError(f"cannot load ONNX model {self.path}: {str(exc).strip().splitlines()[0]}") from None
+            raise ModelError(f"cannot load ONNX model {self.path}: {_first_line(exc)}") from None
         self._check_io(sess)
         return sess
 

