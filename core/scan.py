@@ -90,11 +90,27 @@ class ScanSummary:
         return self.scored + self.reused + self.duplicates + self.failed
 
 
-@dataclass
 class _Origin:
-    path: Path
-    item: Optional[ScanItem] = None  # set once the first file with these bytes has its result
-    waiting: list[ScanItem] = field(default_factory=list)  # duplicates waiting for that result
+    """The first file with some bytes: its path, then the result later copies take (``_result``) or the
+    copies waiting for it. One per file scanned, so compact: never the whole ScanItem (its heatmap)."""
+
+    __slots__ = ("path_text", "result", "waiting")
+
+    def __init__(self, path: Path) -> None:
+        self.path_text = os.fspath(path)
+        self.result: Optional[tuple] = None
+        self.waiting: Optional[list[tuple[ScanItem, int]]] = None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.path_text)
+
+
+def _result(item: ScanItem) -> tuple:
+    if item.status == ERROR:
+        return (ERROR, item.error, item.error_kind)
+    return (item.status, item.probability, item.model_version, item.meta, item.scope, item.scope_reason,
+            item.scope_distance)
 
 
 class _Either:
@@ -135,7 +151,6 @@ class _Pipeline:
         self.results: list[tuple[int, ScanItem]] = []  # every item, or with keep_items False the errors only
         self.keep_items = True
         self.done = 0  # items emitted
-        self.order: dict[Path, int] = {}
         self.failure: Optional[BaseException] = None
         self.session_thread: Optional[threading.Thread] = None
         self.session_ready = threading.Event()
@@ -189,12 +204,13 @@ class _Pipeline:
                 s.duplicates += 1
             if item.status == ERROR:
                 s.errors.append(item)
-            waiting: list[ScanItem] = []
+            waiting: list[tuple[ScanItem, int]] = []
+            result = None
             if item.image_id is not None and item.status != DUPLICATE:
                 origin = self.by_hash.get(item.image_id)
-                if origin is not None and origin.path == item.path and origin.item is None:
-                    origin.item = item
-                    waiting, origin.waiting = origin.waiting, []
+                if origin is not None and origin.result is None and origin.path_text == os.fspath(item.path):
+                    origin.result = result = _result(item)
+                    waiting, origin.waiting = origin.waiting or [], None
             try:
                 if self.on_item is not None:
                     self.on_item(item)
@@ -206,16 +222,15 @@ class _Pipeline:
             except BaseException as exc:  # a caller's callback failed: stop, re-raise from scan()
                 self._fail(exc)
                 return
-            for dup in waiting:
-                self._settle_duplicate(dup, item)
+            for dup, index in waiting:
+                self._settle_duplicate(dup, index, result)
 
-    def _settle_duplicate(self, dup: ScanItem, origin: ScanItem) -> None:
-        if origin.status == ERROR:
-            dup.status, dup.error, dup.error_kind = ERROR, origin.error, origin.error_kind
+    def _settle_duplicate(self, dup: ScanItem, index: int, result: tuple) -> None:
+        if result[0] == ERROR:
+            dup.status, dup.error, dup.error_kind = result
         else:
-            dup.probability, dup.model_version, dup.meta = origin.probability, origin.model_version, origin.meta
-            dup.scope, dup.scope_reason, dup.scope_distance = origin.scope, origin.scope_reason, origin.scope_distance
-        self.emit(dup, self.order.get(dup.path, -1))
+            _, dup.probability, dup.model_version, dup.meta, dup.scope, dup.scope_reason, dup.scope_distance = result
+        self.emit(dup, index)
 
     def claim(self, image_id: str, path: Path) -> Optional[_Origin]:
         """Register ``path`` as the first file with these bytes, or return the existing origin."""
@@ -228,10 +243,12 @@ class _Pipeline:
     def duplicate(self, f: FoundFile, image_id: str, origin: _Origin, index: int) -> None:
         dup = ScanItem(f.path, f.size, f.mtime_ns, DUPLICATE, image_id=image_id, duplicate_of=origin.path)
         with self.lock:
-            if origin.item is None:
-                origin.waiting.append(dup)
+            if origin.result is None:
+                if origin.waiting is None:
+                    origin.waiting = []
+                origin.waiting.append((dup, index))
                 return
-            self._settle_duplicate(dup, origin.item)
+            self._settle_duplicate(dup, index, origin.result)
 
     # --- stages ----------------------------------------------------------------------------------
     def decode_worker(self) -> None:
@@ -377,7 +394,6 @@ class _Pipeline:
             report_unreadable()
             if self.stopped.is_set():
                 break
-            self.order[f.path] = index
             if self.known is None:
                 self.start_session()
                 self.read_q.put((index, f))

@@ -97,6 +97,25 @@ def test_duplicates_are_one_image(tmp_path, model):
     assert (s.scored, s.duplicates) == (2, 1)
 
 
+def test_many_copies_settle_in_discovery_order_with_their_origins_result(tmp_path, model):
+    """Copies found while their original is still being scored wait for it (with their place in the
+    order) and get its result; copies found after it get it at once."""
+    values = [30, 90, 150, 210]
+    make_images(tmp_path, values)
+    for k in range(24):
+        (tmp_path / f"z{k:02d}.jpg").write_bytes((tmp_path / f"img{k % 4:03d}.jpg").read_bytes())
+    s = scan(tmp_path, model, workers=2, batch_size=8, keep_cams=True)
+    assert [i.path.name for i in s.items] == sorted(p.name for p in tmp_path.iterdir())
+    assert (s.scored, s.duplicates, s.files) == (4, 24, 28)
+    first = {i.image_id: i for i in s.items if i.status == SCORED}
+    for item in s.items[4:]:
+        orig = first[item.image_id]
+        assert item.status == DUPLICATE and item.duplicate_of == orig.path
+        assert (item.probability, item.scope, item.meta) == (orig.probability, orig.scope, orig.meta)
+    assert [round(first[i.image_id].probability, 5) for i in s.items[:4]] == [
+        round(expected_probability(v / 255), 5) for v in values]
+
+
 def test_duplicate_of_a_broken_file_is_an_error_too(tmp_path, model):
     (tmp_path / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (tmp_path / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
