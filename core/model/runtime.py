@@ -45,6 +45,26 @@ GIL_SWITCH_INTERVAL_S = 0.001
 INT8_EXACT_ON_AVX2 = ("session.x64quantprecision", "1")  # see session_options
 
 
+def int8_instructions(cpuinfo: Optional[str] = None) -> str:
+    """What this x86 CPU offers int8 inference, from /proc/cpuinfo (Linux; ``cpuinfo``: its text, for
+    tests): "VNNI" (int8 dot products: the int8 graph is fast and exact), "AVX2 without VNNI" (exact
+    only through the slower kernel ``session_options`` asks for), or "" where it cannot be told."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+                cpuinfo = fh.read(200_000)
+        except OSError:
+            return ""
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[-1].split())
+            break
+    if flags & {"avx512_vnni", "avx_vnni", "avx_vnni_int8"}:
+        return "VNNI"
+    return "AVX2 without VNNI" if "avx2" in flags else ""
+
+
 def short_gil_switch() -> None:
     """Set the process's GIL switch interval to ``GIL_SWITCH_INTERVAL_S`` (never longer than it was):
     the app's task runner and the ``scan`` command call it before starting their threads."""

@@ -136,7 +136,10 @@ def _machine() -> str:
         pass
     import os
 
-    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()}"
+    from core.model.runtime import int8_instructions
+
+    int8 = int8_instructions()
+    return f"{cpu}, {os.cpu_count()} logical CPUs{', int8: ' + int8 if int8 else ''}, {platform.system()}"
 
 
 def train(opts: TrainOptions) -> Path:

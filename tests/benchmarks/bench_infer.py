@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import onnxruntime as ort
 
-    from core.model.runtime import session_options
+    from core.model.runtime import int8_instructions, session_options
 
-    print(f"{os.cpu_count()} CPU cores; effective cores now {effective_cores():.2f}; load average "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"{os.cpu_count()} CPU cores ({int8_instructions() or 'int8 instructions unknown'}); effective cores "
+          f"now {effective_cores():.2f}; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     sessions = []
     for path in args.models:
         s = ort.InferenceSession(str(path), session_options(args.threads), providers=["CPUExecutionProvider"])

@@ -348,6 +348,7 @@ def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path, tra
                     app.processEvents()
                     keys.setdefault(label, []).append((time.perf_counter() - t) * 1000)
         res["keys_ms"] = {k: max(v) for k, v in keys.items()}
+        res["rss_end_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # after every sort too
         res["key_median_ms"] = statistics.median([x for v in keys.values() for x in v])
     heartbeat.stop()
     if tracer:
@@ -472,7 +473,7 @@ def main(argv=None) -> int:
                   f"after that {again['stall_ms']:.0f} ms; peak RSS {again['rss_mb']:.0f} MB")
             worst = max(again["keys_ms"].values())
             print(f"  next image by key (J) at top/middle/bottom: median {again['key_median_ms']:.1f} ms, worst "
-                  f"{worst:.1f} ms; worst per sort:")
+                  f"{worst:.1f} ms; peak RSS after every sort {again['rss_end_mb']:.0f} MB; worst per sort:")
             for k, v in again["keys_ms"].items():
                 stall, took = again["sort_ms"][k]
                 print(f"    {k:<22}{v:7.1f} ms   (re-sorting to it: longest GUI stall {stall:.1f} ms, rows sorted "

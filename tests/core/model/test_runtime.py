@@ -146,3 +146,13 @@ def test_a_graph_no_kernels_can_open_is_a_model_error(test_model, monkeypatch):
     monkeypatch.setattr(ort, "InferenceSession", broken)
     with pytest.raises(ModelError, match="cannot load ONNX model .*INVALID_GRAPH"):
         load_model(test_model, threads=1).ensure_session()
+
+
+def test_int8_instructions_are_read_from_the_cpu_flags():
+    from core.model.runtime import int8_instructions
+
+    assert int8_instructions("processor: 0\nflags\t\t: fpu sse2 avx2 fma\n") == "AVX2 without VNNI"
+    assert int8_instructions("flags\t: fpu avx2 avx512f avx512_vnni\n") == "VNNI"
+    assert int8_instructions("flags\t: fpu avx2 avx_vnni\n") == "VNNI"
+    assert int8_instructions("Features\t: fp asimd\n") == ""  # ARM: not told here
+    assert int8_instructions() in ("VNNI", "AVX2 without VNNI", "")
