@@ -126,19 +126,20 @@ def _images(listing: Listing, size: int, cache) -> tuple[Listing, np.ndarray, li
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import os
 
     from core.model.runtime import int8_instructions
 
-    int8 = int8_instructions()
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        cpuinfo = ""
+    for line in cpuinfo.splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    int8 = int8_instructions(cpuinfo)
     return f"{cpu}, {os.cpu_count()} logical CPUs{', int8: ' + int8 if int8 else ''}, {platform.system()}"
 
 

@@ -92,7 +92,7 @@ def unshare_weight_dequantizers(model) -> int:
     inits = {i.name: i for i in graph.initializer}
     consumers: dict[str, list] = {}
     for node in graph.node:
-        for name in node.input:
+        for name in dict.fromkeys(node.input):  # a node reading one value twice is one consumer
             consumers.setdefault(name, []).append(node)
     added = 0
     nodes = list(graph.node)
