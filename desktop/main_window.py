@@ -23,6 +23,7 @@ from core.thumbnails import ThumbnailCache
 from core.triage import DECISION_ACTIONS, STUDY_ACTIONS, TRIAGE_ACTIONS
 from core.worklist import FILTER_TITLES
 from desktop import shortcuts, theme
+from desktop.after_paint import after_next_paint
 from desktop.actions import Actions, opacity_slider, preset_combo
 from desktop.decision_messages import decision_message
 from desktop.dialogs.about import AboutDialog
@@ -137,6 +138,8 @@ class MainWindow(WindowDialogs, QMainWindow):
     # -- wiring ----------------------------------------------------------------------------------------
     def _wire(self) -> None:
         s = self.session
+        s.scan_gate = lambda start: after_next_paint(self.worklist.table.viewport(), start)
+        s.shows_current = self.review.isVisible
         s.worklist_changed.connect(self._worklist_bound)
         s.current_changed.connect(self._current_changed)
         s.decision_saved.connect(self._decision_saved)

@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -49,6 +49,8 @@ from desktop.live import LiveReaders, LiveSession
 from desktop.session_scan import FolderScan
 from desktop.study_mode import StudyMode
 
+CURRENT_AFTER_BIND_MS = 10  # a folder's rows are painted before its current row is shown
+SCAN_WAITS_FOR_IMAGE_MS = 500  # a re-opened folder's scan starts once its first image shows, or after this
 log = logging.getLogger("fracture_triage.desktop.session")
 
 NO_MODEL_THRESHOLDS = Thresholds(suspicious=2.0, definite=2.0)  # nothing is flagged without a model
@@ -88,6 +90,17 @@ class ReviewSession(StudyMode, FolderScan, FolderChanges, LiveSession, QObject):
         self.mode = mode  # asked for by this workstation (settings); the role and policy come from the store
         self.reading = Reading(reviewer, mode=mode)
         self.thumbnails = None  # core.thumbnails.ThumbnailCache the scan fills (None: no thumbnails made)
+        # How the folder's scan (and the pool's work, held meanwhile) waits for the listed rows to be
+        # painted (the window sets desktop.after_paint on its table); None: as soon as they are listed.
+        self.scan_gate: Optional[Callable[[Callable[[], None]], None]] = None
+        self.shows_current: Optional[Callable[[], bool]] = None  # a review pane on screen will call displayed()
+        self._shown_waiter: Optional[Callable[[], None]] = None  # runs once the current row is on screen
+        self._shown_timer = QTimer(self)
+        self._shown_timer.setSingleShot(True)
+        self._shown_timer.timeout.connect(self._current_shown)
+        self._current_timer = QTimer(self)  # shows a folder's current row just after its rows' first paint
+        self._current_timer.setSingleShot(True)
+        self._current_timer.timeout.connect(self._check_current)
         self.root: Optional[Path] = None
         self.worklist: Optional[Worklist] = None
         self.order: Optional[ReviewOrder] = None
@@ -170,9 +183,24 @@ class ReviewSession(StudyMode, FolderScan, FolderChanges, LiveSession, QObject):
                 return
             wl, snapshot = result
             wl.apply(snapshot)
+            # The rows' first paint goes first: what binding asks of the pool (the viewer's decoding,
+            # thumbnails) and the scan wait for it, or they would slow it (desktop.after_paint).
+            self.tasks.hold_pool()
             self._bind(wl)
-            if self.model is not None:
-                self._start_scan(root, gen)
+
+            def scan_now() -> None:
+                if gen == self._gen:  # not re-opened or closed meanwhile
+                    self._start_scan(root, gen)
+
+            def start() -> None:  # the rows are painted: the pool's work, then the scan once the image shows
+                self.tasks.release_pool()
+                if gen == self._gen and self.model is not None:
+                    self._when_current_shown(scan_now)
+
+            if self.scan_gate is not None:
+                self.scan_gate(start)
+            else:
+                start()
 
         def failed(exc: BaseException) -> None:
             if gen == self._gen:
@@ -199,7 +227,10 @@ class ReviewSession(StudyMode, FolderScan, FolderChanges, LiveSession, QObject):
         self._unsubscribe = self.order.subscribe(self._on_worklist_change)
         self._current_key = object()
         self._emit_counts()
-        self._check_current()
+        # The current row is shown a moment later: the rows' first paint (which Qt runs right after
+        # this) and showing the current image (the viewer, the claim) then take two short turns of the
+        # GUI thread with its timers and input in between, not one long one.
+        self._current_timer.start(CURRENT_AFTER_BIND_MS)
         gc_guard.settle()  # 10,000s of rows: later collections on the GUI thread leave them out
 
     def set_filter(self, name: str) -> None:
@@ -242,6 +273,25 @@ class ReviewSession(StudyMode, FolderScan, FolderChanges, LiveSession, QObject):
         if self.triage is not None:
             self.triage.displayed(key)
         self.row_displayed.emit(key)
+        self._current_shown()
+
+    def _when_current_shown(self, fn) -> None:  # noqa: ANN001
+        """``fn()`` once the review pane shows the current row (at once when there is none to show; at
+        the latest after ``SCAN_WAITS_FOR_IMAGE_MS``): a re-opened folder's re-scan runs Python on its
+        thread, and started beside the first image's display it stretched that work on the GUI thread
+        from about 20 ms to 60-70 (``tests/benchmarks/bench_large.py``)."""
+        item = self.current_item
+        if item is None or item.error or self.shows_current is None or not self.shows_current():
+            fn()
+            return
+        self._shown_waiter = fn
+        self._shown_timer.start(SCAN_WAITS_FOR_IMAGE_MS)
+
+    def _current_shown(self) -> None:
+        fn, self._shown_waiter = self._shown_waiter, None
+        self._shown_timer.stop()
+        if fn is not None:
+            fn()
 
     # -- scanning ------------------------------------------------------------------------------------
     # -- triage --------------------------------------------------------------------------------------
@@ -402,6 +452,9 @@ class ReviewSession(StudyMode, FolderScan, FolderChanges, LiveSession, QObject):
     # -- closing -------------------------------------------------------------------------------------
     def close(self) -> None:
         self._gen += 1
+        self._current_timer.stop()
+        self._shown_timer.stop()
+        self._shown_waiter = None
         self.live.stop()  # the claim's release is queued on the writer, which finishes before the app exits
         self.watcher.stop()
         self.cancel_scan()

@@ -6,6 +6,12 @@
 * ``run_long`` — long jobs that drive their own callbacks (a folder scan, an export);
 * ``run_on_main`` — hand a callable back to the GUI thread from any thread.
 
+``hold_pool()`` / ``release_pool()`` (GUI thread): pool tasks asked for meanwhile wait, in order, and
+start on release — at the latest ``HOLD_MAX_MS`` later. The session holds the pool while a folder's rows
+are bound and first painted: the viewer's decoding, the thumbnails and the other readers' query it asks
+for then ran Python beside that paint and made the GUI thread wait for the GIL (the paint of 10,000
+listed rows stalled it for 50–55 ms; 17–26 ms with the pool held, ``tests/benchmarks/bench_large.py``).
+
 Worker and long-job threads run at a lower CPU priority than the GUI thread (``yield_to_gui``; Linux).
 The task runner also shortens Python's thread switch interval (``core.model.runtime.short_gil_switch``):
 the GUI thread gets the GIL back within 1 ms of asking while workers run Python. Results come back to the GUI thread through one queued signal; ``on_done(result)`` and
@@ -21,12 +27,13 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from core.model.runtime import short_gil_switch
 
 log = logging.getLogger("fracture_triage.desktop.tasks")
 
+HOLD_MAX_MS = 300  # hold_pool() ends by itself after this long, whatever happens to its release
 WORKER_NICE = 10  # how much lower the pool's and long jobs' threads run than the GUI thread (Linux)
 
 
@@ -44,6 +51,22 @@ def yield_to_gui() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, now + WORKER_NICE))
     except OSError as exc:  # not allowed here: the thread keeps its priority
         log.debug("worker priority unchanged: %s", exc)
+
+
+def _start_threads(executor: ThreadPoolExecutor, count: int) -> None:
+    """Start ``count`` threads of ``executor`` now, not one by one as tasks come: a thread's start waits
+    for the new thread to run, and opening a folder (listing, first paint, decoding, the scan) started
+    three of them on the GUI thread while other threads held the GIL (about 12 ms there)."""
+    barrier = threading.Barrier(count)
+
+    def hold() -> None:  # each task keeps its thread busy until all have started, so none is reused
+        try:
+            barrier.wait(timeout=5.0)
+        except threading.BrokenBarrierError:
+            pass
+
+    for _ in range(count):
+        executor.submit(hold)
 
 
 OnDone = Callable[[Any], None] | None
@@ -68,10 +91,40 @@ class TaskRunner(QObject):
         self._closed = False
         self._cancel_events: set[threading.Event] = set()
         self._deliver.connect(self._on_deliver, Qt.ConnectionType.QueuedConnection)
+        self._held: list | None = None  # pool tasks waiting for release_pool(), while the pool is held
+        self._hold_timer = QTimer(self)
+        self._hold_timer.setSingleShot(True)
+        self._hold_timer.timeout.connect(self.release_pool)
+        for executor, count in ((self._pool, n), (self._writer, 1), (self._long, 2)):
+            _start_threads(executor, count)
 
     # -- submitting ------------------------------------------------------------------------------------
-    def run_in_background(self, fn: Callable[[], Any], on_done: OnDone = None, on_error: OnError = None) -> Future:
-        return self._submit(self._pool, fn, on_done, on_error)
+    def run_in_background(self, fn: Callable[[], Any], on_done: OnDone = None, on_error: OnError = None) -> None:
+        if self._held is not None and not self._closed:
+            with self._lock:
+                self._pending += 1
+            self._held.append((fn, on_done, on_error))
+            return
+        self._submit(self._pool, fn, on_done, on_error)
+
+    def hold_pool(self, max_ms: int = HOLD_MAX_MS) -> None:
+        """Pool tasks asked for from now on wait until ``release_pool()`` (at most ``max_ms``)."""
+        if self._held is None:
+            self._held = []
+        self._hold_timer.start(max_ms)
+
+    def release_pool(self) -> None:
+        """Start the pool tasks that waited, in the order they were asked for."""
+        held, self._held = self._held, None
+        self._hold_timer.stop()
+        for fn, on_done, on_error in held or ():
+            if self._closed:
+                return
+            self._submit(self._pool, fn, on_done, on_error, counted=True)
+
+    @property
+    def pool_held(self) -> bool:
+        return self._held is not None
 
     def run_on_writer(self, fn: Callable[[], Any], on_done: OnDone = None, on_error: OnError = None) -> Future:
         return self._submit(self._writer, fn, on_done, on_error)
@@ -104,11 +157,13 @@ class TaskRunner(QObject):
             return self._pending
 
     # -- internals -------------------------------------------------------------------------------------
-    def _submit(self, executor: ThreadPoolExecutor, fn, on_done: OnDone, on_error: OnError) -> Future:
+    def _submit(self, executor: ThreadPoolExecutor, fn, on_done: OnDone, on_error: OnError,
+                counted: bool = False) -> Future:
         if self._closed:
             raise RuntimeError("the task runner is shut down")
-        with self._lock:
-            self._pending += 1
+        if not counted:  # a held task was counted when it was asked for
+            with self._lock:
+                self._pending += 1
         fut = executor.submit(fn)
 
         def finished(f: Future) -> None:
@@ -162,5 +217,7 @@ class TaskRunner(QObject):
             ev.set()
         self._long.shutdown(wait=True, cancel_futures=True)  # a cancelled scan may still queue writes
         self._closed = True
+        self._held = None  # pool tasks still held are dropped like the pool's queued ones
+        self._hold_timer.stop()
         self._writer.shutdown(wait=True)
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -49,6 +49,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -256,7 +257,14 @@ def app_child(mode: str, root: Path, db_url: str, fresh_s: float, out: Path, tra
     gc_guard.install(app)  # as run_app does: cycles collected on the GUI thread only
     store = open_store(db_url, backups_keep=0)
     model = load_model(find_default_model())
-    model.ensure_session()
+    # As the window does (a pool thread): onnxruntime's threads take the nice value of the thread that
+    # makes the session, so a session made here would run the scan's inference beside the GUI thread at
+    # its priority, which the app never does.
+    from desktop.tasks import yield_to_gui
+
+    maker = threading.Thread(target=lambda: (yield_to_gui(), model.ensure_session()))
+    maker.start()
+    maker.join()
     w = MainWindow(store=store, model=model, settings=Settings(), reviewer="bench",
                    settings_path=out.parent / f"settings-{mode}.json")
     w.resize(1366, 768)

@@ -138,3 +138,39 @@ def test_the_task_runner_keeps_the_gil_switch_interval_short():
         assert sys.getswitchinterval() <= GIL_SWITCH_INTERVAL_S <= 0.001
     finally:
         tasks.shutdown()
+
+
+def test_a_reopened_folder_is_rescanned_after_its_rows_are_painted_and_its_image_shown(session_on, tmp_path, qtbot):
+    """The order a window gets (desktop.after_paint, the review pane's displayed()): the pool waits for
+    the rows' first paint, and the re-scan for the current image on screen."""
+    s = session_on()
+    folder = make_image_folder(tmp_path / "x")
+    with qtbot.waitSignal(s.scan_finished, timeout=60000):
+        s.open_folder(folder)
+    log, gates = [], []
+    s.scan_gate = lambda start: gates.append(start) or log.append("rows listed")
+    s.shows_current = lambda: True
+    s.scan_started.connect(lambda _root: log.append("scan started"))
+    s.open_folder(folder)
+    qtbot.waitUntil(lambda: bool(gates), timeout=10000)
+    assert s.tasks.pool_held and s.current_item is not None  # the rows are bound; the pool waits for their paint
+    qtbot.wait(50)
+    assert log == ["rows listed"]
+    gates[0]()  # the table painted
+    assert not s.tasks.pool_held and log == ["rows listed"]  # the scan waits for the image
+    s.displayed(s.current_item.image_id)
+    assert log == ["rows listed", "scan started"]
+    with qtbot.waitSignal(s.scan_finished, timeout=60000):
+        pass
+
+
+def test_a_reopened_folders_scan_does_not_wait_forever_for_its_image(session_on, tmp_path, qtbot, monkeypatch):
+    monkeypatch.setattr("desktop.session.SCAN_WAITS_FOR_IMAGE_MS", 100)
+    s = session_on()
+    folder = make_image_folder(tmp_path / "x")
+    with qtbot.waitSignal(s.scan_finished, timeout=60000):
+        s.open_folder(folder)
+    s.scan_gate = lambda start: start()  # painted at once
+    s.shows_current = lambda: True  # but the image never reports itself on screen
+    with qtbot.waitSignal(s.scan_finished, timeout=60000):
+        s.open_folder(folder)

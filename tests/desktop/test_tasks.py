@@ -41,3 +41,49 @@ def test_workers_yield_the_cpu_to_the_gui_thread_and_the_writer_does_not(qtbot):
         assert inherited == [seen["pool"][0]]
     finally:
         tasks.shutdown()
+
+
+def test_a_held_pool_starts_what_was_asked_meanwhile_in_order_on_release(qtbot):
+    tasks = TaskRunner()
+    try:
+        ran, done = [], []
+        tasks.hold_pool(max_ms=60_000)
+        assert tasks.pool_held
+        for i in range(3):
+            tasks.run_in_background(lambda i=i: ran.append(i) or i, done.append)
+        qtbot.wait(150)
+        assert ran == [] and done == [] and tasks.pending == 3  # held, and counted as pending
+        with qtbot.waitSignal(tasks.idle, timeout=10000):
+            tasks.release_pool()
+        assert sorted(ran) == [0, 1, 2] and sorted(done) == [0, 1, 2] and not tasks.pool_held
+        with qtbot.waitSignal(tasks.idle, timeout=10000):  # not held any more: runs at once
+            tasks.run_in_background(lambda: 7, done.append)
+        assert done[-1] == 7
+    finally:
+        tasks.shutdown()
+
+
+def test_a_held_pool_lets_go_by_itself_and_the_writer_is_never_held(qtbot):
+    tasks = TaskRunner()
+    try:
+        out = []
+        tasks.hold_pool(max_ms=200)
+        with qtbot.waitSignal(tasks.idle, timeout=10000):
+            tasks.run_on_writer(lambda: "written", out.append)
+        assert out == ["written"] and tasks.pool_held
+        with qtbot.waitSignal(tasks.idle, timeout=10000):  # nobody releases it: the timer does
+            tasks.run_in_background(lambda: "pooled", out.append)
+        assert out == ["written", "pooled"] and not tasks.pool_held
+    finally:
+        tasks.shutdown()
+
+
+def test_shutdown_drops_held_pool_tasks(qtbot):
+    tasks = TaskRunner()
+    ran = []
+    tasks.hold_pool(max_ms=60_000)
+    tasks.run_in_background(lambda: ran.append(1))
+    tasks.shutdown()
+    tasks.release_pool()  # late (a timer or a gate after the window closed): nothing starts
+    qtbot.wait(50)
+    assert ran == [] and not tasks.pool_held
