@@ -135,8 +135,10 @@ class WorklistPanel(QWidget):
             else:
                 text = FILTER_TITLES[name] if n is None else f"{FILTER_TITLES[name]} {n:,}"
                 tip = "" if n is None else f"{n:,} image{'s' if n != 1 else ''}"
-            self.tabs.setTabText(i, text)
-            self.tabs.setTabToolTip(i, tip)
+            if self.tabs.tabText(i) != text:  # each change lays the tab bar out again (counts come every 80 ms)
+                self.tabs.setTabText(i, text)
+            if self.tabs.tabToolTip(i) != tip:
+                self.tabs.setTabToolTip(i, tip)
 
     def _fit_delegates(self) -> None:
         studies = self.model.studies

@@ -99,7 +99,9 @@ def test_duplicates_are_one_image(tmp_path, model):
 
 def test_many_copies_settle_in_discovery_order_with_their_origins_result(tmp_path, model):
     """Copies found while their original is still being scored wait for it (with their place in the
-    order) and get its result; copies found after it get it at once."""
+    order) and get its result; copies found after it get it at once. The original is the copy whose
+    bytes a decoding thread hashed first: usually the first found, but with two threads a later copy
+    can get there first (seen in CI), so the test asks only for one original per content."""
     values = [30, 90, 150, 210]
     make_images(tmp_path, values)
     for k in range(24):
@@ -108,8 +110,11 @@ def test_many_copies_settle_in_discovery_order_with_their_origins_result(tmp_pat
     assert [i.path.name for i in s.items] == sorted(p.name for p in tmp_path.iterdir())
     assert (s.scored, s.duplicates, s.files) == (4, 24, 28)
     first = {i.image_id: i for i in s.items if i.status == SCORED}
-    for item in s.items[4:]:
+    assert len(first) == 4
+    for item in s.items:
         orig = first[item.image_id]
+        if item is orig:
+            continue
         assert item.status == DUPLICATE and item.duplicate_of == orig.path
         assert (item.probability, item.scope, item.meta) == (orig.probability, orig.scope, orig.meta)
     assert [round(first[i.image_id].probability, 5) for i in s.items[:4]] == [
