@@ -10,7 +10,8 @@
 start on release — at the latest ``HOLD_MAX_MS`` later. The session holds the pool while a folder's rows
 are bound and first painted: the viewer's decoding, the thumbnails and the other readers' query it asks
 for then ran Python beside that paint and made the GUI thread wait for the GIL (the paint of 10,000
-listed rows stalled it for 50–55 ms; 17–26 ms with the pool held, ``tests/benchmarks/bench_large.py``).
+listed rows stalled it for 45–55 ms in a traced run, 17–26 ms with that work held back; README,
+"Re-opening: what waits for the rows' first paint").
 
 Worker and long-job threads run at a lower CPU priority than the GUI thread (``yield_to_gui``; Linux).
 The task runner also shortens Python's thread switch interval (``core.model.runtime.short_gil_switch``):
