@@ -8,7 +8,7 @@
 
 ``hold_pool()`` / ``release_pool()`` (GUI thread): pool tasks asked for meanwhile wait, in order, and
 start on release — at the latest ``HOLD_MAX_MS`` later. The session holds the pool while a folder's rows
-are bound and first painted: the viewer's decoding, the thumbnails and the other readers' query it asks
+are bound and first painted: the viewer's decoding and the thumbnails that binding asks
 for then ran Python beside that paint and made the GUI thread wait for the GIL (the paint of 10,000
 listed rows stalled it for 45–55 ms in a traced run, 17–26 ms with that work held back; README,
 "Re-opening: what waits for the rows' first paint").
