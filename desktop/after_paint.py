@@ -21,11 +21,14 @@ TIMEOUT_MS = 250  # a shown widget paints within a frame or two; a covered or mi
 
 
 class _PaintWaiter(QObject):
-    """Watches ``widget`` for its next Paint event, then calls ``fn`` once (from the event loop)."""
+    """Watches its parent widget for its next Paint event, then calls ``fn`` once (from the event loop).
+    It reaches the widget through ``parent()`` only: a reference of its own would let its deferred
+    deletion drop the last Python reference to a widget Python owns, destroying the parent midway
+    through deleting this child (seen as a crash in the tests)."""
 
     def __init__(self, widget: QWidget, fn: Callable[[], None], timeout_ms: int) -> None:
         super().__init__(widget)
-        self._widget, self._fn = widget, fn
+        self._fn: Callable[[], None] | None = fn
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._fire)
@@ -33,16 +36,16 @@ class _PaintWaiter(QObject):
         widget.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
-        if obj is self._widget and event.type() == QEvent.Type.Paint:
-            QTimer.singleShot(0, self, self._fire)  # after this paint (and the rest of the window's) is done
+        if event.type() == QEvent.Type.Paint:  # installed on the parent only
+            self._timer.start(0)  # the same timer, due now: fires after this paint (and the window's) is done
         return False
 
     def _fire(self) -> None:
-        if self._fn is None:
-            return
         fn, self._fn = self._fn, None
+        if fn is None:
+            return
         self._timer.stop()
-        self._widget.removeEventFilter(self)
+        self.parent().removeEventFilter(self)
         self.deleteLater()
         fn()
 

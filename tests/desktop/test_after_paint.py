@@ -15,6 +15,14 @@ class Painted(QWidget):
         self.log.append("paint")
 
 
+def _shown(qtbot, log) -> Painted:
+    w = Painted(log)
+    qtbot.addWidget(w)
+    with qtbot.waitExposed(w):
+        w.show()
+    return w
+
+
 def test_a_hidden_widget_runs_it_at_once(qtbot):
     log = []
     w = Painted(log)
@@ -25,10 +33,7 @@ def test_a_hidden_widget_runs_it_at_once(qtbot):
 
 def test_a_shown_widget_runs_it_after_its_next_paint_once(qtbot):
     log = []
-    w = Painted(log)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = _shown(qtbot, log)
     qtbot.waitUntil(lambda: "paint" in log, timeout=5000)
     log.clear()
     after_next_paint(w, lambda: log.append("ran"), timeout_ms=60_000)
@@ -43,10 +48,7 @@ def test_a_shown_widget_runs_it_after_its_next_paint_once(qtbot):
 
 def test_a_widget_that_does_not_paint_runs_it_after_the_timeout(qtbot):
     log = []
-    w = Painted(log)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = _shown(qtbot, log)
     w.setUpdatesEnabled(False)  # it will not paint again
     after_next_paint(w, lambda: log.append("ran"), timeout_ms=100)
     qtbot.waitUntil(lambda: "ran" in log, timeout=5000)

@@ -43,7 +43,7 @@ def test_workers_yield_the_cpu_to_the_gui_thread_and_the_writer_does_not(qtbot):
         tasks.shutdown()
 
 
-def test_a_held_pool_starts_what_was_asked_meanwhile_in_order_on_release(qtbot):
+def test_a_held_pool_starts_what_was_asked_meanwhile_on_release(qtbot):
     tasks = TaskRunner()
     try:
         ran, done = [], []
