@@ -1,5 +1,5 @@
 """Run something once a widget has painted: a re-opened folder's pool work and re-scan wait for the
-listed rows to be on screen.
+listed rows to be on screen, and the viewer's decoding of a new row's image for its "Loading…".
 
 Re-opening a scanned folder lists its rows, then re-scans it. Work started together with the listing
 (the viewer's decoding, the thumbnails, the re-scan's thread) ran Python beside the rows' first

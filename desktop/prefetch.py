@@ -158,8 +158,9 @@ class ImageCache(QObject):
             self._items.move_to_end(image_id)
         return item
 
-    def request(self, image_id: str, path: Path) -> None:
-        """Decode ``image_id`` in the background unless cached or already on its way."""
+    def request(self, image_id: str, path: Path, urgent: bool = False) -> None:
+        """Decode ``image_id`` in the background unless cached or already on its way; ``urgent``: the
+        image on screen, which starts even while the pool is held (``desktop.tasks``)."""
         if not image_id or image_id in self._items or image_id in self._in_flight:
             return
         self._in_flight.add(image_id)
@@ -180,7 +181,11 @@ class ImageCache(QObject):
             self._items[image_id] = LoadedImage(image_id, Path(path), error=f"This image could not be shown ({exc}).")
             self.loaded.emit(image_id)
 
-        self._tasks.run_in_background(lambda: load_for_viewer(image_id, path, model=model), done, failed)
+        try:
+            self._tasks.run_in_background(lambda: load_for_viewer(image_id, path, model=model), done, failed,
+                                          urgent=urgent)
+        except RuntimeError:  # the task runner is shut down (the window is closing): nothing to show
+            self._in_flight.discard(image_id)
 
     def clear(self) -> None:
         self._items.clear()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStackedWidget, QVBox
 
 from core.studies import STUDY_PREFIX
 from desktop import theme
+from desktop.after_paint import after_next_paint
 from desktop.prefetch import ImageCache, LoadedImage
 from desktop.study_view import StudyGrid
 from desktop.toast import Toast
@@ -204,6 +205,7 @@ class ReviewPane(QWidget):
         self._item = None
         self.blinded = False  # the model is hidden (core.reading): no score, flag or heatmap
         self._shown_id: Optional[str] = None
+        self._later: list = []  # neighbours to prefetch once the current image is on screen
         self.action_time: Optional[float] = None  # perf_counter of the key that led to the next image
         self.cache.loaded.connect(self._loaded)
         self.viewer.shown.connect(self._painted)
@@ -227,6 +229,7 @@ class ReviewPane(QWidget):
         open study when ``item`` is one of its views."""
         self._item = item
         self.study = study
+        self._later = []
         self.stack.setCurrentWidget(self.grid if item is not None and item.is_study else self.viewer)
         if item is not None and item.is_study:
             self._shown_id = None
@@ -257,8 +260,22 @@ class ReviewPane(QWidget):
             else:
                 if self._shown_id != item.image_id:
                     self.viewer.set_image(None, "Loading…")
-                self.cache.request(item.image_id, item.path)
+                # Its decoding (with the heatmap's inference) starts once this turn's paint is done, the
+                # neighbours' once it is on screen: started at once, they ran Python beside the GUI
+                # thread's showing of the new row and stretched that turn from about 20 ms to 40-50
+                # (re-opening 10,000 files, tests/benchmarks/bench_large.py).
+                after_next_paint(self.viewer.viewport(), lambda: self._request_current(item))
+                self._later = [n for n in neighbours if n is not None]
+                neighbours = []
             self.info.show_item(item, loaded)
+        self._prefetch(neighbours)
+
+    def _request_current(self, item) -> None:
+        it = self._item
+        if it is not None and not it.is_study and it.image_id == item.image_id:  # not moved on meanwhile
+            self.cache.request(item.image_id, item.path, urgent=True)
+
+    def _prefetch(self, neighbours: list) -> None:
         for n in neighbours:
             if n is not None and n.error is None and n.image_id:
                 self.cache.request(n.image_id, n.path)
@@ -314,10 +331,17 @@ class ReviewPane(QWidget):
             if loaded is not None:
                 self._present(loaded)
                 self.info.show_item(it, loaded, self._view_text())
+                if not self.viewer.isVisible():  # no paint will come to start the neighbours
+                    self._prefetch_later()
+
+    def _prefetch_later(self) -> None:
+        later, self._later = self._later, []
+        self._prefetch(later)
 
     def _painted(self, image_id: str) -> None:
         it = self._item
         if it is not None and not it.is_study and it.image_id == image_id:
+            self._prefetch_later()
             self.displayed.emit(image_id)
         t0, self.action_time = self.action_time, None
         ms = (time.perf_counter() - t0) * 1000.0 if t0 is not None else -1.0

@@ -183,19 +183,20 @@ class ReviewSession(StudyMode, FolderScan, FolderChanges, LiveSession, QObject):
                 return
             wl, snapshot = result
             wl.apply(snapshot)
-            # The rows' first paint goes first: what binding asks of the pool (the viewer's decoding,
-            # thumbnails) and the scan wait for it, or they would slow it (desktop.after_paint).
-            self.tasks.hold_pool()
+            # The rows' first paint goes first, then the current image: what binding asks of the pool
+            # (thumbnails, the neighbours' decoding) and the scan wait for both, or they would slow
+            # them (desktop.after_paint; the current image's decoding is urgent and never held).
+            self.tasks.hold_pool(max_ms=SCAN_WAITS_FOR_IMAGE_MS)
             self._bind(wl)
 
-            def scan_now() -> None:
-                if gen == self._gen:  # not re-opened or closed meanwhile
+            def shown() -> None:  # the image is on screen: the pool's held work, then the scan
+                self.tasks.release_pool()
+                if gen == self._gen and self.model is not None:  # not re-opened or closed meanwhile
                     self._start_scan(root, gen)
 
-            def start() -> None:  # the rows are painted: the pool's work, then the scan once the image shows
-                self.tasks.release_pool()
-                if gen == self._gen and self.model is not None:
-                    self._when_current_shown(scan_now)
+            def start() -> None:  # the rows are painted
+                if gen == self._gen:
+                    self._when_current_shown(shown)
 
             if self.scan_gate is not None:
                 self.scan_gate(start)

@@ -7,9 +7,10 @@
 * ``run_on_main`` — hand a callable back to the GUI thread from any thread.
 
 ``hold_pool()`` / ``release_pool()`` (GUI thread): pool tasks asked for meanwhile wait, in order, and
-start on release — at the latest ``HOLD_MAX_MS`` later. The session holds the pool while a folder's rows
-are bound and first painted: the viewer's decoding and the thumbnails that binding asks
-for then ran Python beside that paint and made the GUI thread wait for the GIL (the paint of 10,000
+start on release — at the latest ``HOLD_MAX_MS`` later; an ``urgent`` task (the image the reader waits
+for) starts at once all the same. The session holds the pool from binding a folder's rows until its
+current image is on screen: the thumbnails that binding asks for, and the viewer's decoding, ran
+Python beside the rows' first paint and made the GUI thread wait for the GIL (the paint of 10,000
 listed rows stalled it for 45–55 ms in a traced run, 17–26 ms with that work held back; README,
 "Re-opening: what waits for the rows' first paint").
 
@@ -100,8 +101,10 @@ class TaskRunner(QObject):
             _start_threads(executor, count)
 
     # -- submitting ------------------------------------------------------------------------------------
-    def run_in_background(self, fn: Callable[[], Any], on_done: OnDone = None, on_error: OnError = None) -> None:
-        if self._held is not None and not self._closed:
+    def run_in_background(self, fn: Callable[[], Any], on_done: OnDone = None, on_error: OnError = None, *,
+                          urgent: bool = False) -> None:
+        """``fn()`` on the worker pool; ``urgent``: starts even while the pool is held."""
+        if self._held is not None and not self._closed and not urgent:
             with self._lock:
                 self._pending += 1
             self._held.append((fn, on_done, on_error))

@@ -84,3 +84,14 @@ def test_cache_loads_in_the_background_and_keeps_the_most_recent(qtbot, tmp_path
         assert cache.get(ids[2]) is None
     finally:
         tasks.shutdown()
+
+
+def test_a_request_after_the_task_runner_shut_down_is_dropped(qtbot, tmp_path):
+    """A late request (a paint waiter firing as the window closes) neither raises nor stays in flight."""
+    tasks = TaskRunner()
+    cache = ImageCache(tasks, lambda: None)
+    tasks.shutdown()
+    p = png(tmp_path / "late.png")
+    with qtbot.assertNotEmitted(cache.loaded, wait=50):
+        cache.request(sha(p), p, urgent=True)
+    assert cache.get(sha(p)) is None and not cache._in_flight

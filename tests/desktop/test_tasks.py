@@ -87,3 +87,20 @@ def test_shutdown_drops_held_pool_tasks(qtbot):
     tasks.release_pool()  # late (a timer or a gate after the window closed): nothing starts
     qtbot.wait(50)
     assert ran == [] and not tasks.pool_held
+
+
+def test_an_urgent_task_starts_while_the_pool_is_held_and_the_others_still_wait(qtbot):
+    tasks = TaskRunner()
+    try:
+        out = []
+        tasks.hold_pool(max_ms=60_000)
+        tasks.run_in_background(lambda: "thumbnail", out.append)
+        with qtbot.waitSignal(tasks.idle, timeout=10000, raising=False) as idle:
+            tasks.run_in_background(lambda: "image on screen", out.append, urgent=True)
+            qtbot.waitUntil(lambda: out == ["image on screen"], timeout=10000)
+        assert not idle.signal_triggered and tasks.pool_held and tasks.pending == 1  # the held one still waits
+        with qtbot.waitSignal(tasks.idle, timeout=10000):
+            tasks.release_pool()
+        assert out == ["image on screen", "thumbnail"]
+    finally:
+        tasks.shutdown()
