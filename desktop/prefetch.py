@@ -181,10 +181,8 @@ class ImageCache(QObject):
             self._items[image_id] = LoadedImage(image_id, Path(path), error=f"This image could not be shown ({exc}).")
             self.loaded.emit(image_id)
 
-        try:
-            self._tasks.run_in_background(lambda: load_for_viewer(image_id, path, model=model), done, failed,
-                                          urgent=urgent)
-        except RuntimeError:  # the task runner is shut down (the window is closing): nothing to show
+        if not self._tasks.run_in_background(lambda: load_for_viewer(image_id, path, model=model), done, failed,
+                                             urgent=urgent):  # shut down (the window is closing)
             self._in_flight.discard(image_id)
 
     def clear(self) -> None:

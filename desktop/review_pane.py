@@ -270,9 +270,13 @@ class ReviewPane(QWidget):
             self.info.show_item(item, loaded)
         self._prefetch(neighbours)
 
-    def _request_current(self, item) -> None:
+    def _shows(self, image_id: str) -> bool:
+        """The current row is the single image ``image_id`` (not a study, not moved on meanwhile)."""
         it = self._item
-        if it is not None and not it.is_study and it.image_id == item.image_id:  # not moved on meanwhile
+        return it is not None and not it.is_study and it.image_id == image_id
+
+    def _request_current(self, item) -> None:
+        if self._shows(item.image_id):
             self.cache.request(item.image_id, item.path, urgent=True)
 
     def _prefetch(self, neighbours: list) -> None:
@@ -339,8 +343,7 @@ class ReviewPane(QWidget):
         self._prefetch(later)
 
     def _painted(self, image_id: str) -> None:
-        it = self._item
-        if it is not None and not it.is_study and it.image_id == image_id:
+        if self._shows(image_id):
             self._prefetch_later()
             self.displayed.emit(image_id)
         t0, self.action_time = self.action_time, None

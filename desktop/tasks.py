@@ -102,14 +102,19 @@ class TaskRunner(QObject):
 
     # -- submitting ------------------------------------------------------------------------------------
     def run_in_background(self, fn: Callable[[], Any], on_done: OnDone = None, on_error: OnError = None, *,
-                          urgent: bool = False) -> None:
-        """``fn()`` on the worker pool; ``urgent``: starts even while the pool is held."""
-        if self._held is not None and not self._closed and not urgent:
+                          urgent: bool = False) -> bool:
+        """``fn()`` on the worker pool; ``urgent``: starts even while the pool is held. False: dropped,
+        the runner is shut down (a timer or a paint waiter firing as the window closes), like the pool
+        tasks still queued at shutdown."""
+        if self._closed:
+            return False
+        if self._held is not None and not urgent:
             with self._lock:
                 self._pending += 1
             self._held.append((fn, on_done, on_error))
-            return
+            return True
         self._submit(self._pool, fn, on_done, on_error)
+        return True
 
     def hold_pool(self, max_ms: int = HOLD_MAX_MS) -> None:
         """Pool tasks asked for from now on wait until ``release_pool()`` (at most ``max_ms``)."""

@@ -142,9 +142,7 @@ class ThumbnailLoader(QObject):
             log.warning("thumbnails could not be loaded (%s)", type(exc).__name__)
             self._pump()
 
-        try:
-            self._tasks.run_in_background(work, done, failed)
-        except RuntimeError:  # the task runner is shut down (window closing)
+        if not self._tasks.run_in_background(work, done, failed):  # shut down (window closing)
             self._busy = False
 
     # -- clearing ------------------------------------------------------------------------------------

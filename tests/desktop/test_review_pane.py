@@ -24,8 +24,8 @@ def _png(path: Path, level: int) -> Path:
     return path
 
 
-def test_neighbours_are_prefetched_after_the_current_image_is_on_screen(qtbot, tmp_path):
-    tasks = TaskRunner()
+def _shown_pane(qtbot, tasks) -> tuple[ReviewPane, list]:
+    """A review pane on screen, and the list its image requests go to: (file name, urgent)."""
     pane = ReviewPane(tasks, lambda: None)
     qtbot.addWidget(pane)
     pane.resize(800, 600)
@@ -33,9 +33,15 @@ def test_neighbours_are_prefetched_after_the_current_image_is_on_screen(qtbot, t
     request = pane.cache.request
     pane.cache.request = lambda image_id, path, urgent=False: asked.append((path.name, urgent)) or request(
         image_id, path, urgent)
+    with qtbot.waitExposed(pane):
+        pane.show()
+    return pane, asked
+
+
+def test_neighbours_are_prefetched_after_the_current_image_is_on_screen(qtbot, tmp_path):
+    tasks = TaskRunner()
     try:
-        with qtbot.waitExposed(pane):
-            pane.show()
+        pane, asked = _shown_pane(qtbot, tasks)
         current, before, after = (_item(_png(tmp_path / f"{n}.png", 40 + 30 * i))
                                   for i, n in enumerate(("current", "before", "after")))
         pane.cache.loaded.connect(lambda image_id: image_id == current.image_id and asked.append("current loaded"))
@@ -68,19 +74,12 @@ def test_a_hidden_viewer_prefetches_the_neighbours_once_the_image_is_decoded(qtb
 
 def test_an_image_left_before_its_paint_is_not_decoded(qtbot, tmp_path):
     tasks = TaskRunner()
-    pane = ReviewPane(tasks, lambda: None)
-    qtbot.addWidget(pane)
-    pane.resize(800, 600)
-    asked = []
-    request = pane.cache.request
-    pane.cache.request = lambda image_id, path, urgent=False: asked.append(path.name) or request(image_id, path, urgent)
     try:
-        with qtbot.waitExposed(pane):
-            pane.show()
+        pane, asked = _shown_pane(qtbot, tasks)
         first, second = (_item(_png(tmp_path / f"{n}.png", 70 + 40 * i)) for i, n in enumerate(("first", "second")))
         with qtbot.waitSignal(pane.displayed, timeout=30000) as shown:
             pane.show_item(first, [])
             pane.show_item(second, [])  # a key held down: the reader is past "first" before it painted
-        assert shown.args == [second.image_id] and asked == ["second.png"]
+        assert shown.args == [second.image_id] and asked == [("second.png", True)]
     finally:
         tasks.shutdown()

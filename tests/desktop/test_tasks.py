@@ -85,8 +85,11 @@ def test_shutdown_drops_held_pool_tasks(qtbot):
     tasks.run_in_background(lambda: ran.append(1))
     tasks.shutdown()
     tasks.release_pool()  # late (a timer or a gate after the window closed): nothing starts
+    assert tasks.run_in_background(lambda: ran.append(2)) is False  # asked after shutdown: dropped, no error
     qtbot.wait(50)
     assert ran == [] and not tasks.pool_held
+    with pytest.raises(RuntimeError):  # a write is never dropped silently
+        tasks.run_on_writer(lambda: None)
 
 
 def test_an_urgent_task_starts_while_the_pool_is_held_and_the_others_still_wait(qtbot):
