@@ -60,8 +60,8 @@ def make_window(qtbot, tmp_path, test_model, db_url):
                        settings_path=tmp_path / f"settings-{len(made)}.json", thumbnails=thumbnails)
         qtbot.addWidget(w)
         w.resize(1366, 768)
-        w.show()
-        qtbot.waitExposed(w)
+        with qtbot.waitExposed(w):
+            w.show()
         w.activateWindow()
         qtbot.waitUntil(lambda: w.isActiveWindow())
         made.append((w, store))

@@ -45,8 +45,8 @@ def viewer(qtbot):
     v = ImageViewer()
     qtbot.addWidget(v)
     v.resize(400, 300)
-    v.show()
-    qtbot.waitExposed(v)
+    with qtbot.waitExposed(v):
+        v.show()
     return v
 
 

@@ -94,8 +94,8 @@ def test_multidata_answers_every_role_as_data_does_in_one_call_per_cell(bound, q
     monkeypatch.setattr(cls, "data", counted("data", plain_data))
     monkeypatch.setattr(cls, "multiData", counted("multi", plain_multi))
     panel.resize(700, 400)
-    panel.show()
-    qtbot.waitExposed(panel)
+    with qtbot.waitExposed(panel):
+        panel.show()
     assert panel.table.itemDelegateForColumn(COL_FILE) is None  # image rows: Qt's own middle elision
     assert panel.table.itemDelegateForColumn(COL_PROB) is None  # the bars are the cells' decoration
     panel.grab()  # paints every visible cell once
