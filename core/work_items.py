@@ -6,6 +6,7 @@ filters (``FILTERS``, ``FILTER_TITLES``, ``matches``), what ``Worklist.load`` an
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -138,6 +139,18 @@ class Snapshot:
     prepared: Optional["_Prepared"] = None  # the rows built and sorted by ``load`` (off the GUI thread)
 
 
+SEQ = operator.itemgetter(-1)  # a sort key's seq: unique per row, what ``_key_of`` is keyed by
+
+
+def view_keys(view: list, key_of: dict, items: dict, errors_shown: bool) -> list[str]:
+    """The row keys of ``view`` (sort keys) in order; an unreadable file's row by its path when
+    ``errors_shown`` (the filters that list them)."""
+    keys = list(map(key_of.__getitem__, map(SEQ, view)))
+    if errors_shown:
+        keys = [items[k].path_text if k.startswith(ERROR_KEY_PREFIX) else k for k in keys]
+    return keys
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """Everything ``apply`` installs, built where ``load`` ran: rows, sort keys, counts, the view."""
@@ -151,6 +164,7 @@ class _Prepared:
     seq: int
     view: list
     facts: tuple = (0, 0)  # rows with a note, rows with a body part or view (``tally``)
+    keys: Optional[list] = None  # ``view_keys`` of ``view`` (None: listed when first asked)
 
 
 @dataclass(frozen=True)

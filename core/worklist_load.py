@@ -11,7 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Optional
 
-from core.work_items import FILTERS, OUT_OF_SCOPE, Snapshot, WorkItem, _error_key, _Prepared, matches, tally
+from core.work_items import (ERROR_FILTERS, FILTERS, OUT_OF_SCOPE, Snapshot, WorkItem, _error_key, _Prepared,
+                              matches, tally, view_keys)
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.store import Decision
@@ -88,19 +89,20 @@ class WorklistLoading:
         for e in snapshot.errors:
             items[_error_key(e.path)] = self._error_item(Path(e.path), e.error, e.error_kind, e.image_id)
         sk: dict[str, tuple] = {}
-        key_of: dict[tuple, str] = {}
+        key_of: dict[int, str] = {}  # seq -> key: an int hashes for nothing, a (group, -p, seq) tuple does not
         seq = 0
         for key, item in items.items():
             seq += 1
             k = self._rank(item, seq)
             sk[key] = k
-            key_of[k] = key
+            key_of[seq] = key
         ordered = sorted(sk.values())
         counts, facts = dict.fromkeys(FILTERS, 0), [0, 0]
         for item in items.values():
             tally(counts, facts, item, 1)
-        view = [k for k in ordered if matches(items[key_of[k]], filter_name)]
-        return _Prepared(filter_name, items, sk, key_of, ordered, counts, seq, view, tuple(facts))
+        view = [k for k in ordered if matches(items[key_of[k[-1]]], filter_name)]
+        keys = view_keys(view, key_of, items, bool(counts["errors"]) and filter_name in ERROR_FILTERS)
+        return _Prepared(filter_name, items, sk, key_of, ordered, counts, seq, view, tuple(facts), keys)
 
     def _readings(self, image_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
         """(image id → reference source among all readers (see ``core.store.readers``), image id → each

@@ -397,6 +397,32 @@ def test_row_keys_name_rows_as_row_key_does(store, tmp_path):
     assert str(tmp_path / "bad.jpg") in wl.row_keys()
 
 
+
+def test_row_keys_are_listed_by_load_and_follow_every_change(store, tmp_path):
+    from core.order import row_key
+
+    fill(store, tmp_path, [0.9, 0.5, 0.1, 0.7])
+    store.record_scan_results(tmp_path, [error_item(tmp_path / "bad.jpg")])
+    wl = Worklist(store, Thresholds(0.3, 0.7), tmp_path)
+    snapshot = wl.load()
+    assert snapshot.prepared.keys is not None  # listed where load ran, not by the first row_keys()
+    wl.apply(snapshot)
+    assert wl.row_keys() == snapshot.prepared.keys == [row_key(i) for i in wl]
+    mine = wl.row_keys()
+    mine.clear()  # a caller's copy: the next one is whole
+    assert wl.row_keys() == [row_key(i) for i in wl] != []
+    wl.apply_decision(store.record_decision(fake_id(0), "QA", "fracture"))  # leaves "to review"
+    assert fake_id(0) not in wl.row_keys() and wl.row_keys() == [row_key(i) for i in wl]
+    wl.add_scan_items([item(tmp_path / "img0009.png", 9, 0.8)])  # arrives in the middle
+    assert wl.row_keys() == [row_key(i) for i in wl] and fake_id(9) in wl.row_keys()
+    wl.forget(fake_id(3))
+    assert wl.row_keys() == [row_key(i) for i in wl] and fake_id(3) not in wl.row_keys()
+    wl.set_filter("errors")  # the unreadable file's row by its path
+    assert wl.row_keys() == [str(tmp_path / "bad.jpg")]
+    wl.set_filter("all")
+    assert wl.row_keys() == [row_key(i) for i in wl]
+
+
 def test_rows_are_compact_and_keep_their_path_as_text(store, tmp_path):
     """100,000s of rows: no ``__dict__`` and no ``Path`` held per row (``path`` makes one when asked)."""
     fill(store, tmp_path / "a", [0.2, 0.9])
