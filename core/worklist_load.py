@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Optional
 
 from core.work_items import (ERROR_FILTERS, FILTERS, OUT_OF_SCOPE, Snapshot, WorkItem, _error_key, _Prepared,
-                              matches, tally, view_keys)
+                              matches, sort_keys, tally, view_keys)
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.store import Decision
@@ -96,7 +96,7 @@ class WorklistLoading:
             k = self._rank(item, seq)
             sk[key] = k
             key_of[seq] = key
-        ordered = sorted(sk.values())
+        ordered = sort_keys(list(sk.values()))
         counts, facts = dict.fromkeys(FILTERS, 0), [0, 0]
         for item in items.values():
             tally(counts, facts, item, 1)
