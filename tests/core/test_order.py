@@ -166,15 +166,19 @@ def test_closed_orders_and_triage_leave_no_cycle_behind(store, tmp_path):
 
 
 
+@pytest.mark.parametrize("n", [400, 45_000])  # 45,000: above BULK_ROWS, sorted in chunks and merged
 @pytest.mark.parametrize("descending", [False, True])
-def test_sort_entries_gives_exactly_the_tuple_order_ties_included(descending):
-    from core.order import _Desc, sort_entries
+def test_sort_entries_gives_exactly_the_tuple_order_ties_included(descending, n):
+    from core.order import BULK_ROWS, SORT_CHUNK, _Desc, sort_entries
 
+    assert n < BULK_ROWS or n > BULK_ROWS + 2 * SORT_CHUNK
     rnd = random.Random(3)
     for pool in (["", "a", "b", "B", "c"], [0.0, 0.5, -1.0]):  # many ties: the rank decides them
         entries = [(_Desc(v) if descending else v, (rnd.randint(0, 3), rnd.random()), f"k{i}")
-                   for i, v in enumerate(rnd.choice(pool) for _ in range(400))]
+                   for i, v in enumerate(rnd.choice(pool) for _ in range(n))]
         assert sort_entries(entries) == sorted(entries)
+        ranked = sorted(entries, key=lambda e: e[1])  # how the worklist hands them over
+        assert sort_entries(ranked) == sorted(entries)
     assert sort_entries([]) == []
 
 
