@@ -2,7 +2,7 @@
 ``desktop.launcher.main`` as the ``fracture-triage`` console script, with what only the bundle needs:
 
 - ``freeze_support`` so a frozen child process (multiprocessing) runs its task instead of a second app;
-- the developer commands ``train``/``evaluate`` are not offered: the bundle carries no training code
+- the developer commands ``train``/``evaluate``/``card`` are not offered: the bundle carries no training code
   (nor torch), so they answer with one clear line instead of a traceback;
 - with ``FRACTURE_TRIAGE_STARTUP_TIMING=1`` in the environment, one line on stderr when the main window
   is first painted: ``startup: window shown after X.XX s`` (from process start, bootloader included),
@@ -15,7 +15,7 @@ import sys
 import time
 
 _T0 = time.perf_counter()
-TRAINING_COMMANDS = ("train", "evaluate")
+TRAINING_COMMANDS = ("train", "evaluate", "card")
 TIMING_ENV = "FRACTURE_TRIAGE_STARTUP_TIMING"
 
 

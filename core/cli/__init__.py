@@ -1,5 +1,5 @@
 """The headless ``fracture-triage`` subcommands (scan, info, export, import-labels, db, agreement, readers,
-performance, calibrate, models, train, evaluate).
+performance, calibrate, models, train, evaluate, card).
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds a parser whose
 ``func(args) -> int`` runs it. Heavy imports (onnxruntime, torch) happen inside ``func`` only.
@@ -32,6 +32,7 @@ SUBCOMMAND_MODULES: dict[str, str] = {
     "models": "core.cli.models_cmd",
     "train": "core.cli.train_cmd",
     "evaluate": "core.cli.train_cmd",
+    "card": "core.cli.train_cmd",
 }
 
 
@@ -49,6 +50,7 @@ SUBCOMMAND_HELP: dict[str, str] = {
     "models": "add, list, activate, remove and compare models",
     "train": "cross-validate and train the fracture model, write ONNX + card",
     "evaluate": "metrics and plots of a model on a labelled folder",
+    "card": "carry earlier models' figures and 'what was tried' into a model card",
 }
 
 

@@ -1,8 +1,9 @@
-"""The ``train`` and ``evaluate`` subcommands (developer/clinic retraining; torch needed for ``train``).
+"""The ``train``, ``evaluate`` and ``card`` subcommands (developer/clinic retraining; torch needed for ``train``).
 
     fracture-triage train --data DIR [--data DIR2 ...] [--init MODEL.onnx|CHECKPOINT.pt] --out DIR
                           [--epochs N] [--cv-folds K]
     fracture-triage evaluate --model MODEL.onnx --data DIR [--out DIR]
+    fracture-triage card CARD.json [--compare EARLIER.json ...] [--note TEXT ...]
 
 DIR is a FracAtlas folder (dataset.csv + images/) or an app export in ImageFolder layout
 (fracture/, no_fracture/; doubt/ ignored). All work happens in ``core.training.pipeline``.
@@ -82,6 +83,16 @@ def register(sub) -> None:
     e.add_argument("--cache", type=Path, metavar="DIR", help="decoded-image cache (default: none)")
     e.set_defaults(func=_evaluate)
 
+    c = sub.add_parser("card", help="carry earlier models' figures and 'what was tried' into a model card",
+                       description="Add to CARD.json the comparison rows of earlier models (their cards, and the rows "
+                       "those cards carry) and 'what was tried' lines, then render MODEL_CARD.md beside it again. "
+                       "The model file and its sha256 are not touched; `train --compare` does the same for a new model.")
+    c.add_argument("card", type=Path, metavar="CARD.json")
+    c.add_argument("--compare", type=Path, action="append", default=[], metavar="EARLIER.json",
+                   help="an earlier model's card (repeatable; oldest first)")
+    c.add_argument("--note", action="append", default=[], metavar="TEXT", help="a 'what was tried' line (repeatable)")
+    c.set_defaults(func=_card)
+
 
 def _train(args: argparse.Namespace) -> int:
     from core.cli import CliError
@@ -113,6 +124,18 @@ def _command(args: argparse.Namespace) -> str:
     import sys
 
     return "fracture-triage " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if len(sys.argv) > 1 else "fracture-triage train"
+
+
+def _card(args: argparse.Namespace) -> int:
+    from core.cli import CliError
+    from core.training.card import CardError, amend
+
+    try:
+        md = amend(args.card, args.compare, args.note)
+    except (CardError, OSError) as exc:
+        raise CliError(str(exc)) from exc
+    print(f"updated {args.card} and {md}")
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -46,6 +46,93 @@ def write_json(path: Path, card: dict) -> None:
     tmp.replace(path)
 
 
+class CardError(ValueError):
+    """A model card that cannot be read or amended (the message names the file)."""
+
+
+def read_card(path: Path) -> dict:
+    try:
+        card = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CardError(f"{path}: not a readable model card ({exc})") from exc
+    if not isinstance(card, dict) or not card.get("name") or not card.get("version"):
+        raise CardError(f"{path}: not a model card (no name and version)")
+    return card
+
+
+def card_key(card: dict) -> str:
+    return f"{card.get('name')}-{card.get('version')}"
+
+
+def card_row(card: dict) -> dict:
+    """A card's headline out-of-fold figures as one row of a later card's comparison table."""
+    ev = card.get("evaluation", {})
+    oof = ev.get("out_of_fold", {})
+    sub = oof.get("subgroups", {})
+    return {"model": card_key(card), "data_key": card.get("training", {}).get("data", {}).get("data_key"),
+            "roc_auc": oof.get("roc_auc"), "average_precision": oof.get("average_precision"),
+            "specificity_at_95_sensitivity": oof.get("specificity_at_95_sensitivity"),
+            "suspicious_flagged_share": oof.get("suspicious", {}).get("flagged_share"),
+            "subgroup_auc": {k: (v.get("roc_auc") or {}).get("value") for k, v in sub.items()},
+            "localisation": ev.get("localisation"),
+            "recipe": card.get("training", {}).get("recipe")}
+
+
+def comparison_rows(cards: list[Path], rows: list[dict] | None = None, skip: str = "") -> list[dict]:
+    """The comparison table carried forward: ``rows`` (a card's own, kept first), then for each earlier
+    card its own comparison rows and its row, each model once (the first row of a name wins) and never
+    ``skip`` (the card being written)."""
+    out: list[dict] = []
+    seen = {skip}
+
+    def add(row: dict) -> None:
+        if row.get("model") not in seen:
+            seen.add(row.get("model"))
+            out.append(row)
+
+    for row in rows or []:
+        add(row)
+    for path in cards:
+        card = read_card(path)
+        for row in card.get("evaluation", {}).get("comparison") or []:
+            add(row)
+        add(card_row(card))
+    return out
+
+
+def tried_notes(cards: list[Path], notes: list[str] | None = None, new: list[str] | None = None) -> list[str]:
+    """'What was tried', carried forward: ``notes`` (a card's own), the earlier cards' lines, then ``new``;
+    each text once."""
+    out: list[str] = []
+    for text in [*(notes or []), *(t for p in cards for t in read_card(p).get("training", {}).get("what_was_tried") or []),
+                 *(new or [])]:
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def amend(path: Path, compare: list[Path], notes: list[str]) -> Path:
+    """Add earlier models' rows (``compare``: their cards, and the rows those carry) and 'what was
+    tried' lines to the card at ``path`` and render MODEL_CARD.md beside it again (the plots named as
+    ``train`` names them, where they exist). The ONNX file and its sha256 are not touched. Returns the
+    Markdown file."""
+    path = Path(path)
+    card = read_card(path)
+    ev = card.setdefault("evaluation", {})
+    ev["comparison"] = comparison_rows(compare, ev.get("comparison"), skip=card_key(card))
+    tr = card.setdefault("training", {})
+    tr["what_was_tried"] = tried_notes(compare, tr.get("what_was_tried"), notes)
+    write_json(path, card)
+    stem = path.stem
+    plots = {k: f"{stem}-{k}.png" for k in ("roc", "pr", "calibration") if (path.parent / f"{stem}-{k}.png").is_file()}
+    from core.scope import model_card_lines
+
+    extra = model_card_lines((card.get("scope") or {}).get("content")) + [""]
+    md = path.parent / "MODEL_CARD.md"
+    md.write_text(render_markdown(card, plots, extra), encoding="utf-8")
+    return md
+
+
 def fmt_ci(d) -> str:
     """{'value': v, 'ci95': [lo, hi]} → 'v (95% CI lo–hi)'."""
     if not isinstance(d, dict) or d.get("value") is None:

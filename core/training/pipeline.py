@@ -28,8 +28,8 @@ from core.evaluation import metrics as M
 from core.training import report
 from core.training.baselines import majority_scores, metadata_oof
 from core.training.cache import DEFAULT_CACHE, load_images
-from core.training.card import (DATA_CREDIT, INTENDED_USE, outputs_spec, render_markdown, sha256_bytes,
-                                write_json)
+from core.training.card import (DATA_CREDIT, INTENDED_USE, CardError, comparison_rows, outputs_spec, render_markdown,
+                                sha256_bytes, tried_notes, write_json)
 from core.training.data import Listing, combine, group_rule, load_folder
 
 PROTOCOL = ("grouped stratified {k}-fold cross-validation (groups: {groups}); augmentation and positive "
@@ -165,6 +165,10 @@ def train(opts: TrainOptions) -> Path:
     k = min(opts.cv_folds, len(np.unique(listing.groups)))
     inherited = (seed_baseline_from(Path(opts.baseline_from), data_key(listing), k, opts.split_seed)
                  if opts.baseline_from and not opts.seed_baseline else None)  # checked before hours of training
+    try:  # the earlier cards' rows and 'what was tried' lines, carried forward (read before the training too)
+        compared, tried = comparison_rows(opts.compare), tried_notes(opts.compare, None, opts.notes)
+    except CardError as exc:
+        raise TrainError(f"--compare {exc}") from exc
     oof = run_cv(listing, images, recipe, folds=k, split_seed=opts.split_seed, workdir=workdir,
                  init_state=init_state, init_key=init_key, log=_log)
     y, groups = listing.labels, listing.groups
@@ -250,6 +254,7 @@ def train(opts: TrainOptions) -> Path:
 
     version = opts.version or _dt.datetime.now(_dt.timezone.utc).strftime("local-%Y%m%d-%H%M")
     stem = f"{opts.name}-{version}"
+    compared = [r for r in compared if r.get("model") != stem]  # a card never compares with itself
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = {"recipe": recipe.to_dict(), "state_dict": {k_: v.detach().clone() for k_, v in net.state_dict().items()},
@@ -279,7 +284,7 @@ def train(opts: TrainOptions) -> Path:
                     "localisation": {**loc, "how": "pooled out-of-fold heatmaps of fractured images with boxes: "
                                      "share whose highest cell overlaps a fracture box, and share where one of the "
                                      "three highest cells does"},
-                    "comparison": comparison_rows(opts.compare)},
+                    "comparison": compared},
         "architecture": {**recipe.arch, "parameters": int(n_params),
                          "head_description": HEADS.get(head, head),
                          **({"backbone_description": LITE_BACKBONE.format(aug=recipe.fit.frozen_versions - 2, **blocks)
@@ -295,7 +300,7 @@ def train(opts: TrainOptions) -> Path:
                      "cv_seconds": round(oof.seconds), "final_seconds": round(final_seconds), "machine": _machine(),
                      "onnx_torch_max_abs_diff": diff,
                      **({"float16_storage_max_abs_diff": storage} if storage is not None else {}),
-                     **({"quantization": int8} if int8 else {}), "what_was_tried": list(opts.notes)},
+                     **({"quantization": int8} if int8 else {}), "what_was_tried": tried},
         "checkpoint": {"file": f"{stem}.pt", "sha256": sha256_bytes((out / f"{stem}.pt").read_bytes())},
         "intended_use": INTENDED_USE, "data_credit": DATA_CREDIT,
         "limitations": LIMITATIONS + ([PRETRAINED_LIMITATION] if recipe.frozen_trunk else []),
@@ -371,27 +376,6 @@ def _fit_scope(net, images: np.ndarray, oof, tta: bool, final_embeddings: np.nda
     _log(f"scope gate (content) fitted: {section.get('oof_gated')} of {section.get('oof_images')} out-of-fold "
          "images gated")
     return {"content": section}
-
-
-def comparison_rows(cards: list[Path]) -> list[dict]:
-    """Headline out-of-fold figures of earlier models (their cards), for the card's comparison table."""
-    rows = []
-    for path in cards:
-        try:
-            c = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise TrainError(f"--compare {path}: not a readable model card ({exc})") from exc
-        ev = c.get("evaluation", {})
-        oof = ev.get("out_of_fold", {})
-        sub = oof.get("subgroups", {})
-        rows.append({"model": f"{c.get('name')}-{c.get('version')}", "data_key": c.get("training", {}).get("data", {}).get("data_key"),
-                     "roc_auc": oof.get("roc_auc"), "average_precision": oof.get("average_precision"),
-                     "specificity_at_95_sensitivity": oof.get("specificity_at_95_sensitivity"),
-                     "suspicious_flagged_share": oof.get("suspicious", {}).get("flagged_share"),
-                     "subgroup_auc": {k: (v.get("roc_auc") or {}).get("value") for k, v in sub.items()},
-                     "localisation": ev.get("localisation"),
-                     "recipe": c.get("training", {}).get("recipe")})
-    return rows
 
 
 def headline(ev: dict) -> dict:
