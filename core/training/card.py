@@ -79,9 +79,9 @@ def card_row(card: dict) -> dict:
 
 
 def comparison_rows(cards: list[Path], rows: list[dict] | None = None, skip: str = "") -> list[dict]:
-    """The comparison table carried forward: ``rows`` (a card's own, kept first), then for each earlier
-    card its own comparison rows and its row, each model once (the first row of a name wins) and never
-    ``skip`` (the card being written)."""
+    """The comparison table carried forward: for each earlier card (oldest first) the rows it carries
+    and its own row, then ``rows`` (the card's own table), each model once (the first row of a name
+    wins) and never ``skip`` (the card being written)."""
     out: list[dict] = []
     seen = {skip}
 
@@ -90,13 +90,13 @@ def comparison_rows(cards: list[Path], rows: list[dict] | None = None, skip: str
             seen.add(row.get("model"))
             out.append(row)
 
-    for row in rows or []:
-        add(row)
     for path in cards:
         card = read_card(path)
         for row in card.get("evaluation", {}).get("comparison") or []:
             add(row)
         add(card_row(card))
+    for row in rows or []:
+        add(row)
     return out
 
 
@@ -222,7 +222,8 @@ def render_markdown(card: dict, plots: dict[str, str] | None = None, extra: list
              f"- Flip test-time augmentation inside the graph: {'yes' if cal.get('tta') else 'no'}; "
              f"temperature {cal.get('temperature')}, prior shift {cal.get('prior_shift')}.",
              f"- ONNX inference: {inf.get('ms_per_image')} ms/image (median; batch {inf.get('batch')}, "
-             f"{inf.get('threads')} threads, onnxruntime {inf.get('onnxruntime')}, {inf.get('machine', '')}).",
+             f"{inf.get('threads')} threads, onnxruntime {inf.get('onnxruntime')}, {inf.get('machine', '')}"
+             + (f": {inf['machine_note']}" if inf.get("machine_note") else "") + ").",
              *([f"- Weights: {inf['weights']}."] if inf.get("weights") else []),
              f"- sha256 of the .onnx: `{card.get('sha256')}`.", "",
              "## Thresholds (from out-of-fold predictions)", "",

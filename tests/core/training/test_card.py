@@ -86,19 +86,21 @@ def test_amend_adds_rows_and_notes_and_renders_the_markdown_again(tmp_path):
 
     old = _card("1.0.0", 0.83, tried=["1.0.0's run"])
     mid = _card("3.1.0", 0.906, comparison=[card_row(old)], tried=["a third top: not shipped"])
-    shipped = _card("3.2.0", 0.904, comparison=[card_row(_card("3.1.0", 0.906))], tried=["int8 re-run"],
-                    scope={"content": None})
+    shipped = _card("3.2.0", 0.904, comparison=[card_row(_card("3.1.0", 0.906)), card_row(_card("0.9.0", 0.7))],
+                    tried=["int8 re-run"], scope={"content": None})
+    shipped["inference"] = {"ms_per_image": 4.2, "machine": "AMD EPYC", "machine_note": "13.1 ms without VNNI"}
     p_mid, p_ship = _write(tmp_path, mid), _write(tmp_path, shipped)
     (tmp_path / "triagenet-3.2.0-roc.png").write_bytes(b"png")
     md = amend(p_ship, [p_mid], ["320 px: not shipped"])
     card = _json.loads(p_ship.read_text(encoding="utf-8"))
-    assert [r["model"] for r in card["evaluation"]["comparison"]] == ["triagenet-3.1.0", "triagenet-1.0.0"]
+    assert [r["model"] for r in card["evaluation"]["comparison"]] == ["triagenet-1.0.0", "triagenet-3.1.0",
+                                                                      "triagenet-0.9.0"]  # its own rows kept
     assert card["training"]["what_was_tried"] == ["int8 re-run", "a third top: not shipped", "320 px: not shipped"]
     assert card["sha256"] == "cd" * 32  # the model file is not touched
     text = md.read_text(encoding="utf-8")
     assert md == tmp_path / "MODEL_CARD.md" and "# Model card: triagenet 3.2.0" in text
     for s in ("| triagenet-1.0.0 | 0.830 (0.810–0.850)", "| triagenet-3.1.0 |", "320 px: not shipped",
-              "![ROC](triagenet-3.2.0-roc.png)", "## Scope gate"):
+              "![ROC](triagenet-3.2.0-roc.png)", "## Scope gate", "AMD EPYC: 13.1 ms without VNNI)"):
         assert s in text
     assert "pr.png" not in text  # no such plot beside the card
     amend(p_ship, [p_mid], ["320 px: not shipped"])  # again: nothing doubled
