@@ -74,3 +74,15 @@ def test_checkpoint_reproduces_onnx(torch_mod):
     # records how much on training images; the float32 export itself was checked to 1e-4)
     stored = card["training"].get("float16_storage_max_abs_diff")
     assert parity(graph, onnx_path.read_bytes(), batch) <= (1e-4 if stored is None else max(2e-3, 2 * stored))
+
+
+def test_the_shipped_markdown_card_is_what_its_json_renders():
+    """MODEL_CARD.md is rendered from the JSON (``fracture-triage card`` or ``train``), never edited by hand."""
+    from core.scope import model_card_lines
+    from core.training.card import render_markdown
+
+    onnx = _shipped()
+    card = json.loads(onnx.with_suffix(".json").read_text(encoding="utf-8"))
+    plots = {k: f"{onnx.stem}-{k}.png" for k in ("roc", "pr", "calibration") if (MODELS / f"{onnx.stem}-{k}.png").is_file()}
+    extra = model_card_lines((card.get("scope") or {}).get("content")) + [""]
+    assert (MODELS / "MODEL_CARD.md").read_text(encoding="utf-8") == render_markdown(card, plots, extra)
