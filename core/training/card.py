@@ -101,11 +101,11 @@ def comparison_rows(cards: list[Path], rows: list[dict] | None = None, skip: str
 
 
 def tried_notes(cards: list[Path], notes: list[str] | None = None, new: list[str] | None = None) -> list[str]:
-    """'What was tried', carried forward: ``notes`` (a card's own), the earlier cards' lines, then ``new``;
-    each text once."""
+    """'What was tried', carried forward: the earlier cards' lines (oldest card first), ``notes`` (the
+    card's own), then ``new``; each text once."""
     out: list[str] = []
-    for text in [*(notes or []), *(t for p in cards for t in read_card(p).get("training", {}).get("what_was_tried") or []),
-                 *(new or [])]:
+    for text in [*(t for p in cards for t in read_card(p).get("training", {}).get("what_was_tried") or []),
+                 *(notes or []), *(new or [])]:
         if text and text not in out:
             out.append(text)
     return out

@@ -76,7 +76,7 @@ def test_comparison_rows_carry_each_earlier_cards_own_rows_once(tmp_path):
     assert [r["model"] for r in rows] == ["triagenet-1.0.0", "triagenet-2.0.0"]  # 1.0.0 once, from 2.0.0's table
     assert rows[1]["roc_auc"]["value"] == 0.82 and rows[1]["subgroup_auc"]["shoulder"] == 0.82 - 0.1
     assert [r["model"] for r in comparison_rows([p2], skip="triagenet-2.0.0")] == ["triagenet-1.0.0"]
-    assert tried_notes([p2, p1], ["own"], ["new"]) == ["own", "gap head", "box loss", "new"]
+    assert tried_notes([p2, p1], ["own"], ["new"]) == ["gap head", "box loss", "own", "new"]
 
 
 def test_amend_adds_rows_and_notes_and_renders_the_markdown_again(tmp_path):
@@ -95,7 +95,7 @@ def test_amend_adds_rows_and_notes_and_renders_the_markdown_again(tmp_path):
     card = _json.loads(p_ship.read_text(encoding="utf-8"))
     assert [r["model"] for r in card["evaluation"]["comparison"]] == ["triagenet-1.0.0", "triagenet-3.1.0",
                                                                       "triagenet-0.9.0"]  # its own rows kept
-    assert card["training"]["what_was_tried"] == ["int8 re-run", "a third top: not shipped", "320 px: not shipped"]
+    assert card["training"]["what_was_tried"] == ["a third top: not shipped", "int8 re-run", "320 px: not shipped"]
     assert card["sha256"] == "cd" * 32  # the model file is not touched
     text = md.read_text(encoding="utf-8")
     assert md == tmp_path / "MODEL_CARD.md" and "# Model card: triagenet 3.2.0" in text
