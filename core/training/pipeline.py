@@ -254,7 +254,6 @@ def train(opts: TrainOptions) -> Path:
 
     version = opts.version or _dt.datetime.now(_dt.timezone.utc).strftime("local-%Y%m%d-%H%M")
     stem = f"{opts.name}-{version}"
-    compared = [r for r in compared if r.get("model") != stem]  # a card never compares with itself
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = {"recipe": recipe.to_dict(), "state_dict": {k_: v.detach().clone() for k_, v in net.state_dict().items()},
