@@ -78,37 +78,41 @@ def card_row(card: dict) -> dict:
             "recipe": card.get("training", {}).get("recipe")}
 
 
-def comparison_rows(cards: list[Path], rows: list[dict] | None = None, skip: str = "") -> list[dict]:
+def comparison_rows(earlier: list[dict], rows: list[dict] | None = None, skip: str = "") -> list[dict]:
     """The comparison table carried forward: for each earlier card (oldest first) the rows it carries
     and its own row, then ``rows`` (the card's own table), each model once (the first row of a name
     wins) and never ``skip`` (the card being written)."""
     out: list[dict] = []
     seen = {skip}
-
-    def add(row: dict) -> None:
+    for row in [*(r for c in earlier for r in [*(c.get("evaluation", {}).get("comparison") or []), card_row(c)]),
+                *(rows or [])]:
         if row.get("model") not in seen:
             seen.add(row.get("model"))
             out.append(row)
-
-    for path in cards:
-        card = read_card(path)
-        for row in card.get("evaluation", {}).get("comparison") or []:
-            add(row)
-        add(card_row(card))
-    for row in rows or []:
-        add(row)
     return out
 
 
-def tried_notes(cards: list[Path], notes: list[str] | None = None, new: list[str] | None = None) -> list[str]:
+def tried_notes(earlier: list[dict], notes: list[str] | None = None, new: list[str] | None = None) -> list[str]:
     """'What was tried', carried forward: the earlier cards' lines (oldest card first), ``notes`` (the
     card's own), then ``new``; each text once."""
     out: list[str] = []
-    for text in [*(t for p in cards for t in read_card(p).get("training", {}).get("what_was_tried") or []),
+    for text in [*(t for c in earlier for t in c.get("training", {}).get("what_was_tried") or []),
                  *(notes or []), *(new or [])]:
         if text and text not in out:
             out.append(text)
     return out
+
+
+def plots_beside(folder: Path, stem: str) -> dict[str, str]:
+    """The plots ``train`` writes for ``stem`` that exist in ``folder`` ({'roc': 'STEM-roc.png', ...})."""
+    return {k: f"{stem}-{k}.png" for k in ("roc", "pr", "calibration") if (Path(folder) / f"{stem}-{k}.png").is_file()}
+
+
+def card_markdown(card: dict, plots: dict[str, str] | None = None) -> str:
+    """MODEL_CARD.md of a model card: ``render_markdown`` with the card's scope-gate section."""
+    from core.scope import model_card_lines
+
+    return render_markdown(card, plots, model_card_lines((card.get("scope") or {}).get("content")) + [""])
 
 
 def amend(path: Path, compare: list[Path], notes: list[str]) -> Path:
@@ -118,18 +122,14 @@ def amend(path: Path, compare: list[Path], notes: list[str]) -> Path:
     Markdown file."""
     path = Path(path)
     card = read_card(path)
+    earlier = [read_card(p) for p in compare]
     ev = card.setdefault("evaluation", {})
-    ev["comparison"] = comparison_rows(compare, ev.get("comparison"), skip=card_key(card))
+    ev["comparison"] = comparison_rows(earlier, ev.get("comparison"), skip=card_key(card))
     tr = card.setdefault("training", {})
-    tr["what_was_tried"] = tried_notes(compare, tr.get("what_was_tried"), notes)
+    tr["what_was_tried"] = tried_notes(earlier, tr.get("what_was_tried"), notes)
     write_json(path, card)
-    stem = path.stem
-    plots = {k: f"{stem}-{k}.png" for k in ("roc", "pr", "calibration") if (path.parent / f"{stem}-{k}.png").is_file()}
-    from core.scope import model_card_lines
-
-    extra = model_card_lines((card.get("scope") or {}).get("content")) + [""]
     md = path.parent / "MODEL_CARD.md"
-    md.write_text(render_markdown(card, plots, extra), encoding="utf-8")
+    md.write_text(card_markdown(card, plots_beside(path.parent, path.stem)), encoding="utf-8")
     return md
 
 

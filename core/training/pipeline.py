@@ -28,8 +28,8 @@ from core.evaluation import metrics as M
 from core.training import report
 from core.training.baselines import majority_scores, metadata_oof
 from core.training.cache import DEFAULT_CACHE, load_images
-from core.training.card import (DATA_CREDIT, INTENDED_USE, CardError, comparison_rows, outputs_spec, render_markdown,
-                                sha256_bytes, tried_notes, write_json)
+from core.training.card import (DATA_CREDIT, INTENDED_USE, CardError, card_markdown, comparison_rows, outputs_spec,
+                                read_card, sha256_bytes, tried_notes, write_json)
 from core.training.data import Listing, combine, group_rule, load_folder
 
 PROTOCOL = ("grouped stratified {k}-fold cross-validation (groups: {groups}); augmentation and positive "
@@ -165,8 +165,8 @@ def train(opts: TrainOptions) -> Path:
     k = min(opts.cv_folds, len(np.unique(listing.groups)))
     inherited = (seed_baseline_from(Path(opts.baseline_from), data_key(listing), k, opts.split_seed)
                  if opts.baseline_from and not opts.seed_baseline else None)  # checked before hours of training
-    try:  # the earlier cards' rows and 'what was tried' lines, carried forward (read before the training too)
-        compared, tried = comparison_rows(opts.compare), tried_notes(opts.compare, None, opts.notes)
+    try:  # the earlier cards, whose rows and 'what was tried' lines are carried forward: read before the training
+        earlier = [read_card(p) for p in opts.compare]
     except CardError as exc:
         raise TrainError(f"--compare {exc}") from exc
     oof = run_cv(listing, images, recipe, folds=k, split_seed=opts.split_seed, workdir=workdir,
@@ -283,7 +283,7 @@ def train(opts: TrainOptions) -> Path:
                     "localisation": {**loc, "how": "pooled out-of-fold heatmaps of fractured images with boxes: "
                                      "share whose highest cell overlaps a fracture box, and share where one of the "
                                      "three highest cells does"},
-                    "comparison": compared},
+                    "comparison": comparison_rows(earlier)},
         "architecture": {**recipe.arch, "parameters": int(n_params),
                          "head_description": HEADS.get(head, head),
                          **({"backbone_description": LITE_BACKBONE.format(aug=recipe.fit.frozen_versions - 2, **blocks)
@@ -299,7 +299,7 @@ def train(opts: TrainOptions) -> Path:
                      "cv_seconds": round(oof.seconds), "final_seconds": round(final_seconds), "machine": _machine(),
                      "onnx_torch_max_abs_diff": diff,
                      **({"float16_storage_max_abs_diff": storage} if storage is not None else {}),
-                     **({"quantization": int8} if int8 else {}), "what_was_tried": tried},
+                     **({"quantization": int8} if int8 else {}), "what_was_tried": tried_notes(earlier, None, opts.notes)},
         "checkpoint": {"file": f"{stem}.pt", "sha256": sha256_bytes((out / f"{stem}.pt").read_bytes())},
         "intended_use": INTENDED_USE, "data_credit": DATA_CREDIT,
         "limitations": LIMITATIONS + ([PRETRAINED_LIMITATION] if recipe.frozen_trunk else []),
@@ -308,10 +308,7 @@ def train(opts: TrainOptions) -> Path:
     }
     card["metrics"] = headline(card["evaluation"])
     write_json(out / f"{stem}.json", card)
-    from core.scope import model_card_lines
-
-    extra = model_card_lines(scope.get("content") if scope else None) + [""]
-    (out / "MODEL_CARD.md").write_text(render_markdown(card, plots, extra), encoding="utf-8")
+    (out / "MODEL_CARD.md").write_text(card_markdown(card, plots), encoding="utf-8")
     _log(f"wrote {out / (stem + '.onnx')} (+ .json, .pt, MODEL_CARD.md, plots)")
     return out / f"{stem}.onnx"
 

@@ -66,17 +66,16 @@ def _write(tmp_path, card):
     return path
 
 
-def test_comparison_rows_carry_each_earlier_cards_own_rows_once(tmp_path):
+def test_comparison_rows_carry_each_earlier_cards_own_rows_once():
     from core.training.card import card_row, comparison_rows, tried_notes
 
     first = _card("1.0.0", 0.83, tried=["gap head"])
     second = _card("2.0.0", 0.82, comparison=[card_row(first)], tried=["gap head", "box loss"])
-    p1, p2 = _write(tmp_path, first), _write(tmp_path, second)
-    rows = comparison_rows([p2, p1])
+    rows = comparison_rows([second, first])
     assert [r["model"] for r in rows] == ["triagenet-1.0.0", "triagenet-2.0.0"]  # 1.0.0 once, from 2.0.0's table
     assert rows[1]["roc_auc"]["value"] == 0.82 and rows[1]["subgroup_auc"]["shoulder"] == 0.82 - 0.1
-    assert [r["model"] for r in comparison_rows([p2], skip="triagenet-2.0.0")] == ["triagenet-1.0.0"]
-    assert tried_notes([p2, p1], ["own"], ["new"]) == ["gap head", "box loss", "own", "new"]
+    assert [r["model"] for r in comparison_rows([second], skip="triagenet-2.0.0")] == ["triagenet-1.0.0"]
+    assert tried_notes([second, first], ["own"], ["new"]) == ["gap head", "box loss", "own", "new"]
 
 
 def test_amend_adds_rows_and_notes_and_renders_the_markdown_again(tmp_path):

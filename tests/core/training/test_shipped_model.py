@@ -78,11 +78,9 @@ def test_checkpoint_reproduces_onnx(torch_mod):
 
 def test_the_shipped_markdown_card_is_what_its_json_renders():
     """MODEL_CARD.md is rendered from the JSON (``fracture-triage card`` or ``train``), never edited by hand."""
-    from core.scope import model_card_lines
-    from core.training.card import render_markdown
+    from core.training.card import card_markdown, plots_beside
 
     onnx = _shipped()
     card = json.loads(onnx.with_suffix(".json").read_text(encoding="utf-8"))
-    plots = {k: f"{onnx.stem}-{k}.png" for k in ("roc", "pr", "calibration") if (MODELS / f"{onnx.stem}-{k}.png").is_file()}
-    extra = model_card_lines((card.get("scope") or {}).get("content")) + [""]
-    assert (MODELS / "MODEL_CARD.md").read_text(encoding="utf-8") == render_markdown(card, plots, extra)
+    assert plots_beside(MODELS, onnx.stem)  # the card's plots are shipped beside it
+    assert (MODELS / "MODEL_CARD.md").read_text(encoding="utf-8") == card_markdown(card, plots_beside(MODELS, onnx.stem))
