@@ -59,6 +59,13 @@ def register(sub) -> None:
     p.add_argument("--tops", type=int, metavar="N",
                    help="lite0: N tops (the fine-tuned blocks and head, trained with seeds S..S+N-1) on the one "
                    "frozen trunk, their image logits averaged inside the model (default 1)")
+    p.add_argument("--lse-r", type=float, metavar="R",
+                   help="map16 head: sharpness of the log-sum-exp pooling of the cells into the image logit (default "
+                   "4; larger is nearer the maximum, smaller nearer the mean)")
+    p.add_argument("--head-width", type=int, metavar="C", help="map16 head: its channels (default 64)")
+    p.add_argument("--cv-only", action="store_true",
+                   help="stop after the cross-validation: its out-of-fold figures are logged and written to "
+                   "OUT/NAME-VERSION-cv.json (which --compare accepts), no model is trained")
     p.add_argument("--quantize", choices=("off", "int8"), default="off",
                    help="int8: ship the graph quantized to int8 (about 0.6x the float inference time on 2 cores); "
                    "every fold's graph is quantized and evaluated out of fold, so the card's figures are the int8 "
@@ -111,12 +118,13 @@ def _train(args: argparse.Namespace) -> int:
                         compare=args.compare,
                         baseline_from=args.baseline_from,
                         notes=args.note, command=_command(args), quantize=args.quantize,
-                        float_blocks=args.float_blocks)
+                        float_blocks=args.float_blocks, lse_r=args.lse_r, head_width=args.head_width,
+                        cv_only=args.cv_only)
     try:
         path = train(opts)
     except TrainError as exc:
         raise CliError(str(exc)) from exc
-    print(f"model: {path}")
+    print(f"{'cross-validation' if args.cv_only else 'model'}: {path}")
     return 0
 
 

@@ -59,6 +59,18 @@ def recipe_for(opts) -> tuple[Recipe, dict | None, str]:
         if opts.init and opts.tops != recipe.tops:
             raise TrainError(f"--tops {opts.tops}: the model given to --init has {recipe.tops} (fine-tuning keeps them)")
         _set_arch(recipe, "tops", opts.tops, 1)
+    for flag, key, value, lo, hi in (("--lse-r", "lse_r", getattr(opts, "lse_r", None), 0.5, 64.0),
+                                     ("--head-width", "head_width", getattr(opts, "head_width", None), 8, 512)):
+        if value is None:
+            continue
+        if recipe.arch.get("head") != "map16":
+            raise TrainError(f"{flag} applies to the map16 head (the cell map pooled into the image logit)")
+        if opts.init and value != recipe.arch.get(key):
+            raise TrainError(f"{flag} {value:g}: the model given to --init has {recipe.arch.get(key):g} "
+                             "(fine-tuning keeps it)")
+        if not lo <= value <= hi:
+            raise TrainError(f"{flag} must be {lo:g}..{hi:g}, not {value:g}")
+        recipe.arch[key] = float(value) if key == "lse_r" else int(value)
     if getattr(opts, "float_blocks", None) is not None:
         if getattr(opts, "quantize", "off") != "int8":
             raise TrainError("--float-blocks applies to --quantize int8 (the trunk blocks kept in float)")

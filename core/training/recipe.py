@@ -32,6 +32,7 @@ SEED_ARCH = {"arch": "SeedNet", "size": 128}
 # head and box loss of 2.0.0 (core.training.lite); the trunk's features cached for the image, its flip and
 # two augmentations.
 LITE_ARCH = {"arch": "Lite0Map16", "head": "map16", "lse_r": 4.0, "head_width": 64}
+HEAD_ONLY = ("lse_r", "head_width")  # arch settings of the top alone: the frozen trunk's cached features are shared
 LITE_FIT = {"epochs": 6, "lr": 1e-3, "bf16": True, "cell_weight": MAP16_CELL_WEIGHT, "cell_pos_weight": 8.0,
             "frozen_versions": 4}
 
@@ -78,14 +79,20 @@ def lite_recipe(seed: int = 0) -> Recipe:
     return Recipe("triagenet", dict(LITE_ARCH), 256, FitConfig(**{**LITE_FIT, "seed": seed}))
 
 
+def trunk_key(data: str, recipe: Recipe) -> str:
+    """The frozen trunk's cache key: one cache per data, size, seed and trunk, whatever the number of versions
+    (a cache with fewer is extended) and whatever the head (its settings are replaced by the defaults, so the
+    key of a default recipe is the one it always had)."""
+    trunk_arch = {**recipe.arch, **{k: LITE_ARCH[k] for k in HEAD_ONLY if k in recipe.arch}}
+    return hashlib.sha256(json.dumps([data, recipe.size, recipe.fit.seed, trunk_arch],
+                                     sort_keys=True).encode()).hexdigest()[:12]
+
+
 def _trunk(listing: Listing, images: np.ndarray, masks: np.ndarray, recipe: Recipe, workdir: Path | None, log):
     """The frozen trunk's cached features for a Lite0 recipe (computed once per data and recipe)."""
     from core.training.lite import trunk_features
 
-    # One cache per data, size, seed and trunk, whatever the number of versions (a cache with fewer is extended).
-    key = hashlib.sha256(json.dumps([data_key(listing), recipe.size, recipe.fit.seed, recipe.arch],
-                                    sort_keys=True).encode()).hexdigest()[:12]
-    cache = Path(workdir) / f"trunk-{key}" if workdir is not None else None
+    cache = Path(workdir) / f"trunk-{trunk_key(data_key(listing), recipe)}" if workdir is not None else None
     return trunk_features(make_net(recipe), images, masks, recipe.fit.frozen_versions, seed=recipe.fit.seed,
                           cache=cache, threads=recipe.fit.threads, log=log)
 

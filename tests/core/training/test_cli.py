@@ -119,6 +119,9 @@ def test_train_box_supervised_head_reports_localisation_and_comparison(fracatlas
     (["--trunk-blocks", "12"], "--trunk-blocks must be 6..11"),
     (["--backbone", "triagenet", "--trunk-blocks", "8"], "--trunk-blocks applies to the lite0 backbone"),
     (["--backbone", "triagenet", "--tops", "2"], "--tops applies to the lite0 backbone"),
+    (["--head", "gap", "--lse-r", "8"], "--lse-r applies to the map16 head"),
+    (["--head-width", "4"], "--head-width must be 8..512"),
+    (["--lse-r", "0"], "--lse-r must be 0.5..64"),
     (["--float-blocks", "3"], "--float-blocks applies to --quantize int8"),
     (["--quantize", "int8", "--float-blocks", "12"], "--float-blocks must be 0..11"),
 ])
@@ -161,3 +164,24 @@ def test_train_int8_ships_the_quantized_graph_evaluated_out_of_fold(fracatlas_di
     assert "int8" in (tmp_path / "q" / "MODEL_CARD.md").read_text()
     pred = model_mod.load_model(model).predict(to_tensor(images[ok][:3]))
     assert pred.probabilities.shape == (3,) and np.all((pred.probabilities >= 0) & (pred.probabilities <= 1))
+
+
+def test_cv_only_writes_the_out_of_fold_figures_and_no_model(fracatlas_dir, tmp_path, torch_mod, capsys):
+    """--cv-only stops after the cross-validation: OUT/NAME-VERSION-cv.json with the out-of-fold figures
+    of the recipe asked for (head options included), readable by --compare as a row; no .onnx, no .pt."""
+    from core.training.card import card_row, read_card
+
+    out = tmp_path / "m"
+    assert main(["train", "--data", str(fracatlas_dir), "--out", str(out), "--epochs", "1", "--cv-folds", "2",
+                 "--size", "64", "--cache", str(tmp_path / "cache"), "--version", "c1", "--lse-r", "8",
+                 "--head-width", "16", "--cv-only"]) == 0
+    printed = capsys.readouterr().out
+    summary = out / "triagenet-c1-cv.json"
+    assert f"cross-validation: {summary}" in printed and "specificity at 95% sensitivity" in printed
+    assert not list(out.glob("*.onnx")) and not list(out.glob("*.pt"))
+    cv = read_card(summary)
+    assert cv["training"]["recipe"]["arch"]["lse_r"] == 8.0 and cv["training"]["recipe"]["arch"]["head_width"] == 16
+    assert "no model" in cv["kind"] and "thresholds" not in cv
+    row = card_row(cv)
+    assert row["model"] == "triagenet-c1" and row["roc_auc"] == cv["evaluation"]["out_of_fold"]["roc_auc"]
+    assert 0 <= row["roc_auc"]["value"] <= 1 and {"hand", "shoulder"} <= set(row["subgroup_auc"])

@@ -203,3 +203,24 @@ def test_a_shallower_trunk_fine_tunes_the_112_channel_stage_and_the_map_reads_th
     assert parity(graph, export_bytes(graph, 64), (images[:3].astype(np.float32) / 255.0)[:, None]) <= 1e-4
     with pytest.raises(ValueError, match="stride 16"):
         lite.Lite0Map16(trunk_blocks=12)
+
+
+def test_head_settings_share_the_trunk_cache_and_the_default_key_is_unchanged(torch_mod):
+    """Recipes that differ only in the head (``--lse-r``, ``--head-width``) reuse one frozen-trunk cache; the
+    default recipe's key is the one computed before head settings were left out of it (caches stay valid)."""
+    import hashlib
+    import json
+
+    from core.training.recipe import lite_recipe, trunk_key
+
+    base = lite_recipe()
+    before = hashlib.sha256(json.dumps(["d", base.size, base.fit.seed, base.arch], sort_keys=True).encode()).hexdigest()[:12]
+    assert trunk_key("d", base) == before
+    head = lite_recipe()
+    head.arch.update(lse_r=8.0, head_width=128)
+    assert trunk_key("d", head) == before
+    other = lite_recipe()
+    other.size = 320
+    deeper = lite_recipe()
+    deeper.arch["trunk_blocks"] = 8
+    assert len({before, trunk_key("d", other), trunk_key("d", deeper), trunk_key("e", base)}) == 4
