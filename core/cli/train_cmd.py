@@ -63,6 +63,9 @@ def register(sub) -> None:
                    help="map16 head: sharpness of the log-sum-exp pooling of the cells into the image logit (default "
                    "4; larger is nearer the maximum, smaller nearer the mean)")
     p.add_argument("--head-width", type=int, metavar="C", help="map16 head: its channels (default 64)")
+    p.add_argument("--ema", type=float, metavar="DECAY",
+                   help="keep the exponential moving average of the weights over the training steps (decay per "
+                   "step, e.g. 0.99; default: off, the last step's weights)")
     p.add_argument("--cv-only", action="store_true",
                    help="stop after the cross-validation: its out-of-fold figures are logged and written to "
                    "OUT/NAME-VERSION-cv.json (which --compare accepts), no model is trained")
@@ -119,7 +122,7 @@ def _train(args: argparse.Namespace) -> int:
                         baseline_from=args.baseline_from,
                         notes=args.note, command=_command(args), quantize=args.quantize,
                         float_blocks=args.float_blocks, lse_r=args.lse_r, head_width=args.head_width,
-                        cv_only=args.cv_only)
+                        ema=args.ema, cv_only=args.cv_only)
     try:
         path = train(opts)
     except TrainError as exc:

@@ -288,8 +288,9 @@ def fit_top(net: Lite0Map16, tf: TrunkFeatures, idx: np.ndarray, labels: np.ndar
             cfg, *, log=print) -> Lite0Map16:
     """Train the top (last blocks + head) on the cached features of images ``idx``; each step draws a
     random version of each image. Positives are repeated ``cfg.pos_factor`` times per epoch; AdamW with a
-    one-cycle schedule (the pretrained blocks at 0.3× the head's learning rate); bf16 autocast when asked."""
-    from core.training.loop import _bf16_ok, cell_loss
+    one-cycle schedule (the pretrained blocks at 0.3× the head's learning rate); bf16 autocast when asked;
+    with ``cfg.ema`` the weights kept are their moving average over the steps."""
+    from core.training.loop import WeightAverage, _bf16_ok, cell_loss
 
     torch.set_num_threads(cfg.threads)
     seed = cfg.seed + cfg.member  # the trunk's cached versions come from cfg.seed alone: shared by every top
@@ -308,6 +309,7 @@ def fit_top(net: Lite0Map16, tf: TrunkFeatures, idx: np.ndarray, labels: np.ndar
                                                 pct_start=0.2)
     use_bf16 = cfg.bf16 and _bf16_ok()
     sup_all = np.asarray(supervised, bool)
+    average = WeightAverage(net, cfg.ema)
     for epoch in range(cfg.epochs):
         net.train()
         t0, total = time.time(), 0.0
@@ -327,9 +329,10 @@ def fit_top(net: Lite0Map16, tf: TrunkFeatures, idx: np.ndarray, labels: np.ndar
             loss.backward()
             opt.step()
             sched.step()
+            average.update(net)
             total += float(loss.detach())
         log(f"    epoch {epoch + 1}/{cfg.epochs} loss {total / steps:.4f} ({time.time() - t0:.1f}s)")
-    return net.eval()
+    return average.finish(net).eval()
 
 
 @torch.no_grad()

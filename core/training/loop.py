@@ -6,7 +6,8 @@ batches, only for training samples: horizontal flip, a small random affine (rota
 black. Class balancing: positives are repeated ``pos_factor`` times per epoch (the resulting prior
 shift, log ``pos_factor``, is undone at calibration). AdamW with a one-cycle learning rate, fp32 by
 default (bf16 autocast only when asked for and a timed step shows it is not slower: CPUs without native
-bf16 emulate it, ~18× slower), channels-last memory.
+bf16 emulate it, ~18× slower), channels-last memory; optionally (``ema``) the weights are averaged over
+the steps (exponential moving average, batch-norm statistics included).
 
 Box supervision (``cell_weight`` > 0, networks with a ``map16`` head): the fracture-box masks
 (``core.training.boxes``) are warped with exactly the image's affine transform, reduced to the model's
@@ -42,6 +43,7 @@ class FitConfig:
     cell_pos_weight: float = 8.0
     frozen_versions: int = 0  # Lite0Map16: versions of each image whose frozen-trunk features are cached
     member: int = 0  # Lite0Map16 with several tops: which top this is (its training draws from seed + member)
+    ema: float = 0.0  # > 0: the trained weights are their exponential moving average over the steps (this decay)
 
 
 def _bf16_ok(net: torch.nn.Module | None = None, size: int = 128) -> bool:
@@ -65,6 +67,26 @@ def _bf16_ok(net: torch.nn.Module | None = None, size: int = 128) -> bool:
 
     step(False), step(True)
     return min(step(True) for _ in range(2)) < min(step(False) for _ in range(2))
+
+
+class WeightAverage:
+    """``ema`` > 0: an exponential moving average of a network's weights and buffers (batch-norm statistics
+    included), updated after every optimiser step and copied into the network at the end of training."""
+
+    def __init__(self, net: torch.nn.Module, decay: float):
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        self.avg = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+                    if decay > 0 else None)
+
+    def update(self, net: torch.nn.Module) -> None:
+        if self.avg is not None:
+            self.avg.update_parameters(net)
+
+    def finish(self, net: torch.nn.Module) -> torch.nn.Module:
+        if self.avg is not None:
+            net.load_state_dict(self.avg.module.state_dict())
+        return net
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, masks: torch.Tensor | None = None):
@@ -141,6 +163,7 @@ def fit(net: torch.nn.Module, images_u8: np.ndarray, labels: np.ndarray, cfg: Fi
     use_bf16 = cfg.bf16 and _bf16_ok(net)
     use_cells = (cfg.cell_weight > 0 and masks is not None and supervised is not None
                  and getattr(net, "head_kind", "gap") != "gap")
+    average = WeightAverage(net, cfg.ema)
     for epoch in range(cfg.epochs):
         net.train()
         t0, total, seen = time.time(), 0.0, 0
@@ -167,10 +190,11 @@ def fit(net: torch.nn.Module, images_u8: np.ndarray, labels: np.ndarray, cfg: Fi
             loss.backward()
             opt.step()
             sched.step()
+            average.update(net)
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
         log(f"    epoch {epoch + 1}/{cfg.epochs} loss {total / max(seen, 1):.4f} ({time.time() - t0:.1f}s)")
-    return net.eval().to(memory_format=torch.contiguous_format)
+    return average.finish(net).eval().to(memory_format=torch.contiguous_format)
 
 
 @dataclass

@@ -76,6 +76,10 @@ def recipe_for(opts) -> tuple[Recipe, dict | None, str]:
             raise TrainError("--float-blocks applies to --quantize int8 (the trunk blocks kept in float)")
         if not 0 <= opts.float_blocks <= 11:
             raise TrainError(f"--float-blocks must be 0..11 (the frozen trunk's blocks), not {opts.float_blocks}")
+    if getattr(opts, "ema", None) is not None:
+        if not 0 < opts.ema < 1:
+            raise TrainError(f"--ema must be between 0 and 1 (the average's decay per step), not {opts.ema:g}")
+        recipe.fit.ema = float(opts.ema)
     if opts.epochs:
         recipe.fit.epochs = opts.epochs
     if opts.lr:

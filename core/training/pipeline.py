@@ -87,6 +87,7 @@ class TrainOptions:
     float_blocks: int | None = None  # int8: trunk blocks kept float (None: quantize.DEFAULT_FLOAT_BLOCKS)
     lse_r: float | None = None  # map16: log-sum-exp sharpness of the image logit (None: the recipe's, 4)
     head_width: int | None = None  # map16: the head's channels (None: the recipe's, 64)
+    ema: float | None = None  # the weights' moving average over the steps (decay per step; None: off)
     cv_only: bool = False  # stop after the cross-validation: OUT/NAME-VERSION-cv.json, no model
 
 

@@ -46,7 +46,7 @@ class Recipe:
 
     def to_dict(self) -> dict:
         fit = asdict(self.fit)
-        for key in ("frozen_versions", "member"):
+        for key in ("frozen_versions", "member", "ema"):
             if not fit.get(key):
                 fit.pop(key, None)  # recipes from before these existed keep their tags (resumable runs)
         return {"name": self.name, "arch": self.arch, "size": self.size, "fit": fit}

@@ -122,6 +122,7 @@ def test_train_box_supervised_head_reports_localisation_and_comparison(fracatlas
     (["--head", "gap", "--lse-r", "8"], "--lse-r applies to the map16 head"),
     (["--head-width", "4"], "--head-width must be 8..512"),
     (["--lse-r", "0"], "--lse-r must be 0.5..64"),
+    (["--ema", "1"], "--ema must be between 0 and 1"),
     (["--float-blocks", "3"], "--float-blocks applies to --quantize int8"),
     (["--quantize", "int8", "--float-blocks", "12"], "--float-blocks must be 0..11"),
 ])

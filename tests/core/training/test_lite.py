@@ -224,3 +224,33 @@ def test_head_settings_share_the_trunk_cache_and_the_default_key_is_unchanged(to
     deeper = lite_recipe()
     deeper.arch["trunk_blocks"] = 8
     assert len({before, trunk_key("d", other), trunk_key("d", deeper), trunk_key("e", base)}) == 4
+
+
+def test_ema_keeps_the_weights_moving_average(lite, torch_mod, tmp_path):
+    """``ema``: a decay near 0 keeps the last step's weights (what training without it gives); a real decay
+    keeps other weights, batch-norm statistics averaged too; the frozen trunk is untouched either way.
+    The recipe's tag changes only when it is set (earlier runs' fold files still resume)."""
+    torch = torch_mod
+    from core.training.loop import FitConfig
+    from core.training.recipe import lite_recipe
+
+    images, labels = _images(8), np.array([1, 0, 1, 0, 0, 1, 0, 0])
+    masks, supervised = np.zeros((8, 64, 64), np.uint8), np.ones(8, bool)
+    trunk = lite.Lite0Map16()
+    tf = lite.trunk_features(trunk, images, masks, 2, cache=tmp_path / "trunk", log=lambda m: None)
+
+    def trained(ema):
+        torch.manual_seed(0)
+        net = lite.Lite0Map16()
+        cfg = FitConfig(epochs=2, batch=4, lr=1e-3, bf16=False, cell_weight=1.0, frozen_versions=2, ema=ema)
+        return lite.fit_top(net, tf, np.arange(8), labels, supervised, cfg, log=lambda m: None).state_dict()
+
+    plain, near_zero, averaged = trained(0.0), trained(1e-12), trained(0.9)
+    floats = [k for k, v in plain.items() if v.is_floating_point()]
+    assert all(torch.allclose(plain[k], near_zero[k], atol=1e-6) for k in floats)
+    moved = [k for k in floats if not torch.allclose(plain[k], averaged[k], atol=1e-6)]
+    assert any(k.startswith("top.") for k in moved) and any(k.endswith("running_mean") for k in moved)
+    assert not any(k.startswith(("trunk.", "stem.", "bn0.")) for k in moved)
+    with_ema = lite_recipe()
+    with_ema.fit.ema = 0.99
+    assert "ema" not in lite_recipe().to_dict()["fit"] and with_ema.to_dict()["fit"]["ema"] == 0.99
