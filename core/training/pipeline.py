@@ -313,7 +313,7 @@ def train(opts: TrainOptions) -> Path:
         **({"scope": scope} if scope else {}),
         "sha256": sha256_bytes(onnx_bytes),
     }
-    card["metrics"] = headline(card["evaluation"])
+    card["metrics"] = report.headline(card["evaluation"])
     write_json(out / f"{stem}.json", card)
     (out / "MODEL_CARD.md").write_text(card_markdown(card, plots), encoding="utf-8")
     _log(f"wrote {out / (stem + '.onnx')} (+ .json, .pt, MODEL_CARD.md, plots)")
@@ -417,26 +417,6 @@ def _fit_scope(net, images: np.ndarray, oof, tta: bool, final_embeddings: np.nda
     _log(f"scope gate (content) fitted: {section.get('oof_gated')} of {section.get('oof_images')} out-of-fold "
          "images gated")
     return {"content": section}
-
-
-def headline(ev: dict) -> dict:
-    """A few flat, readable figures for ``card['metrics']`` (shown by ``fracture-triage info``); the full
-    detail stays in ``card['evaluation']``."""
-    from core.training.card import fmt_ci
-
-    oof, cal, base = ev["out_of_fold"], ev["calibration"], ev["baselines"]
-    out = {"evaluated_by": "pooled out-of-fold predictions, " + ev["protocol"].split(";")[0]}
-    for key in ("roc_auc", "average_precision", "specificity_at_95_sensitivity", "deferrable_share_at_95_sensitivity"):
-        out[key] = fmt_ci(oof[key])
-    for name in ("suspicious", "definite"):
-        out[f"{name}_sensitivity"] = fmt_ci(oof[name]["sensitivity"])
-        out[f"{name}_specificity"] = fmt_ci(oof[name]["specificity"])
-    out["calibration_after"] = "Brier {brier}, ECE {ece}".format(**cal["after_temperature_crossfitted"])
-    for name, b in base.items():
-        out[f"baseline_{name}_roc_auc"] = fmt_ci(b["roc_auc"])
-    if "no_hardware" in oof.get("subgroups", {}):
-        out["roc_auc_without_hardware"] = fmt_ci(oof["subgroups"]["no_hardware"]["roc_auc"])
-    return out
 
 
 def _write_plots(out: Path, stem: str, y, p_cal, raw, others: dict, model_m: dict, prefix: str = "",

@@ -1,6 +1,6 @@
 """Turns pooled out-of-fold scores into the card's metrics: calibration (prior correction + temperature),
-the two operating points, bootstrap 95% intervals (resampling whole groups), subgroup AUCs, and the
-same core figures for the baselines. numpy only.
+the two operating points, bootstrap 95% intervals (resampling whole groups), subgroup AUCs, the
+same core figures for the baselines, and the card's flat headline figures. numpy only.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.evaluation import metrics as M
+from core.training.card import fmt_ci
 
 SUBGROUPS = (("hand", "hand", 1), ("leg", "leg", 1), ("hip", "hip", 1), ("shoulder", "shoulder", 1),
              ("hardware", "hardware", 1), ("no_hardware", "hardware", 0))
@@ -107,4 +108,22 @@ def baseline_metrics(y, p, groups, *, decision_logit: float | None = None) -> di
     else:
         out["accuracy"] = round(float(np.mean((np.asarray(p) >= decision_logit) == (y == 1))), 4)
         out["accuracy_rule"] = f"fracture when logit >= {decision_logit:.4g} (probability 0.5 after prior correction)"
+    return out
+
+
+def headline(ev: dict) -> dict:
+    """A few flat, readable figures for ``card['metrics']`` (shown by ``fracture-triage info``); the full
+    detail stays in ``card['evaluation']``."""
+    oof, cal, base = ev["out_of_fold"], ev["calibration"], ev["baselines"]
+    out = {"evaluated_by": "pooled out-of-fold predictions, " + ev["protocol"].split(";")[0]}
+    for key in ("roc_auc", "average_precision", "specificity_at_95_sensitivity", "deferrable_share_at_95_sensitivity"):
+        out[key] = fmt_ci(oof[key])
+    for name in ("suspicious", "definite"):
+        out[f"{name}_sensitivity"] = fmt_ci(oof[name]["sensitivity"])
+        out[f"{name}_specificity"] = fmt_ci(oof[name]["specificity"])
+    out["calibration_after"] = "Brier {brier}, ECE {ece}".format(**cal["after_temperature_crossfitted"])
+    for name, b in base.items():
+        out[f"baseline_{name}_roc_auc"] = fmt_ci(b["roc_auc"])
+    if "no_hardware" in oof.get("subgroups", {}):
+        out["roc_auc_without_hardware"] = fmt_ci(oof["subgroups"]["no_hardware"]["roc_auc"])
     return out
