@@ -259,7 +259,7 @@ def train(opts: TrainOptions) -> Path:
                   "weights": int8["scheme"] if int8 else "stored as float16 in the file, computed in float32"})
     _log(f"ONNX parity {diff:.1e} (float32 weights); inference {speed['ms_per_image']} ms/image at batch 8")
 
-    version = opts.version or _dt.datetime.now(_dt.timezone.utc).strftime("local-%Y%m%d-%H%M")
+    version = _version(opts)
     stem = f"{opts.name}-{version}"
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -298,10 +298,10 @@ def train(opts: TrainOptions) -> Path:
                                 if recipe.tops > 1 else "")}
                             if recipe.frozen_trunk else {})},
         "inference": speed,
-        "training": {"data": {"folders": [str(d) for d in opts.data], **listing.describe(), "data_key": data_key(listing)},
+        "training": {"data": _data_section(opts, listing),
                      "excluded": [[Path(p).name, why] for p, why in errors],
                      "recipe": recipe.to_dict(), "init": str(opts.init) if opts.init else None,
-                     "command": opts.command or " ".join(shlex.quote(a) for a in sys.argv),
+                     "command": _command_line(opts),
                      "seed": opts.seed, "split_seed": opts.split_seed, "torch": torch.__version__,
                      "cv_seconds": round(oof.seconds), "final_seconds": round(final_seconds), "machine": _machine(),
                      "onnx_torch_max_abs_diff": diff,
@@ -320,24 +320,35 @@ def train(opts: TrainOptions) -> Path:
     return out / f"{stem}.onnx"
 
 
+def _version(opts: TrainOptions) -> str:
+    return opts.version or _dt.datetime.now(_dt.timezone.utc).strftime("local-%Y%m%d-%H%M")
+
+
+def _command_line(opts: TrainOptions) -> str:
+    return opts.command or " ".join(shlex.quote(a) for a in sys.argv)
+
+
+def _data_section(opts: TrainOptions, listing: Listing) -> dict:
+    """The card's (and the cross-validation summary's) description of the data trained on."""
+    from core.training.recipe import data_key
+
+    return {"folders": [str(d) for d in opts.data], **listing.describe(), "data_key": data_key(listing)}
+
+
 def cv_summary(opts: TrainOptions, listing: Listing, recipe, oof, model_m: dict, cal: dict, baselines: dict,
                loc: dict, int8: dict | None, earlier: list[dict], tta_choice: dict) -> Path:
     """``--cv-only``: the cross-validation's out-of-fold evaluation as ``OUT/NAME-VERSION-cv.json``, shaped
     like a model card's evaluation and training sections but without a model (no thresholds, no .onnx), so
     that ``--compare`` and ``fracture-triage card --compare`` can list it as a row; the figures are logged."""
-    from core.training.recipe import data_key
-
     k = len(np.unique(oof.fold))
-    version = opts.version or _dt.datetime.now(_dt.timezone.utc).strftime("local-%Y%m%d-%H%M")
+    version = _version(opts)
     summary = {
         "name": opts.name, "version": version, "kind": "cross-validation only (no model was trained or shipped)",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "evaluation": {"protocol": PROTOCOL.format(k=k, groups=group_rule(listing)), "out_of_fold": model_m,
                        "calibration": cal, "baselines": baselines, "tta_choice": tta_choice, "localisation": loc,
                        "comparison": comparison_rows(earlier)},
-        "training": {"data": {"folders": [str(d) for d in opts.data], **listing.describe(),
-                              "data_key": data_key(listing)},
-                     "recipe": recipe.to_dict(), "command": opts.command or " ".join(shlex.quote(a) for a in sys.argv),
+        "training": {"data": _data_section(opts, listing), "recipe": recipe.to_dict(), "command": _command_line(opts),
                      "cv_seconds": round(oof.seconds), "machine": _machine(),
                      **({"quantization": int8} if int8 else {}),
                      "what_was_tried": tried_notes(earlier, None, opts.notes)},
